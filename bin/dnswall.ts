@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// The command line: parses arguments and hands over to lib/cli. Nothing else lives here.
+import { Command, Option } from 'commander';
+import { LOG_LEVELS, createLogger } from '../lib/util/log';
+import { exitCodeFor } from '../lib/cli/exit';
+import { runCheck, runExplain, runRuleset, runList } from '../lib/cli/commands';
+import { serve } from '../lib/cli/serve';
+import { demo } from '../lib/cli/demo';
+
+const DEFAULT_CONFIG = '/etc/dnswall/config.yaml';
+const pkg = require('../../package.json') as { version: string };
+
+const program = new Command('dnswall')
+  .description('node-level DNS firewall and nftables set programmer')
+  .version(pkg.version)
+  .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
+  .showHelpAfterError();
+
+function run(fn: () => Promise<number | void> | number | void): Promise<void> {
+  return Promise.resolve()
+    .then(fn)
+    .then(
+      (code) => process.exit(typeof code === 'number' ? code : 0),
+      (err: Error) => {
+        process.stderr.write(`dnswall: ${err.message}\n`);
+        process.exit(exitCodeFor(err));
+      },
+    );
+}
+
+const logger = () => createLogger(program.opts().logLevel);
+
+program
+  .command('serve')
+  .description('run the daemon in the foreground')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .option('--watch', 'reload when the configuration file changes')
+  .action((o) => run(() => serve({ config: o.config, watch: o.watch }, logger())));
+
+program
+  .command('check')
+  .description('validate a configuration')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action((o) => run(() => runCheck(o.config)));
+
+program
+  .command('explain')
+  .description('print the verdict for a source and a name, and what decided it')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .requiredOption('--source <ip>', 'the asking source address')
+  .option('--type <type>', 'query type', 'A')
+  .argument('<name>', 'the DNS name')
+  .action((name, o) => run(() => runExplain(o.config, o.source, name, o.type)));
+
+program
+  .command('ruleset')
+  .description('print the nftables ruleset that serve installs')
+  .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
+  .action((o) => run(() => runRuleset(o.config)));
+
+program
+  .command('list')
+  .description('list the live set elements')
+  .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
+  .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
+  .option('--source <ip>', 'only elements of this source')
+  .option('--json', 'JSON output')
+  .action((o) => run(() => runList({ config: o.config, table: o.table, source: o.source, json: !!o.json })));
+
+program
+  .command('demo')
+  .description('build a throw-away sandbox and show allowed and blocked traffic through the real daemon')
+  .option('--keep', 'keep the sandbox until Ctrl-C')
+  .action((o) => run(() => demo({ keep: !!o.keep }, logger())));
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`dnswall: ${err.message}\n`);
+  process.exit(exitCodeFor(err));
+});

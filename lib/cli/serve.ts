@@ -1,0 +1,49 @@
+// dnswall serve: run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import { loadConfigFile } from '../config/load';
+import { Daemon } from '../server/daemon';
+
+export interface ServeOptions {
+  config: string;
+  /** also reload when the file changes */
+  watch?: boolean;
+}
+
+export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
+  const cfg = loadConfigFile(opts.config);
+  const daemon = new Daemon(cfg, log);
+  await daemon.start();
+
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = (why: string) => {
+    reloading = reloading.then(async () => {
+      try {
+        const next = loadConfigFile(opts.config);
+        await daemon.reload(next);
+      } catch (err) {
+        log.error({ why, err: (err as Error).message }, 'reload rejected; keeping the running configuration');
+      }
+    });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (opts.watch) {
+    let timer: NodeJS.Timeout | undefined;
+    fs.watch(opts.config, () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => reload('file changed'), 200);
+    });
+  }
+
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log.info({ signal: sig }, 'stopping: draining held answers, leaving the kernel sets in place');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await reloading;
+  await daemon.stop();
+  log.info('stopped');
+}

@@ -1,0 +1,76 @@
+// The validated configuration: what lib/config/load.ts produces from YAML and every other
+// part consumes. Defaults are filled in; nothing here is optional at run time.
+
+export type Family = 4 | 6;
+
+/** A host:port the daemon listens on or forwards to. IPv6 hosts are written "[fd00::53]:53". */
+export interface Endpoint {
+  host: string; // canonical textual address, no brackets
+  port: number;
+  family: Family;
+}
+
+export interface PortRule {
+  proto: 'tcp' | 'udp';
+  port: number;
+}
+
+/** One entry of a policy's `allow` list. */
+export interface AllowRule {
+  /** The pattern as written (lowercased, trailing dot removed). */
+  pattern: string;
+  /** Empty: every port and protocol. */
+  ports: PortRule[];
+}
+
+export type SourceSpec =
+  | { kind: 'cidr'; cidr: string; family: Family; address: string; prefix: number }
+  | { kind: 'cgroup'; path: string };
+
+export interface Policy {
+  name: string;
+  sources: SourceSpec[];
+  allow: AllowRule[];
+  /** Static destinations, canonical "addr/prefix". */
+  allowCIDRs: { cidr: string; family: Family; address: string; prefix: number }[];
+}
+
+export interface Config {
+  /** The file it was read from (for messages); "<inline>" when built in memory. */
+  file: string;
+  listen: Endpoint[];
+  upstreams: Endpoint[];
+  denyResponse: 'nxdomain' | 'refused';
+  ttl: { min: number; max: number; grace: number };
+  enforce: { mode: 'enforce' | 'audit'; action: 'reject' | 'drop' };
+  nftables: { table: string };
+  limits: {
+    /** ms one upstream try may take before failing over. */
+    upstreamTimeoutMs: number;
+    /** ms an allowed answer may be held waiting for the kernel's commit; then SERVFAIL. */
+    commitTimeoutMs: number;
+    /** ms a client TCP connection may sit idle. */
+    tcpIdleTimeoutMs: number;
+    /** concurrent client TCP connections per listen address. */
+    tcpMaxConnections: number;
+    /** largest UDP query in flight count before new ones are answered SERVFAIL. */
+    maxPendingQueries: number;
+  };
+  policies: Policy[];
+}
+
+export const DEFAULTS = {
+  listen: ['169.254.20.10:53'],
+  upstreams: ['10.96.0.10:53'],
+  denyResponse: 'nxdomain',
+  ttl: { min: 10, max: 86400, grace: 10 },
+  enforce: { mode: 'enforce', action: 'reject' },
+  nftables: { table: 'dnswall' },
+  limits: {
+    upstreamTimeoutMs: 1500,
+    commitTimeoutMs: 1000,
+    tcpIdleTimeoutMs: 10000,
+    tcpMaxConnections: 1000,
+    maxPendingQueries: 20000,
+  },
+} as const;

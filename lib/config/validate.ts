@@ -1,0 +1,112 @@
+// Turns a parsed YAML document into a Config, filling DEFAULTS and reporting every problem.
+import type { Document, Node } from 'yaml';
+import { DEFAULTS, type Config, type Endpoint } from './types';
+import type { Reader } from './reader';
+import { failed, parseEndpoint } from './addresses';
+import { readPolicies } from './policies';
+
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'policies'] as const;
+const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
+/** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
+const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
+
+function endpoints(r: Reader, node: Node | null, what: string, fallback: Node): Endpoint[] | undefined {
+  const items = r.seq(node, what, fallback);
+  if (!items) return undefined;
+  if (items.length === 0) {
+    r.report(node, `${what} needs at least one address`);
+    return undefined;
+  }
+  const out: Endpoint[] = [];
+  const seen = new Set<string>();
+  for (const [i, item] of items.entries()) {
+    const s = r.string(item, `${what}[${i}]`, fallback);
+    if (s === undefined) continue;
+    const e = parseEndpoint(s);
+    if (failed(e)) {
+      r.report(item, `${what}[${i}]: ${e.error}`);
+      continue;
+    }
+    const key = `${e.host}|${e.port}`;
+    if (seen.has(key)) r.report(item, `${what}[${i}]: duplicate address "${s}"`);
+    seen.add(key);
+    out.push(e);
+  }
+  return out;
+}
+
+function defaultEndpoints(list: readonly string[]): Endpoint[] {
+  return list.map((s) => parseEndpoint(s) as Endpoint);
+}
+
+export function buildConfig(r: Reader, doc: Document): Config {
+  const cfg: Config = {
+    file: r.file,
+    listen: defaultEndpoints(DEFAULTS.listen),
+    upstreams: defaultEndpoints(DEFAULTS.upstreams),
+    denyResponse: DEFAULTS.denyResponse,
+    ttl: { ...DEFAULTS.ttl },
+    enforce: { ...DEFAULTS.enforce },
+    nftables: { ...DEFAULTS.nftables },
+    limits: { ...DEFAULTS.limits },
+    policies: [],
+  };
+  const root = r.deref(doc.contents);
+  if (r.absent(root)) return cfg;
+  const top = r.map(root, 'the configuration', TOP_KEYS);
+  if (!top) return cfg;
+  const get = (k: string) => {
+    const e = top.get(k);
+    return e && !r.absent(e.value) ? e : undefined;
+  };
+
+  let e = get('listen');
+  if (e) cfg.listen = endpoints(r, e.value, 'listen', e.key) ?? cfg.listen;
+  if ((e = get('upstreams'))) cfg.upstreams = endpoints(r, e.value, 'upstreams', e.key) ?? cfg.upstreams;
+  if ((e = get('denyResponse'))) {
+    cfg.denyResponse = r.oneOf(e.value, 'denyResponse', ['nxdomain', 'refused'] as const) ?? cfg.denyResponse;
+  }
+
+  if ((e = get('ttl'))) {
+    const m = r.map(e.value, 'ttl', ['min', 'max', 'grace'], e.key);
+    for (const k of ['min', 'max', 'grace'] as const) {
+      const v = m?.get(k);
+      if (v && !r.absent(v.value)) cfg.ttl[k] = r.int(v.value, `ttl.${k}`, 0, v.key) ?? cfg.ttl[k];
+    }
+    if (cfg.ttl.min > cfg.ttl.max) {
+      const at = m?.get('min')?.value ?? m?.get('max')?.value ?? e.value;
+      r.report(at, `ttl.min (${cfg.ttl.min}) must not exceed ttl.max (${cfg.ttl.max})`, e.key);
+    }
+  }
+
+  if ((e = get('enforce'))) {
+    const m = r.map(e.value, 'enforce', ['mode', 'action'], e.key);
+    const mode = m?.get('mode');
+    if (mode && !r.absent(mode.value)) cfg.enforce.mode = r.oneOf(mode.value, 'enforce.mode', ['enforce', 'audit'] as const) ?? cfg.enforce.mode;
+    const action = m?.get('action');
+    if (action && !r.absent(action.value)) {
+      cfg.enforce.action = r.oneOf(action.value, 'enforce.action', ['reject', 'drop'] as const) ?? cfg.enforce.action;
+    }
+  }
+
+  if ((e = get('nftables'))) {
+    const t = r.map(e.value, 'nftables', ['table'], e.key)?.get('table');
+    if (t && !r.absent(t.value)) {
+      const name = r.string(t.value, 'nftables.table', t.key);
+      if (name !== undefined && !TABLE_NAME.test(name)) {
+        r.report(t.value, `nftables.table "${name}" must be 1..31 of A-Z a-z 0-9 _`);
+      } else if (name !== undefined) cfg.nftables.table = name;
+    }
+  }
+
+  if ((e = get('limits'))) {
+    const m = r.map(e.value, 'limits', LIMIT_KEYS, e.key);
+    for (const k of LIMIT_KEYS) {
+      const v = m?.get(k);
+      if (v && !r.absent(v.value)) cfg.limits[k] = r.int(v.value, `limits.${k}`, 1, v.key) ?? cfg.limits[k];
+    }
+  }
+
+  if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key);
+  return cfg;
+}

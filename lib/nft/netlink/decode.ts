@@ -1,0 +1,82 @@
+// Parsing of what the kernel sends back. Everything is bounds-checked: a short or corrupt
+// datagram yields fewer messages, never an exception past this module.
+import { NLMSG_HDRLEN, NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_ERROR, NFGENMSG_LEN } from './constants';
+import { align4, readU16, readU32, readI32 } from './encode';
+
+export interface NlMsg {
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+  /** Everything after nlmsghdr. */
+  payload: Buffer;
+}
+
+export function parseMessages(buf: Buffer): NlMsg[] {
+  const out: NlMsg[] = [];
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= buf.length) {
+    const len = readU32(buf, off);
+    if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+    out.push({
+      type: readU16(buf, off + 4),
+      flags: readU16(buf, off + 6),
+      seq: readU32(buf, off + 8),
+      pid: readU32(buf, off + 12),
+      payload: buf.subarray(off + NLMSG_HDRLEN, off + len),
+    });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** NLMSG_ERROR payload: int error (negative errno, 0 = ack), then the original header. */
+export function parseError(msg: NlMsg): number | null {
+  if (msg.type !== NLMSG_ERROR || msg.payload.length < 4) return null;
+  return -readI32(msg.payload, 0);
+}
+
+export interface Attr {
+  type: number;
+  value: Buffer;
+}
+
+export function parseAttrs(buf: Buffer): Attr[] {
+  const out: Attr[] = [];
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = readU16(buf, off);
+    if (len < NLA_HDRLEN || off + len > buf.length) break;
+    out.push({ type: readU16(buf, off + 2) & NLA_TYPE_MASK, value: buf.subarray(off + NLA_HDRLEN, off + len) });
+    off += align4(len);
+  }
+  return out;
+}
+
+/** Attributes as a map (last one wins), for messages where each type appears once. */
+export function attrMap(buf: Buffer): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  for (const a of parseAttrs(buf)) m.set(a.type, a.value);
+  return m;
+}
+
+/** The attributes of an nfnetlink message (after nfgenmsg). */
+export function nfAttrs(msg: NlMsg): Buffer {
+  return msg.payload.subarray(Math.min(NFGENMSG_LEN, msg.payload.length));
+}
+
+export function readString(b: Buffer | undefined): string | undefined {
+  if (!b) return undefined;
+  const nul = b.indexOf(0);
+  return b.toString('utf8', 0, nul < 0 ? b.length : nul);
+}
+
+export function readBe64(b: Buffer | undefined): number | undefined {
+  if (!b || b.length < 8) return undefined;
+  return Number(b.readBigUInt64BE(0));
+}
+
+export function readBe32(b: Buffer | undefined): number | undefined {
+  if (!b || b.length < 4) return undefined;
+  return b.readUInt32BE(0);
+}

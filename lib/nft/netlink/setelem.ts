@@ -1,0 +1,137 @@
+// NFT_MSG_NEWSETELEM / GETSETELEM encoding and decoding, attribute for attribute as libnftnl
+// builds them (src/set_elem.c), checked against bytes captured from nft 1.0.6.
+import {
+  nftType, NFT_MSG_NEWSETELEM, NFT_MSG_GETSETELEM, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET,
+  NFTA_SET_ELEM_LIST_ELEMENTS, NFTA_LIST_ELEM, NFTA_SET_ELEM_KEY, NFTA_DATA_VALUE, NFTA_SET_ELEM_TIMEOUT,
+  NFTA_SET_ELEM_EXPIRATION, NFTA_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT,
+  NLM_F_REQUEST, NLM_F_CREATE, NLM_F_DUMP, NLA_HDRLEN, NLA_F_NESTED, NLA_MAX_LEN, NLMSG_HDRLEN, NFGENMSG_LEN,
+} from './constants';
+import { strAttr, nested, nlmsg, align4, writeU16 } from './encode';
+import { attrMap, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
+
+export interface EncodedElementInput {
+  key: Buffer;
+  /** ms; omitted = no NFTA_SET_ELEM_TIMEOUT (a permanent element in a timeout set). */
+  timeoutMs?: number;
+  /** ms left; must be ≤ timeoutMs (the kernel answers ERANGE otherwise). */
+  expirationMs?: number;
+  comment?: string;
+}
+
+/** nft refuses longer comments ("comment too long, 128 characters maximum allowed"), so
+ * `nft list ruleset | nft -f -` would break on them; the kernel itself took up to 251 on 6.18
+ * (252+ gave EINVAL), under NFT_USERDATA_MAXLEN. */
+export const MAX_COMMENT_CHARS = 128;
+
+/** Printable ASCII without quote and backslash (nft prints comments in double quotes); a long
+ * name keeps its right end, the part that says whose it is: "~" + the last 127 characters. */
+export function sanitizeComment(s: string): string {
+  const out = s.replace(/[^\x21-\x7e]|["\\]/g, '?');
+  return out.length > MAX_COMMENT_CHARS ? '~' + out.slice(out.length - MAX_COMMENT_CHARS + 1) : out;
+}
+
+/** libnftnl udata TLV: u8 type NFTNL_UDATA_SET_ELEM_COMMENT, u8 len, the string with its NUL. */
+export function commentUserdata(comment: string): Buffer {
+  const s = Buffer.from(sanitizeComment(comment) + '\0', 'latin1');
+  return Buffer.concat([Buffer.from([NFTNL_UDATA_SET_ELEM_COMMENT, s.length]), s]);
+}
+
+/** One NFTA_LIST_ELEM, attributes in libnftnl's order: TIMEOUT, EXPIRATION, KEY, USERDATA.
+ * Written into one buffer: this runs once per element on the DNS path. */
+export function encodeElement(e: EncodedElementInput): Buffer {
+  const ud = e.comment ? commentUserdata(e.comment) : null;
+  const keyPad = align4(e.key.length);
+  const size = NLA_HDRLEN
+    + (e.timeoutMs !== undefined ? 12 : 0)
+    + (e.expirationMs !== undefined ? 12 : 0)
+    + 2 * NLA_HDRLEN + keyPad
+    + (ud ? NLA_HDRLEN + align4(ud.length) : 0);
+  const b = Buffer.alloc(size);
+  let o = 0;
+  const hdr = (len: number, type: number) => { writeU16(b, o, len); writeU16(b, o + 2, type); o += NLA_HDRLEN; };
+  hdr(size, NFTA_LIST_ELEM | NLA_F_NESTED);
+  if (e.timeoutMs !== undefined) { hdr(12, NFTA_SET_ELEM_TIMEOUT); b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(e.timeoutMs))), o); o += 8; }
+  if (e.expirationMs !== undefined) { hdr(12, NFTA_SET_ELEM_EXPIRATION); b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(e.expirationMs))), o); o += 8; }
+  hdr(2 * NLA_HDRLEN + e.key.length, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
+  hdr(NLA_HDRLEN + e.key.length, NFTA_DATA_VALUE);
+  e.key.copy(b, o); o += keyPad;
+  if (ud) { hdr(NLA_HDRLEN + ud.length, NFTA_SET_ELEM_USERDATA); ud.copy(b, o); }
+  return b;
+}
+
+/** Room for encoded elements inside one NFTA_SET_ELEM_LIST_ELEMENTS (its nla_len is a u16). */
+export const MAX_ELEMENTS_NEST_BYTES = NLA_MAX_LEN - NLA_HDRLEN - 3;
+
+/** Bytes a NEWSETELEM adds to a batch besides its elements. */
+export function setElemOverhead(table: string, set: string): number {
+  return NLMSG_HDRLEN + NFGENMSG_LEN + strAttr(1, table).length + strAttr(2, set).length + NLA_HDRLEN;
+}
+
+/** NFT_MSG_NEWSETELEM, as `nft add element` sends it (NLM_F_CREATE, no NLM_F_EXCL: re-adding updates). */
+export function newSetElemMsg(seq: number, family: number, table: string, set: string, elements: Buffer[]): Buffer {
+  return nlmsg(nftType(NFT_MSG_NEWSETELEM), NLM_F_REQUEST | NLM_F_CREATE, seq, family, [
+    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    strAttr(NFTA_SET_ELEM_LIST_SET, set),
+    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
+  ]);
+}
+
+/** A set-element message of another type (DELSETELEM, DESTROYSETELEM) with the given flags. */
+export function setElemMsg(type: number, flags: number, seq: number, family: number, table: string, set: string, elements: Buffer[]): Buffer {
+  return nlmsg(nftType(type), NLM_F_REQUEST | flags, seq, family, [
+    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    strAttr(NFTA_SET_ELEM_LIST_SET, set),
+    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
+  ]);
+}
+
+/** GETSETELEM with NLM_F_DUMP: `nft list set`. */
+export function getSetElemDump(seq: number, family: number, table: string, set: string): Buffer {
+  return nlmsg(nftType(NFT_MSG_GETSETELEM), NLM_F_REQUEST | NLM_F_DUMP, seq, family, [
+    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
+    strAttr(NFTA_SET_ELEM_LIST_SET, set),
+  ]);
+}
+
+export interface DecodedElement {
+  key: Buffer;
+  timeoutMs?: number;
+  expirationMs?: number;
+  comment?: string;
+}
+
+/** The elements of one NEWSETELEM reply of a dump. */
+export function decodeSetElemMsg(msg: NlMsg): { table?: string; set?: string; elements: DecodedElement[] } {
+  const top = attrMap(nfAttrs(msg));
+  const elements: DecodedElement[] = [];
+  const list = top.get(NFTA_SET_ELEM_LIST_ELEMENTS);
+  for (const item of list ? parseAttrs(list) : []) {
+    if (item.type !== NFTA_LIST_ELEM) continue;
+    const a = attrMap(item.value);
+    const keyNest = a.get(NFTA_SET_ELEM_KEY);
+    const key = keyNest ? attrMap(keyNest).get(NFTA_DATA_VALUE) : undefined;
+    if (!key) continue;
+    const el: DecodedElement = { key: Buffer.from(key) };
+    const t = readBe64(a.get(NFTA_SET_ELEM_TIMEOUT));
+    if (t !== undefined) el.timeoutMs = t;
+    const x = readBe64(a.get(NFTA_SET_ELEM_EXPIRATION));
+    if (x !== undefined) el.expirationMs = x;
+    const c = parseComment(a.get(NFTA_SET_ELEM_USERDATA));
+    if (c !== undefined) el.comment = c;
+    elements.push(el);
+  }
+  return { table: readString(top.get(NFTA_SET_ELEM_LIST_TABLE)), set: readString(top.get(NFTA_SET_ELEM_LIST_SET)), elements };
+}
+
+/** Finds the comment TLV in NFTA_SET_ELEM_USERDATA (other TLVs may precede it). */
+export function parseComment(ud: Buffer | undefined): string | undefined {
+  if (!ud) return undefined;
+  let off = 0;
+  while (off + 2 <= ud.length) {
+    const type = ud[off], len = ud[off + 1];
+    if (off + 2 + len > ud.length) return undefined;
+    if (type === NFTNL_UDATA_SET_ELEM_COMMENT) return readString(ud.subarray(off + 2, off + 2 + len));
+    off += 2 + len;
+  }
+  return undefined;
+}

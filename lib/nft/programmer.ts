@@ -1,0 +1,246 @@
+// SetProgrammer: writes allow-set elements into the kernel and resolves once they are
+// committed. Concurrent add() calls share batches (queue, flush on setImmediate, at most
+// maxInFlight batches awaiting their BATCH_END ack).
+import type { Logger } from 'pino';
+import { performance } from 'perf_hooks';
+import { NfnlSocket, type BatchPart } from './netlink/socket';
+import { NFPROTO_INET, NFT_SET_TIMEOUT, NFT_MSG_DESTROYSETELEM } from './netlink/constants';
+import { encodeElement, newSetElemMsg, setElemMsg } from './netlink/setelem';
+import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
+import { ALLOW_SETS, LAYOUTS, encodeKey, isAllowSet, type AllowSet, type KeyFields } from './keys';
+import { ExpiryBook } from './expiry';
+import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './batcher';
+import { dumpSet } from './dump';
+import { NftError, CAP_HINT } from './errors';
+
+export interface Element {
+  set: AllowSet;
+  source: Buffer; // 4 | 16 bytes
+  destination: Buffer;
+  proto?: number; // 6 tcp, 17 udp (allow4p/allow6p only)
+  port?: number;
+  timeoutMs: number;
+  comment: string; // the DNS name
+}
+
+export interface BatchInfo {
+  elements: number;
+  messages: number;
+  /** ms from sendmsg to the commit ack (or the failure). */
+  durationMs: number;
+  error?: Error;
+}
+
+export interface SetProgrammerOptions {
+  table: string;
+  family?: 'inet';
+  maxInFlight?: number;
+  log?: Logger;
+  /** Elements queued but not yet sent before add() fails fast with EAGAIN. */
+  maxQueued?: number;
+  /** Learn the live elements' expiries at open(), so refreshes after a restart never shorten them. */
+  seed?: boolean;
+  replyTimeoutMs?: number;
+  /** Called after every batch (metrics). */
+  onBatch?: (info: BatchInfo) => void;
+}
+
+/** An element lives at most this long (the kernel rejects larger timeouts with ERANGE anyway). */
+export const MAX_TIMEOUT_MS = 365 * 86400 * 1000;
+const SWEEP_INTERVAL_MS = 30_000;
+
+export class SetProgrammer {
+  readonly table: string;
+  readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0 };
+  private readonly opts: SetProgrammerOptions;
+  private readonly maxInFlight: number;
+  private readonly maxQueued: number;
+  private readonly book = new ExpiryBook();
+  private sock: NfnlSocket | null = null;
+  private queue: QueuedItem[] = [];
+  private head = 0;
+  private inFlight = 0;
+  private scheduled = false;
+  private closing = false;
+  private idle: (() => void)[] = [];
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(opts: SetProgrammerOptions) {
+    this.opts = opts;
+    this.table = opts.table;
+    this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
+    this.maxQueued = opts.maxQueued ?? 200_000;
+  }
+
+  /** Reported SO_RCVBUF of the socket (the kernel doubles the requested value, capped by rmem_max). */
+  get recvBufferSize(): number {
+    return this.sock?.recvBufferSize ?? 0;
+  }
+
+  /** Opens the socket and checks that `table inet T` and the four allow sets exist and fit. */
+  async open(): Promise<void> {
+    this.sock = this.newSocket();
+    try {
+      await this.verifyAndSeed();
+    } catch (e) {
+      this.sock.close();
+      this.sock = null;
+      throw e;
+    }
+    this.sweeper = setInterval(() => this.book.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  private async verifyAndSeed(): Promise<void> {
+    const sock = this.sock!;
+    try {
+      await sock.get(`table inet ${this.table}`, (s) => getTableMsg(s, NFPROTO_INET, this.table));
+    } catch (e) {
+      throw this.openError(e, `table inet ${this.table} not found — is the ruleset installed?`);
+    }
+    for (const set of ALLOW_SETS) {
+      let replies;
+      try {
+        replies = await sock.get(`set inet ${this.table} ${set}`, (s) => getSetMsg(s, NFPROTO_INET, this.table, set));
+      } catch (e) {
+        throw this.openError(e, `set ${set} not found in table inet ${this.table} — is the ruleset installed?`);
+      }
+      const info = replies.length ? decodeSet(replies[0]) : {};
+      if (info.keyLen !== LAYOUTS[set].keyLen || !((info.flags ?? 0) & NFT_SET_TIMEOUT)) {
+        throw new NftError('EINVAL', `set inet ${this.table} ${set} has key length ${info.keyLen} and flags ${info.flags}; expected ${LAYOUTS[set].keyLen} bytes with flags timeout — reinstall the ruleset`);
+      }
+    }
+    if (this.opts.seed !== false) {
+      for (const set of ALLOW_SETS) {
+        for (const el of await dumpSet(sock, this.table, set)) this.book.learn(set + ':' + el.key.toString('hex'), el.timeoutMs, el.expirationMs);
+      }
+    }
+  }
+
+  /** Adds (or refreshes) elements; resolves when the batch holding the last of them has committed. */
+  add(elements: Element[]): Promise<void> {
+    if (this.closing) return Promise.reject(new NftError('ECONNRESET', 'SetProgrammer is closed'));
+    if (!this.sock) return Promise.reject(new NftError('ENOTCONN', 'SetProgrammer.open() has not been called'));
+    if (!Array.isArray(elements) || elements.length === 0) return Promise.resolve();
+    if (this.queue.length - this.head + elements.length > this.maxQueued) {
+      return Promise.reject(new NftError('EAGAIN', `nftables queue full (${this.maxQueued} elements waiting for the kernel)`));
+    }
+    const items: Omit<QueuedItem, 'waiter'>[] = [];
+    try {
+      for (const e of elements) items.push(this.encode(e));
+    } catch (err) {
+      return Promise.reject(new NftError('EINVAL', `bad element: ${(err as Error).message}`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { unsent: items.length, batches: 0, failed: false, resolve, reject };
+      for (const it of items) this.queue.push({ ...it, waiter });
+      this.schedule();
+    });
+  }
+
+  /** Deletes elements (DESTROYSETELEM: absent ones are no error); for reloads. */
+  async remove(keys: KeyFields[]): Promise<void> {
+    if (!this.sock) throw new NftError('ENOTCONN', 'SetProgrammer.open() has not been called');
+    const bySet = new Map<AllowSet, Buffer[]>();
+    for (const k of keys) {
+      const key = encodeKey(k);
+      this.book.forget(k.set + ':' + key.toString('hex'));
+      const list = bySet.get(k.set) ?? [];
+      list.push(encodeElement({ key }));
+      bySet.set(k.set, list);
+    }
+    const parts: BatchPart[] = [];
+    for (const [set, els] of bySet) {
+      for (let i = 0; i < els.length; i += 500) {
+        const chunk = els.slice(i, i + 500);
+        parts.push({ label: `set inet ${this.table} ${set} (DESTROYSETELEM, ${chunk.length} elements)`, build: (s) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, this.table, set, chunk) });
+      }
+    }
+    for (let i = 0; i < parts.length; i += 8) await this.socket().batch(parts.slice(i, i + 8));
+  }
+
+  /** Waits for queued and in-flight batches, then closes the socket. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    if (this.inFlight > 0 || this.head < this.queue.length) await new Promise<void>((r) => this.idle.push(r));
+    this.sock?.close();
+    this.sock = null;
+  }
+
+  private encode(e: Element): Omit<QueuedItem, 'waiter'> {
+    if (!e || !isAllowSet(e.set)) throw new RangeError(`unknown set ${String(e && e.set)}`);
+    const key = encodeKey(e);
+    if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
+    const id = e.set + ':' + key.toString('hex');
+    const life = this.book.refresh(id, Math.ceil(e.timeoutMs));
+    const comment = typeof e.comment === 'string' ? e.comment : '';
+    return { set: e.set, id, buf: encodeElement({ key, ...life, comment }) };
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => { this.scheduled = false; this.pump(); });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.maxInFlight && this.head < this.queue.length) {
+      const { batch, head } = packBatch(this.queue, this.head, this.table);
+      this.head = head;
+      if (batch.elements > 0) this.send(batch);
+    }
+    if (this.head >= this.queue.length) { this.queue = []; this.head = 0; }
+    else if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
+    if (this.inFlight === 0 && this.head >= this.queue.length) for (const r of this.idle.splice(0)) r();
+  }
+
+  private send(batch: PackedBatch): void {
+    const parts: BatchPart[] = batch.messages.map((m) => ({
+      label: `set inet ${this.table} ${m.set} (NEWSETELEM, ${m.elements.length} elements)`,
+      build: (s: number) => newSetElemMsg(s, NFPROTO_INET, this.table, m.set, m.elements),
+    }));
+    this.inFlight++;
+    this.stats.batches++;
+    this.stats.messages += parts.length;
+    this.stats.elements += batch.elements;
+    const t0 = performance.now();
+    this.socket().batch(parts).then(
+      () => this.done(batch, t0, undefined),
+      (err: Error) => this.done(batch, t0, err),
+    );
+  }
+
+  private done(batch: PackedBatch, t0: number, err: Error | undefined): void {
+    this.inFlight--;
+    if (err) {
+      this.stats.failedBatches++;
+      this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements }, 'nftables batch failed');
+    }
+    // The kernel rolls the whole batch back: every add() with an element in it fails.
+    for (const w of batch.waiters) {
+      if (w.failed) continue;
+      if (err) { w.failed = true; w.reject(err); continue; }
+      if (--w.batches === 0 && w.unsent === 0) w.resolve();
+    }
+    this.opts.onBatch?.({ elements: batch.elements, messages: batch.messages.length, durationMs: performance.now() - t0, error: err });
+    this.pump();
+  }
+
+  private socket(): NfnlSocket {
+    // A socket the native layer closed (poll error) is replaced; ENOBUFS keeps the same socket.
+    if (!this.sock || this.sock.closed) this.sock = this.newSocket();
+    return this.sock;
+  }
+
+  private newSocket(): NfnlSocket {
+    return new NfnlSocket({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
+  }
+
+  private openError(e: unknown, notFound: string): Error {
+    const err = e as NftError;
+    if (err.code === 'EPERM') return new NftError('EPERM', `cannot read table inet ${this.table}: Operation not permitted — ${CAP_HINT}`);
+    if (err.code === 'ENOENT') return new NftError('ENOENT', notFound);
+    return err;
+  }
+}

@@ -1,0 +1,130 @@
+// The nftables ruleset dnswall installs (`dnswall ruleset` prints it). A reference rendering
+// lives in nft/ruleset.nft. The script is one `nft -f` transaction, safe to load again:
+// `add` of an existing table/set/chain/counter with the same definition is a no-op, only the
+// sets dnswall derives from the config and dnswall's chains are flushed — the allow sets
+// (the live DNS answers) survive a restart or reload.
+import { spawn } from 'child_process';
+import type { Config } from '../config/types';
+import { parseCidr, minimalCidrs, minimalPairs, type Cidr } from './cidr';
+import { NftError, CAP_HINT } from './errors';
+
+export interface ManagedIndex {
+  managed: { v4: string[]; v6: string[] };
+}
+
+const NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/** Names and types of the sets: a contract, other tools read them. */
+export const SET_DEFINITIONS: [string, string][] = [
+  ['managed4', 'type ipv4_addr; flags interval;'],
+  ['managed6', 'type ipv6_addr; flags interval;'],
+  ['allow4', 'typeof ip saddr . ip daddr; flags timeout;'],
+  ['allow6', 'typeof ip6 saddr . ip6 daddr; flags timeout;'],
+  ['allow4p', 'type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;'],
+  ['allow6p', 'type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;'],
+  ['static4', 'type ipv4_addr . ipv4_addr; flags interval;'],
+  ['static6', 'type ipv6_addr . ipv6_addr; flags interval;'],
+];
+
+function elements(t: string, set: string, items: string[]): string[] {
+  // nft has no empty element list syntax; the flush above already emptied the set.
+  if (items.length === 0) return [];
+  const lines: string[] = [];
+  for (let i = 0; i < items.length; i += 256) lines.push(`add element inet ${t} ${set} { ${items.slice(i, i + 256).join(', ')} }`);
+  return lines;
+}
+
+/** Static destinations: each policy's allowCIDRs for each of its CIDR sources, same family. */
+function staticPairs(cfg: Config, family: 4 | 6): string[] {
+  const pairs: [Cidr, Cidr][] = [];
+  for (const p of cfg.policies) {
+    for (const s of p.sources) {
+      if (s.kind !== 'cidr' || s.family !== family) continue;
+      const src = parseCidr(s.cidr);
+      for (const d of p.allowCIDRs) if (d.family === family) pairs.push([src, parseCidr(d.cidr)]);
+    }
+  }
+  return minimalPairs(pairs).map(([s, d]) => `${s.text} . ${d.text}`);
+}
+
+function managed(list: string[], family: 4 | 6): string[] {
+  return minimalCidrs(list.map(parseCidr).filter((c) => c.family === family)).map((c) => c.text);
+}
+
+function egress(t: string, v: 4 | 6, cfg: Config): string[] {
+  const ip = v === 4 ? 'ip' : 'ip6';
+  const c = `add rule inet ${t} egress${v}`;
+  const verdict = cfg.enforce.mode === 'audit'
+    ? [`${c} accept comment "audit: count only"`]
+    : cfg.enforce.action === 'drop'
+      ? [`${c} drop`]
+      : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  return [
+    `${c} ct state established,related accept`,
+    // ct original: the destination before DNAT, so a Kubernetes Service IP that a DNS answer
+    // gave is what is matched, not the pod IP kube-proxy rewrote it to.
+    `${c} ${ip} saddr . ct original ${ip} daddr @allow${v} accept`,
+    // `ct original proto-dst` has no type of its own in nft 1.0.6 ("can not use variable sized
+    // data types (invalid) in concat expressions") until a protocol is known: the l4proto
+    // match gives it inet_service.
+    `${c} meta l4proto { tcp, udp } ${ip} saddr . ct original ${ip} daddr . meta l4proto . ct original proto-dst @allow${v}p accept`,
+    `${c} ${ip} saddr . ct original ${ip} daddr @static${v} accept`,
+    `${c} counter name denied${v}`,
+    ...verdict,
+  ];
+}
+
+export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
+  const t = cfg.nftables.table;
+  if (!NAME_RE.test(t)) throw new RangeError(`nftables.table ${JSON.stringify(t)} is not a valid nftables name`);
+  const lines: string[] = [
+    '#!/usr/sbin/nft -f',
+    `# dnswall ruleset for table inet ${t} (mode ${cfg.enforce.mode}, action ${cfg.enforce.action}).`,
+    '# One transaction; loading it again keeps the allow sets (the live DNS answers).',
+    `add table inet ${t}`,
+    ...SET_DEFINITIONS.map(([name, def]) => `add set inet ${t} ${name} { ${def} }`),
+    `add counter inet ${t} denied4`,
+    `add counter inet ${t} denied6`,
+    ...['managed4', 'managed6', 'static4', 'static6'].map((s) => `flush set inet ${t} ${s}`),
+    ...elements(t, 'managed4', managed(idx.managed.v4, 4)),
+    ...elements(t, 'managed6', managed(idx.managed.v6, 6)),
+    ...elements(t, 'static4', staticPairs(cfg, 4)),
+    ...elements(t, 'static6', staticPairs(cfg, 6)),
+    `add chain inet ${t} forward { type filter hook forward priority filter; policy accept; }`,
+    `add chain inet ${t} egress4`,
+    `add chain inet ${t} egress6`,
+    `flush chain inet ${t} forward`,
+    `flush chain inet ${t} egress4`,
+    `flush chain inet ${t} egress6`,
+    // Only managed sources are touched: everything else keeps the policy accept.
+    `add rule inet ${t} forward ip saddr @managed4 jump egress4`,
+    `add rule inet ${t} forward ip6 saddr @managed6 jump egress6`,
+    ...egress(t, 4, cfg),
+    ...egress(t, 6, cfg),
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** Loads a script with `nft -f -`. EPERM (no CAP_NET_ADMIN) gets code 'EPERM'. */
+export function installRuleset(script: string, opts: { nft?: string; timeoutMs?: number } = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(opts.nft ?? 'nft', ['-f', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => { if (stderr.length < 65536) stderr += d; });
+    child.stdin.on('error', () => { /* nft exited early; its stderr says why */ });
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new NftError(err.code === 'ENOENT' ? 'ENOENT' : err.code ?? 'EIO', err.code === 'ENOENT' ? 'nft not found: install nftables (the nft command)' : `cannot run nft: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) return resolve();
+      const msg = stderr.trim();
+      if (/Operation not permitted|EPERM/.test(msg)) return reject(new NftError('EPERM', `nft -f: Operation not permitted — ${CAP_HINT}`));
+      reject(new NftError('ENFTLOAD', `nft -f failed (${signal ? 'killed by ' + signal : 'exit ' + code}): ${msg || 'no message'}`));
+    });
+    child.stdin.end(script);
+  });
+}

@@ -1,0 +1,34 @@
+// forward: the client's bytes to the upstreams (only the ID rewritten), the reply's bytes back.
+import type { Logger } from 'pino';
+import type { Handler, Plugin, Request, Response } from '../types';
+import type { Upstreams } from '../../upstream/upstreams';
+import { errorResponse, truncatedResponse } from '../../dns/synth';
+import { RCODE } from '../../dns/constants';
+
+export class ForwardPlugin implements Plugin {
+  readonly name = 'forward';
+  failures = 0;
+
+  constructor(private readonly upstreams: Pick<Upstreams, 'exchange'>) {}
+
+  setup(_next: Handler, log: Logger): Handler {
+    const upstreams = this.upstreams;
+    return async (req: Request): Promise<Response> => {
+      const q = req.query;
+      let wire: Buffer;
+      try {
+        // UDP first whatever the client used (cheaper); the upstream layer retries over TCP on TC.
+        ({ wire } = await upstreams.exchange(req.wire, { name: q.name, qtype: q.qtype, qclass: q.qclass, id: q.id }));
+      } catch (err) {
+        this.failures++;
+        log.warn({ name: q.name, err: (err as Error).message }, 'no upstream answered; SERVFAIL');
+        return { wire: errorResponse(req.wire, q, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+      }
+      // A reply fetched over TCP (after TC) can exceed what the UDP client accepts: tell it to retry on TCP.
+      if (wire.length > req.maxReplySize) {
+        return { wire: truncatedResponse(req.wire, q), rcode: wire[3] & 0x0f, origin: 'synthesized' };
+      }
+      return { wire, rcode: wire[3] & 0x0f, origin: 'upstream' };
+    };
+  }
+}

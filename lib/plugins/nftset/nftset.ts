@@ -1,0 +1,86 @@
+// nftset: hold an allowed answer until the kernel has committed every one of its addresses for
+// this source. Failure or a commit slower than the bound → SERVFAIL (fail closed, clients retry).
+import type { Logger } from 'pino';
+import ipaddr from 'ipaddr.js';
+import type { Handler, Plugin, Request, Response } from '../types';
+import type { SetProgrammer } from '../../nft/programmer';
+import { errorResponse } from '../../dns/synth';
+import { RCODE, EDE } from '../../dns/constants';
+import { buildElements, type TtlPolicy } from './elements';
+
+export interface NftsetOptions {
+  programmer: Pick<SetProgrammer, 'add'>;
+  ttl: TtlPolicy;
+  commitTimeoutMs: number;
+}
+
+export interface NftsetStats {
+  programmedAnswers: number;
+  elements: number;
+  failures: number;
+  timeouts: number;
+  /** held time of the last answers, ns, for p50/p99 (ring buffer) */
+  held: Float64Array;
+  heldCount: number;
+}
+
+const HELD_RING = 4096;
+
+class CommitTimeout extends Error {}
+
+export class NftsetPlugin implements Plugin {
+  readonly name = 'nftset';
+  readonly stats: NftsetStats = { programmedAnswers: 0, elements: 0, failures: 0, timeouts: 0, held: new Float64Array(HELD_RING), heldCount: 0 };
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly opts: NftsetOptions) {}
+
+  setup(next: Handler, log: Logger): Handler {
+    const { opts, stats } = this;
+    return async (req: Request): Promise<Response> => {
+      const res = await next(req);
+      const d = req.decision;
+      if (d?.verdict !== 'allow' || !res.answer || res.answer.addresses.length === 0) return res;
+      const src = Buffer.from(ipaddr.parse(req.source.address).toByteArray());
+      const elements = buildElements(src, req.source.family, req.query.name, d, res.answer.addresses, opts.ttl);
+      if (elements.length === 0) return res;
+      const t0 = process.hrtime.bigint();
+      const commit = opts.programmer.add(elements);
+      this.inFlight.add(commit);
+      commit.catch(() => undefined).finally(() => this.inFlight.delete(commit));
+      try {
+        await withTimeout(commit, opts.commitTimeoutMs);
+      } catch (err) {
+        const timedOut = err instanceof CommitTimeout;
+        if (timedOut) stats.timeouts++;
+        else stats.failures++;
+        log.error({ source: req.source.address, name: req.query.name, err: (err as Error).message }, timedOut ? 'kernel commit too slow; SERVFAIL' : 'programming failed; SERVFAIL');
+        const text = timedOut ? 'dnswall: firewall not ready in time' : 'dnswall: firewall programming failed';
+        return {
+          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: timedOut ? EDE.NOT_READY : EDE.OTHER, text }),
+          rcode: RCODE.SERVFAIL,
+          origin: 'synthesized',
+        };
+      }
+      stats.held[stats.heldCount++ % HELD_RING] = Number(process.hrtime.bigint() - t0);
+      stats.programmedAnswers++;
+      stats.elements += elements.length;
+      return res;
+    };
+  }
+
+  /** Wait for commits already handed to the kernel (bounded by their own timeouts). */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CommitTimeout(`no commit within ${ms} ms`)), ms);
+    p.then(
+      (v) => { clearTimeout(timer); resolve(v); },
+      (e) => { clearTimeout(timer); reject(e); },
+    );
+  });
+}

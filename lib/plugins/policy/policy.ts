@@ -1,0 +1,61 @@
+// policy: decide (source, name) once, answer denials here, let the rest go down the chain.
+import type { Logger } from 'pino';
+import type { Handler, Plugin, Request, Response } from '../types';
+import type { PolicyIndex } from '../../policy/index';
+import { denyResponse } from '../../dns/synth';
+import { RCODE } from '../../dns/constants';
+import { LogLimiter } from '../../util/ratelimit';
+
+export interface PolicyOptions {
+  /** Read per query so a reload can swap the index atomically. */
+  index: () => PolicyIndex;
+  mode: 'enforce' | 'audit';
+  denyResponse: 'nxdomain' | 'refused';
+}
+
+export interface PolicyStats {
+  allowed: number;
+  denied: number;
+  unmanaged: number;
+  /** audit mode: queries that enforce mode would have denied */
+  wouldDeny: number;
+}
+
+export class PolicyPlugin implements Plugin {
+  readonly name = 'policy';
+  readonly stats: PolicyStats = { allowed: 0, denied: 0, unmanaged: 0, wouldDeny: 0 };
+  private readonly limiter = new LogLimiter(20);
+
+  constructor(private readonly opts: PolicyOptions) {}
+
+  setup(next: Handler, log: Logger): Handler {
+    const { opts, stats, limiter } = this;
+    const rcode = opts.denyResponse === 'refused' ? RCODE.REFUSED : RCODE.NXDOMAIN;
+    const audit = opts.mode === 'audit';
+    return async (req: Request): Promise<Response> => {
+      const d = opts.index().decide(req.source, req.query.name);
+      req.decision = d;
+      if (d.verdict === 'allow') {
+        stats.allowed++;
+        return next(req);
+      }
+      if (d.verdict === 'unmanaged') {
+        stats.unmanaged++;
+        return next(req);
+      }
+      if (limiter.take()) {
+        log.info(
+          { source: req.source.address, name: req.query.name, qtype: req.query.qtype, policies: d.policies, audit, suppressed: limiter.suppressed() },
+          audit ? 'would deny (audit mode)' : 'denied',
+        );
+      }
+      if (audit) {
+        stats.wouldDeny++;
+        return next(req);
+      }
+      stats.denied++;
+      const text = `dnswall: ${req.query.name || '.'} not allowed by policy ${d.policies.join(',')}`;
+      return { wire: denyResponse(req.wire, req.query, rcode, text), rcode, origin: 'synthesized' };
+    };
+  }
+}

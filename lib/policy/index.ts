@@ -1,0 +1,164 @@
+// PolicyIndex: the compiled form of the policies, built once per configuration (start, SIGHUP)
+// so that the per-query path only looks things up. decide() is IP-only; cgroup sources are kept
+// in `cgroups` for the layers that resolve a socket's cgroup.
+import type { Policy, PortRule } from '../config/types';
+import type { Decision, Source } from './types';
+import { expandPattern, normalizeName } from './pattern';
+import { NameTrie, type Terminal } from './trie';
+import { SourceTable, SOURCE_CACHE_MAX, type CidrEntry, type Selection } from './sources';
+
+export { normalizeName, validatePattern, expandPattern } from './pattern';
+
+interface CompiledRule {
+  pattern: string;
+  ports: readonly PortRule[];
+}
+
+/** Ports in a Decision are sorted (tcp before udp, then by number) so output is deterministic. */
+function byProtoPort(a: PortRule, b: PortRule): number {
+  return a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1;
+}
+
+export class PolicyIndex {
+  /** Canonical CIDRs of all cidr sources, deduplicated, in config order. */
+  readonly managed: { v4: string[]; v6: string[] };
+  /** cgroup v2 paths and the names of the policies selecting each (config order). */
+  readonly cgroups: { path: string; policies: string[] }[];
+  readonly policyNames: readonly string[];
+  /** Trie nodes entered by the last decide(); for tests that check the cost of a lookup. */
+  lastVisited = 0;
+
+  private readonly rules: CompiledRule[][];
+  private readonly trie: NameTrie;
+  private readonly sources: SourceTable;
+  private readonly hits: Terminal[] = [];
+  /** cgroup path → indexes of the policies naming exactly that path. */
+  private readonly cgroupPolicies = new Map<string, number[]>();
+  private readonly cgroupCache = new Map<string, Selection | null>();
+
+  private constructor(policies: Policy[]) {
+    this.policyNames = Object.freeze(policies.map((p) => p.name));
+    this.rules = policies.map((p) =>
+      p.allow.map((r) => ({ pattern: r.pattern, ports: Object.freeze(r.ports.map((x) => ({ ...x }))) })),
+    );
+    this.trie = new NameTrie();
+    const cidrs: CidrEntry[] = [];
+    const v4 = new Set<string>();
+    const v6 = new Set<string>();
+    const cg = new Map<string, string[]>();
+    policies.forEach((p, pi) => {
+      p.allow.forEach((r, ri) => {
+        for (const name of expandPattern(r.pattern)) this.trie.insert(name, { policy: pi, rule: ri });
+      });
+      for (const s of p.sources) {
+        if (s.kind === 'cidr') {
+          cidrs.push({ family: s.family, address: s.address, prefix: s.prefix, policy: pi });
+          (s.family === 4 ? v4 : v6).add(s.cidr);
+        } else {
+          const list = cg.get(s.path) ?? [];
+          if (!list.includes(p.name)) list.push(p.name);
+          cg.set(s.path, list);
+          const ids = this.cgroupPolicies.get(s.path) ?? [];
+          if (!ids.includes(pi)) ids.push(pi);
+          this.cgroupPolicies.set(s.path, ids);
+        }
+      }
+    });
+    this.sources = new SourceTable(cidrs, this.policyNames);
+    this.managed = { v4: [...v4], v6: [...v6] };
+    this.cgroups = [...cg].map(([path, policies]) => ({ path, policies }));
+  }
+
+  /** Compiles validated policies (see lib/config/load.ts). Throws on a pattern that is invalid. */
+  static compile(policies: Policy[]): PolicyIndex {
+    return new PolicyIndex(policies);
+  }
+
+  /** Number of trie nodes, for the summary and tests. */
+  get trieSize(): number {
+    return this.trie.size;
+  }
+
+  /** Names of the policies that select an IP source (empty: unmanaged). */
+  selecting(source: Source): readonly string[] {
+    return this.sources.lookup(source.address)?.names ?? [];
+  }
+
+  decide(source: Source, name: string): Decision {
+    const sel = this.sources.lookup(source.address);
+    if (sel === null) {
+      this.lastVisited = 0;
+      return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
+    }
+    // Not an IP address: fail closed; this cannot come from a socket, only from a bug.
+    if (sel === undefined) {
+      this.lastVisited = 0;
+      return { verdict: 'deny', policies: [], allPorts: false, ports: [] };
+    }
+    return this.decideFor(sel, normalizeName(name));
+  }
+
+  /**
+   * The verdict for a host process by its cgroup v2 path (as in /proc/PID/cgroup, e.g.
+   * "/system.slice/backup.service"): selected by every policy naming that path or an ancestor.
+   */
+  decideCgroup(path: string, name: string): Decision {
+    let sel = this.cgroupCache.get(path);
+    if (sel === undefined) {
+      const ids: number[] = [];
+      for (let p = path; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
+        ids.push(...(this.cgroupPolicies.get(p) ?? []));
+        if (p === '/' || !p.startsWith('/')) break;
+      }
+      sel = ids.length === 0 ? null : this.sources.intern(ids);
+      if (this.cgroupCache.size >= SOURCE_CACHE_MAX) this.cgroupCache.clear();
+      this.cgroupCache.set(path, sel);
+    }
+    if (sel === null) {
+      this.lastVisited = 0;
+      return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
+    }
+    return this.decideFor(sel, normalizeName(name));
+  }
+
+  private decideFor(sel: Selection, name: string): Decision {
+    const hits = this.hits;
+    hits.length = 0;
+    this.lastVisited = this.trie.match(name, hits);
+    let best: Terminal | undefined;
+    let allPorts = false;
+    let ports: PortRule[] = [];
+    let seen: Set<string> | undefined;
+    for (const t of hits) {
+      if (sel.mask[t.policy] !== 1) continue;
+      if (!best || t.policy < best.policy || (t.policy === best.policy && t.rule < best.rule)) best = t;
+      if (allPorts) continue;
+      const rp = this.rules[t.policy][t.rule].ports;
+      if (rp.length === 0) {
+        allPorts = true;
+        continue;
+      }
+      seen ??= new Set();
+      for (const p of rp) {
+        const k = `${p.proto}/${p.port}`;
+        if (!seen.has(k)) {
+          seen.add(k);
+          ports.push({ proto: p.proto, port: p.port });
+        }
+      }
+    }
+    hits.length = 0;
+    const policies = [...sel.names];
+    if (!best) return { verdict: 'deny', policies, allPorts: false, ports: [] };
+    if (allPorts) ports = [];
+    else if (ports.length > 1) ports.sort(byProtoPort);
+    return {
+      verdict: 'allow',
+      policies,
+      policy: this.policyNames[best.policy],
+      pattern: this.rules[best.policy][best.rule].pattern,
+      allPorts,
+      ports,
+    };
+  }
+}

@@ -1,0 +1,93 @@
+// All patterns of all policies compiled once into one trie of reversed labels (TLD first), so a
+// lookup costs about one node per label of the queried name, whatever the number of patterns.
+// Every trie node sits at a fixed depth and is entered at most once per lookup, so even
+// configurations full of globs cost at most the size of the trie.
+import { LabelGlob } from './pattern';
+
+/** Which rule a pattern came from: indexes into the policy list and that policy's allow list. */
+export interface Terminal {
+  readonly policy: number;
+  readonly rule: number;
+}
+
+class TrieNode {
+  readonly children = new Map<string, TrieNode>();
+  /** Patterns that end exactly here. */
+  readonly exact: Terminal[] = [];
+  /** '**.' patterns whose suffix ends here: they match one or more further labels. */
+  readonly deep: Terminal[] = [];
+  /** A lone '*' label: any single label. */
+  any: TrieNode | null = null;
+  /** Labels with '*' among other characters, e.g. api-*, each with its own subtree. */
+  readonly globs: { glob: LabelGlob; node: TrieNode }[] = [];
+}
+
+export class NameTrie {
+  private readonly root = new TrieNode();
+  /** The lone '*' pattern: every name, the root included. */
+  private readonly all: Terminal[] = [];
+  private nodeCount = 1;
+
+  /** Number of nodes, for tests and the summary. */
+  get size(): number {
+    return this.nodeCount;
+  }
+
+  /** Adds one expanded, normalized, valid pattern (see expandPattern). */
+  insert(pattern: string, t: Terminal): void {
+    if (pattern === '*') {
+      this.all.push(t);
+      return;
+    }
+    const labels = pattern.split('.');
+    const deep = labels[0] === '**';
+    let node = this.root;
+    for (let i = labels.length - 1; i >= (deep ? 1 : 0); i--) node = this.child(node, labels[i]);
+    (deep ? node.deep : node.exact).push(t);
+  }
+
+  private child(node: TrieNode, label: string): TrieNode {
+    if (label === '*') return node.any ?? (this.nodeCount++, (node.any = new TrieNode()));
+    if (label.includes('*')) {
+      const found = node.globs.find((g) => g.glob.text === label);
+      if (found) return found.node;
+      const g = { glob: new LabelGlob(label), node: new TrieNode() };
+      node.globs.push(g);
+      this.nodeCount++;
+      return g.node;
+    }
+    let c = node.children.get(label);
+    if (!c) {
+      c = new TrieNode();
+      node.children.set(label, c);
+      this.nodeCount++;
+    }
+    return c;
+  }
+
+  /**
+   * Pushes every terminal whose pattern matches the normalized name onto `out` (unordered, may
+   * repeat) and returns the number of trie nodes entered.
+   */
+  match(name: string, out: Terminal[]): number {
+    for (const t of this.all) out.push(t);
+    const labels = name === '' ? [] : name.split('.');
+    return walk(this.root, labels, labels.length - 1, out);
+  }
+}
+
+/** i: index of the next label to consume, counting down from the TLD; -1 when all are consumed. */
+function walk(node: TrieNode, labels: string[], i: number, out: Terminal[]): number {
+  let visited = 1;
+  if (i < 0) {
+    for (const t of node.exact) out.push(t);
+    return visited;
+  }
+  for (const t of node.deep) out.push(t);
+  const label = labels[i];
+  const c = node.children.get(label);
+  if (c) visited += walk(c, labels, i - 1, out);
+  if (node.any) visited += walk(node.any, labels, i - 1, out);
+  for (const g of node.globs) if (g.glob.matches(label)) visited += walk(g.node, labels, i - 1, out);
+  return visited;
+}

@@ -1,0 +1,129 @@
+// TCP listener (RFC 7766): 2-byte length framing, pipelined queries answered as they complete,
+// idle timeout, a cap on connections and on queries in flight per connection.
+import net from 'node:net';
+import type { Logger } from 'pino';
+import type { Endpoint } from '../config/types';
+import type { Handler } from '../plugins/types';
+import { intake, canonicalSource } from './request';
+import { errorResponse } from '../dns/synth';
+import { RCODE } from '../dns/constants';
+import type { ListenerStats } from './udp';
+
+/** Queries one connection may have in flight before we stop reading from it (back-pressure). */
+const MAX_PIPELINE = 64;
+
+export interface TcpOptions {
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export class TcpListener {
+  private server?: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private pending = 0;
+  readonly stats: ListenerStats & { connections: number; badFrames: number } = { received: 0, answered: 0, dropped: 0, formerr: 0, overloaded: 0, connections: 0, badFrames: 0 };
+
+  constructor(
+    private readonly ep: Endpoint,
+    private readonly handle: () => Handler,
+    private readonly opts: TcpOptions,
+    private readonly log: Logger,
+  ) {}
+
+  listen(): Promise<number> {
+    const server = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
+    server.maxConnections = this.opts.maxConnections;
+    server.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'tcp server error'));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: this.ep.port, host: this.ep.host, ipv6Only: this.ep.family === 6 }, () => {
+        server.off('error', reject);
+        resolve((server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  private onConnection(sock: net.Socket): void {
+    this.stats.connections++;
+    this.sockets.add(sock);
+    const address = canonicalSource(sock.remoteAddress ?? '');
+    const port = sock.remotePort ?? 0;
+    let buf: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
+    let closed = false;
+    sock.setTimeout(this.opts.idleTimeoutMs, () => sock.destroy());
+    sock.on('error', (err) => this.log.debug({ source: address, err: err.message }, 'tcp client error'));
+    sock.on('close', () => {
+      closed = true;
+      this.sockets.delete(sock);
+    });
+    const write = (wire: Buffer) => {
+      if (closed) return;
+      const len = Buffer.allocUnsafe(2);
+      len.writeUInt16BE(wire.length);
+      sock.write(Buffer.concat([len, wire]));
+    };
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while (buf.length >= 2) {
+        const n = buf.readUInt16BE(0);
+        if (n < 12) {
+          // A frame too short for a DNS header: the stream is garbage, resynchronising is guesswork.
+          this.stats.badFrames++;
+          this.log.debug({ source: address, length: n }, 'bad tcp frame; closing');
+          sock.destroy();
+          return;
+        }
+        if (buf.length < 2 + n) break;
+        const msg = Buffer.from(buf.subarray(2, 2 + n)); // own copy: the stream buffer is reused
+        buf = buf.subarray(2 + n);
+        this.stats.received++;
+        const it = intake(msg, address, port, 'tcp');
+        if (it.kind === 'drop') {
+          this.stats.dropped++;
+          continue;
+        }
+        if (it.kind === 'reply') {
+          this.stats.formerr++;
+          write(it.wire);
+          continue;
+        }
+        inFlight++;
+        this.pending++;
+        if (inFlight >= MAX_PIPELINE) sock.pause();
+        const done = (wire: Buffer) => {
+          inFlight--;
+          this.pending--;
+          this.stats.answered++;
+          write(wire);
+          if (inFlight < MAX_PIPELINE && sock.isPaused()) sock.resume();
+        };
+        this.handle()(it.req).then(
+          (res) => done(res.wire),
+          (err) => {
+            this.log.error({ err: (err as Error).stack, name: it.req.query.name }, 'handler threw; SERVFAIL');
+            done(errorResponse(msg, it.req.query, RCODE.SERVFAIL));
+          },
+        );
+      }
+    });
+  }
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  /** Stop accepting, let answers in flight go out (at most timeoutMs), then close every connection. */
+  async close(timeoutMs = 2000): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const s of this.sockets) s.end();
+    setTimeout(() => { for (const s of this.sockets) s.destroy(); }, 200).unref();
+    await closed;
+  }
+}

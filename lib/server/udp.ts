@@ -1,0 +1,105 @@
+// UDP listener: one socket per listen address, each datagram a query, each query independent.
+import dgram from 'node:dgram';
+import type { Logger } from 'pino';
+import type { Endpoint } from '../config/types';
+import type { Handler } from '../plugins/types';
+import { intake, canonicalSource } from './request';
+import { errorResponse } from '../dns/synth';
+import { RCODE } from '../dns/constants';
+
+export interface ListenerStats {
+  received: number;
+  answered: number;
+  dropped: number;
+  formerr: number;
+  overloaded: number;
+}
+
+export class UdpListener {
+  private socket?: dgram.Socket;
+  private pending = 0;
+  private draining = false;
+  readonly stats: ListenerStats = { received: 0, answered: 0, dropped: 0, formerr: 0, overloaded: 0 };
+
+  constructor(
+    private readonly ep: Endpoint,
+    private readonly handle: () => Handler,
+    private readonly maxPending: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Resolves with the bound port (useful when ep.port is 0 in tests). */
+  listen(): Promise<number> {
+    const socket = dgram.createSocket({ type: this.ep.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.ep.family === 6, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
+    socket.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'udp socket error'));
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(this.ep.port, this.ep.host, () => {
+        socket.off('error', reject);
+        resolve(socket.address().port);
+      });
+    });
+  }
+
+  private onMessage(socket: dgram.Socket, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.draining) return; // shutting down: a query dropped now is retried by the client elsewhere
+    this.stats.received++;
+    const address = canonicalSource(rinfo.address);
+    const it = intake(msg, address, rinfo.port, 'udp');
+    if (it.kind === 'drop') {
+      this.stats.dropped++;
+      this.log.debug({ source: address, why: it.why }, 'dropped packet');
+      return;
+    }
+    if (it.kind === 'reply') {
+      this.stats.formerr++;
+      this.log.debug({ source: address, why: it.why }, 'bad query');
+      send(socket, it.wire, rinfo);
+      return;
+    }
+    if (this.pending >= this.maxPending) {
+      this.stats.overloaded++;
+      send(socket, errorResponse(msg, it.req.query, RCODE.SERVFAIL), rinfo);
+      return;
+    }
+    this.pending++;
+    this.handle()(it.req).then(
+      (res) => {
+        this.pending--;
+        this.stats.answered++;
+        send(socket, res.wire, rinfo);
+      },
+      (err) => {
+        // Plugins return DNS failures as values; an exception here is a bug: answer, log, go on.
+        this.pending--;
+        this.log.error({ err: (err as Error).stack, name: it.req.query.name }, 'handler threw; SERVFAIL');
+        send(socket, errorResponse(msg, it.req.query, RCODE.SERVFAIL), rinfo);
+      },
+    );
+  }
+
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  /** Stop taking queries, let the ones in flight answer (at most timeoutMs), then close. */
+  async close(timeoutMs = 2000): Promise<void> {
+    this.draining = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const s = this.socket;
+    this.socket = undefined;
+    if (!s) return Promise.resolve();
+    return new Promise((resolve) => s.close(() => resolve()));
+  }
+}
+
+function send(socket: dgram.Socket, wire: Buffer, rinfo: dgram.RemoteInfo): void {
+  try {
+    socket.send(wire, rinfo.port, rinfo.address);
+  } catch {
+    // socket already closed during shutdown: nothing to do, the client retries
+  }
+}

@@ -1,0 +1,180 @@
+// The upstream resolvers as one object: forward a client's query bytes (only the ID rewritten),
+// try the servers in configured order, one try each, and hand back the first acceptable reply
+// with the client's ID restored. See README.md for the acceptance rules.
+import type { Logger } from 'pino';
+import type { Endpoint, Family } from '../config/types';
+import { type Attempt, UpstreamError, endpointText } from './errors';
+import { RandomIds } from './ids';
+import { type UpstreamStats, newStats } from './stats';
+import { TcpClient } from './tcp';
+import { UdpPool } from './udp';
+import { readQuestion } from '../dns/query';
+import { FLAG_QR, FLAG_TC, HEADER_LEN, RCODE_MASK, RCODE_REFUSED, RCODE_SERVFAIL } from './wire';
+
+export { UpstreamError } from './errors';
+export type { UpstreamErrorCode, Attempt } from './errors';
+export type { UpstreamStats } from './stats';
+
+export interface UpstreamsOptions {
+  /** tried in this order, each at most once per exchange */
+  servers: Endpoint[];
+  /** one try (UDP, or TCP connect and then TCP reply) may take this long before failing over */
+  timeoutMs: number;
+  /** UDP sockets per address family in use; default 8 */
+  udpSockets?: number;
+  /** exchanges waiting at once before new ones fail with OVERLOADED; default 20000 */
+  maxInFlight?: number;
+  log?: Logger;
+}
+
+export interface QuestionOf {
+  /** lowercased, no trailing dot (used in messages) */
+  name: string;
+  qtype: number;
+  qclass: number;
+  /** the client's ID, written back into the reply */
+  id: number;
+}
+
+export interface ExchangeResult {
+  /** the reply's bytes as the server sent them, except the ID, which is the client's */
+  wire: Buffer;
+  server: Endpoint;
+  transport: 'udp' | 'tcp';
+  /** whole exchange, failovers and TCP retry included */
+  ms: number;
+}
+
+export const DEFAULT_UDP_SOCKETS = 8;
+export const DEFAULT_MAX_IN_FLIGHT = 20000;
+
+export class Upstreams {
+  readonly stats: UpstreamStats = newStats();
+  private readonly servers: Endpoint[];
+  private readonly timeoutMs: number;
+  private readonly maxInFlight: number;
+  private readonly udp: UdpPool;
+  private readonly tcp: TcpClient;
+  private readonly log?: Logger;
+  private inFlight = 0;
+  private state: 'new' | 'started' | 'closed' = 'new';
+
+  constructor(opts: UpstreamsOptions) {
+    if (!opts.servers || opts.servers.length === 0) throw new UpstreamError('BAD_OPTIONS', 'no upstream servers given');
+    if (!(opts.timeoutMs > 0)) throw new UpstreamError('BAD_OPTIONS', `timeoutMs must be > 0, got ${opts.timeoutMs}`);
+    const size = opts.udpSockets ?? DEFAULT_UDP_SOCKETS;
+    if (!Number.isInteger(size) || size < 1) throw new UpstreamError('BAD_OPTIONS', `udpSockets must be an integer >= 1, got ${size}`);
+    this.servers = opts.servers.map((s) => ({ ...s }));
+    this.timeoutMs = opts.timeoutMs;
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.log = opts.log;
+    const ids = new RandomIds();
+    const families = [...new Set<Family>(this.servers.map((s) => s.family))];
+    this.udp = new UdpPool(families, size, ids, this.stats, this.log);
+    this.tcp = new TcpClient(ids, this.stats);
+  }
+
+  /** Open the UDP sockets. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new UpstreamError('BAD_OPTIONS', `start() called on a ${this.state} pool`);
+    this.state = 'started';
+    await this.udp.start();
+  }
+
+  /** Reject every exchange in flight with CLOSED and close the sockets. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.tcp.close();
+    await this.udp.close();
+  }
+
+  /** Exchanges waiting for a reply right now. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  async exchange(wire: Buffer, q: QuestionOf, opts?: { tcp?: boolean }): Promise<ExchangeResult> {
+    if (this.state !== 'started') {
+      throw new UpstreamError('CLOSED', this.state === 'new' ? 'upstream pool not started' : 'upstream pool is closed');
+    }
+    const qEnd = checkQuery(wire, q);
+    if (this.inFlight >= this.maxInFlight) {
+      this.stats.overloaded++;
+      throw new UpstreamError('OVERLOADED', `${this.inFlight} upstream exchanges in flight (limit ${this.maxInFlight})`);
+    }
+    this.inFlight++;
+    this.stats.exchanges++;
+    const t0 = performance.now();
+    try {
+      return await this.tryAll(wire, qEnd, q, opts?.tcp === true, t0);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async tryAll(wire: Buffer, qEnd: number, q: QuestionOf, tcpFirst: boolean, t0: number): Promise<ExchangeResult> {
+    const attempts: Attempt[] = [];
+    // A SERVFAIL/REFUSED reply is kept: relayed if no later server does better.
+    let fallback: ExchangeResult | undefined;
+    const last = this.servers.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const server = this.servers[i];
+      if (i > 0) this.stats.failovers++;
+      let transport: 'udp' | 'tcp' = tcpFirst ? 'tcp' : 'udp';
+      try {
+        let reply = tcpFirst
+          ? await this.tcp.query(wire, qEnd, server, this.timeoutMs)
+          : await this.udp.query(wire, qEnd, server, this.timeoutMs);
+        if (!tcpFirst && (reply.readUInt16BE(2) & FLAG_TC) !== 0) {
+          this.stats.tcpRetries++;
+          transport = 'tcp';
+          reply = await this.tcp.query(wire, qEnd, server, this.timeoutMs);
+        }
+        reply.writeUInt16BE(q.id, 0);
+        const result: ExchangeResult = { wire: reply, server, transport, ms: performance.now() - t0 };
+        const rcode = reply[3] & RCODE_MASK;
+        if ((rcode === RCODE_SERVFAIL || rcode === RCODE_REFUSED) && i < last) {
+          fallback = result;
+          attempts.push({ server, transport, code: 'BAD_REPLY', message: `rcode ${rcode}` });
+          this.log?.debug({ server: endpointText(server), name: q.name, rcode }, 'upstream refused or failed; trying the next');
+          continue;
+        }
+        return result;
+      } catch (err) {
+        if (this.state === 'closed') throw new UpstreamError('CLOSED', 'upstream pool closed while the query was in flight', attempts);
+        const e = err instanceof UpstreamError ? err : new UpstreamError('ALL_FAILED', String(err));
+        attempts.push({ server, transport, code: e.code, message: e.message });
+        this.log?.debug({ server: endpointText(server), name: q.name, code: e.code, err: e.message }, 'upstream try failed');
+      }
+    }
+    if (fallback) return { ...fallback, ms: performance.now() - t0 };
+    const code = attempts.every((a) => a.code === 'TIMEOUT') ? 'TIMEOUT' : 'ALL_FAILED';
+    throw new UpstreamError(
+      code,
+      `no upstream answered ${q.name || '.'}/${q.qtype}: ${attempts.map((a) => a.message).join('; ')}`,
+      attempts,
+    );
+  }
+}
+
+/**
+ * The query must be a query (QR=0) with exactly one question equal to `q`; returns the offset past
+ * it. The first name of a message cannot be compressed (a pointer could only go into the header),
+ * so the reply check can compare the question bytes directly.
+ */
+function checkQuery(wire: Buffer, q: QuestionOf): number {
+  if (wire.length < HEADER_LEN) throw new UpstreamError('BAD_QUERY', `query of ${wire.length} bytes is shorter than a DNS header`);
+  if ((wire.readUInt16BE(2) & FLAG_QR) !== 0) throw new UpstreamError('BAD_QUERY', 'message to forward has QR=1 (a response)');
+  if (wire.readUInt16BE(4) !== 1) throw new UpstreamError('BAD_QUERY', `query has ${wire.readUInt16BE(4)} questions, not 1`);
+  let question;
+  try {
+    question = readQuestion(wire);
+  } catch (err) {
+    throw new UpstreamError('BAD_QUERY', `query question is malformed: ${(err as Error).message}`);
+  }
+  if (question.name !== q.name || question.qtype !== q.qtype || question.qclass !== q.qclass) {
+    throw new UpstreamError('BAD_QUERY', `query bytes ask ${question.name}/${question.qtype}/${question.qclass}, not ${q.name}/${q.qtype}/${q.qclass}`);
+  }
+  return question.end;
+}

@@ -1,0 +1,86 @@
+// Absent keys take DEFAULTS; empty files and missing policies are valid (nothing managed).
+import t from 'tap';
+import { parseConfig } from '../../lib/config/load';
+import { DEFAULTS } from '../../lib/config/types';
+
+const DEFAULT_VIEW = {
+  listen: [{ host: '169.254.20.10', port: 53, family: 4 }],
+  upstreams: [{ host: '10.96.0.10', port: 53, family: 4 }],
+  denyResponse: DEFAULTS.denyResponse,
+  ttl: DEFAULTS.ttl,
+  enforce: DEFAULTS.enforce,
+  nftables: DEFAULTS.nftables,
+  limits: DEFAULTS.limits,
+  policies: [],
+};
+
+for (const [what, text] of [
+  ['empty file', ''],
+  ['only comments', '# nothing here\n\n'],
+  ['explicit null document', '~\n'],
+  ['null values everywhere', 'listen:\nupstreams: ~\nttl:\nenforce: null\nnftables:\nlimits:\npolicies:\n'],
+  ['empty mappings', 'ttl: {}\nenforce: {}\nnftables: {}\nlimits: {}\npolicies: []\n'],
+]) {
+  t.test(what, async (t) => {
+    const { file, ...rest } = parseConfig(text, 'd.yaml');
+    t.equal(file, 'd.yaml');
+    t.same(rest, DEFAULT_VIEW);
+  });
+}
+
+t.test('partial sections keep the other defaults', async (t) => {
+  const cfg = parseConfig('ttl: {max: 300}\nenforce: {mode: audit}\nlimits: {commitTimeoutMs: 250}\n', 'd.yaml');
+  t.same(cfg.ttl, { min: 10, max: 300, grace: 10 });
+  t.same(cfg.enforce, { mode: 'audit', action: 'reject' });
+  t.same(cfg.limits, { ...DEFAULTS.limits, commitTimeoutMs: 250 });
+});
+
+t.test('values as written', async (t) => {
+  const cfg = parseConfig(
+    'denyResponse: refused\nenforce: {action: drop}\nnftables: {table: dnswall_test_1}\nttl: {min: 0, max: 0, grace: 0}\n',
+    'd.yaml',
+  );
+  t.equal(cfg.denyResponse, 'refused');
+  t.equal(cfg.enforce.action, 'drop');
+  t.equal(cfg.nftables.table, 'dnswall_test_1');
+  t.same(cfg.ttl, { min: 0, max: 0, grace: 0 });
+});
+
+t.test('defaults are copies, not the shared constant', async (t) => {
+  const a = parseConfig('', 'a');
+  a.ttl.min = 999;
+  a.limits.commitTimeoutMs = 1;
+  const b = parseConfig('', 'b');
+  t.equal(b.ttl.min, DEFAULTS.ttl.min);
+  t.equal(b.limits.commitTimeoutMs, DEFAULTS.limits.commitTimeoutMs);
+});
+
+t.test('policies: patterns lowercased without trailing dot, bare IPs are host routes', async (t) => {
+  const cfg = parseConfig(
+    'policies:\n  - name: p\n    sources: [10.1.2.3, "FD00::1"]\n    allow: ["API.Example.COM.", {name: "*.CDN.net.", ports: ["TCP/443"]}]\n    allowCIDRs: [192.0.2.1]\n',
+    'd.yaml',
+  );
+  const p = cfg.policies[0];
+  t.same(p.sources, [
+    { kind: 'cidr', cidr: '10.1.2.3/32', family: 4, address: '10.1.2.3', prefix: 32 },
+    { kind: 'cidr', cidr: 'fd00::1/128', family: 6, address: 'fd00::1', prefix: 128 },
+  ]);
+  t.same(p.allow, [
+    { pattern: 'api.example.com', ports: [] },
+    { pattern: '*.cdn.net', ports: [{ proto: 'tcp', port: 443 }] },
+  ]);
+  t.same(p.allowCIDRs, [{ cidr: '192.0.2.1/32', family: 4, address: '192.0.2.1', prefix: 32 }]);
+});
+
+t.test('anchors and aliases may share lists; alias bombs are refused', async (t) => {
+  const cfg = parseConfig(
+    'policies:\n  - name: a\n    sources: &pods [10.0.0.0/8]\n  - name: b\n    sources: *pods\n',
+    'd.yaml',
+  );
+  t.same(cfg.policies[1].sources, cfg.policies[0].sources);
+  const many = Array(250).fill('*x').join(', ');
+  const err = t.throws(() =>
+    parseConfig(`policies:\n  - name: p\n    sources: [&x 10.0.0.0/8, ${many}]\n`, 'many.yaml'),
+  ) as Error;
+  t.match(err.message, /many\.yaml:3:\d+ more than 200 alias uses/);
+});

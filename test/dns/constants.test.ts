@@ -1,0 +1,42 @@
+// Constant tables agree with dns-packet's, and the name helpers round-trip.
+import t from 'tap';
+import * as packet from 'dns-packet';
+import { TYPE, RCODE, EDE, typeName, rcodeName, typeFromName } from '../../lib/dns/constants';
+
+// dns-packet ships these tables without type definitions
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const types = require('dns-packet/types') as { toType(s: string): number };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const rcodes = require('dns-packet/rcodes') as { toRcode(s: string): number };
+
+t.test('TYPE values match dns-packet', async (t) => {
+  for (const [name, n] of Object.entries(TYPE)) {
+    if (name === 'SVCB' || name === 'HTTPS') continue; // dns-packet 5.6 does not know them
+    t.equal(types.toType(name), n, name);
+  }
+  t.equal(TYPE.SVCB, 64);
+  t.equal(TYPE.HTTPS, 65);
+});
+
+t.test('RCODE values match dns-packet', async (t) => {
+  for (const [name, n] of Object.entries(RCODE)) if (n < 16) t.equal(rcodes.toRcode(name), n, name);
+  void packet;
+});
+
+t.test('names', async (t) => {
+  t.equal(typeName(1), 'A');
+  t.equal(typeName(65), 'HTTPS');
+  t.equal(typeName(65000), 'TYPE65000');
+  t.equal(rcodeName(3), 'NXDOMAIN');
+  t.equal(rcodeName(23), 'RCODE23');
+  t.equal(typeFromName('aaaa'), 28);
+  t.equal(typeFromName('TYPE65'), 65);
+  t.equal(typeFromName('type70000'), undefined);
+  t.equal(typeFromName('TYPE'), undefined);
+  t.equal(typeFromName('nope'), undefined);
+  for (const n of Object.values(TYPE)) t.equal(typeFromName(typeName(n)), n);
+});
+
+t.test('RFC 8914 info codes used by dnswall', async (t) => {
+  t.same([EDE.OTHER, EDE.NOT_READY, EDE.BLOCKED, EDE.FILTERED, EDE.PROHIBITED, EDE.NETWORK_ERROR], [0, 14, 15, 17, 18, 23]);
+});

@@ -1,0 +1,134 @@
+// PolicyIndex against a naive matcher (each pattern translated to a regex on its own, every
+// policy and rule scanned in order) on thousands of random names, patterns and sources.
+// Deterministic: a seeded PRNG, fixed counts.
+import t from 'tap';
+import ipaddr from 'ipaddr.js';
+import { PolicyIndex } from '../../lib/policy/index';
+import { validatePattern } from '../../lib/policy/pattern';
+import type { Policy, PortRule, SourceSpec } from '../../lib/config/types';
+import type { Decision } from '../../lib/policy/types';
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rnd = mulberry32(20240601);
+const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)];
+const int = (lo: number, hi: number) => lo + Math.floor(rnd() * (hi - lo + 1));
+
+const NAME_LABELS = ['a', 'b', 'ab', 'ba', 'a-b', 'c', 'A', 'Ab'];
+const PATTERN_LABELS = ['a', 'b', 'ab', 'ba', 'a-b', 'c', '*', 'a*', '*b', 'a*b', '*-*', '{a,b}', '{ab,c}'];
+const CIDRS = ['10.0.0.0/8', '10.0.0.0/16', '10.0.0.0/24', '10.0.1.0/24', '10.0.0.1/32', '10.1.0.0/16'];
+const ADDRS = ['10.0.0.1', '10.0.0.2', '10.0.1.1', '10.1.0.1', '10.2.0.1', '11.0.0.1'];
+const PORTS: PortRule[] = [
+  { proto: 'tcp', port: 443 },
+  { proto: 'tcp', port: 80 },
+  { proto: 'udp', port: 443 },
+];
+
+function randomPattern(): string {
+  if (rnd() < 0.03) return '*';
+  const n = int(1, 4);
+  const labels = Array.from({ length: n }, () => pick(PATTERN_LABELS));
+  if (rnd() < 0.25) labels.unshift('**');
+  return labels.join('.');
+}
+
+function randomName(): string {
+  if (rnd() < 0.01) return rnd() < 0.5 ? '' : '.';
+  const n = int(1, 6);
+  return Array.from({ length: n }, () => pick(NAME_LABELS)).join('.') + (rnd() < 0.2 ? '.' : '');
+}
+
+function randomPolicies(): Policy[] {
+  return Array.from({ length: int(1, 5) }, (_, i) => {
+    const sources: SourceSpec[] = Array.from({ length: int(1, 2) }, () => {
+      const [address, prefix] = pick(CIDRS).split('/');
+      return { kind: 'cidr', cidr: `${address}/${prefix}`, family: 4, address, prefix: Number(prefix) };
+    });
+    const allow = Array.from({ length: int(0, 6) }, () => ({
+      pattern: randomPattern(),
+      ports: rnd() < 0.5 ? [] : PORTS.filter(() => rnd() < 0.5),
+    }));
+    return { name: `p${i}`, sources, allow, allowCIDRs: [] };
+  });
+}
+
+// ---- the naive reference, written from the SPEC's table, sharing no code with lib/policy ----
+
+function expandBraces(p: string): string[] {
+  const m = /\{([^{}]*)\}/.exec(p);
+  if (!m) return [p];
+  return m[1].split(',').flatMap((alt) => expandBraces(p.slice(0, m.index) + alt + p.slice(m.index + m[0].length)));
+}
+
+function naiveRegex(p: string): RegExp {
+  if (p === '*') return /^[\s\S]*$/;
+  const labels = p.split('.');
+  const deep = labels[0] === '**';
+  const body = (deep ? labels.slice(1) : labels)
+    .map((l) => l.split('*').map((s) => s.replace(/[-]/g, '\\-')).join('[^.]*'))
+    .join('\\.');
+  return new RegExp(deep ? `^[^.]+(\\.[^.]+)*\\.${body}$` : `^${body}$`);
+}
+
+function naiveNormalize(n: string): string {
+  const l = n.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return l.endsWith('.') ? l.slice(0, -1) : l;
+}
+
+function naiveDecide(policies: Policy[], address: string, name: string): Decision {
+  const ip = ipaddr.parse(address);
+  const sel = policies.filter((p) =>
+    p.sources.some((s) => s.kind === 'cidr' && ip.match(ipaddr.parseCIDR(s.cidr))),
+  );
+  if (sel.length === 0) return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
+  const n = naiveNormalize(name);
+  let first: { policy: string; pattern: string } | undefined;
+  let allPorts = false;
+  const ports = new Map<string, PortRule>();
+  for (const p of sel) {
+    for (const r of p.allow) {
+      if (!expandBraces(r.pattern).some((e) => naiveRegex(e).test(n))) continue;
+      first ??= { policy: p.name, pattern: r.pattern };
+      if (r.ports.length === 0) allPorts = true;
+      for (const x of r.ports) ports.set(`${x.proto}/${String(x.port).padStart(5, '0')}`, x);
+    }
+  }
+  const names = sel.map((p) => p.name);
+  if (!first) return { verdict: 'deny', policies: names, allPorts: false, ports: [] };
+  const sorted = allPorts ? [] : [...ports.keys()].sort().map((k) => ports.get(k)!);
+  return { verdict: 'allow', policies: names, ...first, allPorts, ports: sorted };
+}
+
+t.test('PolicyIndex agrees with the naive matcher', async (t) => {
+  let decisions = 0;
+  let allows = 0;
+  let mismatches = 0;
+  for (let round = 0; round < 40; round++) {
+    const policies = randomPolicies();
+    for (const p of policies) for (const r of p.allow) t.equal(validatePattern(r.pattern), null, `valid ${r.pattern}`);
+    const ix = PolicyIndex.compile(policies);
+    for (let i = 0; i < 250; i++) {
+      const address = pick(ADDRS);
+      const name = randomName();
+      const got = ix.decide({ address, family: 4 }, name);
+      const want = naiveDecide(policies, address, name);
+      decisions++;
+      if (got.verdict === 'allow') allows++;
+      if (JSON.stringify(got) !== JSON.stringify(want)) {
+        mismatches++;
+        if (mismatches <= 5) t.same(got, want, `${address} ${JSON.stringify(name)} ${JSON.stringify(policies)}`);
+      }
+    }
+  }
+  t.equal(mismatches, 0, `no mismatches in ${decisions} decisions`);
+  t.ok(allows > decisions / 20, `the random cases exercise allows too (${allows})`);
+  t.ok(allows < decisions - decisions / 20, 'and denies');
+});
