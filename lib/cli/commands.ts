@@ -43,6 +43,6 @@ export async function runList(o: { config: string; table?: string; source?: stri
   const src = o.source ? parseSource(o.source).address : undefined;
   const all = await listElements(table);
   const shown = src ? all.filter((e) => e.source === src) : all;
-  process.stdout.write(formatList(shown, o.json) + (o.json ? '\n' : ''));
+  process.stdout.write(formatList(shown, o.json));
   return EXIT_OK;
 }

@@ -13,7 +13,7 @@ import { CliError, EXIT_RUNTIME } from './exit';
 const out = (s = '') => process.stdout.write(s + '\n');
 
 function dnsLine(r: DnsResult): string {
-  if (!r.ok) return `error ${r.error}`;
+  if (!r.ok) return `BLOCKED (${r.error})`;
   const data = r.answers.map((a) => `${a.type} ${String(a.data)}`).join(', ');
   const ede = r.ede.map((e) => ` EDE ${e.code} "${e.text}"`).join('');
   return `${r.rcode}${data ? ' ' + data : ''}${ede}`;
@@ -51,7 +51,7 @@ export async function demo(opts: { keep: boolean }, _log: Logger): Promise<numbe
     await step('pod1', 'dig evil.example.org A (not allowed)', pod1.dns({ server: dns1, name: 'evil.example.org' }).then(dnsLine));
     await step('pod1', 'connect 198.18.6.6:443 (literal IP, never resolved)', pod1.connect('198.18.6.6', 443).then(connLine));
     await step('pod1', `dig evil.example.org @${ADDR.net.v4} (another resolver)`, pod1.dns({ server: ADDR.net.v4, name: 'evil.example.org', timeoutMs: 1000 }).then(dnsLine));
-    await step('pod1', 'connect 198.18.0.10:853 (DoT port of an allowed IP)', pod1.connect('198.18.0.10', 853).then(connLine));
+    await step('pod1', 'connect 198.18.0.53:853 (DoT to an unresolved resolver)', pod1.connect('198.18.0.53', 853).then(connLine));
     await step('pod2', 'connect 198.18.0.10:443 (programmed for pod1 only)', pod2.connect('198.18.0.10', 443).then(connLine));
     await step('pod2', 'dig api.example.com A (not in batch policy)', pod2.dns({ server: dns2, name: 'api.example.com' }).then(dnsLine));
     out();
