@@ -3,7 +3,8 @@
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, createLogger } from '../lib/util/log';
 import { exitCodeFor } from '../lib/cli/exit';
-import { runCheck, runExplain, runRuleset, runList } from '../lib/cli/commands';
+import { ConfigError } from '../lib/config/errors';
+import { runCheck, runExplain, runRuleset, runList, runForget } from '../lib/cli/commands';
 import { serve } from '../lib/cli/serve';
 import { demo } from '../lib/cli/demo';
 
@@ -22,10 +23,15 @@ function run(fn: () => Promise<number | void> | number | void): Promise<void> {
     .then(
       (code) => process.exit(typeof code === 'number' ? code : 0),
       (err: Error) => {
-        process.stderr.write(`dnswall: ${err.message}\n`);
+        process.stderr.write(errorText(err));
         process.exit(exitCodeFor(err));
       },
     );
+}
+
+/** Configuration errors are FILE:LINE:COL lines as they are (editors jump to them); others are named. */
+function errorText(err: Error): string {
+  return err instanceof ConfigError ? `${err.message}\n` : `dnswall: ${err.message}\n`;
 }
 
 const logger = () => createLogger(program.opts().logLevel);
@@ -68,12 +74,20 @@ program
   .action((o) => run(() => runList({ config: o.config, table: o.table, source: o.source, json: !!o.json })));
 
 program
+  .command('forget')
+  .description('delete every allow-set element of one source (all four sets, one batch)')
+  .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
+  .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
+  .requiredOption('--source <ip>', 'the source address to forget')
+  .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source })));
+
+program
   .command('demo')
   .description('build a throw-away sandbox and show allowed and blocked traffic through the real daemon')
   .option('--keep', 'keep the sandbox until Ctrl-C')
   .action((o) => run(() => demo({ keep: !!o.keep }, logger())));
 
 program.parseAsync(process.argv).catch((err: Error) => {
-  process.stderr.write(`dnswall: ${err.message}\n`);
+  process.stderr.write(errorText(err));
   process.exit(exitCodeFor(err));
 });

@@ -1,4 +1,4 @@
-// The short commands: check, explain, ruleset, list. Each returns its exit code.
+// The short commands: check, explain, ruleset, list, forget. Each returns its exit code.
 import fs from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { loadConfigFile } from '../config/load';
@@ -7,6 +7,7 @@ import { PolicyIndex } from '../policy/index';
 import { explain } from '../policy/explain';
 import { renderRuleset } from '../nft/ruleset';
 import { listElements, formatList } from '../nft/list';
+import { forgetSource } from '../nft/forget';
 import { CliError, EXIT_BAD_INPUT, EXIT_OK } from './exit';
 import { TYPE } from '../dns/constants';
 
@@ -37,9 +38,20 @@ export function runRuleset(file: string): number {
   return EXIT_OK;
 }
 
+/** --table, else the configuration's table when the file exists, else dnswall. */
+function tableFor(o: { config: string; table?: string }): string {
+  return o.table || (fs.existsSync(o.config) ? loadConfigFile(o.config).nftables.table : 'dnswall');
+}
+
+export async function runForget(o: { config: string; table?: string; source: string }): Promise<number> {
+  const src = parseSource(o.source).address;
+  const n = await forgetSource(tableFor(o), src);
+  process.stdout.write(`forgot ${n} element${n === 1 ? '' : 's'} of ${src}\n`);
+  return EXIT_OK;
+}
+
 export async function runList(o: { config: string; table?: string; source?: string; json: boolean }): Promise<number> {
-  let table = o.table;
-  if (!table) table = fs.existsSync(o.config) ? loadConfigFile(o.config).nftables.table : 'dnswall';
+  const table = tableFor(o);
   const src = o.source ? parseSource(o.source).address : undefined;
   const all = await listElements(table);
   const shown = src ? all.filter((e) => e.source === src) : all;

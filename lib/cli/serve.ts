@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { loadConfigFile } from '../config/load';
+import { ConfigError, formatIssue } from '../config/errors';
 import { Daemon } from '../server/daemon';
 
 export interface ServeOptions {
@@ -22,7 +23,8 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
         const next = loadConfigFile(opts.config);
         await daemon.reload(next);
       } catch (err) {
-        log.error({ why, err: (err as Error).message }, 'reload rejected; keeping the running configuration');
+        const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : undefined;
+        log.error({ why, err: (err as Error).message, errors: issues }, 'reload rejected; keeping the running configuration');
       }
     });
   };

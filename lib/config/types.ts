@@ -56,6 +56,8 @@ export interface Config {
     /** largest UDP query in flight count before new ones are answered SERVFAIL. */
     maxPendingQueries: number;
   };
+  /** Prometheus text exposition at http://HOST:PORT/metrics; null = off. */
+  metrics: Endpoint | null;
   policies: Policy[];
 }
 

@@ -5,7 +5,7 @@ import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'metrics', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
 const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
@@ -49,6 +49,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     enforce: { ...DEFAULTS.enforce },
     nftables: { ...DEFAULTS.nftables },
     limits: { ...DEFAULTS.limits },
+    metrics: null,
     policies: [],
   };
   const root = r.deref(doc.contents);
@@ -104,6 +105,15 @@ export function buildConfig(r: Reader, doc: Document): Config {
     for (const k of LIMIT_KEYS) {
       const v = m?.get(k);
       if (v && !r.absent(v.value)) cfg.limits[k] = r.int(v.value, `limits.${k}`, 1, v.key) ?? cfg.limits[k];
+    }
+  }
+
+  if ((e = get('metrics'))) {
+    const s = r.string(e.value, 'metrics', e.key);
+    if (s !== undefined) {
+      const ep = parseEndpoint(s);
+      if (failed(ep)) r.report(e.value, `metrics: ${ep.error}`, e.key);
+      else cfg.metrics = ep;
     }
   }
 

@@ -10,7 +10,7 @@ import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
 import { ALLOW_SETS, LAYOUTS, encodeKey, isAllowSet, type AllowSet, type KeyFields } from './keys';
 import { ExpiryBook } from './expiry';
 import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './batcher';
-import { dumpSet } from './dump';
+import { Adoption } from './adoption';
 import { NftError, CAP_HINT } from './errors';
 
 export interface Element {
@@ -40,6 +40,12 @@ export interface SetProgrammerOptions {
   maxQueued?: number;
   /** Learn the live elements' expiries at open(), so refreshes after a restart never shorten them. */
   seed?: boolean;
+  /**
+   * 'wait' (default): open() resolves after the live elements are learned. 'background': open()
+   * resolves once the sets are verified and learning runs meanwhile (100k elements take ~3 s);
+   * an element refreshed before its set was read is merged afterwards, see adoption.ts.
+   */
+  adopt?: 'wait' | 'background';
   replyTimeoutMs?: number;
   /** Called after every batch (metrics). */
   onBatch?: (info: BatchInfo) => void;
@@ -64,6 +70,9 @@ export class SetProgrammer {
   private closing = false;
   private idle: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | null = null;
+  private adoption: Adoption | null = null;
+  /** Resolves when the live elements are learned (at once without seeding); never rejects. */
+  adopted: Promise<void> = Promise.resolve();
 
   constructor(opts: SetProgrammerOptions) {
     this.opts = opts;
@@ -81,7 +90,12 @@ export class SetProgrammer {
   async open(): Promise<void> {
     this.sock = this.newSocket();
     try {
-      await this.verifyAndSeed();
+      await this.verifySets();
+      if (this.opts.seed !== false) {
+        this.adoption = new Adoption(this.table, this.book, (id, set, buf) => this.requeue(id, set, buf), this.opts.log);
+        this.adopted = this.adoption.run().finally(() => { this.adoption = null; });
+        if (this.opts.adopt !== 'background') await this.adopted;
+      }
     } catch (e) {
       this.sock.close();
       this.sock = null;
@@ -91,7 +105,7 @@ export class SetProgrammer {
     this.sweeper.unref();
   }
 
-  private async verifyAndSeed(): Promise<void> {
+  private async verifySets(): Promise<void> {
     const sock = this.sock!;
     try {
       await sock.get(`table inet ${this.table}`, (s) => getTableMsg(s, NFPROTO_INET, this.table));
@@ -110,15 +124,31 @@ export class SetProgrammer {
         throw new NftError('EINVAL', `set inet ${this.table} ${set} has key length ${info.keyLen} and flags ${info.flags}; expected ${LAYOUTS[set].keyLen} bytes with flags timeout — reinstall the ruleset`);
       }
     }
-    if (this.opts.seed !== false) {
-      for (const set of ALLOW_SETS) {
-        for (const el of await dumpSet(sock, this.table, set)) this.book.learn(set + ':' + el.key.toString('hex'), el.timeoutMs, el.expirationMs);
-      }
-    }
+  }
+
+  /** Re-sends one element with the life the book now holds (adoption repair); nobody waits for it. */
+  private requeue(id: string, set: AllowSet, buf: Buffer): void {
+    if (this.closing || !this.sock) return;
+    const waiter: Waiter = { unsent: 1, batches: 0, failed: false, resolve: () => undefined, reject: () => undefined };
+    this.queue.push({ set, id, buf, waiter });
+    this.schedule();
   }
 
   /** Adds (or refreshes) elements; resolves when the batch holding the last of them has committed. */
   add(elements: Element[]): Promise<void> {
+    const adoption = this.adoption;
+    if (adoption && Array.isArray(elements) && elements.length > 0 && !this.closing) {
+      // Still reading the live sets: learn unknown elements' lives first (never shorten them).
+      const items: { id: string; set: AllowSet; key: Buffer }[] = [];
+      try {
+        for (const e of elements) { const key = encodeKey(e); items.push({ id: e.set + ':' + key.toString('hex'), set: e.set, key }); }
+      } catch { return this.addNow(elements); } // addNow names the bad element
+      return adoption.lookup(items).then(() => this.addNow(elements));
+    }
+    return this.addNow(elements);
+  }
+
+  private addNow(elements: Element[]): Promise<void> {
     if (this.closing) return Promise.reject(new NftError('ECONNRESET', 'SetProgrammer is closed'));
     if (!this.sock) return Promise.reject(new NftError('ENOTCONN', 'SetProgrammer.open() has not been called'));
     if (!Array.isArray(elements) || elements.length === 0) return Promise.resolve();
@@ -144,7 +174,9 @@ export class SetProgrammer {
     const bySet = new Map<AllowSet, Buffer[]>();
     for (const k of keys) {
       const key = encodeKey(k);
-      this.book.forget(k.set + ':' + key.toString('hex'));
+      const id = k.set + ':' + key.toString('hex');
+      this.book.forget(id);
+      this.adoption?.removed(id);
       const list = bySet.get(k.set) ?? [];
       list.push(encodeElement({ key }));
       bySet.set(k.set, list);
@@ -159,10 +191,18 @@ export class SetProgrammer {
     for (let i = 0; i < parts.length; i += 8) await this.socket().batch(parts.slice(i, i + 8));
   }
 
+  /** Resolves once everything queued so far (and anything queued meanwhile) has been committed or failed. */
+  drained(): Promise<void> {
+    if (this.inFlight === 0 && this.head >= this.queue.length) return Promise.resolve();
+    return new Promise<void>((r) => this.idle.push(r));
+  }
+
   /** Waits for queued and in-flight batches, then closes the socket. */
   async close(): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    this.adoption?.cancel();
+    await this.adopted;
     if (this.inFlight > 0 || this.head < this.queue.length) await new Promise<void>((r) => this.idle.push(r));
     this.sock?.close();
     this.sock = null;
@@ -173,6 +213,7 @@ export class SetProgrammer {
     const key = encodeKey(e);
     if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
     const id = e.set + ':' + key.toString('hex');
+    this.adoption?.touched(id);
     const life = this.book.refresh(id, Math.ceil(e.timeoutMs));
     const comment = typeof e.comment === 'string' ? e.comment : '';
     return { set: e.set, id, buf: encodeElement({ key, ...life, comment }) };

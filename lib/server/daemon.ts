@@ -1,6 +1,8 @@
 // The daemon: configuration in, listeners + chain + kernel programmer running. `dnswall serve`
 // and the tests drive this class; nothing here parses arguments or touches process signals.
 import type { Logger } from 'pino';
+import ipaddr from 'ipaddr.js';
+import { performance } from 'perf_hooks';
 import type { Config } from '../config/types';
 import { PolicyIndex } from '../policy/index';
 import { Upstreams } from '../upstream/upstreams';
@@ -8,6 +10,13 @@ import { SetProgrammer } from '../nft/programmer';
 import { renderRuleset, installRuleset } from '../nft/ruleset';
 import { buildChain, type Chain } from '../plugins/chain';
 import { standardPlugins } from '../plugins/order';
+import { NftError } from '../nft/errors';
+import type { Element } from '../nft/programmer';
+import { revokeDisallowed, stillAllowed } from './revoke';
+import { createRegistry, serveMetrics } from '../metrics/metrics';
+import type { PolicyPlugin } from '../plugins/policy/policy';
+import type { NftsetPlugin } from '../plugins/nftset/nftset';
+import type http from 'node:http';
 import { UdpListener } from './udp';
 import { TcpListener } from './tcp';
 
@@ -24,6 +33,9 @@ export class Daemon {
   private chain?: Chain;
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
+  private metricsServer?: http.Server;
+  /** Until then (Date.now()), add() re-decides elements: their answer may predate a reload. */
+  private recheckUntil = 0;
 
   constructor(private cfg: Config, private readonly log: Logger) {
     this.index = PolicyIndex.compile(cfg.policies);
@@ -42,14 +54,16 @@ export class Daemon {
     const cfg = this.cfg;
     if (this.enforcing) {
       await installRuleset(renderRuleset(cfg, this.index));
-      this.programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }) });
+      // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
+      this.programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background' });
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
-    this.chain = buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams, programmer: this.programmer }), this.log);
+    const programmer = this.programmer && { add: (els: Element[]) => this.add(els) };
+    this.chain = buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams, programmer }), this.log);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
     const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections };
@@ -63,27 +77,82 @@ export class Daemon {
       const tcpPort = await t.listen();
       bound.push({ host: ep.host, udpPort, tcpPort });
     }
+    if (cfg.metrics) await this.startMetrics(cfg.metrics);
     this.log.info({ listen: bound, upstreams: cfg.upstreams.map((u) => `${u.host}:${u.port}`), mode: cfg.enforce.mode }, 'serving');
     return bound;
   }
 
+  private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
+    const plugin = <T>(name: string) => this.plugins.find((p) => p.name === name) as T | undefined;
+    const listen = (l: { host: string; port: number }) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`);
+    const reg = createRegistry({
+      listeners: () => [
+        ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: listen(this.cfg.listen[i]), stats: u.stats })),
+        ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: listen(this.cfg.listen[i]), stats: t.stats })),
+      ],
+      policy: () => plugin<PolicyPlugin>('policy')?.stats,
+      nftset: () => plugin<NftsetPlugin>('nftset')?.stats,
+      upstream: () => this.upstreams?.stats,
+      programmer: () => this.programmer?.stats,
+    });
+    this.metricsServer = await serveMetrics(ep, reg);
+    this.log.info({ metrics: `http://${listen(ep)}/metrics` }, 'metrics');
+  }
+
+  /** The nftset plugin's add(): right after a reload, an answer decided by the old policy is checked again. */
+  private add(els: Element[]): Promise<void> {
+    if (this.recheckUntil !== 0 && Date.now() < this.recheckUntil) {
+      for (const e of els) {
+        const address = ipaddr.fromByteArray([...e.source]).toString();
+        if (!stillAllowed(e, this.index.decide({ address, family: e.source.length === 4 ? 4 : 6 }, e.comment))) {
+          return Promise.reject(new NftError('EACCES', `${e.comment} for ${address} is no longer allowed (configuration reloaded)`));
+        }
+      }
+    }
+    return this.programmer!.add(els);
+  }
+
   /**
-   * Swap in a new, already validated configuration: policy index at once, the ruleset's
-   * managed-source and static sets in one nft transaction. Listen addresses and upstreams need a restart.
+   * Swap in a new, already validated configuration: the ruleset's managed-source and static sets
+   * in one nft transaction, then the policy index, then every live element the new policy no
+   * longer allows for its source is deleted — all before this resolves. Listen addresses and
+   * upstreams need a restart.
    */
   async reload(cfg: Config): Promise<void> {
+    const t0 = performance.now();
     const index = PolicyIndex.compile(cfg.policies);
     if (this.enforcing) await installRuleset(renderRuleset(cfg, index));
     this.index = index;
     this.cfg = cfg;
-    this.log.info({ policies: cfg.policies.length }, 'configuration reloaded');
+    const info: Record<string, unknown> = { policies: cfg.policies.length };
+    if (this.programmer) {
+      // Answers already decided under the old policy: those queued are committed before the
+      // sets are read (bounded wait); those still upstream are re-checked by add().
+      const l = cfg.limits;
+      this.recheckUntil = Date.now() + l.upstreamTimeoutMs * Math.max(1, cfg.upstreams.length) + l.commitTimeoutMs + 1000;
+      await Promise.race([this.programmer.drained(), delay(l.commitTimeoutMs)]);
+      try {
+        Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer));
+      } catch (err) {
+        // The new policy is in force for new answers; older elements expire on their own.
+        info.revokeError = (err as Error).message;
+        this.log.error({ err: (err as Error).message }, 'revoking elements the new policy no longer allows failed');
+      }
+    }
+    info.reloadMs = Math.round(performance.now() - t0);
+    this.log.info(info, 'configuration reloaded');
   }
 
   /** Stop listening, finish held answers, leave the kernel state in place. */
   async stop(): Promise<void> {
+    this.metricsServer?.close();
     await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
     await this.chain?.close();
     await this.upstreams?.close();
     await this.programmer?.close();
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }

@@ -11,6 +11,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
     enforce: { mode: 'enforce', action: 'reject' },
     nftables: { table: 'dnswall' },
     limits: { upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, tcpIdleTimeoutMs: 10000, tcpMaxConnections: 1000, maxPendingQueries: 20000 },
+    metrics: null,
     policies: [
       {
         name: 'frontend',

@@ -20,6 +20,7 @@ const ZONE = {
 
 const POLICIES = `
 ttl: { min: 10, max: 3600, grace: 10 }
+metrics: "127.0.0.1:9153"   # inside the node namespace
 policies:
   - name: frontend
     sources: ["${ADDR.pod1.v4}/32", "${ADDR.pod1.v6}/128"]
@@ -136,5 +137,16 @@ if (requireSystem(t)) {
     }
     const long = await resolve(w.pod1, { server: dns4, name: 'long.example.com' });
     t.equal(long.answers[0].ttl, 3600, 'TTL 7200 capped at ttl.max 3600 for the client');
+  });
+
+  t.test('metrics: decisions, commits and the hold time, scraped in the node namespace', async (t) => {
+    const r = await w.topo.exec(w.topo.ns.node, ['curl', '-sS', '--max-time', '3', 'http://127.0.0.1:9153/metrics']);
+    t.equal(r.code, 0, r.stderr);
+    t.match(r.stdout, /dnswall_policy_decisions_total\{verdict="deny"\} [1-9]/);
+    const committed = Number(/dnswall_nftset_answers_total\{outcome="committed"\} (\d+)/.exec(r.stdout)?.[1]);
+    t.ok(committed >= 8, `${committed} answers committed`);
+    const p99 = Number(/dnswall_nftset_hold_seconds\{quantile="0.99"\} ([0-9.e-]+)/.exec(r.stdout)?.[1]);
+    t.ok(p99 > 0 && p99 < 1, `hold p99 ${p99} s within the commit bound`);
+    t.comment(r.stdout.split('\n').filter((l) => l.startsWith('dnswall_nftset_hold_seconds')).join('\n'));
   });
 }

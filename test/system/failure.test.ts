@@ -31,6 +31,9 @@ if (requireSystem(t)) {
     const r = await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'other.example.com' });
     t.equal(r.rcode, 'SERVFAIL', 'fail closed');
     t.same(r.answers, [], 'no address released');
+    // the log line is written after the reply went out: give it a moment to arrive
+    const deadline = Date.now() + 3000;
+    while (Date.now() < deadline && !w.daemon.logs.some((l) => l.msg === 'programming failed; SERVFAIL')) await new Promise((r) => setTimeout(r, 50));
     t.ok(w.daemon.logs.some((l) => l.msg === 'programming failed; SERVFAIL'), 'the daemon says why');
   });
 

@@ -1,0 +1,111 @@
+// Prometheus metrics, pulled: every value is read from the counters the parts already keep
+// (plugin, listener, upstream and programmer `stats`) at scrape time, so the request path pays
+// nothing for them. Names follow namespace_subsystem_name (dnswall_policy_decisions_total).
+import http from 'node:http';
+import { Registry, Counter, Gauge, collectDefaultMetrics } from 'prom-client';
+import type { Endpoint } from '../config/types';
+import type { PolicyStats } from '../plugins/policy/policy';
+import type { NftsetStats } from '../plugins/nftset/nftset';
+import type { UpstreamStats } from '../upstream/stats';
+import type { ListenerStats } from '../server/udp';
+
+/** What the daemon hands over; each getter may return undefined (e.g. no nftset in audit mode). */
+export interface MetricsSources {
+  listeners: () => { transport: 'udp' | 'tcp'; listen: string; stats: ListenerStats }[];
+  policy: () => PolicyStats | undefined;
+  nftset: () => NftsetStats | undefined;
+  upstream: () => UpstreamStats | undefined;
+  programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
+}
+
+/** p-quantile of the filled part of a ring of samples. */
+export function quantile(ring: Float64Array, filled: number, p: number): number {
+  const n = Math.min(filled, ring.length);
+  if (n === 0) return 0;
+  const xs = Array.from(ring.subarray(0, n)).sort((a, b) => a - b);
+  return xs[Math.min(n - 1, Math.floor(p * n))];
+}
+
+function counter(reg: Registry, name: string, help: string, labelNames: string[], read: (set: (labels: Record<string, string>, v: number) => void) => void): void {
+  new Counter({
+    name, help, labelNames, registers: [reg],
+    collect() {
+      this.reset();
+      read((labels, v) => this.inc(labels, v));
+    },
+  });
+}
+
+export function createRegistry(src: MetricsSources): Registry {
+  const reg = new Registry();
+  collectDefaultMetrics({ register: reg, prefix: 'dnswall_' });
+  counter(reg, 'dnswall_requests_total', 'DNS messages received, by transport and listen address', ['transport', 'listen'], (set) => {
+    for (const l of src.listeners()) set({ transport: l.transport, listen: l.listen }, l.stats.received);
+  });
+  counter(reg, 'dnswall_bad_requests_total', 'Messages dropped or answered FORMERR/NOTIMP without running the chain', ['transport', 'kind'], (set) => {
+    for (const l of src.listeners()) {
+      set({ transport: l.transport, kind: 'dropped' }, l.stats.dropped);
+      set({ transport: l.transport, kind: 'formerr' }, l.stats.formerr);
+      set({ transport: l.transport, kind: 'overloaded' }, l.stats.overloaded);
+    }
+  });
+  counter(reg, 'dnswall_policy_decisions_total', 'Policy decisions by verdict (would_deny: audit mode)', ['verdict'], (set) => {
+    const s = src.policy();
+    if (!s) return;
+    set({ verdict: 'allow' }, s.allowed);
+    set({ verdict: 'deny' }, s.denied);
+    set({ verdict: 'unmanaged' }, s.unmanaged);
+    set({ verdict: 'would_deny' }, s.wouldDeny);
+  });
+  counter(reg, 'dnswall_nftset_answers_total', 'Allowed answers held for the kernel, by outcome', ['outcome'], (set) => {
+    const s = src.nftset();
+    if (!s) return;
+    set({ outcome: 'committed' }, s.programmedAnswers);
+    set({ outcome: 'failed' }, s.failures);
+    set({ outcome: 'timeout' }, s.timeouts);
+  });
+  counter(reg, 'dnswall_nftset_elements_total', 'Set elements committed for answers', [], (set) => {
+    const s = src.nftset();
+    if (s) set({}, s.elements);
+  });
+  new Gauge({
+    name: 'dnswall_nftset_hold_seconds', help: 'Time an answer waited for the kernel commit, over the last 4096 answers', labelNames: ['quantile'], registers: [reg],
+    collect() {
+      this.reset();
+      const s = src.nftset();
+      if (!s) return;
+      for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, quantile(s.held, s.heldCount, q) / 1e9);
+    },
+  });
+  counter(reg, 'dnswall_nft_batches_total', 'Netlink batches sent to nf_tables, by outcome', ['outcome'], (set) => {
+    const s = src.programmer();
+    if (!s) return;
+    set({ outcome: 'committed' }, s.batches - s.failedBatches);
+    set({ outcome: 'failed' }, s.failedBatches);
+  });
+  counter(reg, 'dnswall_upstream_events_total', 'Upstream exchange events (sent, accepted, timeouts, failovers, dropped replies, …)', ['event'], (set) => {
+    const s = src.upstream();
+    if (!s) return;
+    for (const [k, v] of Object.entries(s)) if (typeof v === 'number') set({ event: k }, v);
+  });
+  return reg;
+}
+
+/** GET /metrics on the endpoint; anything else 404. Resolves once listening. */
+export async function serveMetrics(ep: Endpoint, reg: Registry): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    reg.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': reg.contentType }).end(body),
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(ep.port, ep.host, () => { server.off('error', reject); resolve(); });
+  });
+  return server;
+}

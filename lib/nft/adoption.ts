@@ -1,0 +1,128 @@
+// Adoption: a restarted daemon learns the live elements' lives from the kernel so that its
+// refreshes never shorten them. Reading 100k elements takes ~3 s, so the daemon serves
+// meanwhile: an element not yet known is first looked up by key (GETSETELEM without dump,
+// one element per request: the kernel stops at the first ENOENT), so its refresh carries
+// max(kernel, new). Should a lookup fail, the element is merged when its set has been read
+// and max(kernel, ours) re-sent.
+import type { Logger } from 'pino';
+import { performance } from 'perf_hooks';
+import { NfnlSocket } from './netlink/socket';
+import { encodeElement, setElemMsg, decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
+import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from './netlink/constants';
+import { ALLOW_SETS, type AllowSet } from './keys';
+import type { ExpiryBook } from './expiry';
+import { dumpSet } from './dump';
+
+const DUMP_REPLY_TIMEOUT_MS = 60_000;
+
+export type Requeue = (id: string, set: AllowSet, buf: Buffer) => void;
+
+export interface AdoptionStats {
+  /** elements read from the kernel */
+  elements: number;
+  /** elements re-sent because a refresh during adoption had given them a shorter life */
+  repaired: number;
+  ms: number;
+}
+
+export class Adoption {
+  readonly stats: AdoptionStats = { elements: 0, repaired: 0, ms: 0 };
+  private readonly touchedIds = new Set<string>();
+  private readonly removedIds = new Set<string>();
+  private sock: NfnlSocket | null = null;
+  private lookupSock: NfnlSocket | null = null;
+  private cancelled = false;
+
+  constructor(
+    private readonly table: string,
+    private readonly book: ExpiryBook,
+    private readonly requeue: Requeue,
+    private readonly log?: Logger,
+  ) {}
+
+  /** The programmer encoded this element while adoption runs. */
+  touched(id: string): void {
+    this.touchedIds.add(id);
+  }
+
+  /** The programmer deleted this element: never learn (or resurrect) it from an older read. */
+  removed(id: string): void {
+    this.removedIds.add(id);
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.sock?.close();
+  }
+
+  /** Learns the kernel's life of elements the book does not know yet, before they are refreshed. */
+  async lookup(items: { id: string; set: AllowSet; key: Buffer }[]): Promise<void> {
+    const todo = items.filter((it) => !this.book.get(it.id) && !this.removedIds.has(it.id));
+    if (todo.length === 0 || this.cancelled) return;
+    this.lookupSock ??= new NfnlSocket({ log: this.log });
+    const sock = this.lookupSock;
+    await Promise.all(todo.map(async (it) => {
+      try {
+        const replies = await sock.get(`set inet ${this.table} ${it.set} (GETSETELEM)`, (s) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, s, NFPROTO_INET, this.table, it.set, [encodeElement({ key: it.key })]));
+        const el = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
+        if (el && !this.book.get(it.id)) this.book.learn(it.id, el.timeoutMs, el.expirationMs);
+      } catch (e) {
+        // ENOENT: a new element. Anything else: the merge after the set's read repairs it.
+        if ((e as { code?: string }).code !== 'ENOENT') this.log?.debug({ err: (e as Error).message }, 'element lookup failed');
+      }
+    }));
+  }
+
+  /** Reads the four allow sets on a socket of its own (a dump error must not fail the batches). Never rejects. */
+  async run(): Promise<void> {
+    const t0 = performance.now();
+    // A dump of 100k elements takes seconds, more on a loaded machine: allow it a long reply wait.
+    this.sock = new NfnlSocket({ log: this.log, replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
+    try {
+      for (const set of ALLOW_SETS) {
+        if (this.cancelled) break;
+        const started = performance.now();
+        const els = await dumpSet(this.sock, this.table, set);
+        for (const el of els) this.merge(set, el, started);
+      }
+    } catch (e) {
+      if (!this.cancelled) this.log?.warn({ err: (e as Error).message }, 'reading the live elements failed; a refresh may shorten an element the previous daemon wrote');
+    } finally {
+      this.sock.close();
+      this.sock = null;
+      this.lookupSock?.close();
+      this.lookupSock = null;
+      this.stats.ms = Math.round(performance.now() - t0);
+      this.touchedIds.clear();
+      this.removedIds.clear();
+      if (!this.cancelled) this.log?.info({ ...this.stats }, 'live elements adopted');
+    }
+  }
+
+  /** `started`: when the dump was requested; started + time left is a lower bound of the kernel's expiry. */
+  private merge(set: AllowSet, el: DecodedElement, started: number): void {
+    const id = set + ':' + el.key.toString('hex');
+    if (this.removedIds.has(id)) return;
+    this.stats.elements++;
+    const known = this.touchedIds.has(id) ? this.book.get(id) : undefined;
+    if (!known) {
+      this.book.learn(id, el.timeoutMs, el.expirationMs);
+      return;
+    }
+    if (known.timeoutMs === Infinity) return;
+    if (el.timeoutMs === undefined) {
+      this.book.learn(id, undefined, undefined); // permanent in the kernel: keep it permanent
+    } else {
+      const kernelExpiresAt = started + (el.expirationMs ?? el.timeoutMs);
+      if (kernelExpiresAt <= known.expiresAt && el.timeoutMs <= known.timeoutMs) return;
+      const timeout = Math.max(el.timeoutMs, known.timeoutMs);
+      const left = Math.min(timeout, Math.ceil(Math.max(kernelExpiresAt, known.expiresAt) - performance.now()));
+      if (left <= 0) return;
+      this.book.learn(id, timeout, left);
+    }
+    // refresh(…, 1) returns exactly the life the book now holds (max wins).
+    const life = this.book.refresh(id, 1);
+    this.stats.repaired++;
+    this.requeue(id, set, encodeElement({ key: el.key, ...life, comment: el.comment ?? '' }));
+  }
+}
