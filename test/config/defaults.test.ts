@@ -11,6 +11,7 @@ const DEFAULT_VIEW = {
   enforce: DEFAULTS.enforce,
   nftables: DEFAULTS.nftables,
   limits: DEFAULTS.limits,
+  metrics: null,
   policies: [],
 };
 
@@ -83,4 +84,11 @@ t.test('anchors and aliases may share lists; alias bombs are refused', async (t)
     parseConfig(`policies:\n  - name: p\n    sources: [&x 10.0.0.0/8, ${many}]\n`, 'many.yaml'),
   ) as Error;
   t.match(err.message, /many\.yaml:3:\d+ more than 200 alias uses/);
+});
+
+t.test('metrics: off by default, an endpoint when given, a positioned error when bad', async (t) => {
+  t.equal(parseConfig('', 'm.yaml').metrics, null);
+  t.same(parseConfig('metrics: "127.0.0.1:9153"\n', 'm.yaml').metrics, { host: '127.0.0.1', port: 9153, family: 4 });
+  t.same(parseConfig('metrics: "[::1]:9153"\n', 'm.yaml').metrics, { host: '::1', port: 9153, family: 6 });
+  t.throws(() => parseConfig('metrics: "127.0.0.1"\n', 'm.yaml'), /m\.yaml:1:10 metrics: .*port/);
 });
