@@ -109,6 +109,14 @@ export class Reader {
     return node.value;
   }
 
+  bool(node: Node | null, what: string, fallback?: Node): boolean | undefined {
+    if (!isScalar(node) || typeof node.value !== 'boolean') {
+      this.report(node, `${what} must be true or false${describe(node)}`, fallback);
+      return undefined;
+    }
+    return node.value;
+  }
+
   oneOf<T extends string>(node: Node | null, what: string, values: readonly T[]): T | undefined {
     const s = this.string(node, what);
     if (s === undefined) return undefined;

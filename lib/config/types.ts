@@ -53,9 +53,17 @@ export interface Config {
     tcpIdleTimeoutMs: number;
     /** concurrent client TCP connections per listen address. */
     tcpMaxConnections: number;
-    /** largest UDP query in flight count before new ones are answered SERVFAIL. */
+    /** UDP queries in flight per listen address before new ones are answered SERVFAIL. */
     maxPendingQueries: number;
+    /** live elements one source may hold; beyond it its oldest are evicted. */
+    maxElementsPerSource: number;
+    /** live addresses one (source, name) may hold (NPEP-133 asks ≥ 100: S3-like names rotate many). */
+    maxAddressesPerName: number;
+    /** live elements in all allow sets together (the sets' size). */
+    maxElements: number;
   };
+  /** The answer cache (positive and negative, RFC 2308). */
+  cache: { enabled: boolean; maxEntries: number; maxBytes: number };
   /** Prometheus text exposition at http://HOST:PORT/metrics; null = off. */
   metrics: Endpoint | null;
   policies: Policy[];
@@ -74,5 +82,9 @@ export const DEFAULTS = {
     tcpIdleTimeoutMs: 10000,
     tcpMaxConnections: 1000,
     maxPendingQueries: 20000,
+    maxElementsPerSource: 10000,
+    maxAddressesPerName: 256,
+    maxElements: 1000000,
   },
+  cache: { enabled: true, maxEntries: 20000, maxBytes: 32 * 1024 * 1024 },
 } as const;

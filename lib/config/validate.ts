@@ -5,7 +5,7 @@ import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'metrics', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
 const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
@@ -49,6 +49,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     enforce: { ...DEFAULTS.enforce },
     nftables: { ...DEFAULTS.nftables },
     limits: { ...DEFAULTS.limits },
+    cache: { ...DEFAULTS.cache },
     metrics: null,
     policies: [],
   };
@@ -105,6 +106,16 @@ export function buildConfig(r: Reader, doc: Document): Config {
     for (const k of LIMIT_KEYS) {
       const v = m?.get(k);
       if (v && !r.absent(v.value)) cfg.limits[k] = r.int(v.value, `limits.${k}`, 1, v.key) ?? cfg.limits[k];
+    }
+  }
+
+  if ((e = get('cache'))) {
+    const m = r.map(e.value, 'cache', ['enabled', 'maxEntries', 'maxBytes'], e.key);
+    const en = m?.get('enabled');
+    if (en && !r.absent(en.value)) cfg.cache.enabled = r.bool(en.value, 'cache.enabled', en.key) ?? cfg.cache.enabled;
+    for (const k of ['maxEntries', 'maxBytes'] as const) {
+      const v = m?.get(k);
+      if (v && !r.absent(v.value)) cfg.cache[k] = r.int(v.value, `cache.${k}`, 1, v.key) ?? cfg.cache[k];
     }
   }
 

@@ -11,6 +11,7 @@ const DEFAULT_VIEW = {
   enforce: DEFAULTS.enforce,
   nftables: DEFAULTS.nftables,
   limits: DEFAULTS.limits,
+  cache: DEFAULTS.cache,
   metrics: null,
   policies: [],
 };
@@ -91,4 +92,12 @@ t.test('metrics: off by default, an endpoint when given, a positioned error when
   t.same(parseConfig('metrics: "127.0.0.1:9153"\n', 'm.yaml').metrics, { host: '127.0.0.1', port: 9153, family: 4 });
   t.same(parseConfig('metrics: "[::1]:9153"\n', 'm.yaml').metrics, { host: '::1', port: 9153, family: 6 });
   t.throws(() => parseConfig('metrics: "127.0.0.1"\n', 'm.yaml'), /m\.yaml:1:10 metrics: .*port/);
+});
+
+t.test('cache: defaults, overrides, bad values with positions', async (t) => {
+  t.same(parseConfig('', 'c.yaml').cache, DEFAULTS.cache);
+  t.same(parseConfig('cache: { enabled: false, maxEntries: 5 }\n', 'c.yaml').cache, { ...DEFAULTS.cache, enabled: false, maxEntries: 5 });
+  t.throws(() => parseConfig('cache: { enabled: "yes" }\n', 'c.yaml'), /c\.yaml:1:19 cache\.enabled must be true or false/);
+  t.throws(() => parseConfig('cache: { maxBytes: 0 }\n', 'c.yaml'), /c\.yaml:1:20 cache\.maxBytes must be at least 1/);
+  t.throws(() => parseConfig('cache: { size: 1 }\n', 'c.yaml'), /unknown key "size"/);
 });
