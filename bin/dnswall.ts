@@ -7,6 +7,8 @@ import { ConfigError } from '../lib/config/errors';
 import { runCheck, runExplain, runRuleset, runList, runForget } from '../lib/cli/commands';
 import { serve } from '../lib/cli/serve';
 import { demo } from '../lib/cli/demo';
+import { holdSockets } from '../lib/server/socket-holder';
+import { loadConfigFile } from '../lib/config/load';
 
 const DEFAULT_CONFIG = '/etc/dnswall/config.yaml';
 const pkg = require('../../package.json') as { version: string };
@@ -80,6 +82,13 @@ program
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .requiredOption('--source <ip>', 'the source address to forget')
   .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source })));
+
+program
+  .command('hold-sockets')
+  .description('bind the listen sockets and run COMMAND with them (systemd socket activation without systemd); SIGUSR2 restarts COMMAND, no query lost')
+  .option('-c, --config <file>', 'configuration file (for the listen addresses)', DEFAULT_CONFIG)
+  .argument('<command...>', 'the command to run, after "--" (e.g. dnswall serve -c FILE)')
+  .action((command: string[], o) => run(() => holdSockets(loadConfigFile(o.config).listen, command, logger())));
 
 program
   .command('demo')

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { loadConfigFile } from '../config/load';
 import { ConfigError, formatIssue } from '../config/errors';
 import { Daemon } from '../server/daemon';
+import { inheritedSockets, type Inherited } from '../server/listen-fds';
+import { CliError, EXIT_BAD_INPUT } from './exit';
 
 export interface ServeOptions {
   config: string;
@@ -13,8 +15,15 @@ export interface ServeOptions {
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   const cfg = loadConfigFile(opts.config);
+  // systemd socket activation or `dnswall hold-sockets`: sockets that outlive this process.
+  let inherited: Inherited;
+  try {
+    inherited = inheritedSockets(cfg.listen);
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT_BAD_INPUT);
+  }
   const daemon = new Daemon(cfg, log);
-  await daemon.start();
+  await daemon.start(inherited);
 
   let reloading: Promise<void> = Promise.resolve();
   const reload = (why: string) => {

@@ -8,6 +8,7 @@ import type { PolicyStats } from '../plugins/policy/policy';
 import type { NftsetStats } from '../plugins/nftset/nftset';
 import type { UpstreamStats } from '../upstream/stats';
 import type { ListenerStats } from '../server/udp';
+import type { CacheStats } from '../plugins/cache/store';
 
 /** What the daemon hands over; each getter may return undefined (e.g. no nftset in audit mode). */
 export interface MetricsSources {
@@ -15,6 +16,7 @@ export interface MetricsSources {
   policy: () => PolicyStats | undefined;
   nftset: () => NftsetStats | undefined;
   upstream: () => UpstreamStats | undefined;
+  cache?: () => { stats: CacheStats; size: number; bytes: number } | undefined;
   programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
 }
 
@@ -82,6 +84,25 @@ export function createRegistry(src: MetricsSources): Registry {
     if (!s) return;
     set({ outcome: 'committed' }, s.batches - s.failedBatches);
     set({ outcome: 'failed' }, s.failedBatches);
+  });
+  counter(reg, 'dnswall_cache_events_total', 'Answer cache events (hits, misses, inserts, evictions, expired, uncacheable)', ['event'], (set) => {
+    const c = src.cache?.();
+    if (!c) return;
+    for (const [k, v] of Object.entries(c.stats)) set({ event: k }, v);
+  });
+  new Gauge({
+    name: 'dnswall_cache_entries', help: 'Answers in the cache', registers: [reg],
+    collect() {
+      const c = src.cache?.();
+      this.set(c ? c.size : 0);
+    },
+  });
+  new Gauge({
+    name: 'dnswall_cache_bytes', help: 'Bytes of answers in the cache', registers: [reg],
+    collect() {
+      const c = src.cache?.();
+      this.set(c ? c.bytes : 0);
+    },
   });
   counter(reg, 'dnswall_upstream_events_total', 'Upstream exchange events (sent, accepted, timeouts, failovers, dropped replies, …)', ['event'], (set) => {
     const s = src.upstream();

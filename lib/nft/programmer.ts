@@ -1,6 +1,7 @@
 // SetProgrammer: writes allow-set elements into the kernel and resolves once they are
 // committed. Concurrent add() calls share batches (queue, flush on setImmediate, at most
-// maxInFlight batches awaiting their BATCH_END ack).
+// maxInFlight batches awaiting their BATCH_END ack). The caps (bounds.ts) evict the oldest
+// elements of a (source, name), a source, or all sets; their deletions ride the next batch.
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
 import { NfnlSocket, type BatchPart } from './netlink/socket';
@@ -8,8 +9,11 @@ import { NFPROTO_INET, NFT_SET_TIMEOUT, NFT_MSG_DESTROYSETELEM } from './netlink
 import { encodeElement, newSetElemMsg, setElemMsg } from './netlink/setelem';
 import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
 import { ALLOW_SETS, LAYOUTS, encodeKey, isAllowSet, type AllowSet, type KeyFields } from './keys';
-import { ExpiryBook } from './expiry';
-import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './batcher';
+import { ExpiryBook, type Owner } from './expiry';
+import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './pack';
+import type { BoundLimits, Cap, Slot } from './bounds';
+import { LogLimiter } from '../util/ratelimit';
+import { portWidths, sourceText } from './owner';
 import { Adoption } from './adoption';
 import { NftError, CAP_HINT } from './errors';
 
@@ -49,6 +53,8 @@ export interface SetProgrammerOptions {
   replyTimeoutMs?: number;
   /** Called after every batch (metrics). */
   onBatch?: (info: BatchInfo) => void;
+  /** Caps on live elements (config `limits`); beyond one, the oldest elements are deleted. */
+  limits?: Partial<BoundLimits>;
 }
 
 /** An element lives at most this long (the kernel rejects larger timeouts with ERANGE anyway). */
@@ -57,11 +63,13 @@ const SWEEP_INTERVAL_MS = 30_000;
 
 export class SetProgrammer {
   readonly table: string;
-  readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0 };
+  /** `deleted`: elements deleted because a cap evicted them; `evictions`: by cap. */
+  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; evictions: { perName: number; perSource: number; total: number } };
   private readonly opts: SetProgrammerOptions;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
-  private readonly book = new ExpiryBook();
+  private readonly book: ExpiryBook;
+  private readonly capLog = new LogLimiter(1, 5);
   private sock: NfnlSocket | null = null;
   private queue: QueuedItem[] = [];
   private head = 0;
@@ -79,6 +87,22 @@ export class SetProgrammer {
     this.table = opts.table;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.maxQueued = opts.maxQueued ?? 200_000;
+    this.book = new ExpiryBook({ limits: opts.limits, onEvict: (slot, cap, source, name) => this.evicted(slot, cap, source, name) });
+    this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, evictions: this.book.bounds.evictions };
+  }
+
+  /** Elements evicted by each cap (each also deleted from the kernel). */
+  get evictions(): { perName: number; perSource: number; total: number } {
+    return this.book.bounds.evictions;
+  }
+
+  get limits(): BoundLimits {
+    return this.book.bounds.limits;
+  }
+
+  /** What the bookkeeping holds now: bounded by the caps and the live elements. */
+  sizes(): { book: number; elements: number; sources: number; names: number; queued: number } {
+    return { book: this.book.size, ...this.book.bounds.sizes, queued: this.queue.length - this.head };
   }
 
   /** Reported SO_RCVBUF of the socket (the kernel doubles the requested value, capped by rmem_max). */
@@ -129,8 +153,7 @@ export class SetProgrammer {
   /** Re-sends one element with the life the book now holds (adoption repair); nobody waits for it. */
   private requeue(id: string, set: AllowSet, buf: Buffer): void {
     if (this.closing || !this.sock) return;
-    const waiter: Waiter = { unsent: 1, batches: 0, failed: false, resolve: () => undefined, reject: () => undefined };
-    this.queue.push({ set, id, buf, waiter });
+    this.queue.push({ set, id, buf, waiter: null });
     this.schedule();
   }
 
@@ -155,15 +178,24 @@ export class SetProgrammer {
     if (this.queue.length - this.head + elements.length > this.maxQueued) {
       return Promise.reject(new NftError('EAGAIN', `nftables queue full (${this.maxQueued} elements waiting for the kernel)`));
     }
-    const items: Omit<QueuedItem, 'waiter'>[] = [];
-    try {
-      for (const e of elements) items.push(this.encode(e));
-    } catch (err) {
-      return Promise.reject(new NftError('EINVAL', `bad element: ${(err as Error).message}`));
+    for (const e of elements) {
+      if (!e || !isAllowSet(e.set)) return Promise.reject(new NftError('EINVAL', `bad element: unknown set ${String(e && e.set)}`));
     }
+    const widths = portWidths(elements);
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { unsent: items.length, batches: 0, failed: false, resolve, reject };
-      for (const it of items) this.queue.push({ ...it, waiter });
+      const waiter: Waiter = { unsent: 0, batches: 0, failed: false, resolve, reject };
+      try {
+        // Queued one by one: should this answer evict one of its own elements (more addresses
+        // than the cap), the deletion comes after the add and wins.
+        for (const e of elements) {
+          const it = this.encode(e, widths);
+          waiter.unsent++;
+          this.queue.push({ ...it, waiter });
+        }
+      } catch (err) {
+        waiter.failed = true;
+        reject(new NftError('EINVAL', `bad element: ${(err as Error).message}`));
+      }
       this.schedule();
     });
   }
@@ -208,15 +240,33 @@ export class SetProgrammer {
     this.sock = null;
   }
 
-  private encode(e: Element): Omit<QueuedItem, 'waiter'> {
+  private encode(e: Element, widths: Map<string, number> | null): Omit<QueuedItem, 'waiter'> {
     if (!e || !isAllowSet(e.set)) throw new RangeError(`unknown set ${String(e && e.set)}`);
     const key = encodeKey(e);
     if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
     const id = e.set + ':' + key.toString('hex');
     this.adoption?.touched(id);
-    const life = this.book.refresh(id, Math.ceil(e.timeoutMs));
     const comment = typeof e.comment === 'string' ? e.comment : '';
+    const owner: Owner = { name: comment.toLowerCase(), width: widths?.get(comment) ?? 1 };
+    const life = this.book.refresh(id, Math.ceil(e.timeoutMs), owner);
     return { set: e.set, id, buf: encodeElement({ key, ...life, comment }) };
+  }
+
+  /** A cap pushed `slot` out of the book: delete it from the kernel with the next batch. */
+  private evicted(slot: Slot, cap: Cap, source: string, name: string | null): void {
+    this.adoption?.removed(slot.id);
+    const i = slot.id.indexOf(':');
+    const set = slot.id.slice(0, i) as AllowSet;
+    if (this.sock && !this.closing) {
+      this.queue.push({ set, id: slot.id, buf: encodeElement({ key: Buffer.from(slot.id.slice(i + 1), 'hex') }), waiter: null, del: true });
+      this.schedule();
+    }
+    if (this.opts.log && this.capLog.take()) {
+      const limit = cap === 'perName' ? this.limits.maxAddressesPerName : cap === 'perSource' ? this.limits.maxElementsPerSource : this.limits.maxElements;
+      const suppressed = this.capLog.suppressed();
+      this.opts.log.warn({ cap, limit, source: sourceText(source), name, evictions: this.evictions[cap], ...(suppressed ? { suppressed } : {}) },
+        `element cap ${cap} reached; deleting the oldest element (new connections to it are blocked, established ones continue)`);
+    }
   }
 
   private schedule(): void {
@@ -229,7 +279,7 @@ export class SetProgrammer {
     while (this.inFlight < this.maxInFlight && this.head < this.queue.length) {
       const { batch, head } = packBatch(this.queue, this.head, this.table);
       this.head = head;
-      if (batch.elements > 0) this.send(batch);
+      if (batch.messages.length > 0) this.send(batch);
     }
     if (this.head >= this.queue.length) { this.queue = []; this.head = 0; }
     else if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
@@ -237,14 +287,18 @@ export class SetProgrammer {
   }
 
   private send(batch: PackedBatch): void {
-    const parts: BatchPart[] = batch.messages.map((m) => ({
+    const parts: BatchPart[] = batch.messages.map((m) => m.del ? {
+      label: `set inet ${this.table} ${m.set} (DESTROYSETELEM, ${m.elements.length} elements)`,
+      build: (s: number) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, this.table, m.set, m.elements),
+    } : {
       label: `set inet ${this.table} ${m.set} (NEWSETELEM, ${m.elements.length} elements)`,
       build: (s: number) => newSetElemMsg(s, NFPROTO_INET, this.table, m.set, m.elements),
-    }));
+    });
     this.inFlight++;
     this.stats.batches++;
     this.stats.messages += parts.length;
     this.stats.elements += batch.elements;
+    this.stats.deleted += batch.deleted.length;
     const t0 = performance.now();
     this.socket().batch(parts).then(
       () => this.done(batch, t0, undefined),
@@ -256,7 +310,9 @@ export class SetProgrammer {
     this.inFlight--;
     if (err) {
       this.stats.failedBatches++;
-      this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements }, 'nftables batch failed');
+      this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements, deleted: batch.deleted.length }, 'nftables batch failed');
+      // Evicted elements must still go; once (a repeated failure leaves them to their timeout).
+      for (const d of batch.deleted) if (!d.retried && !this.book.get(d.id) && !this.closing) this.queue.push({ ...d, retried: true });
     }
     // The kernel rolls the whole batch back: every add() with an element in it fails.
     for (const w of batch.waiters) {
@@ -285,3 +341,4 @@ export class SetProgrammer {
     return err;
   }
 }
+

@@ -74,6 +74,12 @@ function egress(t: string, v: 4 | 6, cfg: Config): string[] {
   ];
 }
 
+/** The allow sets' kernel size: the total cap (each set holds at most all elements). */
+function sizeOf(cfg: Config): number {
+  const n = cfg.limits?.maxElements;
+  return Number.isInteger(n) && n > 0 ? n : 1_000_000;
+}
+
 export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
   const t = cfg.nftables.table;
   if (!NAME_RE.test(t)) throw new RangeError(`nftables.table ${JSON.stringify(t)} is not a valid nftables name`);
@@ -82,7 +88,10 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     `# dnswall ruleset for table inet ${t} (mode ${cfg.enforce.mode}, action ${cfg.enforce.action}).`,
     '# One transaction; loading it again keeps the allow sets (the live DNS answers).',
     `add table inet ${t}`,
-    ...SET_DEFINITIONS.map(([name, def]) => `add set inet ${t} ${name} { ${def} }`),
+    // The allow sets get `size` = limits.maxElements as the kernel's backstop of the daemon's
+    // caps (nft 1.0.6 on Linux 6.18 changes the size of an existing set in place; a full set
+    // fails NEWSETELEM with ENFILE).
+    ...SET_DEFINITIONS.map(([name, def]) => `add set inet ${t} ${name} { ${name.startsWith('allow') ? def + ` size ${sizeOf(cfg)};` : def} }`),
     `add counter inet ${t} denied4`,
     `add counter inet ${t} denied6`,
     ...['managed4', 'managed6', 'static4', 'static6'].map((s) => `flush set inet ${t} ${s}`),

@@ -2,11 +2,11 @@
 // A long-lived pod agent: JSON-lines commands on stdin, one JSON-lines result per command on
 // stdout (same "id"), so tests run thousands of operations without spawning processes.
 // Commands run concurrently; results may come back out of order. Ops: ping, dns, connect,
-// open, check, close, udp, resolveConnect. Prints {"ready":true} first. Exits when stdin ends.
+// open, check, close, udp, resolveConnect, dnsLoop. Prints {"ready":true} first. Exits when stdin ends.
 
 import readline from 'node:readline';
 import { dnsQuery } from './agent-dns';
-import { connectOp, Held, resolveConnect, udpProbe } from './agent-net';
+import { connectOp, dnsLoop, Held, resolveConnect, udpProbe } from './agent-net';
 
 type Cmd = Record<string, unknown> & { id?: unknown; op?: unknown };
 
@@ -54,6 +54,12 @@ async function run(c: Cmd): Promise<unknown> {
         type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
         timeoutMs: optNum(c, 'timeoutMs'), port: num(c, 'port'), count: num(c, 'count'),
         connectTimeoutMs: optNum(c, 'connectTimeoutMs'),
+      });
+    case 'dnsLoop':
+      return dnsLoop({
+        server: str(c, 'server'), port: optNum(c, 'port'), name: str(c, 'name'),
+        type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
+        timeoutMs: optNum(c, 'timeoutMs'), rate: num(c, 'rate'), durationMs: num(c, 'durationMs'),
       });
     default: throw new Error(`unknown op ${JSON.stringify(c.op)}`);
   }

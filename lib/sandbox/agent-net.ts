@@ -169,3 +169,37 @@ export async function resolveConnect(r: ResolveConnectRequest): Promise<ResolveC
   res.ms = performance.now() - started;
   return res;
 }
+
+export interface DnsLoopRequest extends DnsRequest {
+  /** queries per second, each sent on schedule whether or not earlier ones were answered */
+  rate: number;
+  durationMs: number;
+}
+export interface DnsLoopResult {
+  ok: true; sent: number; noerror: number; otherRcode: number; failed: number;
+  errors: string[]; maxMs: number; /** when the slowest query was sent, ms after the loop began */ maxAtMs: number; ms: number;
+}
+
+/** A steady stream of queries (bounded: at most 1000 qps for 60 s), for losses across a restart. */
+export async function dnsLoop(r: DnsLoopRequest): Promise<DnsLoopResult> {
+  const started = performance.now();
+  const rate = Math.min(Math.max(1, r.rate), 1000);
+  const total = Math.floor((rate * Math.min(Math.max(0, r.durationMs), 60_000)) / 1000);
+  const res: DnsLoopResult = { ok: true, sent: 0, noerror: 0, otherRcode: 0, failed: 0, errors: [], maxMs: 0, maxAtMs: 0, ms: 0 };
+  const note = (s: string) => { if (res.errors.length < 10) res.errors.push(s); };
+  const all: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
+    const at = performance.now() - started;
+    res.sent++;
+    all.push(dnsQuery(r).then((d) => {
+      if (d.ms > res.maxMs) { res.maxMs = d.ms; res.maxAtMs = at; }
+      if (!d.ok) { res.failed++; note(`#${i} at ${at.toFixed(0)} ms: ${d.error}`); } else if (d.rcode === 'NOERROR') res.noerror++;
+      else { res.otherRcode++; note(`#${i} at ${at.toFixed(0)} ms: ${d.rcode}`); }
+    }));
+  }
+  await Promise.all(all);
+  res.ms = performance.now() - started;
+  return res;
+}

@@ -5,10 +5,10 @@ import path from 'node:path';
 import type { SpawnOptions, ChildProcess } from 'node:child_process';
 import { ChildLines, stopChild } from './child';
 import type { DnsRequest, DnsResult, OpError } from './agent-dns';
-import type { ConnectResult, ResolveConnectRequest, ResolveConnectResult } from './agent-net';
+import type { ConnectResult, DnsLoopRequest, DnsLoopResult, ResolveConnectRequest, ResolveConnectResult } from './agent-net';
 
 export type { DnsRequest, DnsResult, DnsOk, DnsAnswer, OpError } from './agent-dns';
-export type { ConnectResult, ConnectOk, ResolveConnectRequest, ResolveConnectResult } from './agent-net';
+export type { ConnectResult, ConnectOk, ResolveConnectRequest, ResolveConnectResult, DnsLoopRequest, DnsLoopResult } from './agent-net';
 
 export interface Spawner { spawn(ns: string, argv: string[], opts?: SpawnOptions): ChildProcess }
 
@@ -85,6 +85,11 @@ export class Agent {
   resolveConnect(req: ResolveConnectRequest): Promise<ResolveConnectResult | OpError> {
     const perLoop = (req.timeoutMs ?? 2000) + (req.connectTimeoutMs ?? 1000);
     return this.request({ op: 'resolveConnect', ...req }, Math.min(req.count * perLoop, 300_000) + MARGIN_MS);
+  }
+
+  /** A steady stream of queries (rate per second for durationMs); resolves when the last is answered or timed out. */
+  dnsLoop(req: DnsLoopRequest): Promise<DnsLoopResult | OpError> {
+    return this.request({ op: 'dnsLoop', ...req }, Math.min(req.durationMs, 60_000) + (req.timeoutMs ?? 2000) + MARGIN_MS);
   }
 
   /** End the agent (closing its held connections); resolves once it has exited. */

@@ -16,14 +16,18 @@ import { revokeDisallowed, stillAllowed } from './revoke';
 import { createRegistry, serveMetrics } from '../metrics/metrics';
 import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
+import type { CachePlugin } from '../plugins/cache/cache';
 import type http from 'node:http';
 import { UdpListener } from './udp';
 import { TcpListener } from './tcp';
+import type { Inherited } from './listen-fds';
 
 export interface BoundAddress {
   host: string;
   udpPort: number;
   tcpPort: number;
+  /** transports whose socket was inherited, not bound (listen-fds.ts) */
+  inherited?: readonly ('udp' | 'tcp')[];
 }
 
 export class Daemon {
@@ -49,13 +53,16 @@ export class Daemon {
     return this.chain?.plugins ?? [];
   }
 
-  /** Install the ruleset (enforce mode), open the kernel programmer, then listen. */
-  async start(): Promise<BoundAddress[]> {
+  /**
+   * Install the ruleset (enforce mode), open the kernel programmer, then listen: on the
+   * inherited socket of a listen entry where there is one (listen-fds.ts), else bind.
+   */
+  async start(inherited?: Inherited): Promise<BoundAddress[]> {
     const cfg = this.cfg;
     if (this.enforcing) {
       await installRuleset(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background' });
+      this.programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
@@ -67,15 +74,16 @@ export class Daemon {
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
     const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections };
-    for (const ep of cfg.listen) {
+    for (const [i, ep] of cfg.listen.entries()) {
       const u = new UdpListener(ep, handle, cfg.limits.maxPendingQueries, this.log.child({ part: 'udp' }));
       this.udp.push(u);
-      const udpPort = await u.listen();
+      const udpPort = await u.listen(inherited?.udp.get(i));
       // Port 0 (tests): TCP on the port UDP got, as on a real resolver address.
       const t = new TcpListener({ ...ep, port: udpPort }, handle, tcpOpts, this.log.child({ part: 'tcp' }));
       this.tcp.push(t);
-      const tcpPort = await t.listen();
-      bound.push({ host: ep.host, udpPort, tcpPort });
+      const tcpPort = await t.listen(inherited?.tcp.get(i));
+      const kept = (['udp', 'tcp'] as const).filter((tr) => inherited?.[tr].has(i));
+      bound.push({ host: ep.host, udpPort, tcpPort, ...(kept.length ? { inherited: kept } : {}) });
     }
     if (cfg.metrics) await this.startMetrics(cfg.metrics);
     this.log.info({ listen: bound, upstreams: cfg.upstreams.map((u) => `${u.host}:${u.port}`), mode: cfg.enforce.mode }, 'serving');
@@ -93,6 +101,7 @@ export class Daemon {
       policy: () => plugin<PolicyPlugin>('policy')?.stats,
       nftset: () => plugin<NftsetPlugin>('nftset')?.stats,
       upstream: () => this.upstreams?.stats,
+      cache: () => plugin<CachePlugin>('cache')?.store,
       programmer: () => this.programmer?.stats,
     });
     this.metricsServer = await serveMetrics(ep, reg);

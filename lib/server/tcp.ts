@@ -30,14 +30,16 @@ export class TcpListener {
     private readonly log: Logger,
   ) {}
 
-  listen(): Promise<number> {
+  /** Resolves with the bound port; with fd, listen on that inherited socket instead (listen-fds.ts). */
+  listen(fd?: number): Promise<number> {
     const server = net.createServer({ noDelay: true }, (s) => this.onConnection(s));
     server.maxConnections = this.opts.maxConnections;
     server.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'tcp server error'));
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ port: this.ep.port, host: this.ep.host, ipv6Only: this.ep.family === 6 }, () => {
+      const opts = fd === undefined ? { port: this.ep.port, host: this.ep.host, ipv6Only: this.ep.family === 6 } : { fd };
+      server.listen(opts, () => {
         server.off('error', reject);
         resolve((server.address() as net.AddressInfo).port);
       });
@@ -114,7 +116,11 @@ export class TcpListener {
     return this.pending;
   }
 
-  /** Stop accepting, let answers in flight go out (at most timeoutMs), then close every connection. */
+  /**
+   * Stop accepting, let answers in flight go out (at most timeoutMs), then close every connection.
+   * An inherited listening socket stays open in the supervisor: connections not yet accepted
+   * wait in its accept queue for the next daemon.
+   */
   async close(timeoutMs = 2000): Promise<void> {
     const server = this.server;
     this.server = undefined;

@@ -28,18 +28,23 @@ export class UdpListener {
     private readonly log: Logger,
   ) {}
 
-  /** Resolves with the bound port (useful when ep.port is 0 in tests). */
-  listen(): Promise<number> {
+  /**
+   * Resolves with the bound port (useful when ep.port is 0 in tests). With fd, wrap that
+   * inherited, already bound socket instead of binding (see listen-fds.ts).
+   */
+  listen(fd?: number): Promise<number> {
     const socket = dgram.createSocket({ type: this.ep.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.ep.family === 6, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
     socket.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'udp socket error'));
     return new Promise((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(this.ep.port, this.ep.host, () => {
+      const bound = () => {
         socket.off('error', reject);
         resolve(socket.address().port);
-      });
+      };
+      if (fd === undefined) socket.bind(this.ep.port, this.ep.host, bound);
+      else socket.bind({ fd }, bound);
     });
   }
 
@@ -84,11 +89,17 @@ export class UdpListener {
     return this.pending;
   }
 
-  /** Stop taking queries, let the ones in flight answer (at most timeoutMs), then close. */
+  /**
+   * Keep answering until the first instant with nothing in flight (at most timeoutMs), then
+   * close. Node cannot stop reading a dgram socket that stays open, and held answers need it
+   * open; closing when idle means every datagram read was answered, and the ones not read yet
+   * stay in the kernel buffer — for the next daemon when the socket is shared (listen-fds.ts).
+   */
   async close(timeoutMs = 2000): Promise<void> {
-    this.draining = true;
     const deadline = Date.now() + timeoutMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    this.draining = true; // overdue: what arrives now goes unanswered, the client retries
+    while (this.pending > 0 && Date.now() < deadline + 200) await new Promise((r) => setTimeout(r, 10));
     const s = this.socket;
     this.socket = undefined;
     if (!s) return Promise.resolve();

@@ -53,7 +53,7 @@ t.test('ruleset: the nft script with the managed sources', async (t) => {
   const r = run('ruleset', '-c', EXAMPLE);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /add table inet dnswall/);
-  t.match(r.stdout, /add set inet dnswall allow4 \{ typeof ip saddr \. ip daddr; flags timeout; \}/);
+  t.match(r.stdout, /add set inet dnswall allow4 \{ typeof ip saddr \. ip daddr; flags timeout; size \d+; \}/);
   t.match(r.stdout, /add element inet dnswall managed4 \{ 10\.244\.1\.0\/24/);
   t.notMatch(r.stdout, /flush set inet dnswall allow4/, 'restart never flushes the allow sets');
 });

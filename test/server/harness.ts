@@ -1,7 +1,7 @@
 // A real forwarder on loopback: listeners + the standard chain + Upstreams, in front of the
 // sandbox's zone server (dns2) on 127.0.0.1:0. The kernel programmer is a recording fake here;
 // the real one is exercised by test/system.
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { parseConfig } from '../../lib/config/load';
 import type { Config } from '../../lib/config/types';
 import { PolicyIndex } from '../../lib/policy/index';
@@ -66,7 +66,8 @@ export interface Forwarder {
 }
 
 /** yamlBody: the config without listen/upstreams (filled in with the loopback ports). */
-export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirst?: string } = {}): Promise<Forwarder> {
+/** opts.log: a logger of the test's own (e.g. writing to a stream it reads); default silent. */
+export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirst?: string; log?: Logger } = {}): Promise<Forwarder> {
   // Parse first (with placeholder ports: the validator wants 1..65535), then point at the real ones.
   const ups = [...(opts.extraUpstreamFirst ? [opts.extraUpstreamFirst] : []), '127.0.0.1:53'];
   const cfg = parseConfig(`listen: ["127.0.0.1:53"]\nupstreams: ${JSON.stringify(ups)}\n${yamlBody}`, 'test.yaml');
@@ -75,7 +76,7 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
   const [bound] = await zone.listen([{ host: '127.0.0.1', port: 0 }]);
   cfg.upstreams[cfg.upstreams.length - 1].port = bound.port;
   cfg.listen[0].port = 0;
-  const log = pino({ level: process.env.DW_TEST_LOG ?? 'silent' });
+  const log = opts.log ?? pino({ level: process.env.DW_TEST_LOG ?? 'silent' });
   const index = PolicyIndex.compile(cfg.policies);
   const upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log });
   await upstreams.start();

@@ -143,6 +143,8 @@ if (requireSystem(t)) {
     const r = await w.topo.exec(w.topo.ns.node, ['curl', '-sS', '--max-time', '3', 'http://127.0.0.1:9153/metrics']);
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /dnswall_policy_decisions_total\{verdict="deny"\} [1-9]/);
+    t.match(r.stdout, /dnswall_cache_events_total\{event="inserts"\} [1-9]/, 'the answer cache is counted');
+    t.match(r.stdout, /dnswall_cache_entries [1-9]/);
     const committed = Number(/dnswall_nftset_answers_total\{outcome="committed"\} (\d+)/.exec(r.stdout)?.[1]);
     t.ok(committed >= 8, `${committed} answers committed`);
     const p99 = Number(/dnswall_nftset_hold_seconds\{quantile="0.99"\} ([0-9.e-]+)/.exec(r.stdout)?.[1]);

@@ -1,0 +1,68 @@
+// cache: answer allowed queries from recent upstream replies. It sits below nftset, so a hit
+// still goes up through nftset and programs the ASKING source's elements (with the remaining
+// TTL), and above answer, so what it stores is already read and TTL-capped.
+import type { Logger } from 'pino';
+import type { Handler, Plugin, Request, Response } from '../types';
+import { truncatedResponse } from '../../dns/synth';
+import { AnswerCache, cacheKey, type CacheOptions, type CacheStats } from './store';
+
+export class CachePlugin implements Plugin {
+  readonly name = 'cache';
+  readonly store: AnswerCache;
+  /** identical misses already on their way upstream, by key: later ones wait for the first */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(opts: CacheOptions) {
+    this.store = new AnswerCache(opts);
+  }
+
+  get stats(): CacheStats {
+    return this.store.stats;
+  }
+
+  /** Forget every entry (reload: the upstreams or the policy's view of them may have changed). */
+  clear(): void {
+    this.store.clear();
+  }
+
+  setup(next: Handler, _log: Logger): Handler {
+    const { store, inFlight } = this;
+
+    const hit = (req: Request, key: string): Response | null => {
+      const h = store.get(key, req.wire, req.query);
+      if (!h) return null;
+      // Stored from a TCP (or larger EDNS) reply: this client must retry over TCP, as forward does.
+      if (h.wire.length > req.maxReplySize) return { wire: truncatedResponse(req.wire, req.query), rcode: h.rcode, origin: 'synthesized' };
+      return { wire: h.wire, rcode: h.rcode, origin: 'cache', answer: h.answer };
+    };
+
+    const fetch = async (req: Request, key: string): Promise<Response> => {
+      const res = await next(req);
+      // Only what answer has read: allowed queries of managed sources, straight from an upstream.
+      if (res.origin === 'upstream' && res.answer && !res.answer.truncated) store.put(key, res.wire, res.answer);
+      return res;
+    };
+
+    return async (req: Request): Promise<Response> => {
+      // Unmanaged and would-deny (audit) queries are relayed unread: nothing to cache.
+      if (req.decision?.verdict !== 'allow') return next(req);
+      const key = cacheKey(req.query);
+      const first = hit(req, key);
+      if (first) return first;
+
+      const pending = inFlight.get(key);
+      if (pending) {
+        // Coalesce: wait for the identical query already upstream, then serve our own copy.
+        await pending.catch(() => undefined);
+        return hit(req, key) ?? fetch(req, key);
+      }
+      const p = fetch(req, key);
+      inFlight.set(key, p);
+      try {
+        return await p;
+      } finally {
+        inFlight.delete(key);
+      }
+    };
+  }
+}

@@ -1,0 +1,182 @@
+// The answer store: reply bytes by question, bounded by entries and bytes, least recently used
+// evicted first. A hit is rebuilt for the asking client from the stored bytes: its ID, its
+// question bytes (0x20 case), its RD bit, and every TTL lowered by the whole seconds elapsed.
+import type { AnswerInfo, Query } from '../../dns/types';
+import { HEADER_SIZE, RCODE_MASK } from '../../dns/constants';
+import { scanReply, type Scan, type Uncacheable } from './wire';
+
+/** Rough per-entry cost besides the reply bytes: Map slot, entry object, AnswerInfo objects. */
+const ENTRY_OVERHEAD = 256;
+const ADDRESS_OVERHEAD = 96;
+/** RD is the low bit of the third header byte (flags 0x0100); the client's, not the first asker's. */
+const RD_BIT = 0x01;
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  inserts: number;
+  /** entries removed to stay within maxEntries / maxBytes */
+  evictions: number;
+  /** entries found with no TTL left (a miss) */
+  expired: number;
+  /** replies offered to put() and refused (TC, SERVFAIL, no SOA, TTL 0...) */
+  uncacheable: number;
+}
+
+export interface CacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  /** monotonic milliseconds; injectable for tests */
+  now?: () => number;
+}
+
+export interface CacheHit {
+  wire: Buffer;
+  rcode: number;
+  answer: AnswerInfo;
+}
+
+interface Entry {
+  wire: Buffer;
+  ttlOffsets: Uint16Array;
+  questionEnd: number;
+  /** when stored, ms (clock of CacheOptions.now) */
+  stored: number;
+  ttl: number;
+  answer: AnswerInfo;
+  size: number;
+}
+
+/**
+ * The key: what makes upstream replies differ for the same name. Name lowercased (0x20 case is
+ * restored per client), qtype, qclass, EDNS present (a client without EDNS must not get an OPT),
+ * DO (DNSSEC records) and CD (unvalidated answers).
+ */
+export function cacheKey(q: Query): string {
+  const bits = (q.edns ? 1 : 0) | (q.edns?.do ? 2 : 0) | ((q.flags & 0x0010) !== 0 ? 4 : 0);
+  // Numbers first and the name last: unambiguous whatever characters the name holds.
+  return `${q.qtype}/${q.qclass}/${bits}/${q.name}`;
+}
+
+export class AnswerCache {
+  readonly stats: CacheStats = { hits: 0, misses: 0, inserts: 0, evictions: 0, expired: 0, uncacheable: 0 };
+  private readonly map = new Map<string, Entry>();
+  private used = 0;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: CacheOptions) {
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Estimated bytes held (reply bytes + overhead), what maxBytes bounds. */
+  get bytes(): number {
+    return this.used;
+  }
+
+  /**
+   * Stores a copy of `reply` (TTLs already capped) with the AnswerInfo read from it. Returns the
+   * kind stored, or why it was not.
+   */
+  put(key: string, reply: Buffer, answer: AnswerInfo): Scan['kind'] | Uncacheable | 'too-big' {
+    const scan = scanReply(reply);
+    if (typeof scan === 'string') {
+      this.stats.uncacheable++;
+      return scan;
+    }
+    const size = reply.length + scan.ttlOffsets.byteLength + key.length * 2 + ENTRY_OVERHEAD + answer.addresses.length * ADDRESS_OVERHEAD;
+    if (size > this.opts.maxBytes) {
+      this.stats.uncacheable++;
+      return 'too-big';
+    }
+    this.delete(key);
+    const entry: Entry = {
+      wire: Buffer.from(reply),
+      ttlOffsets: scan.ttlOffsets,
+      questionEnd: scan.questionEnd,
+      stored: this.now(),
+      ttl: scan.ttl,
+      // Our own copy: the caller's AnswerInfo travels on up the chain.
+      answer: { ...answer, addresses: answer.addresses.map((a) => ({ ...a })), chain: answer.chain.slice() },
+      size,
+    };
+    this.map.set(key, entry);
+    this.used += size;
+    this.stats.inserts++;
+    this.evict();
+    return scan.kind;
+  }
+
+  /**
+   * The reply for this client (`wire` its query bytes, `q` parsed from them), or null on a miss.
+   * An entry with no whole second of TTL left is a miss and is dropped.
+   */
+  get(key: string, wire: Buffer, q: Query): CacheHit | null {
+    const e = this.map.get(key);
+    if (!e) {
+      this.stats.misses++;
+      return null;
+    }
+    const elapsed = Math.floor((this.now() - e.stored) / 1000);
+    // Same key means the same question up to name case, so the same length; check anyway.
+    if (elapsed >= e.ttl || elapsed < 0 || q.questionEnd !== e.questionEnd) {
+      this.delete(key);
+      this.stats.expired++;
+      this.stats.misses++;
+      return null;
+    }
+    // Most recently used last.
+    this.map.delete(key);
+    this.map.set(key, e);
+    this.stats.hits++;
+
+    const out = Buffer.allocUnsafe(e.wire.length);
+    e.wire.copy(out);
+    out[0] = wire[0];
+    out[1] = wire[1];
+    out[2] = (out[2] & ~RD_BIT) | (wire[2] & RD_BIT);
+    wire.copy(out, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+    if (elapsed > 0) {
+      const offs = e.ttlOffsets;
+      for (let i = 0; i < offs.length; i++) {
+        const ttl = out.readUInt32BE(offs[i]);
+        // Stored TTLs above 2^31 count as 0 (RFC 2181 §8) and stay as they were.
+        if (ttl <= 0x7fffffff) out.writeUInt32BE(ttl > elapsed ? ttl - elapsed : 0, offs[i]);
+      }
+    }
+    const a = e.answer;
+    const addresses = new Array(a.addresses.length);
+    for (let i = 0; i < addresses.length; i++) {
+      const s = a.addresses[i];
+      addresses[i] = { family: s.family, address: s.address, bytes: s.bytes, ttl: s.ttl > elapsed ? s.ttl - elapsed : 0 };
+    }
+    return { wire: out, rcode: out[3] & RCODE_MASK, answer: { rcode: a.rcode, truncated: a.truncated, chain: a.chain, addresses } };
+  }
+
+  /** Drops every entry (a reload calls this). Counters are kept. */
+  clear(): void {
+    this.map.clear();
+    this.used = 0;
+  }
+
+  private delete(key: string): void {
+    const e = this.map.get(key);
+    if (!e) return;
+    this.map.delete(key);
+    this.used -= e.size;
+  }
+
+  /** Oldest first (Map iteration is insertion order, and hits re-insert). */
+  private evict(): void {
+    const { maxEntries, maxBytes } = this.opts;
+    while (this.map.size > maxEntries || this.used > maxBytes) {
+      const oldest = this.map.keys().next();
+      if (oldest.done) break;
+      this.delete(oldest.value);
+      this.stats.evictions++;
+    }
+  }
+}

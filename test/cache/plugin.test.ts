@@ -1,0 +1,98 @@
+// The plugin in a chain with a fake upstream below it: what it caches, what it leaves alone,
+// identical misses coalesced, and a stored reply too big for this client.
+import t from 'tap';
+import pino from 'pino';
+import { CachePlugin } from '../../lib/plugins/cache/cache';
+import type { Request, Response } from '../../lib/plugins/types';
+import type { Decision } from '../../lib/policy/types';
+import { query, reply, A } from './replies';
+
+const log = pino({ level: 'silent' });
+const allow: Decision = { verdict: 'allow', policies: ['p'], policy: 'p', pattern: 'x', allPorts: true, ports: [] };
+
+function request(name: string, o: { id?: number; verdict?: Decision['verdict']; maxReplySize?: number; address?: string } = {}): Request {
+  const { wire, q } = query(name, { id: o.id });
+  return {
+    wire, query: q, source: { address: o.address ?? '127.0.0.1', family: 4, port: 5353 }, transport: 'udp',
+    maxReplySize: o.maxReplySize ?? 512, received: process.hrtime.bigint(), timings: {},
+    decision: o.verdict === undefined ? allow : { ...allow, verdict: o.verdict },
+  };
+}
+
+/** Stands in for answer + forward: answers `count` addresses after `delayMs`, records calls. */
+function upstream(opts: { delayMs?: number; count?: number } = {}) {
+  const calls: string[] = [];
+  const handler = async (req: Request): Promise<Response> => {
+    calls.push(req.query.name);
+    if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    const n = opts.count ?? 1;
+    const r = reply(req.query.name, { id: req.query.id, answers: Array.from({ length: n }, (_, i) => A(req.query.name, `198.18.2.${i + 1}`, 30)) });
+    return { wire: r.wire, rcode: 0, origin: 'upstream', answer: req.decision?.verdict === 'allow' ? r.answer : undefined };
+  };
+  return { calls, handler };
+}
+
+t.test('an allowed answer is stored; the next one comes from the cache with its own ID', async (t) => {
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const up = upstream();
+  const h = p.setup(up.handler, log);
+  const first = await h(request('a.example.com', { id: 1 }));
+  t.equal(first.origin, 'upstream');
+  const second = await h(request('a.example.com', { id: 2, address: '127.0.0.2' }));
+  t.equal(second.origin, 'cache');
+  t.equal(second.wire.readUInt16BE(0), 2);
+  t.same(second.answer?.addresses.map((a) => a.address), ['198.18.2.1']);
+  t.same(up.calls, ['a.example.com'], 'upstream asked once');
+  t.same({ hits: p.stats.hits, inserts: p.stats.inserts }, { hits: 1, inserts: 1 });
+  p.clear();
+  t.equal((await h(request('a.example.com', { id: 3 }))).origin, 'upstream', 'after clear(): upstream again');
+});
+
+t.test('unmanaged and would-deny queries are neither looked up nor stored', async (t) => {
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const up = upstream();
+  const h = p.setup(up.handler, log);
+  for (const verdict of ['unmanaged', 'deny', 'unmanaged'] as const) {
+    t.equal((await h(request('b.example.com', { verdict }))).origin, 'upstream', verdict);
+  }
+  t.equal(up.calls.length, 3);
+  t.equal(p.store.size, 0);
+  t.equal(p.stats.misses, 0, 'not even looked up');
+});
+
+t.test('synthesized replies (SERVFAIL from below) are not stored', async (t) => {
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  let n = 0;
+  const h = p.setup(async (req) => {
+    n++;
+    return { wire: reply(req.query.name, { rcode: 'SERVFAIL' }).wire, rcode: 2, origin: 'synthesized' };
+  }, log);
+  await h(request('c.example.com'));
+  await h(request('c.example.com'));
+  t.equal(n, 2);
+  t.equal(p.store.size, 0);
+});
+
+t.test('identical concurrent misses go upstream once; each waiter gets its own ID', async (t) => {
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const up = upstream({ delayMs: 50 });
+  const h = p.setup(up.handler, log);
+  const rs = await Promise.all([1, 2, 3, 4, 5].map((id) => h(request('d.example.com', { id }))));
+  t.same(up.calls, ['d.example.com']);
+  t.same(rs.map((r) => r.wire.readUInt16BE(0)), [1, 2, 3, 4, 5]);
+  t.same(rs.map((r) => r.origin), ['upstream', 'cache', 'cache', 'cache', 'cache']);
+  t.equal(new Set(rs.map((r) => r.wire)).size, 5, 'five buffers');
+});
+
+t.test('a stored reply too big for this client: TC=1, so it retries over TCP', async (t) => {
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const up = upstream({ count: 40 });
+  const h = p.setup(up.handler, log);
+  const tcp = await h(request('e.example.com', { maxReplySize: 65535 }));
+  t.ok(tcp.wire.length > 512, `${tcp.wire.length} bytes stored`);
+  const udp = await h(request('e.example.com', { id: 9 }));
+  t.equal(udp.origin, 'synthesized');
+  t.equal(udp.wire[2] & 0x02, 0x02, 'TC');
+  t.equal(udp.answer, undefined, 'nothing to program for an answer the client did not get');
+  t.equal(up.calls.length, 1);
+});

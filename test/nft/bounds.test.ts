@@ -1,0 +1,89 @@
+// The caps in the book, without a kernel: oldest-programmed first per (source, name), per source
+// and in total; a refresh moves an element to newest; expiry and forget drop the bookkeeping.
+import t from 'tap';
+import { ExpiryBook, SWEEP_SLACK_MS } from '../../lib/nft/expiry';
+import type { Cap } from '../../lib/nft/bounds';
+
+const id = (src: number, dst: number, set = 'allow4') => `${set}:${Buffer.from([10, 0, 0, src, 198, 51, 100, dst]).toString('hex')}`;
+const idp = (src: number, dst: number, port: number) => `allow4p:${Buffer.concat([Buffer.from([10, 0, 0, src, 198, 51, 100, dst, 6, 0, 0, 0]), Buffer.from([port >> 8, port & 255, 0, 0])]).toString('hex')}`;
+
+function book(limits: { maxElements?: number; maxElementsPerSource?: number; maxAddressesPerName?: number }) {
+  let now = 1000;
+  const evicted: { id: string; cap: Cap; source: string; name: string | null }[] = [];
+  const b = new ExpiryBook({ limits, now: () => now, onEvict: (s, cap, source, name) => evicted.push({ id: s.id, cap, source, name }) });
+  return { b, evicted, advance: (ms: number) => { now += ms; } };
+}
+
+t.test('per name: the oldest address of that (source, name) goes; refresh moves to newest', async (t) => {
+  const { b, evicted } = book({ maxAddressesPerName: 3 });
+  for (const d of [1, 2, 3]) b.refresh(id(1, d), 60_000, { name: 'a.example.com' });
+  b.refresh(id(1, 9), 60_000, { name: 'other.example.com' });
+  b.refresh(id(1, 1), 60_000, { name: 'a.example.com' }); // refresh: 1 is newest now
+  t.same(evicted, []);
+  b.refresh(id(1, 4), 60_000, { name: 'a.example.com' });
+  t.same(evicted, [{ id: id(1, 2), cap: 'perName', source: '0a000001', name: 'a.example.com' }], 'the oldest, 2, not the refreshed 1');
+  t.notOk(b.get(id(1, 2)), 'gone from the book');
+  t.ok(b.get(id(1, 9)), 'another name of the same source is untouched');
+  t.equal(b.bounds.evictions.perName, 1);
+  t.same(b.bounds.sizes, { elements: 4, sources: 1, names: 2 });
+});
+
+t.test('per source across names, and total across sources', async (t) => {
+  const { b, evicted } = book({ maxElementsPerSource: 2, maxElements: 3 });
+  b.refresh(id(1, 1), 60_000, { name: 'a' });
+  b.refresh(id(1, 2), 60_000, { name: 'b' });
+  b.refresh(id(1, 3), 60_000, { name: 'c' });
+  t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']]);
+  b.refresh(id(2, 1), 60_000, { name: 'a' });
+  b.refresh(id(3, 1), 60_000, { name: 'a' });
+  t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 2), 'total']], 'the oldest of all');
+  t.equal(b.size, 3);
+  t.same(b.bounds.sizes, { elements: 3, sources: 3, names: 3 });
+});
+
+t.test('port rules: the cap counts addresses, an address has one element per port', async (t) => {
+  const { b, evicted } = book({ maxAddressesPerName: 2 });
+  for (const d of [1, 2]) for (const p of [443, 80]) b.refresh(idp(1, d, p), 60_000, { name: 'p', width: 2 });
+  t.same(evicted, [], '2 addresses × 2 ports fit');
+  for (const p of [443, 80]) b.refresh(idp(1, 3, p), 60_000, { name: 'p', width: 2 });
+  t.same(evicted.map((e) => e.id), [idp(1, 1, 443), idp(1, 1, 80)], 'both ports of the oldest address');
+});
+
+t.test('expiry and forget drop the entries and empty groups; permanent elements are not counted', async (t) => {
+  const { b, advance } = book({ maxElements: 10 });
+  for (let d = 1; d <= 5; d++) b.refresh(id(d, d), 1_000, { name: `n${d}` });
+  b.refresh(id(9, 9), 600_000, { name: 'long' });
+  b.learn(id(8, 8), undefined, undefined);
+  b.forget(id(1, 1));
+  t.same(b.bounds.sizes, { elements: 5, sources: 5, names: 5 });
+  advance(1_000 + SWEEP_SLACK_MS);
+  t.equal(b.sweep(), 4, 'the four short ones');
+  t.same(b.bounds.sizes, { elements: 1, sources: 1, names: 1 });
+  t.equal(b.size, 2, 'the long one and the permanent one');
+});
+
+t.test('adopted elements: source and total caps apply, the name once refreshed', async (t) => {
+  const { b, evicted } = book({ maxElementsPerSource: 3, maxAddressesPerName: 1 });
+  for (const d of [1, 2, 3]) b.learn(id(1, d), 60_000, 30_000);
+  t.same(evicted, [], 'no name: the per-name cap does not lump them together');
+  b.refresh(id(1, 2), 60_000, { name: 'a' });
+  b.refresh(id(1, 4), 60_000, { name: 'a' });
+  t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 2), 'perName']]);
+  b.refresh(id(1, 5), 60_000, { name: 'b' });
+  t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']], 'the oldest adopted one');
+});
+
+t.test('bounded under churn: 200k ever-new elements, sizes never above the caps', async (t) => {
+  const limits = { maxElements: 5_000, maxElementsPerSource: 700, maxAddressesPerName: 40 };
+  const { b, evicted } = book(limits);
+  let maxSeen = 0;
+  for (let i = 0; i < 200_000; i++) {
+    const key = `allow4:${(0x0a000000 + (i % 97)).toString(16).padStart(8, '0')}${(0xc6120000 + i).toString(16).padStart(8, '0')}`;
+    b.refresh(key, 60_000, { name: `n${i % 1013}.example.com` });
+    if (b.size > maxSeen) maxSeen = b.size;
+  }
+  t.ok(maxSeen <= limits.maxElements, `book peak ${maxSeen}`);
+  const s = b.bounds.sizes;
+  t.ok(s.elements <= limits.maxElements && s.sources <= 97 && s.names <= s.elements, JSON.stringify(s));
+  t.equal(evicted.length, 200_000 - b.size, 'every element not in the book was evicted');
+});
