@@ -24,6 +24,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   }
   const daemon = new Daemon(cfg, log);
   await daemon.start(inherited);
+  // Under `dnswall hold-sockets` (an IPC channel from the keeper): say we are answering, so the
+  // keeper stops the previous daemon only now — no moment without a reader on the sockets.
+  process.send?.({ dnswall: 'ready' });
 
   let reloading: Promise<void> = Promise.resolve();
   const reload = (why: string) => {

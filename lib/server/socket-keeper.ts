@@ -1,8 +1,10 @@
 // The keeper half of `dnswall hold-sockets`: it owns the listening sockets as plain inherited
 // descriptors 3.. (Node never polls a descriptor it has not wrapped, so the keeper reads
 // nothing) and runs the command with copies of them, the sd_listen_fds(3) way. A restart
-// (SIGUSR2) stops the old command and starts the new one at once: queries arriving meanwhile
-// wait in the sockets for whichever process reads next.
+// (SIGUSR2) starts the new command and stops the old one once the new one reports ready over
+// the IPC channel (`serve` sends {dnswall:'ready'} after it listens): both read the shared
+// sockets for a moment, so there is no moment without a reader. A new command that is not ready
+// within READY_TIMEOUT_MS, or exits first, is stopped and the old one keeps serving.
 //
 //   node socket-keeper.js N -- COMMAND ARGS...   (N descriptors at 3..3+N-1)
 //
@@ -12,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { SD_LISTEN_FDS_START } from './listen-fds';
 
 const RESPAWN_DELAY_MS = 1000;
+const READY_TIMEOUT_MS = 30_000;
 /** LISTEN_PID must be the command's own pid, known only after fork: a shell sets it, then execs. */
 const SET_LISTEN_PID = 'LISTEN_PID=$$; export LISTEN_PID; exec "$@"';
 
@@ -27,11 +30,13 @@ function main(argv: string[]): void {
   let stopping = false;
 
   const start = () => {
+    // 'ipc' after the sockets, so they keep descriptors 3.. (sh execs node, which finds the channel)
     const c = spawn('/bin/sh', ['-c', SET_LISTEN_PID, 'sh', ...command], {
-      stdio: ['inherit', 'inherit', 'inherit', ...fds],
+      stdio: ['inherit', 'inherit', 'inherit', ...fds, 'ipc'],
       env: { ...process.env, LISTEN_FDS: String(n), LISTEN_FDNAMES: undefined },
     });
     child = c;
+    c.on('message', () => undefined); // keeps 'message' listened; readiness is awaited per restart
     c.once('exit', (code, sig) => {
       if (child !== c) return; // an old one, replaced by a restart
       if (stopping) process.exit(code ?? (sig ? 128 : 0));
@@ -40,11 +45,31 @@ function main(argv: string[]): void {
     });
   };
 
+  let restarting = false;
   process.on('SIGUSR2', () => {
-    if (stopping) return;
+    if (stopping || restarting) return;
+    restarting = true;
     const old = child;
     start();
-    old?.kill('SIGTERM');
+    const next = child!;
+    const done = (ok: boolean, why: string) => {
+      clearTimeout(timer);
+      next.off('message', onMessage);
+      next.off('exit', onExit);
+      restarting = false;
+      if (ok) {
+        old?.kill('SIGTERM');
+        return;
+      }
+      process.stderr.write(`socket-keeper: new command ${why}; the old one keeps serving\n`);
+      child = old;
+      next.kill('SIGTERM');
+    };
+    const onMessage = (m: unknown) => { if ((m as { dnswall?: string })?.dnswall === 'ready') done(true, 'ready'); };
+    const onExit = () => done(false, 'exited before it was ready');
+    const timer = setTimeout(() => done(false, `not ready after ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
+    next.on('message', onMessage);
+    next.once('exit', onExit);
   });
   process.on('SIGHUP', () => child?.kill('SIGHUP'));
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
