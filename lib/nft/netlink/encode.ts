@@ -34,9 +34,16 @@ export function be32Attr(type: number, v: number): Buffer {
   return attr(type, b);
 }
 
+/** be64 of a non-negative integer below 2^53 (milliseconds), without a BigInt per call. */
+export function writeBe64(b: Buffer, v: number, o: number): void {
+  const n = Math.max(0, Math.floor(v));
+  b.writeUInt32BE(Math.floor(n / 0x100000000), o);
+  b.writeUInt32BE(n >>> 0, o + 4);
+}
+
 export function be64Attr(type: number, v: number): Buffer {
   const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(v))), 0);
+  writeBe64(b, v, 0);
   return attr(type, b);
 }
 

@@ -6,7 +6,7 @@ import {
   NFTA_SET_ELEM_EXPIRATION, NFTA_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT,
   NLM_F_REQUEST, NLM_F_CREATE, NLM_F_DUMP, NLA_HDRLEN, NLA_F_NESTED, NLA_MAX_LEN, NLMSG_HDRLEN, NFGENMSG_LEN,
 } from './constants';
-import { strAttr, nested, nlmsg, align4, writeU16 } from './encode';
+import { strAttr, nested, nlmsg, align4, writeU16, writeBe64 } from './encode';
 import { attrMap, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
 
 export interface EncodedElementInput {
@@ -50,8 +50,8 @@ export function encodeElement(e: EncodedElementInput): Buffer {
   let o = 0;
   const hdr = (len: number, type: number) => { writeU16(b, o, len); writeU16(b, o + 2, type); o += NLA_HDRLEN; };
   hdr(size, NFTA_LIST_ELEM | NLA_F_NESTED);
-  if (e.timeoutMs !== undefined) { hdr(12, NFTA_SET_ELEM_TIMEOUT); b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(e.timeoutMs))), o); o += 8; }
-  if (e.expirationMs !== undefined) { hdr(12, NFTA_SET_ELEM_EXPIRATION); b.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(e.expirationMs))), o); o += 8; }
+  if (e.timeoutMs !== undefined) { hdr(12, NFTA_SET_ELEM_TIMEOUT); writeBe64(b, e.timeoutMs, o); o += 8; }
+  if (e.expirationMs !== undefined) { hdr(12, NFTA_SET_ELEM_EXPIRATION); writeBe64(b, e.expirationMs, o); o += 8; }
   hdr(2 * NLA_HDRLEN + e.key.length, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
   hdr(NLA_HDRLEN + e.key.length, NFTA_DATA_VALUE);
   e.key.copy(b, o); o += keyPad;

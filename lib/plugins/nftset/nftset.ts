@@ -41,7 +41,7 @@ export class NftsetPlugin implements Plugin {
       const res = await next(req);
       const d = req.decision;
       if (d?.verdict !== 'allow' || !res.answer || res.answer.addresses.length === 0) return res;
-      const src = Buffer.from(ipaddr.parse(req.source.address).toByteArray());
+      const src = sourceBytes(req.source.address);
       const elements = buildElements(src, req.source.family, req.query.name, d, res.answer.addresses, opts.ttl);
       if (elements.length === 0) return res;
       const t0 = process.hrtime.bigint();
@@ -73,6 +73,19 @@ export class NftsetPlugin implements Plugin {
   async close(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
+}
+
+/** Address text → bytes, parsed once per source (pods are few; a node sees hundreds at most). */
+const SOURCE_CACHE_MAX = 4096;
+const sourceCache = new Map<string, Buffer>();
+function sourceBytes(address: string): Buffer {
+  let b = sourceCache.get(address);
+  if (!b) {
+    if (sourceCache.size >= SOURCE_CACHE_MAX) sourceCache.clear();
+    b = Buffer.from(ipaddr.parse(address).toByteArray());
+    sourceCache.set(address, b);
+  }
+  return b;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
