@@ -130,3 +130,15 @@ t.test('forwarder on loopback', async (t) => {
     t.equal(f.programmer.elements.length, 0, 'nothing programmed for an answer the client did not get');
   });
 });
+
+t.test('an answer with more addresses than limits.maxAddressesPerName is not released', async (t) => {
+  const f = await startForwarder(POLICY.replace('limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300 }', 'limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300, maxAddressesPerName: 50 }'));
+  t.teardown(() => f.close());
+  const r = await dnsQuery({ server: '127.0.0.1', port: f.port, name: 'big.example.com', tcp: true, timeoutMs: 3000 });
+  t.ok(r.ok);
+  if (!r.ok) return;
+  t.equal(r.rcode, 'SERVFAIL', '60 addresses > 50');
+  t.same(r.answers, []);
+  t.match(r.ede[0]?.text, /60 addresses exceed limits\.maxAddressesPerName 50/);
+  t.equal(f.programmer.calls.length, 0, 'nothing half-programmed');
+});

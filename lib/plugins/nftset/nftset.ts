@@ -12,6 +12,8 @@ export interface NftsetOptions {
   programmer: Pick<SetProgrammer, 'add'>;
   ttl: TtlPolicy;
   commitTimeoutMs: number;
+  /** limits.maxAddressesPerName: an answer with more addresses could not be programmed whole. */
+  maxAddressesPerName: number;
 }
 
 export interface NftsetStats {
@@ -44,6 +46,18 @@ export class NftsetPlugin implements Plugin {
       const src = sourceBytes(req.source.address);
       const elements = buildElements(src, req.source.family, req.query.name, d, res.answer.addresses, opts.ttl);
       if (elements.length === 0) return res;
+      const addresses = new Set(elements.map((e) => e.destination.toString('hex'))).size;
+      if (addresses > opts.maxAddressesPerName) {
+        // The programmer keeps only the newest maxAddressesPerName per (source, name): releasing
+        // this answer would hand out addresses that are not in the set.
+        stats.failures++;
+        log.warn({ source: req.source.address, name: req.query.name, addresses, limit: opts.maxAddressesPerName }, 'answer has more addresses than limits.maxAddressesPerName; SERVFAIL');
+        return {
+          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` }),
+          rcode: RCODE.SERVFAIL,
+          origin: 'synthesized',
+        };
+      }
       const t0 = process.hrtime.bigint();
       const commit = opts.programmer.add(elements);
       this.inFlight.add(commit);
