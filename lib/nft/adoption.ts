@@ -10,7 +10,7 @@ import { NfnlSocket } from './netlink/socket';
 import { encodeElement, setElemMsg, decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from './netlink/constants';
 import { ALLOW_SETS, type AllowSet } from './keys';
-import type { ExpiryBook } from './expiry';
+import { elementId, type ExpiryBook } from './expiry';
 import { dumpSet } from './dump';
 
 const DUMP_REPLY_TIMEOUT_MS = 60_000;
@@ -57,7 +57,7 @@ export class Adoption {
 
   /** Learns the kernel's life of elements the book does not know yet, before they are refreshed. */
   async lookup(items: { id: string; set: AllowSet; key: Buffer }[]): Promise<void> {
-    const todo = items.filter((it) => !this.book.get(it.id) && !this.removedIds.has(it.id));
+    const todo = items.filter((it) => !this.book.has(it.id) && !this.removedIds.has(it.id));
     if (todo.length === 0 || this.cancelled) return;
     this.lookupSock ??= new NfnlSocket({ log: this.log });
     const sock = this.lookupSock;
@@ -65,7 +65,7 @@ export class Adoption {
       try {
         const replies = await sock.get(`set inet ${this.table} ${it.set} (GETSETELEM)`, (s) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, s, NFPROTO_INET, this.table, it.set, [encodeElement({ key: it.key })]));
         const el = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
-        if (el && !this.book.get(it.id)) this.book.learn(it.id, el.timeoutMs, el.expirationMs);
+        if (el && !this.book.has(it.id)) this.book.learn(it.id, el.timeoutMs, el.expirationMs);
       } catch (e) {
         // ENOENT: a new element. Anything else: the merge after the set's read repairs it.
         if ((e as { code?: string }).code !== 'ENOENT') this.log?.debug({ err: (e as Error).message }, 'element lookup failed');
@@ -101,7 +101,7 @@ export class Adoption {
 
   /** `started`: when the dump was requested; started + time left is a lower bound of the kernel's expiry. */
   private merge(set: AllowSet, el: DecodedElement, started: number): void {
-    const id = set + ':' + el.key.toString('hex');
+    const id = elementId(set, el.key);
     if (this.removedIds.has(id)) return;
     this.stats.elements++;
     const known = this.touchedIds.has(id) ? this.book.get(id) : undefined;

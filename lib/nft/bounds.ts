@@ -1,8 +1,12 @@
 // Bounds: the caps on live elements — per (source, name), per source, in all allow sets together.
-// Every element the book knows is a Slot on three intrusive doubly linked lists (all elements,
-// its source's, its name's), oldest-programmed at the head; a refresh moves it to the tail.
-// Linking, unlinking and evicting the head are O(1), and a group is dropped when it empties,
+// Every element the book knows is a slot (an index) on three intrusive doubly linked lists (all
+// elements, its source's, its name's), oldest-programmed at the head; a refresh moves it to the
+// tail. Linking, unlinking and evicting the head are O(1), and a group is dropped when it empties,
 // so memory follows the live elements.
+// Memory (1M live elements, issue 4): a slot is a row of typed arrays — its life as two doubles,
+// its links and group as int32 — so it costs no object of its own (its id is in idtable.ts);
+// a (source, name) group is a row too, its key (source + name) held once, as bytes, in an
+// IdTable of its own: no string, Map entry or object per group either.
 
 export interface BoundLimits {
   /** live elements in all allow sets together */
@@ -16,188 +20,305 @@ export interface BoundLimits {
 export type Cap = 'perName' | 'perSource' | 'total';
 
 /** Without limits only the total is capped (the daemon passes the config's, see lib/config). */
+import { IdTable } from './idtable';
+
 export const DEFAULT_LIMITS: BoundLimits = { maxElements: 1_000_000, maxElementsPerSource: Infinity, maxAddressesPerName: Infinity };
 
-/** One element: its life (see expiry.ts) and its place on the lists. */
-export class Slot {
-  timeoutMs = 0;
-  expiresAt = 0;
-  src: SourceGroup | null = null;
-  grp: NameGroup | null = null;
-  gPrev: Slot | null = null;
-  gNext: Slot | null = null;
-  sPrev: Slot | null = null;
-  sNext: Slot | null = null;
-  nPrev: Slot | null = null;
-  nNext: Slot | null = null;
-  constructor(readonly id: string) {}
-}
+/** No slot / no group. */
+const NONE = -1;
+const FIRST_CAPACITY = 1024;
+/**
+ * Rows are allocated for the total cap up front when it is at most this: calloc'ed pages cost
+ * nothing until a row is used (rows are written only when taken), and the tables never grow —
+ * growing by copying left ~25 MiB of freed arrays in malloc's heap at 1M elements.
+ */
+const PREALLOCATE_MAX = 4_000_000;
+/** Beyond the total cap: the element being added, and permanent elements (not counted). */
+const SPARE_ROWS = 1024;
 
-export interface SourceGroup {
-  /** the source address bytes, hex */
+interface SourceGroup {
+  /** the source address bytes, latin1 (as in the element id) */
   key: string;
+  idx: number;
   count: number;
-  head: Slot | null;
-  tail: Slot | null;
-  names: Map<string, NameGroup>;
+  head: number;
+  tail: number;
 }
 
-export interface NameGroup {
-  name: string;
-  count: number;
-  head: Slot | null;
-  tail: Slot | null;
-  /** elements per address (port rules: one element per allowed port); the cap is addresses × width */
-  width: number;
+/** IdTable keeps at most this many bytes per key; a longer name is cut (it only shares a cap). */
+const MAX_GROUP_KEY = 4096;
+
+/** The (source, name) group's key: source length, source bytes, the name as UTF-8 bytes (latin1). */
+function groupKey(source: string, name: string): string {
+  let ascii = true;
+  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 127) { ascii = false; break; }
+  const k = String.fromCharCode(source.length) + source + (ascii ? name : Buffer.from(name, 'utf8').toString('latin1'));
+  return k.length > MAX_GROUP_KEY ? k.slice(0, MAX_GROUP_KEY) : k;
 }
 
-/** Called for every element a cap pushed out; the caller deletes it from the kernel. */
-export type OnEvict = (slot: Slot, cap: Cap, source: string, name: string | null) => void;
+function nameOfKey(key: string): string {
+  return Buffer.from(key.slice(1 + key.charCodeAt(0)), 'latin1').toString('utf8');
+}
+
+/** Called for every element a cap pushed out (already freed); the caller deletes it from the kernel. */
+export type OnEvict = (id: string, cap: Cap, source: string, name: string | null) => void;
+
+// Rows are written when taken, so new rows need no fill (untouched pages stay free).
+function grownF64(a: Float64Array, n: number): Float64Array { const b = new Float64Array(n); b.set(a); return b; }
+function grownI32(a: Int32Array, n: number): Int32Array { const b = new Int32Array(n); b.set(a); return b; }
 
 export class Bounds {
   readonly evictions = { perName: 0, perSource: 0, total: 0 };
   readonly limits: BoundLimits;
   private readonly sources = new Map<string, SourceGroup>();
-  private head: Slot | null = null;
-  private tail: Slot | null = null;
+  private head = NONE;
+  private tail = NONE;
   private count = 0;
-  private nameGroups = 0;
+  // Slots: row i of each array; rows below slotTop were used. A free one is chained through gNext from freeSlot.
+  /** Rows allocated at first (the total cap, when not huge). */
+  readonly firstCapacity: number;
+  private slotCap = 0;
+  private slotTop = 0;
+  private freeSlot = NONE;
+  /** index into srcTable */
+  private srcIdx: Int32Array = new Int32Array(0);
+  private readonly srcTable: (SourceGroup | null)[] = [];
+  private readonly freeSrc: number[] = [];
+  private timeouts: Float64Array = new Float64Array(0);
+  private expiries: Float64Array = new Float64Array(0);
+  private grpOf: Int32Array = new Int32Array(0);
+  private gPrev: Int32Array = new Int32Array(0);
+  private gNext: Int32Array = new Int32Array(0);
+  private sPrev: Int32Array = new Int32Array(0);
+  private sNext: Int32Array = new Int32Array(0);
+  private nPrev: Int32Array = new Int32Array(0);
+  private nNext: Int32Array = new Int32Array(0);
+  // (source, name) groups: row g; a free group is chained through grpHead.
+  private grpCap = 0;
+  private grpTop = 0;
+  private freeGrp = NONE;
+  private readonly groups: IdTable;
+  private grpCount: Int32Array = new Int32Array(0);
+  private grpHead: Int32Array = new Int32Array(0);
+  private grpTail: Int32Array = new Int32Array(0);
+  /** elements per address (port rules: one element per allowed port); the cap is addresses × width */
+  private grpWidth: Uint16Array = new Uint16Array(0);
 
-  constructor(limits: Partial<BoundLimits>, private readonly onEvict: OnEvict) {
+  constructor(limits: Partial<BoundLimits>, private readonly onEvict: (slot: number, cap: Cap, source: string, name: string | null) => void) {
     const l = { ...DEFAULT_LIMITS };
     for (const k of Object.keys(l) as (keyof BoundLimits)[]) {
       const v = limits[k];
       if (typeof v === 'number' && v > 0) l[k] = v === Infinity ? v : Math.max(1, Math.floor(v));
     }
     this.limits = l;
+    this.firstCapacity = l.maxElements <= PREALLOCATE_MAX ? l.maxElements + SPARE_ROWS : FIRST_CAPACITY;
+    this.groups = new IdTable(this.firstCapacity);
   }
 
   /** Linked elements, sources, (source, name) groups: what the caps bound. */
   get sizes(): { elements: number; sources: number; names: number } {
-    return { elements: this.count, sources: this.sources.size, names: this.nameGroups };
+    return { elements: this.count, sources: this.sources.size, names: this.groups.size };
   }
+
+  /** A new, unlinked slot. */
+  alloc(): number {
+    let i = this.freeSlot;
+    if (i !== NONE) this.freeSlot = this.gNext[i];
+    else {
+      if (this.slotTop === this.slotCap) this.growSlots();
+      i = this.slotTop++;
+    }
+    this.srcIdx[i] = NONE;
+    this.grpOf[i] = NONE;
+    this.gPrev[i] = this.gNext[i] = this.sPrev[i] = this.sNext[i] = this.nPrev[i] = this.nNext[i] = NONE;
+    this.timeouts[i] = this.expiries[i] = 0;
+    return i;
+  }
+
+  /** Takes slot `i` off every list and makes it free. */
+  free(i: number): void {
+    this.drop(i);
+    this.gNext[i] = this.freeSlot;
+    this.freeSlot = i;
+  }
+
+  timeoutOf(i: number): number { return this.timeouts[i]; }
+  expiresAtOf(i: number): number { return this.expiries[i]; }
+  setLife(i: number, timeoutMs: number, expiresAt: number): void { this.timeouts[i] = timeoutMs; this.expiries[i] = expiresAt; }
+  private srcOf(i: number): SourceGroup | null {
+    const x = this.srcIdx[i];
+    return x === NONE ? null : this.srcTable[x];
+  }
+
+  /** The name the element's (source, name) group holds; null if none yet. */
+  nameOf(i: number): string | null { const g = this.grpOf[i]; return g === NONE ? null : nameOfKey(this.groups.idOf(g)); }
 
   /**
-   * Makes `slot` the newest element of all, of `source` and of `name` (null: name unknown, e.g.
-   * adopted from the kernel — only the source and total caps apply until a refresh names it),
-   * then evicts the oldest elements of whichever group is over its cap.
+   * Makes slot `i` the newest element of all, of `source` and of `name` (null: keep its name, or
+   * none, e.g. adopted from the kernel — only the source and total caps apply until a refresh
+   * names it), then evicts the oldest elements of whichever group is over its cap.
    */
-  touch(slot: Slot, source: string, name: string | null, width = 1): void {
-    if (slot.src && slot.src.key !== source) this.drop(slot);
-    this.unlinkGlobal(slot);
-    this.linkGlobal(slot);
-    let src = slot.src;
-    if (src) this.unlinkSource(slot);
+  touch(i: number, source: string, name: string | null, width = 1): void {
+    const cur = this.srcOf(i);
+    if (cur && cur.key !== source) this.drop(i);
+    this.unlinkGlobal(i);
+    this.linkGlobal(i);
+    let src = this.srcOf(i);
+    if (src) this.unlinkSource(i);
     else {
       src = this.sources.get(source) ?? this.newSource(source);
-      slot.src = src;
+      this.srcIdx[i] = src.idx;
     }
-    this.linkSource(src, slot);
-    if (slot.grp && (name === null ? false : slot.grp.name !== name)) this.unlinkName(slot);
-    let grp = slot.grp;
-    if (grp) this.unlinkNameKeep(grp, slot);
-    else if (name !== null) {
-      grp = src.names.get(name) ?? this.newName(src, name);
-      slot.grp = grp;
+    this.linkSource(src, i);
+    const key = name === null ? null : groupKey(source, name);
+    if (this.grpOf[i] !== NONE && key !== null && this.groups.get(key) !== this.grpOf[i]) this.unlinkName(i);
+    let g = this.grpOf[i];
+    if (g !== NONE) this.unlinkNameKeep(g, i);
+    else if (key !== null) {
+      g = this.groups.get(key);
+      if (g < 0) g = this.newName(key);
+      this.grpOf[i] = g;
     }
-    if (grp) {
-      this.linkName(grp, slot);
-      if (width > grp.width) grp.width = width;
-      const cap = this.limits.maxAddressesPerName * grp.width;
-      while (grp.count > cap && grp.head && grp.head !== slot) this.evict(grp.head, 'perName');
+    if (g !== NONE) {
+      this.linkName(g, i);
+      if (width > this.grpWidth[g]) this.grpWidth[g] = Math.min(width, 0xffff);
+      const cap = this.limits.maxAddressesPerName * this.grpWidth[g];
+      // g stays alive while i is on it, so its rows are re-read after every eviction.
+      while (this.grpCount[g] > cap && this.grpHead[g] !== NONE && this.grpHead[g] !== i) this.evict(this.grpHead[g], 'perName');
     }
-    while (src.count > this.limits.maxElementsPerSource && src.head && src.head !== slot) this.evict(src.head, 'perSource');
-    while (this.count > this.limits.maxElements && this.head && this.head !== slot) this.evict(this.head, 'total');
+    while (src.count > this.limits.maxElementsPerSource && src.head !== NONE && src.head !== i) this.evict(src.head, 'perSource');
+    while (this.count > this.limits.maxElements && this.head !== NONE && this.head !== i) this.evict(this.head, 'total');
   }
 
-  /** Takes `slot` off every list (expired, removed, or permanent now). */
-  drop(slot: Slot): void {
-    if (!slot.src) return;
-    if (slot.grp) this.unlinkName(slot);
-    this.unlinkSource(slot);
-    const src = slot.src;
-    slot.src = null;
-    if (src.count === 0) this.sources.delete(src.key);
-    this.unlinkGlobal(slot);
+  /** Takes slot `i` off every list (expired, removed, or permanent now). */
+  drop(i: number): void {
+    const src = this.srcOf(i);
+    if (!src) return;
+    if (this.grpOf[i] !== NONE) this.unlinkName(i);
+    this.unlinkSource(i);
+    this.srcIdx[i] = NONE;
+    if (src.count === 0) {
+      this.sources.delete(src.key);
+      this.srcTable[src.idx] = null;
+      this.freeSrc.push(src.idx);
+    }
+    this.unlinkGlobal(i);
   }
 
-  private evict(victim: Slot, cap: Cap): void {
-    const source = victim.src!.key;
-    const name = victim.grp ? victim.grp.name : null;
+  private evict(victim: number, cap: Cap): void {
+    const source = this.srcOf(victim)!.key;
+    const name = this.nameOf(victim);
     this.drop(victim);
     this.evictions[cap]++;
     this.onEvict(victim, cap, source, name);
   }
 
+  private growSlots(): void {
+    const n = this.slotCap === 0 ? this.firstCapacity : this.slotCap * 2;
+    this.timeouts = grownF64(this.timeouts, n);
+    this.expiries = grownF64(this.expiries, n);
+    this.grpOf = grownI32(this.grpOf, n);
+    this.srcIdx = grownI32(this.srcIdx, n);
+    this.gPrev = grownI32(this.gPrev, n);
+    this.gNext = grownI32(this.gNext, n);
+    this.sPrev = grownI32(this.sPrev, n);
+    this.sNext = grownI32(this.sNext, n);
+    this.nPrev = grownI32(this.nPrev, n);
+    this.nNext = grownI32(this.nNext, n);
+    this.slotCap = n;
+  }
+
+  private growGroups(): void {
+    const n = this.grpCap === 0 ? this.firstCapacity : this.grpCap * 2;
+    this.grpCount = grownI32(this.grpCount, n);
+    this.grpHead = grownI32(this.grpHead, n);
+    this.grpTail = grownI32(this.grpTail, n);
+    const w = new Uint16Array(n); w.set(this.grpWidth); this.grpWidth = w;
+    this.grpCap = n;
+  }
+
   private newSource(key: string): SourceGroup {
-    const g: SourceGroup = { key, count: 0, head: null, tail: null, names: new Map() };
-    this.sources.set(key, g);
+    const idx = this.freeSrc.pop() ?? this.srcTable.length;
+    const s: SourceGroup = { key, idx, count: 0, head: NONE, tail: NONE };
+    this.srcTable[idx] = s;
+    this.sources.set(key, s);
+    return s;
+  }
+
+  private newName(key: string): number {
+    let g = this.freeGrp;
+    if (g !== NONE) this.freeGrp = this.grpHead[g];
+    else {
+      if (this.grpTop === this.grpCap) this.growGroups();
+      g = this.grpTop++;
+    }
+    this.grpCount[g] = 0;
+    this.grpHead[g] = this.grpTail[g] = NONE;
+    this.grpWidth[g] = 1;
+    this.groups.set(key, g);
     return g;
   }
 
-  private newName(src: SourceGroup, name: string): NameGroup {
-    const g: NameGroup = { name, count: 0, head: null, tail: null, width: 1 };
-    src.names.set(name, g);
-    this.nameGroups++;
-    return g;
-  }
-
-  private linkGlobal(s: Slot): void {
-    s.gPrev = this.tail;
-    s.gNext = null;
-    if (this.tail) this.tail.gNext = s; else this.head = s;
-    this.tail = s;
+  private linkGlobal(i: number): void {
+    this.gPrev[i] = this.tail;
+    this.gNext[i] = NONE;
+    if (this.tail !== NONE) this.gNext[this.tail] = i; else this.head = i;
+    this.tail = i;
     this.count++;
   }
 
-  private unlinkGlobal(s: Slot): void {
-    if (!s.gPrev && this.head !== s) return; // not linked
-    if (s.gPrev) s.gPrev.gNext = s.gNext; else this.head = s.gNext;
-    if (s.gNext) s.gNext.gPrev = s.gPrev; else this.tail = s.gPrev;
-    s.gPrev = s.gNext = null;
+  private unlinkGlobal(i: number): void {
+    const p = this.gPrev[i], n = this.gNext[i];
+    if (p === NONE && this.head !== i) return; // not linked
+    if (p !== NONE) this.gNext[p] = n; else this.head = n;
+    if (n !== NONE) this.gPrev[n] = p; else this.tail = p;
+    this.gPrev[i] = this.gNext[i] = NONE;
     this.count--;
   }
 
-  private linkSource(g: SourceGroup, s: Slot): void {
-    s.sPrev = g.tail;
-    s.sNext = null;
-    if (g.tail) g.tail.sNext = s; else g.head = s;
-    g.tail = s;
-    g.count++;
+  private linkSource(s: SourceGroup, i: number): void {
+    this.sPrev[i] = s.tail;
+    this.sNext[i] = NONE;
+    if (s.tail !== NONE) this.sNext[s.tail] = i; else s.head = i;
+    s.tail = i;
+    s.count++;
   }
 
-  private unlinkSource(s: Slot): void {
-    const g = s.src!;
-    if (s.sPrev) s.sPrev.sNext = s.sNext; else g.head = s.sNext;
-    if (s.sNext) s.sNext.sPrev = s.sPrev; else g.tail = s.sPrev;
-    s.sPrev = s.sNext = null;
-    g.count--;
+  private unlinkSource(i: number): void {
+    const s = this.srcOf(i)!;
+    const p = this.sPrev[i], n = this.sNext[i];
+    if (p !== NONE) this.sNext[p] = n; else s.head = n;
+    if (n !== NONE) this.sPrev[n] = p; else s.tail = p;
+    this.sPrev[i] = this.sNext[i] = NONE;
+    s.count--;
   }
 
-  private linkName(g: NameGroup, s: Slot): void {
-    s.nPrev = g.tail;
-    s.nNext = null;
-    if (g.tail) g.tail.nNext = s; else g.head = s;
-    g.tail = s;
-    g.count++;
+  private linkName(g: number, i: number): void {
+    this.nPrev[i] = this.grpTail[g];
+    this.nNext[i] = NONE;
+    if (this.grpTail[g] !== NONE) this.nNext[this.grpTail[g]] = i; else this.grpHead[g] = i;
+    this.grpTail[g] = i;
+    this.grpCount[g]++;
   }
 
   /** Off its name's list, keeping the group (it is re-linked at once). */
-  private unlinkNameKeep(g: NameGroup, s: Slot): void {
-    if (s.nPrev) s.nPrev.nNext = s.nNext; else g.head = s.nNext;
-    if (s.nNext) s.nNext.nPrev = s.nPrev; else g.tail = s.nPrev;
-    s.nPrev = s.nNext = null;
-    g.count--;
+  private unlinkNameKeep(g: number, i: number): void {
+    const p = this.nPrev[i], n = this.nNext[i];
+    if (p !== NONE) this.nNext[p] = n; else this.grpHead[g] = n;
+    if (n !== NONE) this.nPrev[n] = p; else this.grpTail[g] = p;
+    this.nPrev[i] = this.nNext[i] = NONE;
+    this.grpCount[g]--;
   }
 
-  /** Off its name's list for good; an empty group is dropped. */
-  private unlinkName(s: Slot): void {
-    const g = s.grp!;
-    this.unlinkNameKeep(g, s);
-    s.grp = null;
-    if (g.count === 0 && s.src) {
-      s.src.names.delete(g.name);
-      this.nameGroups--;
+  /** Off its name's list for good; an empty group is dropped (its row freed). */
+  private unlinkName(i: number): void {
+    const g = this.grpOf[i];
+    this.unlinkNameKeep(g, i);
+    this.grpOf[i] = NONE;
+    if (this.grpCount[g] === 0) {
+      this.groups.deleteSlot(g);
+      this.grpHead[g] = this.freeGrp;
+      this.freeGrp = g;
     }
   }
 }

@@ -1,11 +1,13 @@
 // What dnswall last told the kernel about each element's life, so a refresh only ever
 // extends it. On Linux 6.12+ re-adding an element with TIMEOUT and EXPIRATION resets its
 // expiry to EXPIRATION, so a 5 s answer after a 60 s one would shorten it without this book.
-// Each entry is also a Slot of the caps (bounds.ts): one Map entry and one object per live
-// element, dropped when it expires (sweep), is removed (forget) or is evicted.
+// Each entry is also a slot of the caps (bounds.ts), which holds its life: one id in the
+// IdTable (idtable.ts: binary id → slot index) and one row of typed arrays per live element,
+// dropped when it expires (sweep), is removed (forget) or is evicted.
 import { performance } from 'perf_hooks';
-import { LAYOUTS, isAllowSet } from './keys';
-import { Bounds, Slot, type BoundLimits, type OnEvict } from './bounds';
+import { ALLOW_SETS, LAYOUTS, type AllowSet } from './keys';
+import { Bounds, type BoundLimits, type OnEvict } from './bounds';
+import { IdTable } from './idtable';
 
 export interface Life {
   /** ms, the element's NFTA_SET_ELEM_TIMEOUT; Infinity for a permanent element. */
@@ -20,12 +22,6 @@ export interface Refresh {
   expirationMs?: number;
 }
 
-/** Who an element is for: the DNS name (lowercased) and elements per address (port rules). */
-export interface Owner {
-  name: string;
-  width?: number;
-}
-
 export interface ExpiryBookOptions {
   limits?: Partial<BoundLimits>;
   /** An element a cap pushed out of the book: delete it from the kernel. */
@@ -35,28 +31,47 @@ export interface ExpiryBookOptions {
   maxEntries?: number;
 }
 
-/** The source address bytes (hex) inside an element id `set:keyhex`. */
+/**
+ * An element's id: one character for its set (index in ALLOW_SETS), then its key bytes as
+ * latin1 — one flat string of 9–41 bytes (hex would be twice that, plus the set's name).
+ * Every id (add, remove, eviction, adoption) is built here.
+ */
+export function elementId(set: AllowSet, key: Buffer): string {
+  const b = Buffer.allocUnsafe(1 + key.length);
+  b[0] = ALLOW_SETS.indexOf(set);
+  key.copy(b, 1);
+  return b.toString('latin1');
+}
+
+/** The set and key bytes of an id from elementId(). */
+export function parseId(id: string): { set: AllowSet; key: Buffer } {
+  return { set: ALLOW_SETS[id.charCodeAt(0)], key: Buffer.from(id.slice(1), 'latin1') };
+}
+
+/** The source address bytes (latin1) inside an element id; '' if the id is not one. */
 export function sourceOfId(id: string): string {
-  const i = id.indexOf(':');
-  const set = id.slice(0, i);
-  if (i < 0 || !isAllowSet(set)) return '';
-  return id.slice(i + 1, i + 1 + 2 * LAYOUTS[set].addrLen);
+  const set = ALLOW_SETS[id.charCodeAt(0)];
+  if (!set) return '';
+  return id.slice(1, 1 + LAYOUTS[set].addrLen);
 }
 
 export const SWEEP_SLACK_MS = 5_000;
 
 export class ExpiryBook {
   readonly bounds: Bounds;
-  private readonly lives = new Map<string, Slot>();
+  private readonly lives: IdTable;
   private readonly now: () => number;
 
   constructor(opts: ExpiryBookOptions = {}) {
     this.now = opts.now ?? (() => performance.now());
     const onEvict = opts.onEvict;
     this.bounds = new Bounds({ maxElements: opts.maxEntries, ...opts.limits }, (slot, cap, source, name) => {
-      this.lives.delete(slot.id);
-      onEvict?.(slot, cap, source, name);
+      const id = this.lives.idOf(slot);
+      this.lives.deleteSlot(slot);
+      this.bounds.free(slot);
+      onEvict?.(id, cap, source, name);
     });
+    this.lives = new IdTable(this.bounds.firstCapacity);
   }
 
   get size(): number {
@@ -64,39 +79,56 @@ export class ExpiryBook {
   }
 
   /**
-   * Records the new timeout of `key` and returns TIMEOUT = max(new, known), EXPIRATION = max(new,
-   * known left) ≤ TIMEOUT. The element becomes the newest of its source and name (`owner`; absent:
-   * keep the name it had), which may evict older ones.
+   * Records the new timeout of element `id` and returns TIMEOUT = max(new, known), EXPIRATION =
+   * max(new, known left) ≤ TIMEOUT. The element becomes the newest of its source and of `name`
+   * (the DNS name, lowercased; absent: keep the name it had), which may evict older ones.
+   * `width`: elements per address of that name (port rules give one per allowed port).
    */
-  refresh(key: string, timeoutMs: number, owner?: Owner): Refresh {
+  refresh(id: string, timeoutMs: number, name?: string, width = 1): Refresh {
     const now = this.now();
-    const known = this.lives.get(key);
+    const slot = this.lives.get(id);
     let timeout = timeoutMs, expiration = timeoutMs;
-    if (known && known.expiresAt > now) {
-      if (known.timeoutMs === Infinity) return {};
-      timeout = Math.max(timeout, known.timeoutMs);
-      expiration = Math.min(timeout, Math.max(expiration, Math.ceil(known.expiresAt - now)));
+    if (slot >= 0) {
+      const knownTimeout = this.bounds.timeoutOf(slot), knownExpiry = this.bounds.expiresAtOf(slot);
+      if (knownExpiry > now) {
+        if (knownTimeout === Infinity) return {};
+        timeout = Math.max(timeout, knownTimeout);
+        expiration = Math.min(timeout, Math.max(expiration, Math.ceil(knownExpiry - now)));
+      }
     }
-    this.remember(key, timeout, now + expiration, owner);
+    this.remember(id, slot, timeout, now + expiration, name ?? null, width);
     return { timeoutMs: timeout, expirationMs: expiration };
   }
 
   /** Learns an element found in the kernel (restart: the live sets are the truth). */
-  learn(key: string, timeoutMs: number | undefined, expiresInMs: number | undefined): void {
+  learn(id: string, timeoutMs: number | undefined, expiresInMs: number | undefined): void {
     const now = this.now();
-    if (timeoutMs === undefined) this.remember(key, Infinity, Infinity, undefined);
-    else this.remember(key, timeoutMs, now + (expiresInMs ?? timeoutMs), undefined);
+    const slot = this.lives.get(id);
+    if (timeoutMs === undefined) this.remember(id, slot, Infinity, Infinity, null, 1);
+    else this.remember(id, slot, timeoutMs, now + (expiresInMs ?? timeoutMs), null, 1);
   }
 
-  forget(key: string): void {
-    const slot = this.lives.get(key);
-    if (!slot) return;
-    this.bounds.drop(slot);
-    this.lives.delete(key);
+  forget(id: string): void {
+    const slot = this.lives.get(id);
+    if (slot < 0) return;
+    this.bounds.free(slot);
+    this.lives.deleteSlot(slot);
   }
 
-  get(key: string): Life | undefined {
-    return this.lives.get(key);
+  has(id: string): boolean {
+    return this.lives.get(id) >= 0;
+  }
+
+  /** A copy of the element's life (nothing is kept per element but the book's rows). */
+  get(id: string): Life | undefined {
+    const slot = this.lives.get(id);
+    return slot < 0 ? undefined : { timeoutMs: this.bounds.timeoutOf(slot), expiresAt: this.bounds.expiresAtOf(slot) };
+  }
+
+  /** The name the caps count the element under (null: none yet, e.g. adopted). */
+  nameOf(id: string): string | null {
+    const slot = this.lives.get(id);
+    return slot < 0 ? null : this.bounds.nameOf(slot);
   }
 
   /**
@@ -108,26 +140,24 @@ export class ExpiryBook {
   sweep(): number {
     const now = this.now() - SWEEP_SLACK_MS;
     let n = 0;
-    for (const [k, v] of this.lives) {
-      if (v.expiresAt > now) continue;
-      this.bounds.drop(v);
-      this.lives.delete(k);
+    for (let slot = 0, end = this.lives.slotLimit; slot < end; slot++) {
+      if (!this.lives.hasSlot(slot) || this.bounds.expiresAtOf(slot) > now) continue;
+      this.bounds.free(slot);
+      this.lives.deleteSlot(slot);
       n++;
     }
     return n;
   }
 
-  private remember(key: string, timeoutMs: number, expiresAt: number, owner: Owner | undefined): void {
-    let slot = this.lives.get(key);
-    if (!slot) {
-      slot = new Slot(key);
-      this.lives.set(key, slot);
+  private remember(id: string, known: number, timeoutMs: number, expiresAt: number, name: string | null, width: number): void {
+    let slot = known;
+    if (slot < 0) {
+      slot = this.bounds.alloc();
+      this.lives.set(id, slot);
     }
-    slot.timeoutMs = timeoutMs;
-    slot.expiresAt = expiresAt;
+    this.bounds.setLife(slot, timeoutMs, expiresAt);
     // A permanent element is not dnswall's to evict (someone added it by hand): not counted.
     if (timeoutMs === Infinity) { this.bounds.drop(slot); return; }
-    const name = owner ? owner.name : slot.grp ? slot.grp.name : null;
-    this.bounds.touch(slot, sourceOfId(key), name, owner?.width ?? 1);
+    this.bounds.touch(slot, sourceOfId(id), name, width);
   }
 }

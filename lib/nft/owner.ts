@@ -20,7 +20,7 @@ export function portWidths(elements: Element[]): Map<string, number> | null {
   return widths;
 }
 
-/** Source key bytes (hex) as an address, for logs. */
-export function sourceText(hex: string): string {
-  try { return ipaddr.fromByteArray([...Buffer.from(hex, 'hex')]).toString(); } catch { return hex; }
+/** Source key bytes (latin1, as in the element id, see expiry.ts) as an address, for logs. */
+export function sourceText(bytes: string): string {
+  try { return ipaddr.fromByteArray([...Buffer.from(bytes, 'latin1')]).toString(); } catch { return Buffer.from(bytes, 'latin1').toString('hex'); }
 }

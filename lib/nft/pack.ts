@@ -24,7 +24,7 @@ export interface Waiter {
 
 export interface QueuedItem {
   set: AllowSet;
-  /** set + key hex, for de-duplication. */
+  /** elementId(set, key) (expiry.ts), for de-duplication. */
   id: string;
   buf: Buffer;
   /** null: nobody waits (evictions, repairs). */

@@ -9,9 +9,9 @@ import { NFPROTO_INET, NFT_SET_TIMEOUT, NFT_MSG_DESTROYSETELEM } from './netlink
 import { encodeElement, newSetElemMsg, setElemMsg } from './netlink/setelem';
 import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
 import { ALLOW_SETS, LAYOUTS, encodeKey, isAllowSet, type AllowSet, type KeyFields } from './keys';
-import { ExpiryBook, type Owner } from './expiry';
+import { ExpiryBook, elementId, parseId } from './expiry';
 import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './pack';
-import type { BoundLimits, Cap, Slot } from './bounds';
+import type { BoundLimits, Cap } from './bounds';
 import { LogLimiter } from '../util/ratelimit';
 import { portWidths, sourceText } from './owner';
 import { Adoption } from './adoption';
@@ -87,7 +87,7 @@ export class SetProgrammer {
     this.table = opts.table;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.maxQueued = opts.maxQueued ?? 200_000;
-    this.book = new ExpiryBook({ limits: opts.limits, onEvict: (slot, cap, source, name) => this.evicted(slot, cap, source, name) });
+    this.book = new ExpiryBook({ limits: opts.limits, onEvict: (id, cap, source, name) => this.evicted(id, cap, source, name) });
     this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, evictions: this.book.bounds.evictions };
   }
 
@@ -164,7 +164,7 @@ export class SetProgrammer {
       // Still reading the live sets: learn unknown elements' lives first (never shorten them).
       const items: { id: string; set: AllowSet; key: Buffer }[] = [];
       try {
-        for (const e of elements) { const key = encodeKey(e); items.push({ id: e.set + ':' + key.toString('hex'), set: e.set, key }); }
+        for (const e of elements) { const key = encodeKey(e); items.push({ id: elementId(e.set, key), set: e.set, key }); }
       } catch { return this.addNow(elements); } // addNow names the bad element
       return adoption.lookup(items).then(() => this.addNow(elements));
     }
@@ -206,7 +206,7 @@ export class SetProgrammer {
     const bySet = new Map<AllowSet, Buffer[]>();
     for (const k of keys) {
       const key = encodeKey(k);
-      const id = k.set + ':' + key.toString('hex');
+      const id = elementId(k.set, key);
       this.book.forget(id);
       this.adoption?.removed(id);
       const list = bySet.get(k.set) ?? [];
@@ -244,21 +244,21 @@ export class SetProgrammer {
     if (!e || !isAllowSet(e.set)) throw new RangeError(`unknown set ${String(e && e.set)}`);
     const key = encodeKey(e);
     if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
-    const id = e.set + ':' + key.toString('hex');
+    const id = elementId(e.set, key);
     this.adoption?.touched(id);
     const comment = typeof e.comment === 'string' ? e.comment : '';
-    const owner: Owner = { name: comment.toLowerCase(), width: widths?.get(comment) ?? 1 };
-    const life = this.book.refresh(id, Math.ceil(e.timeoutMs), owner);
+    // The book keeps the name once per (source, name) group: an existing group's name is
+    // looked up, not stored again (toLowerCase returns the string itself when it is lowercase).
+    const life = this.book.refresh(id, Math.ceil(e.timeoutMs), comment.toLowerCase(), widths?.get(comment) ?? 1);
     return { set: e.set, id, buf: encodeElement({ key, ...life, comment }) };
   }
 
-  /** A cap pushed `slot` out of the book: delete it from the kernel with the next batch. */
-  private evicted(slot: Slot, cap: Cap, source: string, name: string | null): void {
-    this.adoption?.removed(slot.id);
-    const i = slot.id.indexOf(':');
-    const set = slot.id.slice(0, i) as AllowSet;
+  /** A cap pushed element `id` out of the book: delete it from the kernel with the next batch. */
+  private evicted(id: string, cap: Cap, source: string, name: string | null): void {
+    this.adoption?.removed(id);
     if (this.sock && !this.closing) {
-      this.queue.push({ set, id: slot.id, buf: encodeElement({ key: Buffer.from(slot.id.slice(i + 1), 'hex') }), waiter: null, del: true });
+      const { set, key } = parseId(id);
+      this.queue.push({ set, id, buf: encodeElement({ key }), waiter: null, del: true });
       this.schedule();
     }
     if (this.opts.log && this.capLog.take()) {
@@ -312,7 +312,7 @@ export class SetProgrammer {
       this.stats.failedBatches++;
       this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements, deleted: batch.deleted.length }, 'nftables batch failed');
       // Evicted elements must still go; once (a repeated failure leaves them to their timeout).
-      for (const d of batch.deleted) if (!d.retried && !this.book.get(d.id) && !this.closing) this.queue.push({ ...d, retried: true });
+      for (const d of batch.deleted) if (!d.retried && !this.book.has(d.id) && !this.closing) this.queue.push({ ...d, retried: true });
     }
     // The kernel rolls the whole batch back: every add() with an element in it fails.
     for (const w of batch.waiters) {

@@ -1,27 +1,29 @@
 // The caps in the book, without a kernel: oldest-programmed first per (source, name), per source
 // and in total; a refresh moves an element to newest; expiry and forget drop the bookkeeping.
 import t from 'tap';
-import { ExpiryBook, SWEEP_SLACK_MS } from '../../lib/nft/expiry';
+import { ExpiryBook, SWEEP_SLACK_MS, elementId } from '../../lib/nft/expiry';
 import type { Cap } from '../../lib/nft/bounds';
+import { encodeKey } from '../../lib/nft/keys';
+import { sourceText } from '../../lib/nft/owner';
 
-const id = (src: number, dst: number, set = 'allow4') => `${set}:${Buffer.from([10, 0, 0, src, 198, 51, 100, dst]).toString('hex')}`;
-const idp = (src: number, dst: number, port: number) => `allow4p:${Buffer.concat([Buffer.from([10, 0, 0, src, 198, 51, 100, dst, 6, 0, 0, 0]), Buffer.from([port >> 8, port & 255, 0, 0])]).toString('hex')}`;
+const id = (src: number, dst: number) => elementId('allow4', encodeKey({ set: 'allow4', source: Buffer.from([10, 0, 0, src]), destination: Buffer.from([198, 51, 100, dst]) }));
+const idp = (src: number, dst: number, port: number) => elementId('allow4p', encodeKey({ set: 'allow4p', source: Buffer.from([10, 0, 0, src]), destination: Buffer.from([198, 51, 100, dst]), proto: 6, port }));
 
 function book(limits: { maxElements?: number; maxElementsPerSource?: number; maxAddressesPerName?: number }) {
   let now = 1000;
   const evicted: { id: string; cap: Cap; source: string; name: string | null }[] = [];
-  const b = new ExpiryBook({ limits, now: () => now, onEvict: (s, cap, source, name) => evicted.push({ id: s.id, cap, source, name }) });
+  const b = new ExpiryBook({ limits, now: () => now, onEvict: (id, cap, source, name) => evicted.push({ id, cap, source: sourceText(source), name }) });
   return { b, evicted, advance: (ms: number) => { now += ms; } };
 }
 
 t.test('per name: the oldest address of that (source, name) goes; refresh moves to newest', async (t) => {
   const { b, evicted } = book({ maxAddressesPerName: 3 });
-  for (const d of [1, 2, 3]) b.refresh(id(1, d), 60_000, { name: 'a.example.com' });
-  b.refresh(id(1, 9), 60_000, { name: 'other.example.com' });
-  b.refresh(id(1, 1), 60_000, { name: 'a.example.com' }); // refresh: 1 is newest now
+  for (const d of [1, 2, 3]) b.refresh(id(1, d), 60_000, 'a.example.com');
+  b.refresh(id(1, 9), 60_000, 'other.example.com');
+  b.refresh(id(1, 1), 60_000, 'a.example.com'); // refresh: 1 is newest now
   t.same(evicted, []);
-  b.refresh(id(1, 4), 60_000, { name: 'a.example.com' });
-  t.same(evicted, [{ id: id(1, 2), cap: 'perName', source: '0a000001', name: 'a.example.com' }], 'the oldest, 2, not the refreshed 1');
+  b.refresh(id(1, 4), 60_000, 'a.example.com');
+  t.same(evicted, [{ id: id(1, 2), cap: 'perName', source: '10.0.0.1', name: 'a.example.com' }], 'the oldest, 2, not the refreshed 1');
   t.notOk(b.get(id(1, 2)), 'gone from the book');
   t.ok(b.get(id(1, 9)), 'another name of the same source is untouched');
   t.equal(b.bounds.evictions.perName, 1);
@@ -30,12 +32,12 @@ t.test('per name: the oldest address of that (source, name) goes; refresh moves 
 
 t.test('per source across names, and total across sources', async (t) => {
   const { b, evicted } = book({ maxElementsPerSource: 2, maxElements: 3 });
-  b.refresh(id(1, 1), 60_000, { name: 'a' });
-  b.refresh(id(1, 2), 60_000, { name: 'b' });
-  b.refresh(id(1, 3), 60_000, { name: 'c' });
+  b.refresh(id(1, 1), 60_000, 'a');
+  b.refresh(id(1, 2), 60_000, 'b');
+  b.refresh(id(1, 3), 60_000, 'c');
   t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']]);
-  b.refresh(id(2, 1), 60_000, { name: 'a' });
-  b.refresh(id(3, 1), 60_000, { name: 'a' });
+  b.refresh(id(2, 1), 60_000, 'a');
+  b.refresh(id(3, 1), 60_000, 'a');
   t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 2), 'total']], 'the oldest of all');
   t.equal(b.size, 3);
   t.same(b.bounds.sizes, { elements: 3, sources: 3, names: 3 });
@@ -43,16 +45,16 @@ t.test('per source across names, and total across sources', async (t) => {
 
 t.test('port rules: the cap counts addresses, an address has one element per port', async (t) => {
   const { b, evicted } = book({ maxAddressesPerName: 2 });
-  for (const d of [1, 2]) for (const p of [443, 80]) b.refresh(idp(1, d, p), 60_000, { name: 'p', width: 2 });
+  for (const d of [1, 2]) for (const p of [443, 80]) b.refresh(idp(1, d, p), 60_000, 'p', 2);
   t.same(evicted, [], '2 addresses × 2 ports fit');
-  for (const p of [443, 80]) b.refresh(idp(1, 3, p), 60_000, { name: 'p', width: 2 });
+  for (const p of [443, 80]) b.refresh(idp(1, 3, p), 60_000, 'p', 2);
   t.same(evicted.map((e) => e.id), [idp(1, 1, 443), idp(1, 1, 80)], 'both ports of the oldest address');
 });
 
 t.test('expiry and forget drop the entries and empty groups; permanent elements are not counted', async (t) => {
   const { b, advance } = book({ maxElements: 10 });
-  for (let d = 1; d <= 5; d++) b.refresh(id(d, d), 1_000, { name: `n${d}` });
-  b.refresh(id(9, 9), 600_000, { name: 'long' });
+  for (let d = 1; d <= 5; d++) b.refresh(id(d, d), 1_000, `n${d}`);
+  b.refresh(id(9, 9), 600_000, 'long');
   b.learn(id(8, 8), undefined, undefined);
   b.forget(id(1, 1));
   t.same(b.bounds.sizes, { elements: 5, sources: 5, names: 5 });
@@ -66,10 +68,10 @@ t.test('adopted elements: source and total caps apply, the name once refreshed',
   const { b, evicted } = book({ maxElementsPerSource: 3, maxAddressesPerName: 1 });
   for (const d of [1, 2, 3]) b.learn(id(1, d), 60_000, 30_000);
   t.same(evicted, [], 'no name: the per-name cap does not lump them together');
-  b.refresh(id(1, 2), 60_000, { name: 'a' });
-  b.refresh(id(1, 4), 60_000, { name: 'a' });
+  b.refresh(id(1, 2), 60_000, 'a');
+  b.refresh(id(1, 4), 60_000, 'a');
   t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 2), 'perName']]);
-  b.refresh(id(1, 5), 60_000, { name: 'b' });
+  b.refresh(id(1, 5), 60_000, 'b');
   t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']], 'the oldest adopted one');
 });
 
@@ -78,8 +80,11 @@ t.test('bounded under churn: 200k ever-new elements, sizes never above the caps'
   const { b, evicted } = book(limits);
   let maxSeen = 0;
   for (let i = 0; i < 200_000; i++) {
-    const key = `allow4:${(0x0a000000 + (i % 97)).toString(16).padStart(8, '0')}${(0xc6120000 + i).toString(16).padStart(8, '0')}`;
-    b.refresh(key, 60_000, { name: `n${i % 1013}.example.com` });
+    const key = Buffer.alloc(8);
+    key.writeUInt32BE(0x0a000000 + (i % 97), 0);
+    key.writeUInt32BE(0xc6120000 + i, 4);
+    const eid = elementId('allow4', key);
+    b.refresh(eid, 60_000, `n${i % 1013}.example.com`);
     if (b.size > maxSeen) maxSeen = b.size;
   }
   t.ok(maxSeen <= limits.maxElements, `book peak ${maxSeen}`);

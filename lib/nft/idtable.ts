@@ -1,0 +1,170 @@
+// IdTable: element id → slot index of the book (expiry.ts), without a string or a Map entry per
+// element. An id (elementId(): set index + key bytes, latin1) is kept as its bytes in an arena
+// per id length; the table is open addressing with linear probing over an Int32Array and
+// backward-shift deletion (no tombstones). ~20 bytes per allow4 element instead of ~75 for a
+// Map<string, number> entry with its key string. The hash is seeded per process, so DNS answers
+// chosen to collide cannot be precomputed.
+import { randomBytes } from 'crypto';
+
+const EMPTY = -1;
+const FIRST_BUCKETS = 1024;
+const SEED = randomBytes(4).readInt32LE(0);
+
+function hashId(id: string): number {
+  let h = SEED ^ id.length;
+  for (let i = 0; i < id.length; i++) {
+    h = Math.imul(h ^ id.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/** hashId() of the id stored as bytes. */
+function hashBytes(bytes: Uint8Array, off: number, len: number): number {
+  let h = SEED ^ len;
+  for (let i = 0; i < len; i++) {
+    h = Math.imul(h ^ bytes[off + i], 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) | 0;
+}
+
+/** The ids of one length, `len` bytes per row; freed rows are reused. */
+class Arena {
+  bytes: Uint8Array;
+  rows = 0;
+  readonly free: number[] = [];
+  constructor(readonly len: number) { this.bytes = new Uint8Array(len * 64); }
+
+  take(): number {
+    const r = this.free.pop();
+    if (r !== undefined) return r;
+    if ((this.rows + 1) * this.len > this.bytes.length) {
+      const b = new Uint8Array(this.bytes.length * 2);
+      b.set(this.bytes);
+      this.bytes = b;
+    }
+    return this.rows++;
+  }
+}
+
+export class IdTable {
+  private buckets: Int32Array = new Int32Array(FIRST_BUCKETS).fill(EMPTY);
+  private mask = FIRST_BUCKETS - 1;
+  private count = 0;
+  // Per slot: id length (0 = no id), row in the arena of that length (the hash is recomputed: 4 bytes less per slot).
+  private lens: Uint16Array = new Uint16Array(0);
+  private rows: Int32Array = new Int32Array(0);
+  private readonly arenas = new Map<number, Arena>();
+
+  /** `slots`: rows to allocate up front (calloc'ed: free until used), see bounds.ts. */
+  constructor(private readonly slots = FIRST_BUCKETS) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The slot of `id`, or -1. */
+  get(id: string): number {
+    const h = hashId(id);
+    for (let b = h & this.mask; ; b = (b + 1) & this.mask) {
+      const s = this.buckets[b];
+      if (s === EMPTY) return -1;
+      if (this.equals(s, id)) return s;
+    }
+  }
+
+  /** Records `id` (not in the table yet; latin1, 1..65535 characters) at `slot` (without an id). */
+  set(id: string, slot: number): void {
+    if (id.length === 0 || id.length > 65535) throw new RangeError(`element id of ${id.length} characters`);
+    if ((this.count + 1) * 4 > this.buckets.length * 3) this.rehash(this.buckets.length * 2);
+    if (slot >= this.lens.length) this.growSlots(slot + 1);
+    let arena = this.arenas.get(id.length);
+    if (!arena) { arena = new Arena(id.length); this.arenas.set(id.length, arena); }
+    const row = arena.take();
+    const off = row * id.length;
+    for (let i = 0; i < id.length; i++) {
+      const c = id.charCodeAt(i);
+      if (c > 255) { arena.free.push(row); throw new RangeError('element id is not latin1'); }
+      arena.bytes[off + i] = c;
+    }
+    const h = hashId(id);
+    this.lens[slot] = id.length;
+    this.rows[slot] = row;
+    let b = h & this.mask;
+    while (this.buckets[b] !== EMPTY) b = (b + 1) & this.mask;
+    this.buckets[b] = slot;
+    this.count++;
+  }
+
+  /** The id at `slot` (rebuilt from its bytes: for evictions and logs, not the hot path). */
+  idOf(slot: number): string {
+    const len = this.lens[slot];
+    if (!len) return '';
+    const a = this.arenas.get(len)!;
+    return Buffer.from(a.bytes.buffer, a.bytes.byteOffset + this.rows[slot] * len, len).toString('latin1');
+  }
+
+  hasSlot(slot: number): boolean {
+    return slot < this.lens.length && this.lens[slot] !== 0;
+  }
+
+  /** Slots that may hold an id: 0 .. slotLimit - 1. */
+  get slotLimit(): number {
+    return this.lens.length;
+  }
+
+  /** Removes the id at `slot`. */
+  deleteSlot(slot: number): void {
+    const len = this.lens[slot];
+    if (!len) return;
+    let i = this.hashOf(slot) & this.mask;
+    while (this.buckets[i] !== slot) i = (i + 1) & this.mask;
+    // Backward shift: pull later entries of the probe run into the hole, so lookups never stop early.
+    for (let j = (i + 1) & this.mask; this.buckets[j] !== EMPTY; j = (j + 1) & this.mask) {
+      const s = this.buckets[j];
+      const k = this.hashOf(s) & this.mask;
+      const reachable = i <= j ? i < k && k <= j : i < k || k <= j;
+      if (!reachable) { this.buckets[i] = s; i = j; }
+    }
+    this.buckets[i] = EMPTY;
+    this.arenas.get(len)!.free.push(this.rows[slot]);
+    this.lens[slot] = 0;
+    this.count--;
+  }
+
+  private hashOf(slot: number): number {
+    const len = this.lens[slot];
+    return hashBytes(this.arenas.get(len)!.bytes, this.rows[slot] * len, len);
+  }
+
+  private equals(slot: number, id: string): boolean {
+    const len = this.lens[slot];
+    if (len !== id.length) return false;
+    const bytes = this.arenas.get(len)!.bytes;
+    const off = this.rows[slot] * len;
+    for (let i = 0; i < len; i++) if (bytes[off + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private growSlots(min: number): void {
+    let n = Math.max(this.slots, 2 * this.lens.length);
+    while (n < min) n *= 2;
+    const lens = new Uint16Array(n); lens.set(this.lens); this.lens = lens;
+    const rows = new Int32Array(n); rows.set(this.rows); this.rows = rows;
+  }
+
+  private rehash(n: number): void {
+    const old = this.buckets;
+    this.buckets = new Int32Array(n).fill(EMPTY);
+    this.mask = n - 1;
+    for (const s of old) {
+      if (s === EMPTY) continue;
+      let b = this.hashOf(s) & this.mask;
+      while (this.buckets[b] !== EMPTY) b = (b + 1) & this.mask;
+      this.buckets[b] = s;
+    }
+  }
+}
