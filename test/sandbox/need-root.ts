@@ -13,9 +13,13 @@ export function sandboxMissing(): string | null {
 
 /** true when the test may go on; otherwise it has already skipped or failed t. */
 export function requireSandbox(t: Test): boolean {
-  const why = sandboxMissing();
+  return requireOrSkip(t, sandboxMissing());
+}
+
+/** why = null: go on. Else skip with the reason, except in CI, where a missing prerequisite fails. */
+export function requireOrSkip(t: Test, why: string | null): boolean {
   if (!why) return true;
-  if (process.env.CI === 'true') t.fail(`sandbox test cannot run in CI: ${why}`);
+  if (process.env.CI === 'true') t.fail(`test cannot run in CI: ${why}`);
   else t.plan(0, `skip: ${why}`);
   return false;
 }

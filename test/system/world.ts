@@ -2,6 +2,7 @@
 // "net", the real `dnswall serve` in "node", and agents in both pods.
 import { spawnSync } from 'node:child_process';
 import type { Test } from 'tap';
+import { requireOrSkip } from '../sandbox/need-root';
 import { createTopology, ADDR, type Topology } from '../../lib/sandbox/topology';
 import { onExitCleanup } from '../../lib/sandbox/cleanup';
 import { startZoneServer, startWebServer, type ZoneServerPeer } from '../../lib/sandbox/peers';
@@ -24,11 +25,7 @@ export function systemMissing(): string | null {
 
 /** true when the test may go on; in CI a missing prerequisite is a failure, never a skip. */
 export function requireSystem(t: Test): boolean {
-  const why = systemMissing();
-  if (!why) return true;
-  if (process.env.CI === 'true') t.fail(`system test cannot run in CI: ${why}`);
-  else t.plan(0, `skip: ${why}`);
-  return false;
+  return requireOrSkip(t, systemMissing());
 }
 
 export interface World {
