@@ -59,6 +59,9 @@ export class Daemon {
    */
   async start(inherited?: Inherited): Promise<BoundAddress[]> {
     const cfg = this.cfg;
+    if (this.index.cgroups.length > 0) {
+      this.log.warn({ cgroups: this.index.cgroups.map((c) => c.path) }, 'cgroup sources are not enforced yet: host processes in them are neither filtered nor restricted');
+    }
     if (this.enforcing) {
       await installRuleset(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
