@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import { loadConfigFile } from '../config/load';
 import { summarize } from '../config/summary';
+import { parseIP, failed } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
 import { explain } from '../policy/explain';
 import { renderRuleset } from '../nft/ruleset';
@@ -17,11 +18,15 @@ export function runCheck(file: string): number {
   return EXIT_OK;
 }
 
+/** --source: the config's own IP parser (same rules and messages); IPv4-mapped IPv6 → IPv4. */
 export function parseSource(text: string): { address: string; family: 4 | 6 } {
-  if (!ipaddr.isValid(text)) throw new CliError(`--source ${JSON.stringify(text)} is not an IP address`, EXIT_BAD_INPUT);
-  let a = ipaddr.parse(text);
-  if (a.kind() === 'ipv6' && (a as ipaddr.IPv6).isIPv4MappedAddress()) a = (a as ipaddr.IPv6).toIPv4Address();
-  return { address: a.toString(), family: a.kind() === 'ipv4' ? 4 : 6 };
+  const ip = parseIP(text);
+  if (failed(ip)) throw new CliError(`--source ${ip.error}`, EXIT_BAD_INPUT);
+  if (ip.family === 6) {
+    const a = ipaddr.IPv6.parse(ip.address);
+    if (a.isIPv4MappedAddress()) return { address: a.toIPv4Address().toString(), family: 4 };
+  }
+  return ip;
 }
 
 export function runExplain(file: string, source: string, name: string, type: string): number {

@@ -99,6 +99,11 @@ function parsePortNumber(text: string, what: string): Parsed<number> {
 }
 
 /** "1.2.3.4:53" or "[fd00::53]:53"; the port is required. */
+/** The inverse of parseEndpoint: "10.96.0.10:53", "[fd00::53]:53". */
+export function formatEndpoint(e: Endpoint): string {
+  return e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
+}
+
 export function parseEndpoint(text: string): Parsed<Endpoint> {
   let host: string;
   let port: string;

@@ -1,9 +1,6 @@
 // The summary `dnswall check` prints for a valid configuration.
-import type { Config, Endpoint } from './types';
-
-function endpoint(e: Endpoint): string {
-  return e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
+import type { Config } from './types';
+import { formatEndpoint as endpoint } from './addresses';
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ipaddr from 'ipaddr.js';
 import { performance } from 'perf_hooks';
 import type { Config } from '../config/types';
+import { formatEndpoint } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
 import { Upstreams } from '../upstream/upstreams';
 import { SetProgrammer } from '../nft/programmer';
@@ -95,11 +96,10 @@ export class Daemon {
 
   private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
     const plugin = <T>(name: string) => this.plugins.find((p) => p.name === name) as T | undefined;
-    const listen = (l: { host: string; port: number }) => (l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`);
     const reg = createRegistry({
       listeners: () => [
-        ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: listen(this.cfg.listen[i]), stats: u.stats })),
-        ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: listen(this.cfg.listen[i]), stats: t.stats })),
+        ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: u.stats })),
+        ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: t.stats })),
       ],
       policy: () => plugin<PolicyPlugin>('policy')?.stats,
       nftset: () => plugin<NftsetPlugin>('nftset')?.stats,
@@ -108,7 +108,7 @@ export class Daemon {
       programmer: () => this.programmer?.stats,
     });
     this.metricsServer = await serveMetrics(ep, reg);
-    this.log.info({ metrics: `http://${listen(ep)}/metrics` }, 'metrics');
+    this.log.info({ metrics: `http://${formatEndpoint(ep)}/metrics` }, 'metrics');
   }
 
   /** The nftset plugin's add(): right after a reload, an answer decided by the old policy is checked again. */

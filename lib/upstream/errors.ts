@@ -43,6 +43,4 @@ export class UpstreamError extends Error {
   }
 }
 
-export function endpointText(e: Endpoint): string {
-  return e.family === 6 ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
+export { formatEndpoint as endpointText } from '../config/addresses';
