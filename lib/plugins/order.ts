@@ -32,7 +32,7 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
     new PolicyPlugin({ index: deps.index, mode: cfg.enforce.mode, denyResponse: cfg.denyResponse }),
   ];
   if (cfg.enforce.mode === 'enforce' && deps.programmer) {
-    plugins.push(new NftsetPlugin({ programmer: deps.programmer, ttl: cfg.ttl, commitTimeoutMs: cfg.limits.commitTimeoutMs, maxAddressesPerName: cfg.limits.maxAddressesPerName }));
+    plugins.push(new NftsetPlugin({ programmer: deps.programmer, ttl: cfg.ttl, commitTimeoutMs: cfg.limits.commitTimeoutMs, maxAddressesPerName: cfg.limits.maxAddressesPerName, index: deps.index }));
   }
   if (cfg.cache.enabled) plugins.push(new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));
   plugins.push(new AnswerPlugin(cfg.ttl.max), new ForwardPlugin(deps.upstreams));

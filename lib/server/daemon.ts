@@ -1,7 +1,6 @@
 // The daemon: configuration in, listeners + chain + kernel programmer running. `dnswall serve`
 // and the tests drive this class; nothing here parses arguments or touches process signals.
 import type { Logger } from 'pino';
-import ipaddr from 'ipaddr.js';
 import { performance } from 'perf_hooks';
 import type { Config } from '../config/types';
 import { formatEndpoint } from '../config/addresses';
@@ -11,9 +10,7 @@ import { SetProgrammer } from '../nft/programmer';
 import { renderRuleset, installRuleset } from '../nft/ruleset';
 import { buildChain, type Chain } from '../plugins/chain';
 import { standardPlugins } from '../plugins/order';
-import { NftError } from '../nft/errors';
-import type { Element } from '../nft/programmer';
-import { revokeDisallowed, stillAllowed } from './revoke';
+import { revokeDisallowed } from './revoke';
 import { createRegistry, serveMetrics } from '../metrics/metrics';
 import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
@@ -39,8 +36,6 @@ export class Daemon {
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
   private metricsServer?: http.Server;
-  /** Until then (Date.now()), add() re-decides elements: their answer may predate a reload. */
-  private recheckUntil = 0;
 
   constructor(private cfg: Config, private readonly log: Logger) {
     this.index = PolicyIndex.compile(cfg.policies);
@@ -73,8 +68,7 @@ export class Daemon {
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
-    const programmer = this.programmer && { add: (els: Element[]) => this.add(els) };
-    this.chain = buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams, programmer }), this.log);
+    this.chain = buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams, programmer: this.programmer }), this.log);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
     const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections };
@@ -111,19 +105,6 @@ export class Daemon {
     this.log.info({ metrics: `http://${formatEndpoint(ep)}/metrics` }, 'metrics');
   }
 
-  /** The nftset plugin's add(): right after a reload, an answer decided by the old policy is checked again. */
-  private add(els: Element[]): Promise<void> {
-    if (this.recheckUntil !== 0 && Date.now() < this.recheckUntil) {
-      for (const e of els) {
-        const address = ipaddr.fromByteArray([...e.source]).toString();
-        if (!stillAllowed(e, this.index.decide({ address, family: e.source.length === 4 ? 4 : 6 }, e.comment))) {
-          return Promise.reject(new NftError('EACCES', `${e.comment} for ${address} is no longer allowed (configuration reloaded)`));
-        }
-      }
-    }
-    return this.programmer!.add(els);
-  }
-
   /**
    * Swap in a new, already validated configuration: the ruleset's managed-source and static sets
    * in one nft transaction, then the policy index, then every live element the new policy no
@@ -138,11 +119,9 @@ export class Daemon {
     this.cfg = cfg;
     const info: Record<string, unknown> = { policies: cfg.policies.length };
     if (this.programmer) {
-      // Answers already decided under the old policy: those queued are committed before the
-      // sets are read (bounded wait); those still upstream are re-checked by add().
-      const l = cfg.limits;
-      this.recheckUntil = Date.now() + l.upstreamTimeoutMs * Math.max(1, cfg.upstreams.length) + l.commitTimeoutMs + 1000;
-      await Promise.race([this.programmer.drained(), delay(l.commitTimeoutMs)]);
+      // Answers decided under the old policy: those already queued are committed before the
+      // sets are read (bounded wait); those still upstream are decided again by nftset.
+      await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
         Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer));
       } catch (err) {

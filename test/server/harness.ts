@@ -24,6 +24,7 @@ export const ZONE: ZoneFile = {
     { name: 'long.example.com', type: 'A', ttl: 7200, data: '198.18.0.30' },
     { name: 'zero.example.com', type: 'A', ttl: 0, data: '198.18.0.31' },
     { name: 'evil.example.org', type: 'A', ttl: 30, data: '198.18.6.6' },
+    { name: 'slow.example.com', type: 'A', ttl: 30, data: '198.18.0.32' },
     { name: 'svc.example.com', type: 'HTTPS', ttl: 60, priority: 1, target: '.', ipv4hint: ['198.18.0.40'], ipv6hint: ['2001:db8:ff::40'] },
     ...Array.from({ length: 60 }, (_, i) => ({ name: 'big.example.com', type: 'A', ttl: 30, data: `198.18.1.${i + 1}` })),
   ],
@@ -62,6 +63,8 @@ export interface Forwarder {
   chain: Chain;
   udp: UdpListener;
   tcp: TcpListener;
+  /** Swap the policy index, as a reload does (the yaml's policies only). */
+  setPolicies(yaml: string): void;
   close(): Promise<void>;
 }
 
@@ -77,17 +80,18 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
   cfg.upstreams[cfg.upstreams.length - 1].port = bound.port;
   cfg.listen[0].port = 0;
   const log = opts.log ?? pino({ level: process.env.DW_TEST_LOG ?? 'silent' });
-  const index = PolicyIndex.compile(cfg.policies);
+  let index = PolicyIndex.compile(cfg.policies);
   const upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log });
   await upstreams.start();
   const programmer = new FakeProgrammer();
   const chain = buildChain(standardPlugins(cfg, { index: () => index, upstreams, programmer }), log);
+  const setPolicies = (yaml: string) => { index = PolicyIndex.compile(parseConfig(yaml, 'reload.yaml').policies); };
   const udp = new UdpListener(cfg.listen[0], () => chain.handle, cfg.limits.maxPendingQueries, log);
   const port = await udp.listen();
   const tcp = new TcpListener({ ...cfg.listen[0], port }, () => chain.handle, { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections }, log);
   await tcp.listen();
   return {
-    port, cfg, programmer, upstreamQueries, chain, udp, tcp,
+    port, cfg, programmer, upstreamQueries, chain, udp, tcp, setPolicies,
     async close() {
       await udp.close(200);
       await tcp.close(200);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import ipaddr from 'ipaddr.js';
 import type { Handler, Plugin, Request, Response } from '../types';
 import type { SetProgrammer } from '../../nft/programmer';
+import type { PolicyIndex } from '../../policy/index';
 import { errorResponse } from '../../dns/synth';
 import { RCODE, EDE } from '../../dns/constants';
 import { buildElements, type TtlPolicy } from './elements';
@@ -14,6 +15,8 @@ export interface NftsetOptions {
   commitTimeoutMs: number;
   /** limits.maxAddressesPerName: an answer with more addresses could not be programmed whole. */
   maxAddressesPerName: number;
+  /** The live policy index: an answer decided before a reload is decided again by the new one. */
+  index: () => PolicyIndex;
 }
 
 export interface NftsetStats {
@@ -40,9 +43,20 @@ export class NftsetPlugin implements Plugin {
   setup(next: Handler, log: Logger): Handler {
     const { opts, stats } = this;
     return async (req: Request): Promise<Response> => {
+      const decidedBy = opts.index(); // the index policy used a moment ago, in this same tick
       const res = await next(req);
-      const d = req.decision;
+      let d = req.decision;
       if (d?.verdict !== 'allow' || !res.answer || res.answer.addresses.length === 0) return res;
+      const index = opts.index();
+      if (index !== decidedBy) {
+        // Reloaded while the upstream answered: only what the new policy allows may be programmed.
+        d = index.decide(req.source, req.query.name);
+        if (d.verdict !== 'allow') {
+          stats.failures++;
+          log.info({ source: req.source.address, name: req.query.name }, 'no longer allowed after a reload; SERVFAIL');
+          return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: 'dnswall: policy changed' }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+        }
+      }
       const src = sourceBytes(req.source.address);
       const elements = buildElements(src, req.source.family, req.query.name, d, res.answer.addresses, opts.ttl);
       if (elements.length === 0) return res;
