@@ -38,6 +38,10 @@ function counter(reg: Registry, name: string, help: string, labelNames: string[]
   });
 }
 
+function gauge(reg: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({ name, help, registers: [reg], collect() { this.set(read()); } });
+}
+
 export function createRegistry(src: MetricsSources): Registry {
   const reg = new Registry();
   collectDefaultMetrics({ register: reg, prefix: 'dnswall_' });
@@ -90,20 +94,8 @@ export function createRegistry(src: MetricsSources): Registry {
     if (!c) return;
     for (const [k, v] of Object.entries(c.stats)) set({ event: k }, v);
   });
-  new Gauge({
-    name: 'dnswall_cache_entries', help: 'Answers in the cache', registers: [reg],
-    collect() {
-      const c = src.cache?.();
-      this.set(c ? c.size : 0);
-    },
-  });
-  new Gauge({
-    name: 'dnswall_cache_bytes', help: 'Bytes of answers in the cache', registers: [reg],
-    collect() {
-      const c = src.cache?.();
-      this.set(c ? c.bytes : 0);
-    },
-  });
+  gauge(reg, 'dnswall_cache_entries', 'Answers in the cache', () => src.cache?.()?.size ?? 0);
+  gauge(reg, 'dnswall_cache_bytes', 'Bytes of answers in the cache', () => src.cache?.()?.bytes ?? 0);
   counter(reg, 'dnswall_upstream_events_total', 'Upstream exchange events (sent, accepted, timeouts, failovers, dropped replies, …)', ['event'], (set) => {
     const s = src.upstream();
     if (!s) return;
