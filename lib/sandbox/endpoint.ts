@@ -1,3 +1,5 @@
+// The sandbox peers' own endpoint syntax: like lib/config/addresses.ts but port 0 is allowed
+// (peers in tests listen on any free port), and no address family is carried.
 import net from 'node:net';
 
 /** "203.0.113.2:53" or "[2001:db8:3::2]:53" -> {host, port}; throws naming the bad text. */
