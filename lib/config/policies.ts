@@ -5,6 +5,7 @@ import type { AllowRule, Policy, PortRule, SourceSpec } from './types';
 import type { Reader } from './reader';
 import { failed, parseCIDR, parsePortRule, parseSource, type Cidr } from './addresses';
 import { normalizeName, validatePattern } from '../policy/pattern';
+import { readPodSource } from './kubernetes';
 
 const POLICY_KEYS = ['name', 'sources', 'allow', 'allowCIDRs'] as const;
 const RULE_KEYS = ['name', 'ports'] as const;
@@ -64,7 +65,26 @@ function allowRule(r: Reader, node: Node | null, what: string, fallback: Node): 
   return p === undefined ? undefined : { pattern: p, ports };
 }
 
-function policy(r: Reader, node: Node | null, what: string, fallback: Node, names: Map<string, Node>): Policy | undefined {
+/** `sources`: strings (IP, CIDR, cgroup:/path) and pod selector mappings. */
+function sourceList(r: Reader, node: Node | null, what: string, fallback: Node, kubernetes: boolean): SourceSpec[] {
+  const out: SourceSpec[] = [];
+  for (const [i, item] of (r.seq(node, what, fallback) ?? []).entries()) {
+    if (isMap(item)) {
+      const s = readPodSource(r, item, `${what}[${i}]`, fallback);
+      if (s && !kubernetes) r.report(item, `${what}[${i}]: pod selectors need the "kubernetes:" key (the API server to watch)`);
+      else if (s) out.push(s);
+      continue;
+    }
+    const s = r.string(item, `${what}[${i}]`, fallback);
+    if (s === undefined) continue;
+    const v = parseSource(s);
+    if (failed(v)) r.report(item, `${what}[${i}]: ${v.error}`);
+    else out.push(v);
+  }
+  return out;
+}
+
+function policy(r: Reader, node: Node | null, what: string, fallback: Node, names: Map<string, Node>, kubernetes: boolean): Policy | undefined {
   const m = r.map(node, what, POLICY_KEYS, fallback);
   if (!m) return undefined;
   const at = node as Node;
@@ -83,9 +103,9 @@ function policy(r: Reader, node: Node | null, what: string, fallback: Node, name
   const where = name ? `policy "${name}"` : what;
   let sources: SourceSpec[] = [];
   const se = m.get('sources');
-  if (!se || r.absent(se.value)) r.report(se?.value ?? at, `${where}: "sources" is required (IPs, CIDRs or cgroup:/path)`, at);
+  if (!se || r.absent(se.value)) r.report(se?.value ?? at, `${where}: "sources" is required (IPs, CIDRs, cgroup:/path or pod selectors)`, at);
   else {
-    sources = stringList(r, se.value, `${where}.sources`, parseSource, se.key);
+    sources = sourceList(r, se.value, `${where}.sources`, se.key, kubernetes);
     if (isSeq(se.value) && se.value.items.length === 0) r.report(se.value, `${where}.sources is empty`);
   }
   const allow: AllowRule[] = [];
@@ -103,11 +123,11 @@ function policy(r: Reader, node: Node | null, what: string, fallback: Node, name
   return { name, sources, allow, allowCIDRs };
 }
 
-export function readPolicies(r: Reader, node: Node | null, fallback: Node): Policy[] {
+export function readPolicies(r: Reader, node: Node | null, fallback: Node, kubernetes = false): Policy[] {
   const out: Policy[] = [];
   const names = new Map<string, Node>();
   for (const [i, item] of (r.seq(node, 'policies', fallback) ?? []).entries()) {
-    const p = policy(r, item, `policies[${i}]`, fallback, names);
+    const p = policy(r, item, `policies[${i}]`, fallback, names, kubernetes);
     if (p) out.push(p);
   }
   return out;

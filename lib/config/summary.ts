@@ -1,6 +1,14 @@
 // The summary `dnswall check` prints for a valid configuration.
 import type { Config } from './types';
 import { formatEndpoint as endpoint } from './addresses';
+import { resolveNodeName } from './kubernetes';
+import type { KubernetesConfig } from './types';
+
+function kubernetesLine(k: KubernetesConfig): string {
+  const where = k.kubeconfig ? `kubeconfig ${k.kubeconfig}` : 'in-cluster';
+  const cidrs = k.podCIDRs ? k.podCIDRs.map((c) => c.cidr).join(', ') : "the Node's spec.podCIDRs";
+  return `kubernetes ${where}, node ${resolveNodeName(k)}${k.nodeName ? '' : ' ($NODE_NAME or host name)'}, pod CIDRs ${cidrs}, unknown pods held ${k.unknownPodHoldMs} ms`;
+}
 
 function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
@@ -20,10 +28,12 @@ export function summarize(cfg: Config): string {
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
       `${plural(sources, 'source')}, ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];
+  if (cfg.kubernetes) lines.push(kubernetesLine(cfg.kubernetes));
   for (const p of cfg.policies) {
     const cg = p.sources.filter((s) => s.kind === 'cgroup').length;
-    const ip = p.sources.length - cg;
-    const src = [ip ? plural(ip, 'CIDR') : '', cg ? plural(cg, 'cgroup') : ''].filter(Boolean).join(' + ');
+    const pods = p.sources.filter((s) => s.kind === 'pods').length;
+    const ip = p.sources.length - cg - pods;
+    const src = [ip ? plural(ip, 'CIDR') : '', cg ? plural(cg, 'cgroup') : '', pods ? plural(pods, 'pod selector') : ''].filter(Boolean).join(' + ');
     const allow = p.allow.length === 0 && p.allowCIDRs.length === 0 ? 'default deny' : `${plural(p.allow.length, 'pattern')}, ${plural(p.allowCIDRs.length, 'static CIDR')}`;
     lines.push(`  - ${p.name}: ${src || 'no sources'}; ${allow}`);
   }

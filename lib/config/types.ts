@@ -1,6 +1,8 @@
 // The validated configuration: what lib/config/load.ts produces from YAML and every other
 // part consumes. Defaults are filled in; nothing here is optional at run time.
 
+import type { LabelSelector } from '../kube/selector';
+
 export type Family = 4 | 6;
 
 /** A host:port the daemon listens on or forwards to. IPv6 hosts are written "[fd00::53]:53". */
@@ -25,7 +27,29 @@ export interface AllowRule {
 
 export type SourceSpec =
   | { kind: 'cidr'; cidr: string; family: Family; address: string; prefix: number }
-  | { kind: 'cgroup'; path: string };
+  | { kind: 'cgroup'; path: string }
+  | PodSourceSpec;
+
+/** Pods of this node chosen as in a NetworkPolicy peer; null = that selector is absent. */
+export interface PodSourceSpec {
+  kind: 'pods';
+  /** absent (null): every namespace */
+  namespaceSelector: LabelSelector | null;
+  /** absent (null): every pod of the selected namespaces */
+  podSelector: LabelSelector | null;
+}
+
+/** The `kubernetes:` key: pod identity from the API server. */
+export interface KubernetesConfig {
+  /** absolute path; null = in-cluster service account */
+  kubeconfig: string | null;
+  /** null = $NODE_NAME, else the host name (resolveNodeName) */
+  nodeName: string | null;
+  /** ms a query from an unknown address of the pod CIDRs waits for its pod to appear; then SERVFAIL */
+  unknownPodHoldMs: number;
+  /** null = the Node object's spec.podCIDRs */
+  podCIDRs: { cidr: string; family: Family; address: string; prefix: number }[] | null;
+}
 
 export interface Policy {
   name: string;
@@ -66,6 +90,8 @@ export interface Config {
   cache: { enabled: boolean; maxEntries: number; maxBytes: number };
   /** Prometheus text exposition at http://HOST:PORT/metrics; null = off. */
   metrics: Endpoint | null;
+  /** null (or absent in hand-built configs) = no pod identity: the key is not in the file */
+  kubernetes?: KubernetesConfig | null;
   policies: Policy[];
 }
 

@@ -4,8 +4,9 @@ import { DEFAULTS, type Config, type Endpoint } from './types';
 import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
+import { readKubernetes } from './kubernetes';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
 const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
@@ -51,6 +52,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     limits: { ...DEFAULTS.limits },
     cache: { ...DEFAULTS.cache },
     metrics: null,
+    kubernetes: null,
     policies: [],
   };
   const root = r.deref(doc.contents);
@@ -128,6 +130,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     }
   }
 
-  if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key);
+  if ((e = get('kubernetes'))) cfg.kubernetes = readKubernetes(r, e.value, e.key);
+  if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key, !!cfg.kubernetes);
   return cfg;
 }

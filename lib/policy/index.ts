@@ -54,7 +54,7 @@ export class PolicyIndex {
         if (s.kind === 'cidr') {
           cidrs.push({ family: s.family, address: s.address, prefix: s.prefix, policy: pi });
           (s.family === 4 ? v4 : v6).add(s.cidr);
-        } else {
+        } else if (s.kind === 'cgroup') {
           const list = cg.get(s.path) ?? [];
           if (!list.includes(p.name)) list.push(p.name);
           cg.set(s.path, list);

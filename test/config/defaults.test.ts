@@ -13,6 +13,7 @@ const DEFAULT_VIEW = {
   limits: DEFAULTS.limits,
   cache: DEFAULTS.cache,
   metrics: null,
+  kubernetes: null,
   policies: [],
 };
 
