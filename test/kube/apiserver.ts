@@ -237,6 +237,7 @@ export class TestApiServer {
   }
 
   create(resource: Resource, o: Obj): Obj {
+    if (resource === 'namespaces') o = { ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, 'kubernetes.io/metadata.name': o.metadata.name } } };
     const k = this.key(o);
     if (this.objects[resource].has(k)) throw new Error(`${resource} ${k} already exists`);
     const c = this.stamp(resource, o);
@@ -249,6 +250,7 @@ export class TestApiServer {
 
   /** Replaces the object (same name; its UID is kept unless `o` sets another). */
   update(resource: Resource, o: Obj): Obj {
+    if (resource === 'namespaces') o = { ...o, metadata: { ...o.metadata, labels: { ...o.metadata.labels, 'kubernetes.io/metadata.name': o.metadata.name } } };
     const k = this.key(o);
     const old = this.objects[resource].get(k);
     if (!old) throw new Error(`${resource} ${k} not found`);
