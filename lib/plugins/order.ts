@@ -1,8 +1,9 @@
 // The order of the request path, in one place (like CoreDNS's plugin.cfg). Every plugin feels
 // the effects of all plugins below it:
 //
-//   querylog → policy → nftset → cache → answer → forward
+//   querylog → identity → policy → nftset → cache → answer → forward
 //
+// identity resolves who asked (lib/identity: a local socket's cgroup, a pod, else the address);
 // policy answers denials; nftset holds an allowed reply until the kernel has its addresses;
 // cache serves repeated allowed questions (below nftset: a hit still programs the asking source;
 // above answer: it stores replies already read and TTL-capped); answer reads (and TTL-caps) the
@@ -12,7 +13,9 @@ import type { Plugin } from './types';
 import type { PolicyIndex } from '../policy/index';
 import type { SetProgrammer } from '../nft/programmer';
 import type { Upstreams } from '../upstream/upstreams';
+import type { Resolver } from '../identity/resolver';
 import { QueryLogPlugin } from './querylog/querylog';
+import { IdentityPlugin } from './identity/identity';
 import { PolicyPlugin } from './policy/policy';
 import { NftsetPlugin } from './nftset/nftset';
 import { CachePlugin } from './cache/cache';
@@ -24,11 +27,14 @@ export interface ChainDeps {
   upstreams: Pick<Upstreams, 'exchange'>;
   /** absent in audit mode: nothing is programmed */
   programmer?: Pick<SetProgrammer, 'add'>;
+  /** identity resolvers asked before the IP identity (cgroup for local senders, pods) */
+  resolvers?: Resolver[];
 }
 
 export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
   const plugins: Plugin[] = [
     new QueryLogPlugin(),
+    new IdentityPlugin({ index: deps.index, resolvers: deps.resolvers }),
     new PolicyPlugin({ index: deps.index, mode: cfg.enforce.mode, denyResponse: cfg.denyResponse }),
   ];
   if (cfg.enforce.mode === 'enforce' && deps.programmer) {

@@ -1,7 +1,8 @@
 // The handler contract of the request path (CoreDNS-like). See lib/plugins/README.md.
 import type { Logger } from 'pino';
 import type { Query, AnswerInfo } from '../dns/types';
-import type { Decision, Source } from '../policy/types';
+import type { Decision } from '../policy/types';
+import type { Peer, LocalEnd, Source } from '../identity/types';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -10,12 +11,17 @@ export interface Request {
   /** The client's bytes, unchanged. A plugin that needs other bytes copies them. */
   readonly wire: Buffer;
   readonly query: Query;
-  readonly source: Source & { port: number };
+  /** The sender's address and port, as the listener saw them. */
+  readonly peer: Peer;
+  /** Where the query arrived: the listen address (UDP), the connection's local end (TCP). */
+  readonly local: LocalEnd;
   readonly transport: Transport;
   /** Largest reply the client accepts on this transport (512, the EDNS size, or 65535 on TCP). */
   readonly maxReplySize: number;
   /** process.hrtime.bigint() when the query arrived. */
   readonly received: bigint;
+  /** set by identity: who asked (lib/identity); plugins above identity do not see it yet */
+  source?: Source;
   /** set by policy */
   decision?: Decision;
   /** Per-stage durations in ns, keyed by plugin name; filled by the chain builder. */

@@ -1,8 +1,9 @@
 // PolicyIndex: the compiled form of the policies, built once per configuration (start, SIGHUP)
-// so that the per-query path only looks things up. decide() is IP-only; cgroup sources are kept
-// in `cgroups` for the layers that resolve a socket's cgroup.
+// so that the per-query path only looks things up. The identity step (lib/identity) asks which
+// policies select a sender (selectAddress, selectCgroup); decide() then judges a name for that
+// selection.
 import type { Policy, PortRule } from '../config/types';
-import type { Decision, Source } from './types';
+import type { Decision, AddressSource } from './types';
 import { expandPattern, normalizeName } from './pattern';
 import { NameTrie, type Terminal } from './trie';
 import { SourceTable, SOURCE_CACHE_MAX, type CidrEntry, type Selection } from './sources';
@@ -79,13 +80,38 @@ export class PolicyIndex {
     return this.trie.size;
   }
 
-  /** Names of the policies that select an IP source (empty: unmanaged). */
-  selecting(source: Source): readonly string[] {
-    return this.sources.lookup(source.address)?.names ?? [];
+  /**
+   * The policies selecting an IP source: a Selection, null when none does (unmanaged), undefined
+   * when `address` is not an IP address at all.
+   */
+  selectAddress(address: string): Selection | null | undefined {
+    return this.sources.lookup(address);
   }
 
-  decide(source: Source, name: string): Decision {
-    const sel = this.sources.lookup(source.address);
+  /**
+   * The policies selecting a host process by its cgroup v2 path (as in /proc/PID/cgroup, e.g.
+   * "/system.slice/backup.service"): every policy naming that path or an ancestor; null = none.
+   */
+  selectCgroup(path: string): Selection | null {
+    let sel = this.cgroupCache.get(path);
+    if (sel === undefined) {
+      const ids: number[] = [];
+      for (let p = path; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
+        ids.push(...(this.cgroupPolicies.get(p) ?? []));
+        if (p === '/' || !p.startsWith('/')) break;
+      }
+      sel = ids.length === 0 ? null : this.sources.intern(ids);
+      if (this.cgroupCache.size >= SOURCE_CACHE_MAX) this.cgroupCache.clear();
+      this.cgroupCache.set(path, sel);
+    }
+    return sel;
+  }
+
+  /**
+   * The verdict on `name` for a source selected by `sel` (from this index): null = unmanaged,
+   * undefined = not a source at all (fail closed: deny).
+   */
+  decide(sel: Selection | null | undefined, name: string): Decision {
     if (sel === null) {
       this.lastVisited = 0;
       return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
@@ -98,27 +124,14 @@ export class PolicyIndex {
     return this.decideFor(sel, normalizeName(name));
   }
 
-  /**
-   * The verdict for a host process by its cgroup v2 path (as in /proc/PID/cgroup, e.g.
-   * "/system.slice/backup.service"): selected by every policy naming that path or an ancestor.
-   */
+  /** decide() for an IP source by address (the CLI, reload revocation, tests). */
+  decideAddress(source: AddressSource, name: string): Decision {
+    return this.decide(this.selectAddress(source.address), name);
+  }
+
+  /** decide() for a host process by its cgroup v2 path (`explain --cgroup`, revocation). */
   decideCgroup(path: string, name: string): Decision {
-    let sel = this.cgroupCache.get(path);
-    if (sel === undefined) {
-      const ids: number[] = [];
-      for (let p = path; ; p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
-        ids.push(...(this.cgroupPolicies.get(p) ?? []));
-        if (p === '/' || !p.startsWith('/')) break;
-      }
-      sel = ids.length === 0 ? null : this.sources.intern(ids);
-      if (this.cgroupCache.size >= SOURCE_CACHE_MAX) this.cgroupCache.clear();
-      this.cgroupCache.set(path, sel);
-    }
-    if (sel === null) {
-      this.lastVisited = 0;
-      return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
-    }
-    return this.decideFor(sel, normalizeName(name));
+    return this.decide(this.selectCgroup(path), name);
   }
 
   private decideFor(sel: Selection, name: string): Decision {

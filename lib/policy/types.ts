@@ -15,7 +15,8 @@ export interface Decision {
   ports: PortRule[];
 }
 
-export interface Source {
+/** An IP source by address (the CLI's --source; reload revocation). */
+export interface AddressSource {
   address: string; // canonical textual IP (IPv4-mapped IPv6 converted to IPv4)
   family: Family;
 }

@@ -1,5 +1,6 @@
 // From received bytes to a Request, or to the reply that bad input deserves (never an exception).
 import type { Request, Transport } from '../plugins/types';
+import type { LocalEnd } from '../identity/types';
 import { parseQuery, DnsFormatError } from '../dns/query';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
@@ -16,7 +17,8 @@ const UDP_MIN = 512;
 const UDP_MAX = 4096;
 const TCP_MAX = 65535;
 
-export function intake(wire: Buffer, address: string, port: number, transport: Transport): Intake {
+/** address/port: the sender; local: where the query arrived (see Request.local). */
+export function intake(wire: Buffer, address: string, port: number, transport: Transport, local: LocalEnd): Intake {
   let query;
   try {
     query = parseQuery(wire);
@@ -34,7 +36,8 @@ export function intake(wire: Buffer, address: string, port: number, transport: T
     req: {
       wire,
       query,
-      source: { address, family, port },
+      peer: { address, family, port },
+      local,
       transport,
       maxReplySize,
       received: process.hrtime.bigint(),

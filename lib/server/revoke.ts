@@ -47,7 +47,7 @@ export async function findRevoked(table: string, index: PolicyIndex): Promise<{ 
         const pair = source + ' ' + name;
         let d = decisions.get(pair);
         if (!d) {
-          d = index.decide({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
+          d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
           decisions.set(pair, d);
         }
         if (!stillAllowed(k, d)) keys.push(k);

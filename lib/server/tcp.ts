@@ -51,6 +51,8 @@ export class TcpListener {
     this.sockets.add(sock);
     const address = canonicalSource(sock.remoteAddress ?? '');
     const port = sock.remotePort ?? 0;
+    // The connection's own local end: the exact address the client connected to.
+    const local = { address: canonicalSource(sock.localAddress ?? this.ep.host), port: sock.localPort ?? this.ep.port };
     let buf: Buffer = Buffer.alloc(0);
     let inFlight = 0;
     let closed = false;
@@ -81,7 +83,7 @@ export class TcpListener {
         const msg = Buffer.from(buf.subarray(2, 2 + n)); // own copy: the stream buffer is reused
         buf = buf.subarray(2 + n);
         this.stats.received++;
-        const it = intake(msg, address, port, 'tcp');
+        const it = intake(msg, address, port, 'tcp', local);
         if (it.kind === 'drop') {
           this.stats.dropped++;
           continue;

@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Endpoint } from '../config/types';
 import type { Handler } from '../plugins/types';
+import type { LocalEnd } from '../identity/types';
 import { intake, canonicalSource } from './request';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
@@ -19,6 +20,8 @@ export class UdpListener {
   private socket?: dgram.Socket;
   private pending = 0;
   private draining = false;
+  /** One socket per listen address: every datagram was sent to it (with the port bound). */
+  private localEnd: LocalEnd;
   readonly stats: ListenerStats = { received: 0, answered: 0, dropped: 0, formerr: 0, overloaded: 0 };
 
   constructor(
@@ -26,7 +29,9 @@ export class UdpListener {
     private readonly handle: () => Handler,
     private readonly maxPending: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.localEnd = { address: ep.host, port: ep.port };
+  }
 
   /**
    * Resolves with the bound port (useful when ep.port is 0 in tests). With fd, wrap that
@@ -41,7 +46,9 @@ export class UdpListener {
       socket.once('error', reject);
       const bound = () => {
         socket.off('error', reject);
-        resolve(socket.address().port);
+        const port = socket.address().port;
+        this.localEnd = { address: this.ep.host, port };
+        resolve(port);
       };
       if (fd === undefined) socket.bind(this.ep.port, this.ep.host, bound);
       else socket.bind({ fd }, bound);
@@ -52,7 +59,7 @@ export class UdpListener {
     if (this.draining) return; // shutting down: a query dropped now is retried by the client elsewhere
     this.stats.received++;
     const address = canonicalSource(rinfo.address);
-    const it = intake(msg, address, rinfo.port, 'udp');
+    const it = intake(msg, address, rinfo.port, 'udp', this.localEnd);
     if (it.kind === 'drop') {
       this.stats.dropped++;
       this.log.debug({ source: address, why: it.why }, 'dropped packet');

@@ -13,7 +13,7 @@ const allow: Decision = { verdict: 'allow', policies: ['p'], policy: 'p', patter
 function request(name: string, o: { id?: number; verdict?: Decision['verdict']; maxReplySize?: number; address?: string } = {}): Request {
   const { wire, q } = query(name, { id: o.id });
   return {
-    wire, query: q, source: { address: o.address ?? '127.0.0.1', family: 4, port: 5353 }, transport: 'udp',
+    wire, query: q, peer: { address: o.address ?? '127.0.0.1', family: 4, port: 5353 }, local: { address: '127.0.0.1', port: 53 }, transport: 'udp',
     maxReplySize: o.maxReplySize ?? 512, received: process.hrtime.bigint(), timings: {},
     decision: o.verdict === undefined ? allow : { ...allow, verdict: o.verdict },
   };

@@ -16,12 +16,12 @@ t.test('examples/config.yaml is valid and means what its comments say', async (t
   t.same(cfg.listen[1], { host: 'fd00:169:254::10', port: 53, family: 6 });
   const ix = PolicyIndex.compile(cfg.policies);
   const pod = { address: '10.244.1.23', family: 4 as const };
-  t.equal(ix.decide(pod, 'www.googleapis.com').pattern, '**.googleapis.com');
-  t.equal(ix.decide(pod, 'eu.api.example.com').pattern, '{eu,us}.api.example.com');
-  t.equal(ix.decide(pod, 'evil.example.net').verdict, 'deny');
-  t.equal(ix.decide({ address: '10.244.2.9', family: 4 }, 'api.stripe.com').verdict, 'deny', 'batch is default deny');
+  t.equal(ix.decideAddress(pod, 'www.googleapis.com').pattern, '**.googleapis.com');
+  t.equal(ix.decideAddress(pod, 'eu.api.example.com').pattern, '{eu,us}.api.example.com');
+  t.equal(ix.decideAddress(pod, 'evil.example.net').verdict, 'deny');
+  t.equal(ix.decideAddress({ address: '10.244.2.9', family: 4 }, 'api.stripe.com').verdict, 'deny', 'batch is default deny');
   t.same(ix.cgroups, [{ path: '/system.slice/backup.service', policies: ['backup-agent'] }]);
-  const sidecar = ix.decide({ address: '10.244.1.130', family: 4 }, 'ingest.metrics.example.com');
+  const sidecar = ix.decideAddress({ address: '10.244.1.130', family: 4 }, 'ingest.metrics.example.com');
   t.same([sidecar.policy, sidecar.ports], ['metrics', [{ proto: 'tcp', port: 4317 }]]);
 });
 

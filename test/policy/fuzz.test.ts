@@ -118,7 +118,7 @@ t.test('PolicyIndex agrees with the naive matcher', async (t) => {
     for (let i = 0; i < 250; i++) {
       const address = pick(ADDRS);
       const name = randomName();
-      const got = ix.decide({ address, family: 4 }, name);
+      const got = ix.decideAddress({ address, family: 4 }, name);
       const want = naiveDecide(policies, address, name);
       decisions++;
       if (got.verdict === 'allow') allows++;

@@ -35,30 +35,30 @@ const v4 = (address: string) => ({ address, family: 4 as const });
 const v6 = (address: string) => ({ address, family: 6 as const });
 
 t.test('no policy selects: unmanaged', async (t) => {
-  const d = ix.decide(v4('192.0.2.1'), 'api.example.com');
+  const d = ix.decideAddress(v4('192.0.2.1'), 'api.example.com');
   t.equal(d.verdict, 'unmanaged');
   t.same(d.policies, []);
-  t.equal(ix.decide(v6('2001:db8::1'), 'x').verdict, 'unmanaged');
+  t.equal(ix.decideAddress(v6('2001:db8::1'), 'x').verdict, 'unmanaged');
 });
 
 t.test('selected with no matching rule: deny, policies listed', async (t) => {
-  const d = ix.decide(v4('10.244.1.5'), 'evil.com');
+  const d = ix.decideAddress(v4('10.244.1.5'), 'evil.com');
   t.equal(d.verdict, 'deny');
   t.same(d.policies, ['web', 'wide']);
   t.equal(d.policy, undefined);
   t.equal(d.pattern, undefined);
-  const h = ix.decide(v4('10.9.1.1'), 'api.example.com');
+  const h = ix.decideAddress(v4('10.9.1.1'), 'api.example.com');
   t.same([h.verdict, h.policies], ['deny', ['host']], 'a policy without allow is default deny');
 });
 
 t.test('allows add up across policies', async (t) => {
-  t.equal(ix.decide(v4('10.244.1.5'), 'cdn.example.com').policy, 'wide', 'allowed by the second policy');
-  t.equal(ix.decide(v4('10.244.2.5'), 'cdn.example.com').verdict, 'allow', 'only wide selects 10.244.2.5');
-  t.equal(ix.decide(v4('10.244.2.5'), 'api.example.com').verdict, 'deny', 'web does not select 10.244.2.5');
+  t.equal(ix.decideAddress(v4('10.244.1.5'), 'cdn.example.com').policy, 'wide', 'allowed by the second policy');
+  t.equal(ix.decideAddress(v4('10.244.2.5'), 'cdn.example.com').verdict, 'allow', 'only wide selects 10.244.2.5');
+  t.equal(ix.decideAddress(v4('10.244.2.5'), 'api.example.com').verdict, 'deny', 'web does not select 10.244.2.5');
 });
 
 t.test('first match in config order, ports are the union', async (t) => {
-  const d = ix.decide(v4('10.244.1.5'), 'storage.googleapis.com');
+  const d = ix.decideAddress(v4('10.244.1.5'), 'storage.googleapis.com');
   t.equal(d.verdict, 'allow');
   t.equal(d.policy, 'web');
   t.equal(d.pattern, '**.googleapis.com');
@@ -68,69 +68,69 @@ t.test('first match in config order, ports are the union', async (t) => {
     { proto: 'tcp', port: 8443 },
     { proto: 'udp', port: 443 },
   ]);
-  const w = ix.decide(v4('10.244.2.5'), 'storage.googleapis.com');
+  const w = ix.decideAddress(v4('10.244.2.5'), 'storage.googleapis.com');
   t.same([w.policy, w.pattern, w.ports.length], ['wide', '*.googleapis.com', 2]);
 });
 
 t.test('a rule without ports makes allPorts', async (t) => {
-  const d = ix.decide(v4('10.244.1.5'), 'API.example.com.');
+  const d = ix.decideAddress(v4('10.244.1.5'), 'API.example.com.');
   t.same([d.verdict, d.allPorts, d.ports], ['allow', true, []]);
 });
 
 t.test('IPv6 sources, and IPv4-mapped addresses treated as IPv4', async (t) => {
-  t.equal(ix.decide(v6('fd00:10:244:1::99'), 'api.example.com').verdict, 'allow');
-  t.equal(ix.decide(v6('fd00:10:244:2::99'), 'api.example.com').verdict, 'unmanaged');
-  t.equal(ix.decide(v6('::ffff:10.244.1.5'), 'api.example.com').verdict, 'allow');
+  t.equal(ix.decideAddress(v6('fd00:10:244:1::99'), 'api.example.com').verdict, 'allow');
+  t.equal(ix.decideAddress(v6('fd00:10:244:2::99'), 'api.example.com').verdict, 'unmanaged');
+  t.equal(ix.decideAddress(v6('::ffff:10.244.1.5'), 'api.example.com').verdict, 'allow');
 });
 
 t.test('host routes and prefix boundaries', async (t) => {
-  t.same(ix.decide(v4('10.244.1.7'), 'x').policies, ['web', 'wide']);
-  t.same(ix.decide(v4('10.244.255.255'), 'x').policies, ['wide']);
-  t.equal(ix.decide(v4('10.245.0.0'), 'x').verdict, 'unmanaged');
-  t.equal(ix.decide(v4('10.243.255.255'), 'x').verdict, 'unmanaged');
+  t.same(ix.decideAddress(v4('10.244.1.7'), 'x').policies, ['web', 'wide']);
+  t.same(ix.decideAddress(v4('10.244.255.255'), 'x').policies, ['wide']);
+  t.equal(ix.decideAddress(v4('10.245.0.0'), 'x').verdict, 'unmanaged');
+  t.equal(ix.decideAddress(v4('10.243.255.255'), 'x').verdict, 'unmanaged');
 });
 
 t.test('malformed source addresses fail closed and do not throw', async (t) => {
   for (const a of ['', 'x', '10.244.1', '10.244.1.500', '::g', '010.244.1.5']) {
-    const d = ix.decide(v4(a), 'api.example.com');
+    const d = ix.decideAddress(v4(a), 'api.example.com');
     t.equal(d.verdict, 'deny', JSON.stringify(a));
   }
 });
 
 t.test('hostile names do not throw', async (t) => {
   for (const n of ['', '.', '..', 'a'.repeat(5000), '\u0000.com', `${'a.'.repeat(2000)}example.com`]) {
-    t.doesNotThrow(() => ix.decide(v4('10.244.1.5'), n));
+    t.doesNotThrow(() => ix.decideAddress(v4('10.244.1.5'), n));
   }
 });
 
 t.test('managed CIDRs and cgroups', async (t) => {
   t.same(ix.managed, { v4: ['10.244.1.0/24', '10.244.0.0/16', '10.244.1.7/32', '10.9.0.0/16'], v6: ['fd00:10:244:1::/64'] });
   t.same(ix.cgroups, [{ path: '/system.slice/backup.service', policies: ['host', 'host2'] }]);
-  t.equal(ix.decide(v4('10.9.0.1'), 'anything').verdict, 'deny', 'cgroup policies do not apply to IPs');
+  t.equal(ix.decideAddress(v4('10.9.0.1'), 'anything').verdict, 'deny', 'cgroup policies do not apply to IPs');
 });
 
 t.test('the source cache stays bounded and correct after clearing', async (t) => {
   const big = PolicyIndex.compile(cfg.policies);
   for (let i = 0; i < SOURCE_CACHE_MAX + 10; i++) {
     const a = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-    big.decide(v4(a), 'x');
+    big.decideAddress(v4(a), 'x');
   }
-  t.equal(big.decide(v4('10.244.1.5'), 'api.example.com').verdict, 'allow');
-  t.equal(big.decide(v4('10.0.0.1'), 'api.example.com').verdict, 'unmanaged');
+  t.equal(big.decideAddress(v4('10.244.1.5'), 'api.example.com').verdict, 'allow');
+  t.equal(big.decideAddress(v4('10.0.0.1'), 'api.example.com').verdict, 'unmanaged');
 });
 
 t.test('decisions do not share mutable state', async (t) => {
-  const a = ix.decide(v4('10.244.1.5'), 'storage.googleapis.com');
+  const a = ix.decideAddress(v4('10.244.1.5'), 'storage.googleapis.com');
   a.ports.push({ proto: 'udp', port: 1 });
   a.policies.push('x');
-  const b = ix.decide(v4('10.244.1.5'), 'storage.googleapis.com');
+  const b = ix.decideAddress(v4('10.244.1.5'), 'storage.googleapis.com');
   t.equal(b.ports.length, 3);
   t.same(b.policies, ['web', 'wide']);
 });
 
 t.test('no policies at all: everything unmanaged', async (t) => {
   const empty = PolicyIndex.compile([]);
-  t.equal(empty.decide(v4('10.0.0.1'), 'x').verdict, 'unmanaged');
+  t.equal(empty.decideAddress(v4('10.0.0.1'), 'x').verdict, 'unmanaged');
   t.same(empty.managed, { v4: [], v6: [] });
 });
 
@@ -156,5 +156,5 @@ policies:
   t.equal(cx.decideCgroup('/user.slice', 'ntp.example.com').verdict, 'unmanaged');
   t.equal(cx.decideCgroup('/', 'ntp.example.com').verdict, 'unmanaged');
   t.equal(cx.decideCgroup('', 'ntp.example.com').verdict, 'unmanaged', 'garbage does not throw');
-  t.equal(cx.decide({ address: '10.0.0.1', family: 4 }, 'ntp.example.com').verdict, 'unmanaged', 'IPs are separate');
+  t.equal(cx.decideAddress({ address: '10.0.0.1', family: 4 }, 'ntp.example.com').verdict, 'unmanaged', 'IPs are separate');
 });

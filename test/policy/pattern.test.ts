@@ -43,8 +43,8 @@ for (const [pattern, yes, no] of [...SPEC_TABLE, ...EXTRA]) {
   t.test(`pattern ${pattern}`, async (t) => {
     t.equal(validatePattern(pattern), null, 'valid');
     const ix = indexFor(pattern);
-    for (const n of yes) t.equal(ix.decide(SRC, n).verdict, 'allow', `matches ${JSON.stringify(n)}`);
-    for (const n of no) t.equal(ix.decide(SRC, n).verdict, 'deny', `does not match ${JSON.stringify(n)}`);
+    for (const n of yes) t.equal(ix.decideAddress(SRC, n).verdict, 'allow', `matches ${JSON.stringify(n)}`);
+    for (const n of no) t.equal(ix.decideAddress(SRC, n).verdict, 'deny', `does not match ${JSON.stringify(n)}`);
   });
 }
 

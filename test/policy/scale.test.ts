@@ -57,7 +57,7 @@ t.test('10,000 patterns, 100,000 decisions, O(labels) nodes each', async (t) => 
     // An extra leading label: only the '**.' patterns still match.
     const prefixed = k % 3 === 0;
     const name = prefixed ? `nope${k}.${nameFor(i, k % 5)}` : nameFor(i, k % 5);
-    const d = ix.decide({ address: `10.${p}.1.2`, family: 4 }, name);
+    const d = ix.decideAddress({ address: `10.${p}.1.2`, family: 4 }, name);
     const expectAllow = matching && (!prefixed || i % 4 === 2);
     if ((d.verdict === 'allow') !== expectAllow || (expectAllow && d.pattern !== patternFor(i))) wrong++;
     const labels = name.split('.').length;
@@ -72,8 +72,8 @@ t.test('10,000 patterns, 100,000 decisions, O(labels) nodes each', async (t) => 
 
 t.test('lastVisited counts real work', async (t) => {
   const ix = PolicyIndex.compile(policies);
-  ix.decide({ address: '10.0.1.1', family: 4 }, 'svc0.ns0.example.com');
+  ix.decideAddress({ address: '10.0.1.1', family: 4 }, 'svc0.ns0.example.com');
   t.equal(ix.lastVisited, 5, 'root, com, example, ns0, svc0');
-  ix.decide({ address: '10.0.1.1', family: 4 }, 'zzz');
+  ix.decideAddress({ address: '10.0.1.1', family: 4 }, 'zzz');
   t.equal(ix.lastVisited, 1, 'an unknown TLD stops at the root');
 });

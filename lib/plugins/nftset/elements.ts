@@ -2,6 +2,7 @@
 import type { Decision } from '../../policy/types';
 import type { AnswerAddress } from '../../dns/types';
 import type { Element } from '../../nft/programmer';
+import type { Source, SourceKind } from '../../identity/types';
 
 export interface TtlPolicy {
   min: number;
@@ -18,29 +19,43 @@ export function elementTimeoutMs(ttl: number, p: TtlPolicy): number {
 }
 
 /**
- * One element per address of the source's own family (a pod connects from the address it asked
- * from; the other family's addresses stay closed) and per allowed port rule.
+ * The set of each source kind, answer family and port form: ip and pod sources are keyed by
+ * address (allow*), cgroup sources by cgroup id (cgroup*). A new kind adds a row here and a set
+ * and a rule in the ruleset — not a second programmer.
+ */
+export const SETS: Record<SourceKind, { 4: [string, string]; 6: [string, string] }> = {
+  ip: { 4: ['allow4', 'allow4p'], 6: ['allow6', 'allow6p'] },
+  pod: { 4: ['allow4', 'allow4p'], 6: ['allow6', 'allow6p'] },
+  cgroup: { 4: ['cgroup4', 'cgroup4p'], 6: ['cgroup6', 'cgroup6p'] },
+};
+
+/**
+ * One element per answer address whose family the source has a key for (source.keys), and per
+ * allowed port rule: an ip source only its own family's (a pod that asks over IPv4 connects from
+ * IPv4), a pod both of its addresses, a cgroup both families under its id.
  */
 export function buildElements(
-  source: Buffer,
-  sourceFamily: 4 | 6,
+  source: Pick<Source, 'kind' | 'keys'>,
   name: string,
   d: Decision,
   addresses: readonly AnswerAddress[],
   ttl: TtlPolicy,
 ): Element[] {
   const out: Element[] = [];
+  const sets = SETS[source.kind];
   for (const a of addresses) {
-    if (a.family !== sourceFamily) continue;
+    const key = source.keys[a.family];
+    if (!key) continue;
+    const [all, withPort] = sets[a.family];
     const timeoutMs = elementTimeoutMs(a.ttl, ttl);
     if (d.allPorts) {
-      out.push({ set: a.family === 4 ? 'allow4' : 'allow6', source, destination: a.bytes, timeoutMs, comment: name });
+      out.push({ set: all as Element['set'], source: key, destination: a.bytes, timeoutMs, comment: name });
       continue;
     }
     for (const p of d.ports) {
       out.push({
-        set: a.family === 4 ? 'allow4p' : 'allow6p',
-        source,
+        set: withPort as Element['set'],
+        source: key,
         destination: a.bytes,
         proto: IPPROTO[p.proto],
         port: p.port,

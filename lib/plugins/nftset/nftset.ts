@@ -1,13 +1,13 @@
 // nftset: hold an allowed answer until the kernel has committed every one of its addresses for
 // this source. Failure or a commit slower than the bound → SERVFAIL (fail closed, clients retry).
 import type { Logger } from 'pino';
-import ipaddr from 'ipaddr.js';
 import type { Handler, Plugin, Request, Response } from '../types';
 import type { SetProgrammer } from '../../nft/programmer';
 import type { PolicyIndex } from '../../policy/index';
 import { errorResponse } from '../../dns/synth';
 import { RCODE, EDE } from '../../dns/constants';
 import { buildElements, type TtlPolicy } from './elements';
+import { reselect } from '../../identity/select';
 
 export interface NftsetOptions {
   programmer: Pick<SetProgrammer, 'add'>;
@@ -46,26 +46,26 @@ export class NftsetPlugin implements Plugin {
       const decidedBy = opts.index(); // the index policy used a moment ago, in this same tick
       const res = await next(req);
       let d = req.decision;
-      if (d?.verdict !== 'allow' || !res.answer || res.answer.addresses.length === 0) return res;
+      const source = req.source;
+      if (d?.verdict !== 'allow' || !source || !res.answer || res.answer.addresses.length === 0) return res;
       const index = opts.index();
       if (index !== decidedBy) {
         // Reloaded while the upstream answered: only what the new policy allows may be programmed.
-        d = index.decide(req.source, req.query.name);
+        d = index.decide(reselect(source, index), req.query.name);
         if (d.verdict !== 'allow') {
           stats.failures++;
-          log.info({ source: req.source.address, name: req.query.name }, 'no longer allowed after a reload; SERVFAIL');
+          log.info({ source: source.display, name: req.query.name }, 'no longer allowed after a reload; SERVFAIL');
           return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: 'dnswall: policy changed' }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
         }
       }
-      const src = sourceBytes(req.source.address);
-      const elements = buildElements(src, req.source.family, req.query.name, d, res.answer.addresses, opts.ttl);
+      const elements = buildElements(source, req.query.name, d, res.answer.addresses, opts.ttl);
       if (elements.length === 0) return res;
       const addresses = new Set(elements.map((e) => e.destination.toString('hex'))).size;
       if (addresses > opts.maxAddressesPerName) {
         // The programmer keeps only the newest maxAddressesPerName per (source, name): releasing
         // this answer would hand out addresses that are not in the set.
         stats.failures++;
-        log.warn({ source: req.source.address, name: req.query.name, addresses, limit: opts.maxAddressesPerName }, 'answer has more addresses than limits.maxAddressesPerName; SERVFAIL');
+        log.warn({ source: source.display, name: req.query.name, addresses, limit: opts.maxAddressesPerName }, 'answer has more addresses than limits.maxAddressesPerName; SERVFAIL');
         return {
           wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` }),
           rcode: RCODE.SERVFAIL,
@@ -82,7 +82,7 @@ export class NftsetPlugin implements Plugin {
         const timedOut = err instanceof CommitTimeout;
         if (timedOut) stats.timeouts++;
         else stats.failures++;
-        log.error({ source: req.source.address, name: req.query.name, err: (err as Error).message }, timedOut ? 'kernel commit too slow; SERVFAIL' : 'programming failed; SERVFAIL');
+        log.error({ source: source.display, name: req.query.name, err: (err as Error).message }, timedOut ? 'kernel commit too slow; SERVFAIL' : 'programming failed; SERVFAIL');
         const text = timedOut ? 'dnswall: firewall not ready in time' : 'dnswall: firewall programming failed';
         return {
           wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: timedOut ? EDE.NOT_READY : EDE.OTHER, text }),
@@ -101,19 +101,6 @@ export class NftsetPlugin implements Plugin {
   async close(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
   }
-}
-
-/** Address text → bytes, parsed once per source (pods are few; a node sees hundreds at most). */
-const SOURCE_CACHE_MAX = 4096;
-const sourceCache = new Map<string, Buffer>();
-function sourceBytes(address: string): Buffer {
-  let b = sourceCache.get(address);
-  if (!b) {
-    if (sourceCache.size >= SOURCE_CACHE_MAX) sourceCache.clear();
-    b = Buffer.from(ipaddr.parse(address).toByteArray());
-    sourceCache.set(address, b);
-  }
-  return b;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

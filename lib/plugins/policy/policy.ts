@@ -1,4 +1,4 @@
-// policy: decide (source, name) once, answer denials here, let the rest go down the chain.
+// policy: decide (source, name) once — the source's selection, resolved by identity — answer denials here, let the rest go down the chain.
 import type { Logger } from 'pino';
 import type { Handler, Plugin, Request, Response } from '../types';
 import type { PolicyIndex } from '../../policy/index';
@@ -33,7 +33,9 @@ export class PolicyPlugin implements Plugin {
     const rcode = opts.denyResponse === 'refused' ? RCODE.REFUSED : RCODE.NXDOMAIN;
     const audit = opts.mode === 'audit';
     return async (req: Request): Promise<Response> => {
-      const d = opts.index().decide(req.source, req.query.name);
+      // Below identity: req.source is set. Without it (a chain built wrongly) every source is
+      // judged as no policy's — deny, never an unfiltered answer.
+      const d = opts.index().decide(req.source ? req.source.selection : undefined, req.query.name);
       req.decision = d;
       if (d.verdict === 'allow') {
         stats.allowed++;
@@ -45,7 +47,7 @@ export class PolicyPlugin implements Plugin {
       }
       if (limiter.take()) {
         log.info(
-          { source: req.source.address, name: req.query.name, qtype: req.query.qtype, policies: d.policies, audit, suppressed: limiter.suppressed() },
+          { source: req.source?.display ?? req.peer.address, name: req.query.name, qtype: req.query.qtype, policies: d.policies, audit, suppressed: limiter.suppressed() },
           audit ? 'would deny (audit mode)' : 'denied',
         );
       }

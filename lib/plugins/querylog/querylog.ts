@@ -11,7 +11,8 @@ export class QueryLogPlugin implements Plugin {
     return async (req: Request): Promise<Response> => {
       const res = await next(req);
       log.debug({
-        source: req.source.address,
+        source: req.source?.display ?? req.peer.address,
+        kind: req.source?.kind,
         transport: req.transport,
         name: req.query.name,
         qtype: req.query.qtype,

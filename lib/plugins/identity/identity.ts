@@ -1,0 +1,70 @@
+// identity: who asked? Resolves req.source once per query — a local socket's cgroup (sock_diag),
+// a pod of this node, else the source address — so that policy decides on the sender's
+// selection and nftset programs its kernel keys. See lib/identity.
+import type { Logger } from 'pino';
+import type { Handler, Plugin, Request, Response } from '../types';
+import type { PolicyIndex } from '../../policy/index';
+import type { Resolver, Resolved } from '../../identity/resolver';
+import { isUnattributable } from '../../identity/resolver';
+import { ipSource } from '../../identity/ip';
+import { errorResponse } from '../../dns/synth';
+import { RCODE, EDE } from '../../dns/constants';
+import { LogLimiter } from '../../util/ratelimit';
+
+export interface IdentityOptions {
+  /** Read per query so a reload can swap the index atomically. */
+  index: () => PolicyIndex;
+  /** Asked in order before the IP identity (cgroup for local senders, then pods). */
+  resolvers?: Resolver[];
+}
+
+export interface IdentityStats {
+  /** queries resolved per kind */
+  ip: number;
+  pod: number;
+  cgroup: number;
+  /** senders a resolver was responsible for but could not name (answered SERVFAIL) */
+  unattributable: number;
+}
+
+export class IdentityPlugin implements Plugin {
+  readonly name = 'identity';
+  readonly stats: IdentityStats = { ip: 0, pod: 0, cgroup: 0, unattributable: 0 };
+  private readonly limiter = new LogLimiter(5);
+
+  constructor(private readonly opts: IdentityOptions) {}
+
+  setup(next: Handler, log: Logger): Handler {
+    const { opts, stats, limiter } = this;
+    const resolvers = opts.resolvers ?? [];
+    const unattributable = (req: Request, why: string): Response => {
+      stats.unattributable++;
+      if (limiter.take()) {
+        log.warn({ source: req.peer.address, port: req.peer.port, transport: req.transport, name: req.query.name, why, suppressed: limiter.suppressed() }, 'sender cannot be attributed; SERVFAIL');
+      }
+      return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: sender not attributable (${why})` }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+    };
+    // The selection belongs to the index that resolved it: policy, called in the same tick as
+    // next(), reads the same index. A resolver that had to wait may have seen a reload: resolve
+    // again with the new index.
+    const run = (req: Request): Promise<Response> => settle(req, opts.index(), null, -1);
+    const settle = (req: Request, index: PolicyIndex, r: Resolved, i: number): Promise<Response> => {
+      for (;;) {
+        if (r !== null) {
+          if (isUnattributable(r)) return Promise.resolve(unattributable(req, r.unattributable));
+          req.source = r;
+          stats[r.kind]++;
+          return next(req);
+        }
+        if (++i >= resolvers.length) break;
+        const got = resolvers[i].resolve(req, index);
+        if (got instanceof Promise) return got.then((g) => (opts.index() === index ? settle(req, index, g, i) : run(req)));
+        r = got;
+      }
+      req.source = ipSource(index, req.peer);
+      stats.ip++;
+      return next(req);
+    };
+    return run;
+  }
+}
