@@ -6,6 +6,8 @@ import { exitCodeFor } from '../lib/cli/exit';
 import { ConfigError } from '../lib/config/errors';
 import { runCheck, runExplain, runRuleset, runList, runForget } from '../lib/cli/commands';
 import { serve } from '../lib/cli/serve';
+import { runTeardown } from '../lib/cli/teardown';
+import { tableFor } from '../lib/cli/commands';
 import { demo } from '../lib/cli/demo';
 import { holdSockets } from '../lib/server/socket-holder';
 import { loadConfigFile } from '../lib/config/load';
@@ -82,6 +84,13 @@ program
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .requiredOption('--source <ip>', 'the source address to forget')
   .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source })));
+
+program
+  .command('teardown')
+  .description("remove dnswall's nftables table (every rule and element): the uninstall step; stop the daemon first")
+  .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
+  .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
+  .action((o) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
 
 program
   .command('hold-sockets')

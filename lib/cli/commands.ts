@@ -44,7 +44,7 @@ export function runRuleset(file: string): number {
 }
 
 /** --table, else the configuration's table when the file exists, else dnswall. */
-function tableFor(o: { config: string; table?: string }): string {
+export function tableFor(o: { config: string; table?: string }): string {
   return o.table || (fs.existsSync(o.config) ? loadConfigFile(o.config).nftables.table : 'dnswall');
 }
 

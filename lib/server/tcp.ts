@@ -7,6 +7,7 @@ import type { Handler } from '../plugins/types';
 import { intake, canonicalSource } from './request';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
+import { bindError } from './bind-error';
 import type { ListenerStats } from './udp';
 
 /** Queries one connection may have in flight before we stop reading from it (back-pressure). */
@@ -37,10 +38,11 @@ export class TcpListener {
     server.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'tcp server error'));
     this.server = server;
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException) => reject(bindError(err, this.ep, 'tcp'));
+      server.once('error', failed);
       const opts = fd === undefined ? { port: this.ep.port, host: this.ep.host, ipv6Only: this.ep.family === 6 } : { fd };
       server.listen(opts, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve((server.address() as net.AddressInfo).port);
       });
     });

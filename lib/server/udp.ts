@@ -7,6 +7,7 @@ import type { LocalEnd } from '../identity/types';
 import { intake, canonicalSource } from './request';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
+import { bindError } from './bind-error';
 
 export interface ListenerStats {
   received: number;
@@ -43,9 +44,10 @@ export class UdpListener {
     socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
     socket.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'udp socket error'));
     return new Promise((resolve, reject) => {
-      socket.once('error', reject);
+      const failed = (err: NodeJS.ErrnoException) => reject(bindError(err, this.ep, 'udp'));
+      socket.once('error', failed);
       const bound = () => {
-        socket.off('error', reject);
+        socket.off('error', failed);
         const port = socket.address().port;
         this.localEnd = { address: this.ep.host, port };
         resolve(port);
