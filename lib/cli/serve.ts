@@ -1,7 +1,7 @@
 // dnswall serve: run the daemon in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
-import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { loadConfigFile } from '../config/load';
+import { parseConfig, readConfigText } from '../config/load';
+import { followFile, contentHash, type Follower } from './follow';
 import { ConfigError, formatIssue } from '../config/errors';
 import { Daemon } from '../server/daemon';
 import { inheritedSockets, type Inherited } from '../server/listen-fds';
@@ -14,7 +14,9 @@ export interface ServeOptions {
 }
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
-  const cfg = loadConfigFile(opts.config);
+  const firstText = readConfigText(opts.config);
+  const cfg = parseConfig(firstText, opts.config);
+  const firstHash = contentHash(firstText);
   // systemd socket activation or `dnswall hold-sockets`: sockets that outlive this process.
   let inherited: Inherited;
   try {
@@ -27,26 +29,30 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   // Under `dnswall hold-sockets` (an IPC channel from the keeper): say we are answering, so the
   // keeper stops the previous daemon only now — no moment without a reader on the sockets.
   process.send?.({ dnswall: 'ready' });
+  log.info({ file: opts.config, configHash: firstHash }, 'configuration loaded');
 
+  // One reload at a time, in order. Every reload logs the hash of the content it read.
   let reloading: Promise<void> = Promise.resolve();
+  let follower: Follower | undefined;
   const reload = (why: string) => {
     reloading = reloading.then(async () => {
+      let configHash: string | undefined;
       try {
-        const next = loadConfigFile(opts.config);
-        await daemon.reload(next);
+        const text = readConfigText(opts.config);
+        configHash = contentHash(text);
+        follower?.setHash(configHash); // this content is handled: its file events reload nothing more
+        await daemon.reload(parseConfig(text, opts.config), { why, configHash });
       } catch (err) {
-        const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : undefined;
-        log.error({ why, err: (err as Error).message, errors: issues }, 'reload rejected; keeping the running configuration');
+        const rejected = err instanceof ConfigError;
+        daemon.countReload(rejected ? 'rejected' : 'failed');
+        const issues = rejected ? err.issues.map(formatIssue) : undefined;
+        log.error({ why, configHash, err: (err as Error).message, errors: issues }, rejected ? 'reload rejected; keeping the running configuration' : 'reload failed');
       }
     });
   };
   process.on('SIGHUP', () => reload('SIGHUP'));
   if (opts.watch) {
-    let timer: NodeJS.Timeout | undefined;
-    fs.watch(opts.config, () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => reload('file changed'), 200);
-    });
+    follower = followFile(opts.config, () => reload('file changed'), { initialHash: firstHash, log });
   }
 
   await new Promise<void>((resolve) => {
@@ -57,6 +63,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  follower?.close();
   await reloading;
   await daemon.stop();
   log.info('stopped');

@@ -11,17 +11,20 @@ import { buildConfig } from './validate';
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 export function loadConfigFile(path: string): Config {
-  let text: string;
+  return parseConfig(readConfigText(path), path);
+}
+
+/** The file's text (size-checked); unreadable → a ConfigError naming the file and why. */
+export function readConfigText(path: string): string {
   try {
     const buf = readFileSync(path);
     if (buf.length > MAX_CONFIG_BYTES) throw new Error(`file is larger than ${MAX_CONFIG_BYTES} bytes`);
-    text = buf.toString('utf8');
+    return buf.toString('utf8');
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code ? `${e.code}: ${e.message.replace(/^\w+: /, '')}` : e.message;
     throw new ConfigError([{ file: path, line: 0, col: 0, message: `cannot read configuration: ${why}` }]);
   }
-  return parseConfig(text, path);
 }
 
 /** The key text at a duplicate-key error, for a message that names it. */

@@ -18,6 +18,8 @@ export interface MetricsSources {
   upstream: () => UpstreamStats | undefined;
   cache?: () => { stats: CacheStats; size: number; bytes: number } | undefined;
   programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
+  /** reloads by result: applied, partial (some keys not in force), rejected (invalid file), failed */
+  reloads?: () => Record<string, number>;
 }
 
 /** p-quantile of the filled part of a ring of samples. */
@@ -100,6 +102,9 @@ export function createRegistry(src: MetricsSources): Registry {
     const s = src.upstream();
     if (!s) return;
     for (const [k, v] of Object.entries(s)) if (typeof v === 'number') set({ event: k }, v);
+  });
+  counter(reg, 'dnswall_reloads_total', 'Configuration reloads by result (applied, partial: some keys need a restart or failed, rejected: invalid file, failed)', ['result'], (set) => {
+    for (const [k, v] of Object.entries(src.reloads?.() ?? {})) set({ result: k }, v);
   });
   return reg;
 }

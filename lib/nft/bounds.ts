@@ -190,6 +190,27 @@ export class Bounds {
     while (this.count > this.limits.maxElements && this.head !== NONE && this.head !== i) this.evict(this.head, 'total');
   }
 
+  /**
+   * Reload: new caps. Every group now over its cap loses its oldest elements at once (as touch
+   * would on its next element); returns how many were evicted.
+   */
+  setLimits(limits: Partial<BoundLimits>): number {
+    for (const k of Object.keys(this.limits) as (keyof BoundLimits)[]) {
+      const v = limits[k];
+      if (typeof v === 'number' && v > 0) this.limits[k] = v === Infinity ? v : Math.max(1, Math.floor(v));
+    }
+    const before = this.evictions.perName + this.evictions.perSource + this.evictions.total;
+    for (let g = 0; g < this.grpTop; g++) {
+      // free rows have no elements (count 0); a live group's cap is addresses × its width
+      while (this.grpCount[g] > this.limits.maxAddressesPerName * this.grpWidth[g] && this.grpHead[g] !== NONE) this.evict(this.grpHead[g], 'perName');
+    }
+    for (const src of [...this.sources.values()]) {
+      while (src.count > this.limits.maxElementsPerSource && src.head !== NONE) this.evict(src.head, 'perSource');
+    }
+    while (this.count > this.limits.maxElements && this.head !== NONE) this.evict(this.head, 'total');
+    return this.evictions.perName + this.evictions.perSource + this.evictions.total - before;
+  }
+
   /** Takes slot `i` off every list (expired, removed, or permanent now). */
   drop(i: number): void {
     const src = this.srcOf(i);

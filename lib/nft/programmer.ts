@@ -223,6 +223,24 @@ export class SetProgrammer {
     for (let i = 0; i < parts.length; i += 8) await this.socket().batch(parts.slice(i, i + 8));
   }
 
+  /**
+   * The whole (lowercased) DNS name this daemon programmed the element for; null when it does
+   * not know (adopted from the kernel and not answered since). The element's comment may be cut.
+   */
+  nameOf(set: AllowSet, key: Buffer): string | null {
+    return this.book.nameOf(elementId(set, key));
+  }
+
+  /**
+   * Reload: new caps for the book. Elements over a lowered cap are evicted (oldest first) and
+   * deleted from the kernel before this resolves; returns how many.
+   */
+  async setLimits(limits: Partial<BoundLimits>): Promise<number> {
+    const n = this.book.bounds.setLimits(limits);
+    if (n > 0) await this.drained();
+    return n;
+  }
+
   /** Resolves once everything queued so far (and anything queued meanwhile) has been committed or failed. */
   drained(): Promise<void> {
     if (this.inFlight === 0 && this.head >= this.queue.length) return Promise.resolve();

@@ -29,6 +29,8 @@ export interface ChainDeps {
   programmer?: Pick<SetProgrammer, 'add'>;
   /** identity resolvers asked before the IP identity (cgroup for local senders, pods) */
   resolvers?: Resolver[];
+  /** reload: the running cache, kept (with its entries) when nothing it depends on changed */
+  cache?: CachePlugin;
 }
 
 export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
@@ -40,7 +42,7 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
   if (cfg.enforce.mode === 'enforce' && deps.programmer) {
     plugins.push(new NftsetPlugin({ programmer: deps.programmer, ttl: cfg.ttl, commitTimeoutMs: cfg.limits.commitTimeoutMs, maxAddressesPerName: cfg.limits.maxAddressesPerName, index: deps.index }));
   }
-  if (cfg.cache.enabled) plugins.push(new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));
+  if (cfg.cache.enabled) plugins.push(deps.cache ?? new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));
   plugins.push(new AnswerPlugin(cfg.ttl.max), new ForwardPlugin(deps.upstreams));
   return plugins;
 }

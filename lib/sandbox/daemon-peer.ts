@@ -44,7 +44,7 @@ export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml
     proc, configFile, logs,
     async reload(y: string) {
       writeFileSync(configFile, y);
-      const done = lines.waitFor((l) => /"msg":"(configuration reloaded|reload rejected[^"]*)"/.test(l), READY_TIMEOUT_MS);
+      const done = lines.waitFor((l) => /"msg":"(configuration reloaded[^"]*|reload rejected[^"]*|reload failed)"/.test(l), READY_TIMEOUT_MS);
       proc.kill('SIGHUP');
       return JSON.parse(await done);
     },

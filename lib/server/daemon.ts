@@ -11,6 +11,7 @@ import { renderRuleset, installRuleset } from '../nft/ruleset';
 import { buildChain, type Chain } from '../plugins/chain';
 import { standardPlugins } from '../plugins/order';
 import { revokeDisallowed } from './revoke';
+import { planReload } from './reload-plan';
 import { createRegistry, serveMetrics } from '../metrics/metrics';
 import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
@@ -28,6 +29,23 @@ export interface BoundAddress {
   inherited?: readonly ('udp' | 'tcp')[];
 }
 
+export type ReloadResult = 'applied' | 'partial' | 'rejected' | 'failed';
+
+export interface ReloadOutcome {
+  result: ReloadResult;
+  changed: string[];
+  /** keys (with why) not in force after this reload */
+  notApplied: string[];
+}
+
+/** Keys that size the programmer's book (and the kernel sets). */
+const CAP_KEYS = new Set(['limits.maxElements', 'limits.maxElementsPerSource', 'limits.maxAddressesPerName']);
+
+/** The same configuration with the accepting (audit) verdict: sets and counters, no rejection. */
+function audited(cfg: Config): Config {
+  return { ...cfg, enforce: { ...cfg.enforce, mode: 'audit' } };
+}
+
 export class Daemon {
   private index: PolicyIndex;
   private upstreams?: Upstreams;
@@ -39,6 +57,11 @@ export class Daemon {
 
   constructor(private cfg: Config, private readonly log: Logger) {
     this.index = PolicyIndex.compile(cfg.policies);
+  }
+
+  /** The listeners, one UDP and one TCP per listen entry (after start()). */
+  get listeners(): { udp: readonly UdpListener[]; tcp: readonly TcpListener[] } {
+    return { udp: this.udp, tcp: this.tcp };
   }
 
   get enforcing(): boolean {
@@ -68,7 +91,7 @@ export class Daemon {
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
-    this.chain = buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams, programmer: this.programmer }), this.log);
+    this.chain = this.newChain(cfg);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
     const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections };
@@ -88,6 +111,11 @@ export class Daemon {
     return bound;
   }
 
+  /** The request chain for `cfg` (start and every reload build it here). */
+  private newChain(cfg: Config, cache?: CachePlugin): Chain {
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache }), this.log);
+  }
+
   private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
     const plugin = <T>(name: string) => this.plugins.find((p) => p.name === name) as T | undefined;
     const reg = createRegistry({
@@ -100,38 +128,167 @@ export class Daemon {
       upstream: () => this.upstreams?.stats,
       cache: () => plugin<CachePlugin>('cache')?.store,
       programmer: () => this.programmer?.stats,
+      reloads: () => this.reloads,
     });
     this.metricsServer = await serveMetrics(ep, reg);
     this.log.info({ metrics: `http://${formatEndpoint(ep)}/metrics` }, 'metrics');
   }
 
   /**
-   * Swap in a new, already validated configuration: the ruleset's managed-source and static sets
-   * in one nft transaction, then the policy index, then every live element the new policy no
-   * longer allows for its source is deleted — all before this resolves. Listen addresses and
-   * upstreams need a restart.
+   * Swap in a new, already validated configuration, every key that can change live (see
+   * reload-plan.ts), in an order that never rejects a managed source's allowed traffic meanwhile:
+   * the kernel first where it widens (the programmer exists before an enforcing ruleset, and an
+   * audit ruleset replaces an enforcing one before the chain stops programming), then the caps,
+   * the upstreams and a new request chain (the listeners take it for the next query), then the
+   * enforcing ruleset, then every live element the new policy no longer allows is deleted — all
+   * before this resolves. Keys that need a restart keep their running value and are named.
+   * Throws (nothing changed) when the kernel refuses the new ruleset.
    */
-  async reload(cfg: Config): Promise<void> {
+  async reload(next: Config, meta: { why?: string; configHash?: string } = {}): Promise<ReloadOutcome> {
     const t0 = performance.now();
+    const plan = planReload(this.cfg, next);
+    const cfg = plan.effective;
+    const old = this.cfg;
     const index = PolicyIndex.compile(cfg.policies);
-    if (this.enforcing) await installRuleset(renderRuleset(cfg, index));
+    const wasEnforcing = old.enforce.mode === 'enforce';
+    const willEnforce = cfg.enforce.mode === 'enforce';
+    const notInForce: string[] = [];
+    const info: Record<string, unknown> = { ...meta, policies: cfg.policies.length, changed: plan.changed };
+    let programmer = this.programmer;
+
+    // 0. Lowered caps: the programmer's book evicts down to them before the kernel sets shrink.
+    const capsChange = !!programmer && willEnforce && wasEnforcing && plan.live.some((k) => CAP_KEYS.has(k));
+    const lowering = cfg.limits.maxElements < old.limits.maxElements;
+    const applyCaps = async () => {
+      try {
+        info.evicted = await programmer!.setLimits(cfg.limits);
+      } catch (err) {
+        notInForce.push(`limits (${(err as Error).message})`);
+      }
+    };
+    if (capsChange && lowering) await applyCaps();
+
+    // 1. Kernel, widening first. Any failure here leaves the running configuration untouched.
+    try {
+      if (willEnforce && !wasEnforcing) {
+        // The sets (and a counting, accepting ruleset) first; the programmer on them; the
+        // enforcing verdict only once the new chain programs every answer (step 5).
+        await installRuleset(renderRuleset(audited(cfg), index));
+        programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+        await programmer.open();
+      } else {
+        // enforce→audit: the accepting verdict replaces the rejecting one before anything else.
+        // audit→audit: the table exists only if an enforcing daemon made it; leave it alone.
+        if (wasEnforcing) await installRuleset(renderRuleset(cfg, index));
+      }
+    } catch (err) {
+      if (programmer !== this.programmer) await programmer?.close().catch(() => undefined);
+      this.countReload('failed');
+      throw err;
+    }
+
+    // 2. Caps (raised): after the kernel sets grew; lowered caps went first (step 0).
+    if (capsChange && !lowering) await applyCaps();
+
+    // 3. Upstreams: a new pool when its servers or timeout changed; the old one serves the
+    //    queries already on it, then closes.
+    const oldUpstreams = this.upstreams;
+    let newUpstreams: Upstreams | undefined;
+    if (plan.live.includes('upstreams') || plan.live.includes('limits.upstreamTimeoutMs')) {
+      newUpstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
+      await newUpstreams.start();
+      this.upstreams = newUpstreams;
+    }
+
+    // 4. A new chain with the new configuration. The cache keeps its entries only when nothing
+    //    it depends on changed (its own keys, the TTL caps it stored under, the upstreams).
+    const oldChain = this.chain;
+    const oldCache = oldChain?.plugins.find((p) => p.name === 'cache') as CachePlugin | undefined;
+    const keepCache = oldCache && !plan.changed.some((k) => k.startsWith('cache.') || k.startsWith('ttl.') || k === 'upstreams');
+    if (oldCache && !keepCache) info.cacheCleared = true;
     this.index = index;
     this.cfg = cfg;
-    const info: Record<string, unknown> = { policies: cfg.policies.length };
+    this.programmer = willEnforce ? programmer : undefined;
+    this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
+
+    // 5. audit→enforce: every answer from now on is programmed; now the verdict may reject.
+    if (willEnforce && !wasEnforcing) {
+      try {
+        await installRuleset(renderRuleset(cfg, index));
+      } catch (err) {
+        notInForce.push(`enforce.mode (the enforcing ruleset was not installed: ${(err as Error).message})`);
+      }
+    }
+
+    // 6. Listener bounds, for the next query or connection.
+    for (const u of this.udp) u.setMaxPending(cfg.limits.maxPendingQueries);
+    for (const t of this.tcp) t.setOptions({ idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections });
+
+    // 7. The metrics endpoint.
+    if (plan.live.includes('metrics')) {
+      try {
+        await this.restartMetrics(cfg.metrics);
+      } catch (err) {
+        notInForce.push(`metrics (${(err as Error).message})`);
+      }
+    }
+
+    // 8. Revocation: answers already queued under the old policy are committed first (bounded
+    //    wait); those still upstream are decided again by nftset.
     if (this.programmer) {
-      // Answers decided under the old policy: those already queued are committed before the
-      // sets are read (bounded wait); those still upstream are decided again by nftset.
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
         Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer));
       } catch (err) {
-        // The new policy is in force for new answers; older elements expire on their own.
         info.revokeError = (err as Error).message;
-        this.log.error({ err: (err as Error).message }, 'revoking elements the new policy no longer allows failed');
+        notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
       }
     }
+
+    // 9. Retire the old chain, pool and (enforce→audit) programmer once their work is done.
+    void this.retire(oldChain, keepCache ? oldCache : undefined, newUpstreams ? oldUpstreams : undefined, programmer !== this.programmer ? programmer : undefined, old);
+
     info.reloadMs = Math.round(performance.now() - t0);
-    this.log.info(info, 'configuration reloaded');
+    const exceptions = [...plan.restart.map((k) => `${k} (needs a restart)`), ...notInForce];
+    const result: ReloadResult = exceptions.length === 0 ? 'applied' : 'partial';
+    this.countReload(result);
+    if (result === 'applied') this.log.info(info, 'configuration reloaded');
+    else this.log.warn({ ...info, notApplied: exceptions }, `configuration reloaded except: ${exceptions.join('; ')}`);
+    return { result, changed: plan.changed, notApplied: exceptions };
+  }
+
+  /** Reload results by kind (the dnswall_reloads_total metric); `serve` counts rejected files. */
+  readonly reloads: Record<ReloadResult, number> = { applied: 0, partial: 0, rejected: 0, failed: 0 };
+
+  countReload(result: ReloadResult): void {
+    this.reloads[result]++;
+  }
+
+  private async retire(chain: Chain | undefined, keptCache: CachePlugin | undefined, upstreams: Upstreams | undefined, programmer: SetProgrammer | undefined, old: Config): Promise<void> {
+    // Queries on the old chain finish within an upstream try per server plus the commit bound.
+    const settle = old.limits.upstreamTimeoutMs * (old.upstreams.length + 1) + old.limits.commitTimeoutMs;
+    try {
+      if (chain) {
+        for (const p of chain.plugins) if (p !== keptCache && p.close) await p.close();
+      }
+      if (upstreams) {
+        await delay(settle);
+        await upstreams.close();
+      }
+      if (programmer) {
+        await Promise.race([programmer.drained(), delay(old.limits.commitTimeoutMs)]);
+        await programmer.close();
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'closing the previous configuration\'s parts failed');
+    }
+  }
+
+  private async restartMetrics(ep: Config['metrics']): Promise<void> {
+    const server = this.metricsServer;
+    this.metricsServer = undefined;
+    if (server) await new Promise<void>((r) => server.close(() => r()));
+    if (ep) await this.startMetrics(ep);
   }
 
   /** Stop listening, finish held answers, leave the kernel state in place. */

@@ -7,7 +7,7 @@ import type { Decision } from '../policy/types';
 import type { SetProgrammer } from '../nft/programmer';
 import { NfnlSocket } from '../nft/netlink/socket';
 import { dumpSet } from '../nft/dump';
-import { ALLOW_SETS, decodeKey, type KeyFields } from '../nft/keys';
+import { ALLOW_SETS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
 
 const IPPROTO = { tcp: 6, udp: 17 } as const;
 /** A dump of 100k elements takes seconds, more on a loaded machine. */
@@ -17,6 +17,8 @@ export interface RevokeResult {
   /** live elements read */
   checked: number;
   revoked: number;
+  /** elements known only by a cut comment: kept, they expire on their own */
+  undecided?: number;
   /** ms spent reading and deleting */
   ms: number;
 }
@@ -29,11 +31,25 @@ export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: De
   return d.ports.some((p) => IPPROTO[p.proto] === k.proto && p.port === k.port);
 }
 
-/** The keys of live elements that `index` no longer allows. */
-export async function findRevoked(table: string, index: PolicyIndex): Promise<{ checked: number; keys: KeyFields[] }> {
+/** A comment sanitizeComment cut ("~" + the name's right end) or changed ("?" for a byte nft cannot print). */
+export function commentIsWhole(comment: string): boolean {
+  return !comment.startsWith('~') && !comment.includes('?');
+}
+
+/** The whole name of an element, when the daemon's book has it (SetProgrammer.nameOf). */
+export type NameOf = (set: AllowSet, key: Buffer) => string | null;
+
+/**
+ * The keys of live elements that `index` no longer allows. Each is decided by its whole name:
+ * the book's when it has one, else the comment if the comment is the whole name. An element
+ * whose name is known only by a cut comment is kept (counted in `undecided`): it expires on its
+ * own, and a cut name must never be the basis of a revoke.
+ */
+export async function findRevoked(table: string, index: PolicyIndex, nameOf?: NameOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
   const sock = new NfnlSocket({ replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
   const keys: KeyFields[] = [];
   let checked = 0;
+  let undecided = 0;
   // Many elements share (source, name): decide each pair once.
   const decisions = new Map<string, Decision>();
   try {
@@ -43,7 +59,12 @@ export async function findRevoked(table: string, index: PolicyIndex): Promise<{ 
         if (!k) continue;
         checked++;
         const source = ipaddr.fromByteArray([...k.source]).toString();
-        const name = el.comment ?? '';
+        const comment = el.comment ?? '';
+        const name = nameOf?.(set, el.key) ?? (commentIsWhole(comment) ? comment : null);
+        if (name === null) {
+          undecided++;
+          continue;
+        }
         const pair = source + ' ' + name;
         let d = decisions.get(pair);
         if (!d) {
@@ -56,13 +77,13 @@ export async function findRevoked(table: string, index: PolicyIndex): Promise<{ 
   } finally {
     sock.close();
   }
-  return { checked, keys };
+  return { checked, keys, undecided };
 }
 
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
-export async function revokeDisallowed(table: string, index: PolicyIndex, programmer: Pick<SetProgrammer, 'remove'>): Promise<RevokeResult> {
+export async function revokeDisallowed(table: string, index: PolicyIndex, programmer: Pick<SetProgrammer, 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>): Promise<RevokeResult> {
   const t0 = performance.now();
-  const { checked, keys } = await findRevoked(table, index);
+  const { checked, keys, undecided } = await findRevoked(table, index, programmer.nameOf?.bind(programmer));
   if (keys.length > 0) await programmer.remove(keys);
-  return { checked, revoked: keys.length, ms: Math.round(performance.now() - t0) };
+  return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
 }

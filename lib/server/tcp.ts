@@ -27,9 +27,15 @@ export class TcpListener {
   constructor(
     private readonly ep: Endpoint,
     private readonly handle: () => Handler,
-    private readonly opts: TcpOptions,
+    private opts: TcpOptions,
     private readonly log: Logger,
   ) {}
+
+  /** Reload: the idle timeout applies to connections accepted from now on, the cap at once. */
+  setOptions(opts: TcpOptions): void {
+    this.opts = { ...opts };
+    if (this.server) this.server.maxConnections = opts.maxConnections;
+  }
 
   /** Resolves with the bound port; with fd, listen on that inherited socket instead (listen-fds.ts). */
   listen(fd?: number): Promise<number> {

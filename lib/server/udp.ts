@@ -28,10 +28,15 @@ export class UdpListener {
   constructor(
     private readonly ep: Endpoint,
     private readonly handle: () => Handler,
-    private readonly maxPending: number,
+    private maxPending: number,
     private readonly log: Logger,
   ) {
     this.localEnd = { address: ep.host, port: ep.port };
+  }
+
+  /** Reload: the bound on queries in flight, for the next query. */
+  setMaxPending(n: number): void {
+    this.maxPending = n;
   }
 
   /**
