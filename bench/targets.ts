@@ -31,16 +31,18 @@ export const BENCH_NFT = `table inet bench {
 /**
  * dnswall as the peers run: no answer cache (they run --cache-size=0), and a per-source cap
  * above what one run inserts (one pod asks up to 300k names; the default 10,000 per source would
- * turn the insert path into insert + evict). `cache: true` is the dnswall-cache target.
+ * turn the insert path into insert + evict). `cache: true` is the dnswall-cache target. The
+ * per-source rate limit is off by default: dnsperf in one pod is one source asking far more than
+ * a pod should (bench/flood.ts turns it on).
  */
-export function dnswallConfig(opts: { cache?: boolean } = {}): string {
+export function dnswallConfig(opts: { cache?: boolean; sourceQueriesPerSecond?: number } = {}): string {
   const a = ADDR;
   return `listen: ["${a.nodePod1.v4}:53"]
 upstreams: ["${a.net.v4}:53"]
 ttl: { min: 10, max: 86400, grace: 10 }
 enforce: { mode: enforce, action: reject }
 nftables: { table: dnswall }
-limits: { maxElementsPerSource: 1000000, maxElements: 1000000 }
+limits: { maxElementsPerSource: 1000000, maxElements: 1000000, sourceQueriesPerSecond: ${opts.sourceQueriesPerSecond ?? 0} }
 cache: { enabled: ${opts.cache ? 'true' : 'false'} }
 policies:
   - name: bench
@@ -82,6 +84,8 @@ async function dropTable(topo: Topology, table: string): Promise<void> {
 export interface StartOptions {
   /** node flags for the dnswall daemon, e.g. --cpu-prof (NODE_OPTIONS refuses that one) */
   dnswallNodeArgs?: string[];
+  /** limits.sourceQueriesPerSecond for dnswall (default 0: off, see dnswallConfig) */
+  sourceQueriesPerSecond?: number;
 }
 
 export async function startTarget(topo: Topology, name: TargetName, o: StartOptions = {}): Promise<Running> {
@@ -114,7 +118,7 @@ export async function startTarget(topo: Topology, name: TargetName, o: StartOpti
         spawn: (ns: string, argv: string[], so?: SpawnOptions) =>
           topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
       };
-      const d = await startDaemon(spawner, dnswallConfig({ cache: name === 'dnswall-cache' }), { logLevel: 'info' });
+      const d = await startDaemon(spawner, dnswallConfig({ cache: name === 'dnswall-cache', sourceQueriesPerSecond: o.sourceQueriesPerSecond }), { logLevel: 'info' });
       return {
         server: listen, pid: d.proc.pid,
         probe: (as) => probeKeys(topo, 'dnswall', 'allow4', as.map((a) => hexIp(ADDR.pod1.v4) + hexIp(a))),

@@ -25,6 +25,7 @@ export function summarize(cfg: Config): string {
     `enforce    mode=${cfg.enforce.mode} action=${cfg.enforce.action} deny=${cfg.denyResponse}`,
     `ttl        min=${cfg.ttl.min}s max=${cfg.ttl.max}s grace=${cfg.ttl.grace}s`,
     `nftables   table inet ${cfg.nftables.table}`,
+    `fairness   ${cfg.limits.sourceQueriesPerSecond > 0 ? `${cfg.limits.sourceQueriesPerSecond} queries/s per source (bursts of ${2 * cfg.limits.sourceQueriesPerSecond})` : 'off (limits.sourceQueriesPerSecond: 0)'}`,
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
       `${plural(sources, 'source')}, ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];

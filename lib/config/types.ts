@@ -85,6 +85,11 @@ export interface Config {
     maxAddressesPerName: number;
     /** live elements in all allow sets together (the sets' size). */
     maxElements: number;
+    /**
+     * Queries per second one source address may send to the listen addresses (bursts of twice
+     * that): the excess is dropped by the kernel (input chain) and by the daemon. 0 = off.
+     */
+    sourceQueriesPerSecond: number;
   };
   /** The answer cache (positive and negative, RFC 2308). */
   cache: { enabled: boolean; maxEntries: number; maxBytes: number };
@@ -111,6 +116,7 @@ export const DEFAULTS = {
     maxElementsPerSource: 10000,
     maxAddressesPerName: 256,
     maxElements: 1000000,
+    sourceQueriesPerSecond: 2000,
   },
   cache: { enabled: true, maxEntries: 20000, maxBytes: 32 * 1024 * 1024 },
 } as const;

@@ -8,6 +8,8 @@ import { readKubernetes } from './kubernetes';
 
 const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
+/** Limits where 0 means off; every other limit must be at least 1. */
+const ZERO_OFF_LIMITS: ReadonlySet<string> = new Set(['sourceQueriesPerSecond']);
 /** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
 const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
 
@@ -107,7 +109,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     const m = r.map(e.value, 'limits', LIMIT_KEYS, e.key);
     for (const k of LIMIT_KEYS) {
       const v = m?.get(k);
-      if (v && !r.absent(v.value)) cfg.limits[k] = r.int(v.value, `limits.${k}`, 1, v.key) ?? cfg.limits[k];
+      if (v && !r.absent(v.value)) cfg.limits[k] = r.int(v.value, `limits.${k}`, ZERO_OFF_LIMITS.has(k) ? 0 : 1, v.key) ?? cfg.limits[k];
     }
   }
 

@@ -80,6 +80,77 @@ function sizeOf(cfg: Config): number {
   return Number.isInteger(n) && n > 0 ? n : 1_000_000;
 }
 
+/** Idle seconds before a source's meter state is forgotten (its bucket is full again after 2 s). */
+const METER_TIMEOUT_S = 10;
+/** Sources metered at once per family; a full meter set lets new sources through unmetered. */
+const METER_SIZE = 65536;
+/** Sources remembered with their drop counters (offenders4/6), each for OFFENDER_TIMEOUT after its last drop. */
+const OFFENDER_SIZE = 4096;
+const OFFENDER_TIMEOUT = '10m';
+
+/** `listen4`/`listen6` keys: address . l4proto . port; a wildcard host covers every local address (input hook). */
+function listenKeys(cfg: Config, family: 4 | 6): string[] {
+  const out = new Set<string>();
+  const eps = cfg.listen.filter((e) => e.family === family && e.port > 0); // port 0 (tests): bound later, not metered
+  const any = family === 4 ? '0.0.0.0' : '::';
+  const wildPorts = new Set(eps.filter((e) => e.host === any).map((e) => e.port));
+  for (const e of eps) {
+    if (e.host !== any && wildPorts.has(e.port)) continue; // covered by the wildcard (interval keys may not overlap)
+    const addr = e.host === any ? `${any}/0` : e.host;
+    for (const proto of ['udp', 'tcp']) out.add(`${addr} . ${proto} . ${e.port}`);
+  }
+  return [...out];
+}
+
+/**
+ * Fairness (limits.sourceQueriesPerSecond): on the input hook, UDP datagrams and new TCP
+ * connections (SYN without ACK) to a listen address:port go through a per-source token bucket
+ * (a dynamic set with a `limit` per element: rate R, burst 2R); the excess is dropped before it
+ * reaches the socket, counted in `overrate4/6` and per source in `offenders4/6`. Nothing else
+ * on the input path is touched. The meters are flushed on every load, so a new rate takes effect
+ * at once (an element keeps the limit it was created with).
+ */
+function fairness(t: string, cfg: Config): string[] {
+  const rate = cfg.limits?.sourceQueriesPerSecond ?? 0;
+  const lines: string[] = [];
+  for (const v of [4, 6] as const) {
+    const addr = v === 4 ? 'ipv4_addr' : 'ipv6_addr';
+    lines.push(
+      `add set inet ${t} listen${v} { type ${addr} . inet_proto . inet_service; flags interval; }`,
+      `add set inet ${t} meter${v} { type ${addr}; flags dynamic,timeout; timeout ${METER_TIMEOUT_S}s; size ${METER_SIZE}; }`,
+      `add set inet ${t} offenders${v} { type ${addr}; flags dynamic,timeout; timeout ${OFFENDER_TIMEOUT}; size ${OFFENDER_SIZE}; counter; }`,
+      `add counter inet ${t} overrate${v}`,
+    );
+  }
+  lines.push(
+    ...['listen4', 'listen6', 'meter4', 'meter6'].map((s) => `flush set inet ${t} ${s}`),
+    ...elements(t, 'listen4', listenKeys(cfg, 4)),
+    ...elements(t, 'listen6', listenKeys(cfg, 6)),
+    `add chain inet ${t} input { type filter hook input priority filter; policy accept; }`,
+    `add chain inet ${t} fair4`,
+    `add chain inet ${t} fair6`,
+    `flush chain inet ${t} input`,
+    `flush chain inet ${t} fair4`,
+    `flush chain inet ${t} fair6`,
+  );
+  if (!(rate > 0)) return lines;
+  for (const v of [4, 6] as const) {
+    const ip = v === 4 ? 'ip' : 'ip6';
+    lines.push(
+      `add rule inet ${t} input meta l4proto udp ${ip} daddr . meta l4proto . udp dport @listen${v} jump fair${v}`,
+      `add rule inet ${t} input tcp flags & (syn | ack) == syn ${ip} daddr . meta l4proto . tcp dport @listen${v} jump fair${v}`,
+    );
+  }
+  // audit mode drops nothing (the daemon does not even install the ruleset then; this is what
+  // `dnswall ruleset` prints for it)
+  const verdict = cfg.enforce.mode === 'audit' ? 'accept comment "audit: count only"' : 'drop';
+  for (const v of [4, 6] as const) {
+    const ip = v === 4 ? 'ip' : 'ip6';
+    lines.push(`add rule inet ${t} fair${v} update @meter${v} { ${ip} saddr limit rate over ${rate}/second burst ${2 * rate} packets } update @offenders${v} { ${ip} saddr } counter name overrate${v} ${verdict}`);
+  }
+  return lines;
+}
+
 export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
   const t = cfg.nftables.table;
   if (!NAME_RE.test(t)) throw new RangeError(`nftables.table ${JSON.stringify(t)} is not a valid nftables name`);
@@ -110,6 +181,7 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     `add rule inet ${t} forward ip6 saddr @managed6 jump egress6`,
     ...egress(t, 4, cfg),
     ...egress(t, 6, cfg),
+    ...fairness(t, cfg),
   ];
   return lines.join('\n') + '\n';
 }

@@ -10,7 +10,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
     ttl: { min: 10, max: 86400, grace: 10 },
     enforce: { mode: 'enforce', action: 'reject' },
     nftables: { table: 'dnswall' },
-    limits: { upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, tcpIdleTimeoutMs: 10000, tcpMaxConnections: 1000, maxPendingQueries: 20000, maxElementsPerSource: 10000, maxAddressesPerName: 256, maxElements: 1000000 },
+    limits: { upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, tcpIdleTimeoutMs: 10000, tcpMaxConnections: 1000, maxPendingQueries: 20000, maxElementsPerSource: 10000, maxAddressesPerName: 256, maxElements: 1000000, sourceQueriesPerSecond: 2000 },
     cache: { enabled: true, maxEntries: 20000, maxBytes: 33554432 },
     metrics: null,
     policies: [
