@@ -6,7 +6,8 @@
 // Not part of the unit suite; run it under the shared lock:
 //
 //   flock /work/notes/bench.lock node dist/bench/flood.js [--targets dnswall,dnsmasq]
-//        [--packets 1000000] [--seconds 20] [--senders 2] [--tcp 400] [--seed 1] [--profile]
+//        [--packets 1000000] [--seconds 20] [--senders 2] [--tcp 400] [--seed 1] [--rate 2000] [--profile]
+// (--rate: dnswall's limits.sourceQueriesPerSecond; 0 = off)
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,7 @@ import { Agent } from '../lib/sandbox/agent';
 import { startTarget, rssMiB, type TargetName } from './targets';
 import { topSelfTime, formatProfile } from './profile';
 import { percentile } from './dnsperf';
+import { flood } from '../lib/sandbox/flood';
 
 const RESULTS_DIR = path.join(__dirname, '..', '..', 'bench', 'results');
 const NAME = 'ok.example.bench';
@@ -25,7 +27,7 @@ const ANSWER = '198.18.0.10';
 const PROBE_EVERY_MS = 200;
 const PROBE_TIMEOUT_MS = 2000;
 
-interface Options { targets: TargetName[]; packets: number; seconds: number; senders: number; tcp: number; seed: number; profile: boolean }
+interface Options { targets: TargetName[]; packets: number; seconds: number; senders: number; tcp: number; seed: number; rate: number; profile: boolean }
 
 function parse(argv: string[]): Options {
   const get = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 && argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[i + 1] : d; };
@@ -39,6 +41,7 @@ function parse(argv: string[]): Options {
   return {
     targets, packets: int('packets', 1_000_000, 1000, 10_000_000), seconds: int('seconds', 20, 1, 120),
     senders: int('senders', 2, 1, 4), tcp: int('tcp', 400, 0, 5000), seed: int('seed', 1, 0, 2 ** 31 - 1),
+    rate: int('rate', 2000, 0, 1_000_000),
     profile: argv.includes('--profile'),
   };
 }
@@ -83,7 +86,10 @@ async function counters(topo: Topology): Promise<Record<string, { packets: numbe
 
 async function runTarget(topo: Topology, target: TargetName, o: Options, profDir: string) {
   const started = Date.now();
-  const t = await startTarget(topo, target, target === 'dnswall' && o.profile ? { dnswallNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {});
+  const t = await startTarget(topo, target, {
+    sourceQueriesPerSecond: o.rate,
+    ...(target === 'dnswall' && o.profile ? { dnswallNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`] } : {}),
+  });
   const [pod1, pod2] = await Promise.all([Agent.start(topo, topo.ns.pod1), Agent.start(topo, topo.ns.pod2)]);
   try {
     for (const a of [pod1, pod2]) {
@@ -98,16 +104,10 @@ async function runTarget(topo: Topology, target: TargetName, o: Options, profDir
     await sleep(1000); // a second of normal service first
     const floodStart = performance.now() - t0;
     const per = Math.ceil(o.packets / o.senders);
-    const senders = Array.from({ length: o.senders }, (_, k) => topo.exec(topo.ns.pod1, [
-      process.execPath, path.join(__dirname, 'flood-main.js'), '--server', ADDR.nodePod1.v4, '--port', '53',
-      '--packets', String(per), '--seconds', String(o.seconds), '--seed', String(o.seed + k), '--tcp', String(k === 0 ? o.tcp : 0),
-    ], { timeoutMs: (o.seconds + 30) * 1000 }));
-    const results = await Promise.all(senders);
+    const sent = await Promise.all(Array.from({ length: o.senders }, (_, k) => flood(topo, topo.ns.pod1, {
+      server: ADDR.nodePod1.v4, packets: per, seconds: o.seconds, seed: o.seed + k, tcp: k === 0 ? o.tcp : 0,
+    })));
     const floodEnd = performance.now() - t0;
-    const sent = results.map((r) => {
-      if (r.code !== 0) throw new Error(`flood-main exited ${r.code}: ${r.stderr.trim()}`);
-      return JSON.parse(r.stdout) as { seconds: number; udp: Record<string, number>; tcp?: Record<string, number> };
-    });
     // the flooding pod asks normally again: how soon is it answered?
     let flooderBackMs = NaN;
     for (let i = 0; i < 50; i++) {

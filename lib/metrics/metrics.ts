@@ -9,6 +9,8 @@ import type { NftsetStats } from '../plugins/nftset/nftset';
 import type { UpstreamStats } from '../upstream/stats';
 import type { ListenerStats } from '../server/udp';
 import type { CacheStats } from '../plugins/cache/store';
+import type { FairnessStats } from '../fairness/budget';
+import type { KernelFairness } from '../fairness/kernel';
 
 /** What the daemon hands over; each getter may return undefined (e.g. no nftset in audit mode). */
 export interface MetricsSources {
@@ -20,6 +22,10 @@ export interface MetricsSources {
   programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
   /** reloads by result: applied, partial (some keys not in force), rejected (invalid file), failed */
   reloads?: () => Record<string, number>;
+  /** the daemon's per-source budget (lib/fairness/budget.ts) */
+  fairness?: () => { stats: FairnessStats; sources: number } | undefined;
+  /** what the kernel meter dropped (lib/fairness/kernel.ts); undefined in audit mode */
+  fairnessKernel?: () => Promise<KernelFairness | undefined>;
 }
 
 /** p-quantile of the filled part of a ring of samples. */
@@ -106,7 +112,39 @@ export function createRegistry(src: MetricsSources): Registry {
   counter(reg, 'dnswall_reloads_total', 'Configuration reloads by result (applied, partial: some keys need a restart or failed, rejected: invalid file, failed)', ['result'], (set) => {
     for (const [k, v] of Object.entries(src.reloads?.() ?? {})) set({ result: k }, v);
   });
+  fairnessMetrics(reg, src);
   return reg;
+}
+
+/** limits.sourceQueriesPerSecond and the per-source shares: what the kernel and the daemon turned away. */
+function fairnessMetrics(reg: Registry, src: MetricsSources): void {
+  counter(reg, 'dnswall_fairness_rejected_total', 'Queries and connections the daemon turned away per source (rate_dropped: UDP over the rate, rate_paused: TCP reads paused, pending: over the share of maxPendingQueries, connections: over the share of tcpMaxConnections)', ['reason'], (set) => {
+    const f = src.fairness?.();
+    if (!f) return;
+    set({ reason: 'rate_dropped' }, f.stats.rateDropped);
+    set({ reason: 'rate_paused' }, f.stats.ratePaused);
+    set({ reason: 'pending' }, f.stats.pendingRejected);
+    set({ reason: 'connections' }, f.stats.connectionsRejected);
+  });
+  gauge(reg, 'dnswall_fairness_sources', 'Sources the daemon keeps per-source state for', () => src.fairness?.()?.sources ?? 0);
+  new Counter({
+    name: 'dnswall_fairness_kernel_dropped_total', help: 'Packets to the listen addresses dropped by the kernel meter (over limits.sourceQueriesPerSecond), by family', labelNames: ['family'], registers: [reg],
+    async collect() {
+      this.reset();
+      const k = await src.fairnessKernel?.();
+      if (!k) return;
+      this.inc({ family: '4' }, k.dropped[4]);
+      this.inc({ family: '6' }, k.dropped[6]);
+    },
+  });
+  new Gauge({
+    name: 'dnswall_fairness_kernel_top_source_dropped', help: 'Packets the kernel meter dropped for each of the 10 sources with the most drops (a source is forgotten 10 min after its last drop)', labelNames: ['source'], registers: [reg],
+    async collect() {
+      this.reset();
+      const k = await src.fairnessKernel?.();
+      for (const o of k?.top ?? []) this.set({ source: o.source }, o.packets);
+    },
+  });
 }
 
 /** GET /metrics on the endpoint; anything else 404. Resolves once listening. */

@@ -17,9 +17,11 @@ import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
 import type { CachePlugin } from '../plugins/cache/cache';
 import type http from 'node:http';
-import { UdpListener } from './udp';
+import { UdpListener, type UdpFairness } from './udp';
 import { TcpListener } from './tcp';
 import type { Inherited } from './listen-fds';
+import { SourceBudget } from '../fairness/budget';
+import { KernelFairnessReader } from '../fairness/kernel';
 
 export interface BoundAddress {
   host: string;
@@ -54,6 +56,9 @@ export class Daemon {
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
   private metricsServer?: http.Server;
+  private budget?: SourceBudget;
+  private readonly udpFairness: (UdpFairness & { port: number })[] = [];
+  private kernelFairness?: KernelFairnessReader;
 
   constructor(private cfg: Config, private readonly log: Logger) {
     this.index = PolicyIndex.compile(cfg.policies);
@@ -94,9 +99,13 @@ export class Daemon {
     this.chain = this.newChain(cfg);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
-    const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections };
+    const budget = this.startFairness();
+    const tcpOpts = { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections, budget };
     for (const [i, ep] of cfg.listen.entries()) {
-      const u = new UdpListener(ep, handle, cfg.limits.maxPendingQueries, this.log.child({ part: 'udp' }));
+      // UDP rate: the kernel meters it when the ruleset is installed (not for port 0, tests)
+      const fair = { budget, meter: !this.enforcing || ep.port === 0, port: ep.port };
+      this.udpFairness.push(fair);
+      const u = new UdpListener(ep, handle, cfg.limits.maxPendingQueries, this.log.child({ part: 'udp' }), fair);
       this.udp.push(u);
       const udpPort = await u.listen(inherited?.udp.get(i));
       // Port 0 (tests): TCP on the port UDP got, as on a real resolver address.
@@ -116,6 +125,13 @@ export class Daemon {
     return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache }), this.log);
   }
 
+  /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
+  private startFairness(): SourceBudget {
+    this.budget = new SourceBudget(this.cfg.limits, this.log.child({ part: 'fairness' }));
+    if (this.enforcing) this.kernelFairness = new KernelFairnessReader(this.cfg.nftables.table);
+    return this.budget;
+  }
+
   private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
     const plugin = <T>(name: string) => this.plugins.find((p) => p.name === name) as T | undefined;
     const reg = createRegistry({
@@ -129,6 +145,8 @@ export class Daemon {
       cache: () => plugin<CachePlugin>('cache')?.store,
       programmer: () => this.programmer?.stats,
       reloads: () => this.reloads,
+      fairness: () => this.budget && { stats: this.budget.stats, sources: this.budget.size },
+      fairnessKernel: async () => this.kernelFairness?.read(),
     });
     this.metricsServer = await serveMetrics(ep, reg);
     this.log.info({ metrics: `http://${formatEndpoint(ep)}/metrics` }, 'metrics');
@@ -223,6 +241,10 @@ export class Daemon {
     // 6. Listener bounds, for the next query or connection.
     for (const u of this.udp) u.setMaxPending(cfg.limits.maxPendingQueries);
     for (const t of this.tcp) t.setOptions({ idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections });
+    this.budget?.configure(cfg.limits);
+    // UDP is charged to the daemon's rate buckets only where no kernel meter drops (audit mode)
+    for (const f of this.udpFairness) f.meter = !willEnforce || f.port === 0;
+    if (willEnforce && !this.kernelFairness) this.kernelFairness = new KernelFairnessReader(cfg.nftables.table);
 
     // 7. The metrics endpoint.
     if (plan.live.includes('metrics')) {
@@ -298,6 +320,7 @@ export class Daemon {
     await this.chain?.close();
     await this.upstreams?.close();
     await this.programmer?.close();
+    this.budget?.close();
   }
 }
 

@@ -32,6 +32,8 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
   'limits.maxElementsPerSource': 'live',
   'limits.maxAddressesPerName': 'live',
   'limits.maxElements': 'live',
+  // the ruleset's meters are re-rendered (and flushed) by the ruleset load; the daemon's budget is reconfigured
+  'limits.sourceQueriesPerSecond': 'live',
   'cache.enabled': 'live',
   'cache.maxEntries': 'live',
   'cache.maxBytes': 'live',

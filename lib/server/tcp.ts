@@ -9,6 +9,7 @@ import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
 import { bindError } from './bind-error';
 import type { ListenerStats } from './udp';
+import type { SourceBudget } from '../fairness/budget';
 
 /** Queries one connection may have in flight before we stop reading from it (back-pressure). */
 const MAX_PIPELINE = 64;
@@ -16,6 +17,11 @@ const MAX_PIPELINE = 64;
 export interface TcpOptions {
   idleTimeoutMs: number;
   maxConnections: number;
+  /**
+   * The per-source budget shared with the other listeners (lib/fairness): connections per
+   * source, queries per second per source (the kernel meters only SYNs), share of the pool.
+   */
+  budget?: SourceBudget;
 }
 
 export class TcpListener {
@@ -56,19 +62,31 @@ export class TcpListener {
 
   private onConnection(sock: net.Socket): void {
     this.stats.connections++;
-    this.sockets.add(sock);
     const address = canonicalSource(sock.remoteAddress ?? '');
+    const budget = this.opts.budget;
+    if (budget && !budget.connect(address)) {
+      sock.destroy(); // the source holds its share of connections already
+      return;
+    }
+    this.sockets.add(sock);
     const port = sock.remotePort ?? 0;
     // The connection's own local end: the exact address the client connected to.
     const local = { address: canonicalSource(sock.localAddress ?? this.ep.host), port: sock.localPort ?? this.ep.port };
-    let buf: Buffer = Buffer.alloc(0);
+    // Received bytes not yet framed, as the chunks that came: joined only once a whole frame is
+    // there, so a client trickling a 64 KiB frame byte by byte costs no quadratic copying.
+    let parts: Buffer[] = [];
+    let size = 0;
     let inFlight = 0;
     let closed = false;
+    /** set while reading is paused because the source is over its rate */
+    let rateWait: NodeJS.Timeout | undefined;
     sock.setTimeout(this.opts.idleTimeoutMs, () => sock.destroy());
     sock.on('error', (err) => this.log.debug({ source: address, err: err.message }, 'tcp client error'));
     sock.on('close', () => {
       closed = true;
       this.sockets.delete(sock);
+      if (rateWait) clearTimeout(rateWait);
+      budget?.disconnect(address);
     });
     const write = (wire: Buffer) => {
       if (closed) return;
@@ -76,20 +94,38 @@ export class TcpListener {
       len.writeUInt16BE(wire.length);
       sock.write(Buffer.concat([len, wire]));
     };
-    sock.on('data', (chunk: Buffer) => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      while (buf.length >= 2) {
-        const n = buf.readUInt16BE(0);
+    const pump = () => {
+      while (size >= 2) {
+        if (parts[0].length < 2) parts = [Buffer.concat(parts, size)];
+        const n = parts[0].readUInt16BE(0);
         if (n < 12) {
           // A frame too short for a DNS header: the stream is garbage, resynchronising is guesswork.
           this.stats.badFrames++;
-          this.log.debug({ source: address, length: n }, 'bad tcp frame; closing');
+          if (this.log.isLevelEnabled('debug')) this.log.debug({ source: address, length: n }, 'bad tcp frame; closing');
           sock.destroy();
           return;
         }
-        if (buf.length < 2 + n) break;
+        if (size < 2 + n) break;
+        if (parts[0].length < 2 + n) parts = [Buffer.concat(parts, size)];
+        const buf = parts[0];
+        // Over the source's rate: stop reading until its next token (TCP back-pressure: the
+        // client's window fills and it slows down; nothing is lost and nothing piles up here).
+        const wait = budget ? budget.take(address) : 0;
+        if (wait > 0) {
+          budget!.paused(address);
+          sock.pause();
+          rateWait = setTimeout(() => {
+            rateWait = undefined;
+            if (closed) return;
+            if (inFlight < MAX_PIPELINE) sock.resume();
+            pump();
+          }, wait);
+          return;
+        }
         const msg = Buffer.from(buf.subarray(2, 2 + n)); // own copy: the stream buffer is reused
-        buf = buf.subarray(2 + n);
+        if (buf.length === 2 + n) parts.shift();
+        else parts[0] = buf.subarray(2 + n);
+        size -= 2 + n;
         this.stats.received++;
         const it = intake(msg, address, port, 'tcp', local);
         if (it.kind === 'drop') {
@@ -101,15 +137,21 @@ export class TcpListener {
           write(it.wire);
           continue;
         }
+        if (budget && !budget.hold(address)) {
+          this.stats.overloaded++;
+          write(errorResponse(msg, it.req.query, RCODE.SERVFAIL));
+          continue;
+        }
         inFlight++;
         this.pending++;
         if (inFlight >= MAX_PIPELINE) sock.pause();
         const done = (wire: Buffer) => {
           inFlight--;
           this.pending--;
+          budget?.release(address);
           this.stats.answered++;
           write(wire);
-          if (inFlight < MAX_PIPELINE && sock.isPaused()) sock.resume();
+          if (inFlight < MAX_PIPELINE && sock.isPaused() && !rateWait) sock.resume();
         };
         this.handle()(it.req).then(
           (res) => done(res.wire),
@@ -119,6 +161,13 @@ export class TcpListener {
           },
         );
       }
+    };
+    sock.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      size += chunk.length;
+      // many tiny chunks (a trickle): join them now and then, so the list stays short
+      if (parts.length >= 64) parts = [Buffer.concat(parts, size)];
+      if (!rateWait) pump();
     });
   }
 

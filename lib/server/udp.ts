@@ -8,6 +8,14 @@ import { intake, canonicalSource } from './request';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
 import { bindError } from './bind-error';
+import type { SourceBudget } from '../fairness/budget';
+
+/** What the listener shares with the others: the per-source budget (lib/fairness). */
+export interface UdpFairness {
+  budget: SourceBudget;
+  /** charge every datagram to its source's rate bucket: off when the kernel meter does it */
+  meter: boolean;
+}
 
 export interface ListenerStats {
   received: number;
@@ -30,6 +38,7 @@ export class UdpListener {
     private readonly handle: () => Handler,
     private maxPending: number,
     private readonly log: Logger,
+    private readonly fair?: UdpFairness,
   ) {
     this.localEnd = { address: ep.host, port: ep.port };
   }
@@ -66,15 +75,22 @@ export class UdpListener {
     if (this.draining) return; // shutting down: a query dropped now is retried by the client elsewhere
     this.stats.received++;
     const address = canonicalSource(rinfo.address);
+    // Cheapest first: over the source's rate (audit mode, no kernel meter) → dropped unread.
+    const fair = this.fair;
+    if (fair?.meter && fair.budget.take(address) > 0) {
+      this.stats.dropped++;
+      fair.budget.dropped(address);
+      return;
+    }
     const it = intake(msg, address, rinfo.port, 'udp', this.localEnd);
     if (it.kind === 'drop') {
       this.stats.dropped++;
-      this.log.debug({ source: address, why: it.why }, 'dropped packet');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ source: address, why: it.why }, 'dropped packet');
       return;
     }
     if (it.kind === 'reply') {
       this.stats.formerr++;
-      this.log.debug({ source: address, why: it.why }, 'bad query');
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ source: address, why: it.why }, 'bad query');
       send(socket, it.wire, rinfo);
       return;
     }
@@ -83,16 +99,24 @@ export class UdpListener {
       send(socket, errorResponse(msg, it.req.query, RCODE.SERVFAIL), rinfo);
       return;
     }
+    // A source that holds its share of the pool gets SERVFAIL at once, as an overloaded pool does.
+    if (fair && !fair.budget.hold(address)) {
+      this.stats.overloaded++;
+      send(socket, errorResponse(msg, it.req.query, RCODE.SERVFAIL), rinfo);
+      return;
+    }
     this.pending++;
     this.handle()(it.req).then(
       (res) => {
         this.pending--;
+        fair?.budget.release(address);
         this.stats.answered++;
         send(socket, res.wire, rinfo);
       },
       (err) => {
         // Plugins return DNS failures as values; an exception here is a bug: answer, log, go on.
         this.pending--;
+        fair?.budget.release(address);
         this.log.error({ err: (err as Error).stack, name: it.req.query.name }, 'handler threw; SERVFAIL');
         send(socket, errorResponse(msg, it.req.query, RCODE.SERVFAIL), rinfo);
       },

@@ -182,6 +182,10 @@ runInNetns(__filename, async (t) => {
     t.equal(a.rcode, 'NOERROR');
     t.equal(b.rcode, 'SERVFAIL');
     t.equal(l.udp[0].stats.overloaded, overloaded + 1);
+    // sourceQueriesPerSecond: the kernel meter's rule and the daemon's budget take the new rate
+    await reload({ limits: '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, maxElements: 1000, sourceQueriesPerSecond: 50 }' }, ['limits.sourceQueriesPerSecond']);
+    t.match(nft('list', 'chain', 'inet', 'dnswall', 'fair4'), /limit rate over 50\/second burst 100 packets/);
+    t.equal((daemon as unknown as { budget: { limits: { perSecond: number } } }).budget.limits.perSecond, 50);
   });
 
   t.test('metrics: moves to the new address; reloads are counted by result', async (t) => {

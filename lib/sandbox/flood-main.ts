@@ -1,8 +1,8 @@
-// The flooder of bench/flood.ts, run inside a pod namespace: hostile DNS over UDP (mutated,
+// The flooder of bench/flood.ts and test/system/fairness.test.ts, run inside a pod namespace: hostile DNS over UDP (mutated,
 // truncated, random, QR=1 and oversized datagrams, in rotation from a seeded pool) and garbage
 // TCP connections, bounded in count and in time. Prints one JSON line with what it sent.
 //
-//   node flood-main.js --server 192.0.2.1 --port 53 --packets 500000 --seconds 15 --seed 1 [--tcp 200]
+//   node dist/lib/sandbox/flood-main.js --server 192.0.2.1 --port 53 --packets 500000 --seconds 15 --seed 1 [--tcp 200]
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
