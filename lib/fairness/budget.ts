@@ -16,6 +16,12 @@ export const SHARE_DIVISOR = 8;
 /** Sources whose bucket alone is kept (nothing in flight, no connection); beyond it idle ones go first. */
 export const MAX_IDLE_SOURCES = 65536;
 const SWEEP_MS = 2000;
+/**
+ * FORMERR/NOTIMP replies per second per source (burst 2×). Beyond it bad input is dropped
+ * silently (SPEC: "FORMERR or dropped"): a stream of garbage costs a parse, not a parse and a send.
+ */
+export const BAD_INPUT_REPLIES_PER_SECOND = 100;
+const REPLY_REFILL_MS = 2000; // the reply bucket (2 × per second) is full again after 2 s
 
 export type RejectReason = 'rate' | 'pending' | 'connections';
 
@@ -28,12 +34,17 @@ export interface FairnessStats {
   pendingRejected: number;
   /** TCP connections closed at once because their source held its share of connections */
   connectionsRejected: number;
+  /** malformed UDP queries dropped instead of answered FORMERR/NOTIMP (over BAD_INPUT_REPLIES_PER_SECOND) */
+  badInputSilenced: number;
 }
 
 interface SourceState {
   tokens: number;
   /** ms of the last refill */
   last: number;
+  /** tokens for FORMERR/NOTIMP replies, and ms of their last refill */
+  replyTokens: number;
+  replyLast: number;
   pending: number;
   connections: number;
 }
@@ -53,7 +64,7 @@ export class SourceBudget {
   private connectionShare = 1;
   private readonly limiter = new LogLimiter(1, 5);
   private readonly timer: NodeJS.Timeout;
-  readonly stats: FairnessStats = { rateDropped: 0, ratePaused: 0, pendingRejected: 0, connectionsRejected: 0 };
+  readonly stats: FairnessStats = { rateDropped: 0, ratePaused: 0, pendingRejected: 0, connectionsRejected: 0, badInputSilenced: 0 };
 
   constructor(limits: BudgetLimits, private readonly log: Logger, private readonly now: () => number = Date.now) {
     this.configure(limits);
@@ -77,7 +88,7 @@ export class SourceBudget {
     let s = this.sources.get(address);
     if (s === undefined) {
       if (this.sources.size >= MAX_IDLE_SOURCES) this.evictIdle();
-      s = { tokens: this.burst, last: now, pending: 0, connections: 0 };
+      s = { tokens: this.burst, last: now, replyTokens: 2 * BAD_INPUT_REPLIES_PER_SECOND, replyLast: now, pending: 0, connections: 0 };
       this.sources.set(address, s);
     }
     return s;
@@ -98,6 +109,21 @@ export class SourceBudget {
       return 0;
     }
     return Math.max(1, Math.ceil(((1 - s.tokens) * 1000) / this.rate));
+  }
+
+  /** Whether bad input from address still gets a FORMERR/NOTIMP reply (else it is dropped, counted). */
+  mayReplyToBadInput(address: string): boolean {
+    const now = this.now();
+    const s = this.state(address, now);
+    const max = 2 * BAD_INPUT_REPLIES_PER_SECOND;
+    s.replyTokens = Math.min(max, s.replyTokens + ((now - s.replyLast) * BAD_INPUT_REPLIES_PER_SECOND) / 1000);
+    s.replyLast = now;
+    if (s.replyTokens >= 1) {
+      s.replyTokens -= 1;
+      return true;
+    }
+    this.stats.badInputSilenced++;
+    return false;
   }
 
   /** A UDP datagram over the rate: count it and say so in the log, rate-limited. */
@@ -169,7 +195,7 @@ export class SourceBudget {
     const now = this.now();
     const refillMs = this.rate > 0 ? (this.burst * 1000) / this.rate : 0;
     for (const [a, s] of this.sources) {
-      if (s.pending === 0 && s.connections === 0 && now - s.last >= refillMs) this.sources.delete(a);
+      if (s.pending === 0 && s.connections === 0 && now - s.last >= refillMs && now - s.replyLast >= REPLY_REFILL_MS) this.sources.delete(a);
     }
   }
 

@@ -118,13 +118,14 @@ export function createRegistry(src: MetricsSources): Registry {
 
 /** limits.sourceQueriesPerSecond and the per-source shares: what the kernel and the daemon turned away. */
 function fairnessMetrics(reg: Registry, src: MetricsSources): void {
-  counter(reg, 'dnswall_fairness_rejected_total', 'Queries and connections the daemon turned away per source (rate_dropped: UDP over the rate, rate_paused: TCP reads paused, pending: over the share of maxPendingQueries, connections: over the share of tcpMaxConnections)', ['reason'], (set) => {
+  counter(reg, 'dnswall_fairness_rejected_total', 'Queries and connections the daemon turned away per source (rate_dropped: UDP over the rate, rate_paused: TCP reads paused, pending: over the share of maxPendingQueries, connections: over the share of tcpMaxConnections, bad_input_silenced: malformed UDP dropped instead of FORMERR over 100/s)', ['reason'], (set) => {
     const f = src.fairness?.();
     if (!f) return;
     set({ reason: 'rate_dropped' }, f.stats.rateDropped);
     set({ reason: 'rate_paused' }, f.stats.ratePaused);
     set({ reason: 'pending' }, f.stats.pendingRejected);
     set({ reason: 'connections' }, f.stats.connectionsRejected);
+    set({ reason: 'bad_input_silenced' }, f.stats.badInputSilenced);
   });
   gauge(reg, 'dnswall_fairness_sources', 'Sources the daemon keeps per-source state for', () => src.fairness?.()?.sources ?? 0);
   new Counter({

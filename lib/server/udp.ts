@@ -89,6 +89,10 @@ export class UdpListener {
       return;
     }
     if (it.kind === 'reply') {
+      if (fair && !fair.budget.mayReplyToBadInput(address)) {
+        this.stats.dropped++; // a stream of garbage: answered up to a rate, then dropped
+        return;
+      }
       this.stats.formerr++;
       if (this.log.isLevelEnabled('debug')) this.log.debug({ source: address, why: it.why }, 'bad query');
       send(socket, it.wire, rinfo);

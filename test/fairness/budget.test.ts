@@ -2,7 +2,7 @@
 // TCP connections, bounded state — with a fake clock, no sockets.
 import t from 'tap';
 import pino from 'pino';
-import { SourceBudget, SHARE_DIVISOR, MAX_IDLE_SOURCES } from '../../lib/fairness/budget';
+import { SourceBudget, SHARE_DIVISOR, MAX_IDLE_SOURCES, BAD_INPUT_REPLIES_PER_SECOND } from '../../lib/fairness/budget';
 
 const log = pino({ level: 'silent' });
 
@@ -84,4 +84,18 @@ t.test('state is bounded: a spoofed-source flood does not grow the map without l
   for (let i = 0; i < MAX_IDLE_SOURCES * 2; i++) b.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
   t.ok(b.size <= MAX_IDLE_SOURCES, `${b.size} sources kept`);
   t.same(b.held('192.0.2.10'), { pending: 1, connections: 0 }, 'the busy source kept its state');
+});
+
+t.test('bad input: FORMERR replies per source up to 100/s (burst 200), then silence, counted', async (t) => {
+  const { b, advance } = budget({ sourceQueriesPerSecond: 0 });
+  t.teardown(() => b.close());
+  let n = 0;
+  for (let i = 0; i < 1000; i++) if (b.mayReplyToBadInput('192.0.2.10')) n++;
+  t.equal(n, 2 * BAD_INPUT_REPLIES_PER_SECOND);
+  t.equal(b.stats.badInputSilenced, 1000 - n);
+  t.ok(b.mayReplyToBadInput('198.51.100.10'), 'another source still gets its FORMERR');
+  advance(1000);
+  n = 0;
+  for (let i = 0; i < 1000; i++) if (b.mayReplyToBadInput('192.0.2.10')) n++;
+  t.equal(n, BAD_INPUT_REPLIES_PER_SECOND);
 });
