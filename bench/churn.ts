@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { SetProgrammer, type Element } from '../lib/nft/programmer';
 import { SET_DEFINITIONS, installRuleset } from '../lib/nft/ruleset';
 import { NfnlSocket } from '../lib/nft/netlink/socket';
-import { dumpSet } from '../lib/nft/dump';
-import { ALLOW_SETS } from '../lib/nft/keys';
+import { readSet } from '../lib/nft/sets';
+import { ALLOW_SETS, isAllowSet } from '../lib/nft/keys';
 import type { BoundLimits } from '../lib/nft/bounds';
 
 export interface ChurnOptions {
@@ -56,7 +56,7 @@ const MAX_PENDING_ADDS = 2_000;
 
 /** The table and the four allow sets only (what SetProgrammer.open() checks), size = maxElements. */
 export function churnRuleset(table: string, maxElements: number): string {
-  const sets = SET_DEFINITIONS.filter(([n]) => n.startsWith('allow')).map(([n, def]) => `add set inet ${table} ${n} { ${def} size ${maxElements}; }`);
+  const sets = SET_DEFINITIONS.filter(([n]) => isAllowSet(n)).map(([n, def]) => `add set inet ${table} ${n} { ${def} size ${maxElements}; }`);
   return [`add table inet ${table}`, ...sets].join('\n') + '\n';
 }
 
@@ -120,7 +120,7 @@ async function countKernel(table: string): Promise<number> {
   const sock = new NfnlSocket({ replyTimeoutMs: 60_000 });
   try {
     let n = 0;
-    for (const set of ALLOW_SETS) n += (await dumpSet(sock, table, set)).length;
+    for (const set of ALLOW_SETS) n += (await readSet(sock, table, set)).length;
     return n;
   } finally {
     sock.close();

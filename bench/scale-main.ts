@@ -11,7 +11,7 @@ import { NfnlSocket } from '../lib/nft/netlink/socket';
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from '../lib/nft/netlink/constants';
 import { setElemMsg, encodeElement } from '../lib/nft/netlink/setelem';
 import { encodeKey } from '../lib/nft/keys';
-import { dumpSet } from '../lib/nft/dump';
+import { readSet } from '../lib/nft/sets';
 import { dnswallConfig } from './targets';
 
 const WAVE = 2000;           // add() calls per tick, one element each (the DNS path's shape)
@@ -60,7 +60,7 @@ async function timeDump(): Promise<{ ms: number; elements: number; error?: strin
   const sock = new NfnlSocket({ replyTimeoutMs: DUMP_TIMEOUT_MS });
   const t0 = performance.now();
   try {
-    const els = await dumpSet(sock, 'dnswall', 'allow4');
+    const els = await readSet(sock, 'dnswall', 'allow4');
     return { ms: performance.now() - t0, elements: els.length };
   } catch (e) {
     return { ms: performance.now() - t0, elements: 0, error: (e as Error).message };

@@ -6,39 +6,61 @@
 // and max(kernel, ours) re-sent.
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
-import { NfnlSocket } from './netlink/socket';
+import type { NftTransport, TransportFactory } from './netlink/socket';
 import { encodeElement, setElemMsg, decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from './netlink/constants';
 import { ALLOW_SETS, type AllowSet } from './keys';
-import { elementId, type ExpiryBook } from './expiry';
-import { dumpSet } from './dump';
-
-const DUMP_REPLY_TIMEOUT_MS = 60_000;
+import { elementId, type Evicted, type ExpiryBook } from './expiry';
+import { dumpTransport, readSet } from './sets';
 
 export type Requeue = (id: string, set: AllowSet, buf: Buffer) => void;
+
+export interface AdoptionOptions {
+  table: string;
+  book: ExpiryBook;
+  transport: TransportFactory;
+  /** Re-send an element with the life the book now holds (nobody waits for it). */
+  requeue: Requeue;
+  /** Elements the caps pushed out while learning: delete them from the kernel. */
+  evicted: (list: Evicted[]) => void;
+  log?: Logger;
+}
 
 export interface AdoptionStats {
   /** elements read from the kernel */
   elements: number;
   /** elements re-sent because a refresh during adoption had given them a shorter life */
   repaired: number;
+  /** elements looked up by key before their refresh, and how many of those lookups failed */
+  lookups: number;
+  lookupFailures: number;
   ms: number;
 }
 
 export class Adoption {
-  readonly stats: AdoptionStats = { elements: 0, repaired: 0, ms: 0 };
+  readonly stats: AdoptionStats = { elements: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0 };
   private readonly touchedIds = new Set<string>();
   private readonly removedIds = new Set<string>();
-  private sock: NfnlSocket | null = null;
-  private lookupSock: NfnlSocket | null = null;
+  private sock: NftTransport | null = null;
+  private lookupSock: NftTransport | null = null;
   private cancelled = false;
+  private done = false;
+  /** Resolved when a set has been read and merged (or adoption ended). */
+  private readonly setRead = new Map<AllowSet, { promise: Promise<void>; resolve: () => void }>();
+  private readonly table: string;
+  private readonly book: ExpiryBook;
+  private readonly log?: Logger;
 
-  constructor(
-    private readonly table: string,
-    private readonly book: ExpiryBook,
-    private readonly requeue: Requeue,
-    private readonly log?: Logger,
-  ) {}
+  constructor(private readonly opts: AdoptionOptions) {
+    this.table = opts.table;
+    this.book = opts.book;
+    this.log = opts.log;
+    for (const set of ALLOW_SETS) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.setRead.set(set, { promise, resolve });
+    }
+  }
 
   /** The programmer encoded this element while adoption runs. */
   touched(id: string): void {
@@ -58,36 +80,45 @@ export class Adoption {
   /** Learns the kernel's life of elements the book does not know yet, before they are refreshed. */
   async lookup(items: { id: string; set: AllowSet; key: Buffer }[]): Promise<void> {
     const todo = items.filter((it) => !this.book.has(it.id) && !this.removedIds.has(it.id));
-    if (todo.length === 0 || this.cancelled) return;
-    this.lookupSock ??= new NfnlSocket({ log: this.log });
+    if (todo.length === 0 || this.cancelled || this.done) return;
+    this.lookupSock ??= this.opts.transport({ log: this.log });
     const sock = this.lookupSock;
+    this.stats.lookups += todo.length;
     await Promise.all(todo.map(async (it) => {
       try {
         const replies = await sock.get(`set inet ${this.table} ${it.set} (GETSETELEM)`, (s) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, s, NFPROTO_INET, this.table, it.set, [encodeElement({ key: it.key })]));
         const el = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
-        if (el && !this.book.has(it.id)) this.book.learn(it.id, el.timeoutMs, el.expirationMs);
+        if (el && !this.book.has(it.id)) this.learn(it.id, el);
       } catch (e) {
-        // ENOENT: a new element. Anything else: the merge after the set's read repairs it.
-        if ((e as { code?: string }).code !== 'ENOENT') this.log?.debug({ err: (e as Error).message }, 'element lookup failed');
+        // ENOENT: a new element. Anything else: its life in the kernel is unknown, and a refresh
+        // now could shorten it for good (a read of the set after the refresh sees only the
+        // refresh): wait until its set has been read and merged.
+        if ((e as { code?: string }).code === 'ENOENT') return;
+        this.stats.lookupFailures++;
+        this.log?.debug({ err: (e as Error).message }, 'element lookup failed; waiting for its set to be read');
+        await this.setRead.get(it.set)!.promise;
       }
     }));
   }
 
-  /** Reads the four allow sets on a socket of its own (a dump error must not fail the batches). Never rejects. */
+  /** Reads the allow sets on a socket of its own (a dump error must not fail the batches). Never rejects. */
   async run(): Promise<void> {
     const t0 = performance.now();
     // A dump of 100k elements takes seconds, more on a loaded machine: allow it a long reply wait.
-    this.sock = new NfnlSocket({ log: this.log, replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
+    this.sock = dumpTransport(this.opts.transport);
     try {
       for (const set of ALLOW_SETS) {
         if (this.cancelled) break;
         const started = performance.now();
-        const els = await dumpSet(this.sock, this.table, set);
+        const els = await readSet(this.sock, this.table, set);
         for (const el of els) this.merge(set, el, started);
+        this.setRead.get(set)!.resolve();
       }
     } catch (e) {
       if (!this.cancelled) this.log?.warn({ err: (e as Error).message }, 'reading the live elements failed; a refresh may shorten an element the previous daemon wrote');
     } finally {
+      this.done = true;
+      for (const r of this.setRead.values()) r.resolve();
       this.sock.close();
       this.sock = null;
       this.lookupSock?.close();
@@ -106,23 +137,31 @@ export class Adoption {
     this.stats.elements++;
     const known = this.touchedIds.has(id) ? this.book.get(id) : undefined;
     if (!known) {
-      this.book.learn(id, el.timeoutMs, el.expirationMs);
+      this.learn(id, el);
       return;
     }
     if (known.timeoutMs === Infinity) return;
     if (el.timeoutMs === undefined) {
-      this.book.learn(id, undefined, undefined); // permanent in the kernel: keep it permanent
+      this.book.learn(id, undefined, undefined); // permanent in the kernel: keep it permanent (never evicts)
     } else {
       const kernelExpiresAt = started + (el.expirationMs ?? el.timeoutMs);
       if (kernelExpiresAt <= known.expiresAt && el.timeoutMs <= known.timeoutMs) return;
       const timeout = Math.max(el.timeoutMs, known.timeoutMs);
       const left = Math.min(timeout, Math.ceil(Math.max(kernelExpiresAt, known.expiresAt) - performance.now()));
       if (left <= 0) return;
-      this.book.learn(id, timeout, left);
+      const out = this.book.learn(id, timeout, left);
+      if (out) this.opts.evicted(out);
     }
     // refresh(…, 1) returns exactly the life the book now holds (max wins).
     const life = this.book.refresh(id, 1);
     this.stats.repaired++;
-    this.requeue(id, set, encodeElement({ key: el.key, ...life, comment: el.comment ?? '' }));
+    if (life.evicted) this.opts.evicted(life.evicted);
+    this.opts.requeue(id, set, encodeElement({ key: el.key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment: el.comment ?? '' }));
+  }
+
+  /** Learns a kernel element the book does not know; the caps may push older ones out. */
+  private learn(id: string, el: DecodedElement): void {
+    const out = this.book.learn(id, el.timeoutMs, el.expirationMs);
+    if (out) this.opts.evicted(out);
   }
 }

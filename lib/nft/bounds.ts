@@ -60,8 +60,14 @@ function nameOfKey(key: string): string {
   return Buffer.from(key.slice(1 + key.charCodeAt(0)), 'latin1').toString('utf8');
 }
 
-/** Called for every element a cap pushed out (already freed); the caller deletes it from the kernel. */
-export type OnEvict = (id: string, cap: Cap, source: string, name: string | null) => void;
+/** A slot a cap pushed out: off every list but not yet free (its owner reads its id, then frees it). */
+export interface EvictedSlot {
+  slot: number;
+  cap: Cap;
+  /** the source key bytes, latin1 */
+  source: string;
+  name: string | null;
+}
 
 // Rows are written when taken, so new rows need no fill (untouched pages stay free).
 function grownF64(a: Float64Array, n: number): Float64Array { const b = new Float64Array(n); b.set(a); return b; }
@@ -104,7 +110,7 @@ export class Bounds {
   /** elements per address (port rules: one element per allowed port); the cap is addresses × width */
   private grpWidth: Uint16Array = new Uint16Array(0);
 
-  constructor(limits: Partial<BoundLimits>, private readonly onEvict: (slot: number, cap: Cap, source: string, name: string | null) => void) {
+  constructor(limits: Partial<BoundLimits>) {
     const l = { ...DEFAULT_LIMITS };
     for (const k of Object.keys(l) as (keyof BoundLimits)[]) {
       const v = limits[k];
@@ -156,9 +162,11 @@ export class Bounds {
   /**
    * Makes slot `i` the newest element of all, of `source` and of `name` (null: keep its name, or
    * none, e.g. adopted from the kernel — only the source and total caps apply until a refresh
-   * names it), then evicts the oldest elements of whichever group is over its cap.
+   * names it), then evicts the oldest elements of whichever group is over its cap and returns
+   * them (null: none), unlinked but not freed: the caller frees them and deletes them from the kernel.
    */
-  touch(i: number, source: string, name: string | null, width = 1): void {
+  touch(i: number, source: string, name: string | null, width = 1): EvictedSlot[] | null {
+    let out: EvictedSlot[] | null = null;
     const cur = this.srcOf(i);
     if (cur && cur.key !== source) this.drop(i);
     this.unlinkGlobal(i);
@@ -184,10 +192,11 @@ export class Bounds {
       if (width > this.grpWidth[g]) this.grpWidth[g] = Math.min(width, 0xffff);
       const cap = this.limits.maxAddressesPerName * this.grpWidth[g];
       // g stays alive while i is on it, so its rows are re-read after every eviction.
-      while (this.grpCount[g] > cap && this.grpHead[g] !== NONE && this.grpHead[g] !== i) this.evict(this.grpHead[g], 'perName');
+      while (this.grpCount[g] > cap && this.grpHead[g] !== NONE && this.grpHead[g] !== i) (out ??= []).push(this.evict(this.grpHead[g], 'perName'));
     }
-    while (src.count > this.limits.maxElementsPerSource && src.head !== NONE && src.head !== i) this.evict(src.head, 'perSource');
-    while (this.count > this.limits.maxElements && this.head !== NONE && this.head !== i) this.evict(this.head, 'total');
+    while (src.count > this.limits.maxElementsPerSource && src.head !== NONE && src.head !== i) (out ??= []).push(this.evict(src.head, 'perSource'));
+    while (this.count > this.limits.maxElements && this.head !== NONE && this.head !== i) (out ??= []).push(this.evict(this.head, 'total'));
+    return out;
   }
 
   /**
@@ -226,12 +235,12 @@ export class Bounds {
     this.unlinkGlobal(i);
   }
 
-  private evict(victim: number, cap: Cap): void {
+  private evict(victim: number, cap: Cap): EvictedSlot {
     const source = this.srcOf(victim)!.key;
     const name = this.nameOf(victim);
     this.drop(victim);
     this.evictions[cap]++;
-    this.onEvict(victim, cap, source, name);
+    return { slot: victim, cap, source, name };
   }
 
   private growSlots(): void {

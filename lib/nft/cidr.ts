@@ -2,28 +2,27 @@
 // interval set ("conflicting intervals specified"), and in a concatenated one (pipapo) an
 // element inside an earlier, wider one is EEXIST. So contained entries are dropped.
 import * as ipaddr from 'ipaddr.js';
+import { failed, parseCIDR, type Cidr as ConfigCidr } from '../config/addresses';
 
+/** A CIDR of the config (lib/config/addresses.ts parses and validates them) with its bytes. */
 export interface Cidr {
   family: 4 | 6;
   bytes: number[];
   prefix: number;
-  /** canonical "address/prefix" with host bits cleared */
+  /** canonical "address/prefix" */
   text: string;
 }
 
-export function parseCidr(s: string): Cidr {
-  const [addr, pfx] = s.includes('/') ? ipaddr.parseCIDR(s) : [ipaddr.parse(s), -1];
-  const ip = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
-  const family = ip.kind() === 'ipv4' ? 4 : 6;
-  const bits = family === 4 ? 32 : 128;
-  const prefix = pfx < 0 ? bits : (pfx as number);
-  const bytes = ip.toByteArray();
-  for (let i = 0; i < bytes.length; i++) {
-    const keep = Math.max(0, Math.min(8, prefix - i * 8));
-    bytes[i] &= (0xff << (8 - keep)) & 0xff;
-  }
-  const text = `${ipaddr.fromByteArray(bytes).toString()}/${prefix}`;
-  return { family, bytes, prefix, text };
+/** The config's CIDR (already canonical, host bits zero) as bytes for the interval sets. */
+export function cidrBytes(c: Pick<ConfigCidr, 'address' | 'family' | 'prefix' | 'cidr'>): Cidr {
+  return { family: c.family, bytes: ipaddr.parse(c.address).toByteArray(), prefix: c.prefix, text: c.cidr };
+}
+
+/** A CIDR text from the policy index (canonical, from the config); throws a RangeError naming it otherwise. */
+export function cidrOf(text: string): Cidr {
+  const c = parseCIDR(text);
+  if (failed(c)) throw new RangeError(c.error);
+  return cidrBytes(c);
 }
 
 /** a ⊇ b */

@@ -6,7 +6,7 @@
 // dropped when it expires (sweep), is removed (forget) or is evicted.
 import { performance } from 'perf_hooks';
 import { ALLOW_SETS, LAYOUTS, type AllowSet } from './keys';
-import { Bounds, type BoundLimits, type OnEvict } from './bounds';
+import { Bounds, type BoundLimits, type Cap, type EvictedSlot } from './bounds';
 import { IdTable } from './idtable';
 
 export interface Life {
@@ -20,15 +20,22 @@ export interface Life {
 export interface Refresh {
   timeoutMs?: number;
   expirationMs?: number;
+  /** elements this refresh pushed out of the book (absent: none) */
+  evicted?: Evicted[];
 }
 
 export interface ExpiryBookOptions {
   limits?: Partial<BoundLimits>;
-  /** An element a cap pushed out of the book: delete it from the kernel. */
-  onEvict?: OnEvict;
   now?: () => number;
-  /** @deprecated the total cap; use limits.maxElements */
-  maxEntries?: number;
+}
+
+/** An element a cap pushed out of the book: the caller deletes it from the kernel. */
+export interface Evicted {
+  id: string;
+  cap: Cap;
+  /** the source key bytes, latin1 (sourceText() in owner.ts makes it readable) */
+  source: string;
+  name: string | null;
 }
 
 /**
@@ -48,11 +55,11 @@ export function parseId(id: string): { set: AllowSet; key: Buffer } {
   return { set: ALLOW_SETS[id.charCodeAt(0)], key: Buffer.from(id.slice(1), 'latin1') };
 }
 
-/** The source address bytes (latin1) inside an element id; '' if the id is not one. */
+/** The source key bytes (latin1: an address or a cgroup id) inside an element id; '' if the id is not one. */
 export function sourceOfId(id: string): string {
   const set = ALLOW_SETS[id.charCodeAt(0)];
   if (!set) return '';
-  return id.slice(1, 1 + LAYOUTS[set].addrLen);
+  return id.slice(1, 1 + LAYOUTS[set].srcLen);
 }
 
 export const SWEEP_SLACK_MS = 5_000;
@@ -64,13 +71,7 @@ export class ExpiryBook {
 
   constructor(opts: ExpiryBookOptions = {}) {
     this.now = opts.now ?? (() => performance.now());
-    const onEvict = opts.onEvict;
-    this.bounds = new Bounds({ maxElements: opts.maxEntries, ...opts.limits }, (slot, cap, source, name) => {
-      const id = this.lives.idOf(slot);
-      this.lives.deleteSlot(slot);
-      this.bounds.free(slot);
-      onEvict?.(id, cap, source, name);
-    });
+    this.bounds = new Bounds(opts.limits ?? {});
     this.lives = new IdTable(this.bounds.firstCapacity);
   }
 
@@ -83,6 +84,7 @@ export class ExpiryBook {
    * max(new, known left) ≤ TIMEOUT. The element becomes the newest of its source and of `name`
    * (the DNS name, lowercased; absent: keep the name it had), which may evict older ones.
    * `width`: elements per address of that name (port rules give one per allowed port).
+   * What a cap pushed out is in `evicted`: gone from the book, still to be deleted from the kernel.
    */
   refresh(id: string, timeoutMs: number, name?: string, width = 1): Refresh {
     const now = this.now();
@@ -96,16 +98,19 @@ export class ExpiryBook {
         expiration = Math.min(timeout, Math.max(expiration, Math.ceil(knownExpiry - now)));
       }
     }
-    this.remember(id, slot, timeout, now + expiration, name ?? null, width);
-    return { timeoutMs: timeout, expirationMs: expiration };
+    const evicted = this.remember(id, slot, timeout, now + expiration, name ?? null, width);
+    return evicted ? { timeoutMs: timeout, expirationMs: expiration, evicted } : { timeoutMs: timeout, expirationMs: expiration };
   }
 
-  /** Learns an element found in the kernel (restart: the live sets are the truth). */
-  learn(id: string, timeoutMs: number | undefined, expiresInMs: number | undefined): void {
+  /**
+   * Learns an element found in the kernel (restart: the live sets are the truth). Returns what
+   * the source and total caps pushed out for it (null: nothing), to delete from the kernel.
+   */
+  learn(id: string, timeoutMs: number | undefined, expiresInMs: number | undefined, name: string | null = null): Evicted[] | null {
     const now = this.now();
     const slot = this.lives.get(id);
-    if (timeoutMs === undefined) this.remember(id, slot, Infinity, Infinity, null, 1);
-    else this.remember(id, slot, timeoutMs, now + (expiresInMs ?? timeoutMs), null, 1);
+    if (timeoutMs === undefined) return this.remember(id, slot, Infinity, Infinity, null, 1);
+    return this.remember(id, slot, timeoutMs, now + (expiresInMs ?? timeoutMs), name, 1);
   }
 
   forget(id: string): void {
@@ -149,7 +154,7 @@ export class ExpiryBook {
     return n;
   }
 
-  private remember(id: string, known: number, timeoutMs: number, expiresAt: number, name: string | null, width: number): void {
+  private remember(id: string, known: number, timeoutMs: number, expiresAt: number, name: string | null, width: number): Evicted[] | null {
     let slot = known;
     if (slot < 0) {
       slot = this.bounds.alloc();
@@ -157,7 +162,16 @@ export class ExpiryBook {
     }
     this.bounds.setLife(slot, timeoutMs, expiresAt);
     // A permanent element is not dnswall's to evict (someone added it by hand): not counted.
-    if (timeoutMs === Infinity) { this.bounds.drop(slot); return; }
-    this.bounds.touch(slot, sourceOfId(id), name, width);
+    if (timeoutMs === Infinity) { this.bounds.drop(slot); return null; }
+    const out = this.bounds.touch(slot, sourceOfId(id), name, width);
+    return out && out.map((e) => this.release(e));
+  }
+
+  /** Frees an evicted slot and says which element it was. */
+  private release(e: EvictedSlot): Evicted {
+    const id = this.lives.idOf(e.slot);
+    this.lives.deleteSlot(e.slot);
+    this.bounds.free(e.slot);
+    return { id, cap: e.cap, source: e.source, name: e.name };
   }
 }

@@ -1,13 +1,14 @@
 // `dnswall list`: the live allow-set elements, read over netlink (like `nft list set`).
 import * as ipaddr from 'ipaddr.js';
-import { NfnlSocket } from './netlink/socket';
+import { netlinkTransport, type TransportFactory } from './netlink/socket';
 import { ALLOW_SETS, decodeKey, type AllowSet } from './keys';
-import { dumpSet } from './dump';
-import { NftError, CAP_HINT } from './errors';
+import { sourceFieldText } from './owner';
+import { dumpTransport, readAllowSets } from './sets';
 
 export interface ListedElement {
   set: AllowSet;
-  source: string; // canonical textual address
+  /** canonical textual address; for a cgroup set `cgroup:<id>` (the numeric cgroup id) */
+  source: string;
   destination: string;
   proto?: number; // 6 tcp, 17 udp (port sets only)
   port?: number;
@@ -21,6 +22,8 @@ export interface ListOptions {
   sets?: AllowSet[];
   /** Only elements of this source address. */
   source?: string;
+  /** How to reach nf_tables (tests). */
+  transport?: TransportFactory;
 }
 
 function addr(b: Buffer): string {
@@ -28,33 +31,22 @@ function addr(b: Buffer): string {
 }
 
 export async function listElements(table: string, opts: ListOptions = {}): Promise<ListedElement[]> {
-  const sock = new NfnlSocket();
+  const io = dumpTransport(opts.transport ?? netlinkTransport);
   const want = opts.source ? ipaddr.process(opts.source).toString() : undefined;
   const out: ListedElement[] = [];
   try {
-    for (const set of opts.sets ?? ALLOW_SETS) {
-      let els;
-      try {
-        els = await dumpSet(sock, table, set);
-      } catch (e) {
-        const err = e as NftError;
-        if (err.code === 'ENOENT') throw new NftError('ENOENT', `set ${set} of table inet ${table} not found — is the ruleset installed?`);
-        if (err.code === 'EPERM') throw new NftError('EPERM', `cannot list table inet ${table}: Operation not permitted — ${CAP_HINT}`);
-        throw err;
-      }
-      for (const el of els) {
-        const k = decodeKey(set, el.key);
-        if (!k) continue;
-        const item: ListedElement = { set, source: addr(k.source), destination: addr(k.destination), comment: el.comment ?? '' };
-        if (want && item.source !== want) continue;
-        if (k.proto !== undefined) { item.proto = k.proto; item.port = k.port; }
-        if (el.timeoutMs !== undefined) item.timeoutMs = el.timeoutMs;
-        if (el.expirationMs !== undefined) item.expiresInMs = el.expirationMs;
-        out.push(item);
-      }
-    }
+    await readAllowSets(io, table, (set, el) => {
+      const k = decodeKey(set, el.key);
+      if (!k) return;
+      const item: ListedElement = { set, source: sourceFieldText(k.source), destination: addr(k.destination), comment: el.comment ?? '' };
+      if (want && item.source !== want) return;
+      if (k.proto !== undefined) { item.proto = k.proto; item.port = k.port; }
+      if (el.timeoutMs !== undefined) item.timeoutMs = el.timeoutMs;
+      if (el.expirationMs !== undefined) item.expiresInMs = el.expirationMs;
+      out.push(item);
+    }, opts.sets ?? ALLOW_SETS);
   } finally {
-    sock.close();
+    io.close();
   }
   return out;
 }

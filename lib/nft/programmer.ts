@@ -4,28 +4,20 @@
 // elements of a (source, name), a source, or all sets; their deletions ride the next batch.
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
-import { NfnlSocket, type BatchPart } from './netlink/socket';
-import { NFPROTO_INET, NFT_SET_TIMEOUT, NFT_MSG_DESTROYSETELEM } from './netlink/constants';
-import { encodeElement, newSetElemMsg, setElemMsg } from './netlink/setelem';
-import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
-import { ALLOW_SETS, LAYOUTS, encodeKey, isAllowSet, type AllowSet, type KeyFields } from './keys';
-import { ExpiryBook, elementId, parseId } from './expiry';
+import { netlinkTransport, type NftTransport, type TransportFactory } from './netlink/socket';
+import { encodeElement } from './netlink/setelem';
+import type { DecodedElement } from './netlink/setelem';
+import { encodeKey, isAllowSet, type AllowSet, type Element, type KeyFields } from './keys';
+import { ExpiryBook, elementId, parseId, type Evicted } from './expiry';
 import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './pack';
-import type { BoundLimits, Cap } from './bounds';
+import type { BoundLimits } from './bounds';
 import { LogLimiter } from '../util/ratelimit';
 import { portWidths, sourceText } from './owner';
-import { Adoption } from './adoption';
-import { NftError, CAP_HINT } from './errors';
+import { Adoption, type AdoptionStats } from './adoption';
+import { NftError } from './errors';
+import { verifySets, setElemPart, deleteKeys, dumpTransport, readAllowSets } from './sets';
 
-export interface Element {
-  set: AllowSet;
-  source: Buffer; // 4 | 16 bytes
-  destination: Buffer;
-  proto?: number; // 6 tcp, 17 udp (allow4p/allow6p only)
-  port?: number;
-  timeoutMs: number;
-  comment: string; // the DNS name
-}
+export type { Element } from './keys';
 
 export interface BatchInfo {
   elements: number;
@@ -55,6 +47,8 @@ export interface SetProgrammerOptions {
   onBatch?: (info: BatchInfo) => void;
   /** Caps on live elements (config `limits`); beyond one, the oldest elements are deleted. */
   limits?: Partial<BoundLimits>;
+  /** How to reach nf_tables (default: a netlink socket; tests pass a recording fake). */
+  transport?: TransportFactory;
 }
 
 /** An element lives at most this long (the kernel rejects larger timeouts with ERANGE anyway). */
@@ -70,7 +64,8 @@ export class SetProgrammer {
   private readonly maxQueued: number;
   private readonly book: ExpiryBook;
   private readonly capLog = new LogLimiter(1, 5);
-  private sock: NfnlSocket | null = null;
+  private sock: NftTransport | null = null;
+  private readonly transport: TransportFactory;
   private queue: QueuedItem[] = [];
   private head = 0;
   private inFlight = 0;
@@ -79,6 +74,8 @@ export class SetProgrammer {
   private idle: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | null = null;
   private adoption: Adoption | null = null;
+  /** What the last adoption did (null: none ran). */
+  adoptionStats: AdoptionStats | null = null;
   /** Resolves when the live elements are learned (at once without seeding); never rejects. */
   adopted: Promise<void> = Promise.resolve();
 
@@ -87,7 +84,8 @@ export class SetProgrammer {
     this.table = opts.table;
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 4);
     this.maxQueued = opts.maxQueued ?? 200_000;
-    this.book = new ExpiryBook({ limits: opts.limits, onEvict: (id, cap, source, name) => this.evicted(id, cap, source, name) });
+    this.transport = opts.transport ?? netlinkTransport;
+    this.book = new ExpiryBook({ limits: opts.limits });
     this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, evictions: this.book.bounds.evictions };
   }
 
@@ -110,13 +108,18 @@ export class SetProgrammer {
     return this.sock?.recvBufferSize ?? 0;
   }
 
-  /** Opens the socket and checks that `table inet T` and the four allow sets exist and fit. */
+  /** Opens the socket and checks that `table inet T` and the allow sets exist and fit. */
   async open(): Promise<void> {
     this.sock = this.newSocket();
     try {
-      await this.verifySets();
+      await verifySets(this.sock, this.table);
       if (this.opts.seed !== false) {
-        this.adoption = new Adoption(this.table, this.book, (id, set, buf) => this.requeue(id, set, buf), this.opts.log);
+        this.adoption = new Adoption({
+          table: this.table, book: this.book, transport: this.transport, log: this.opts.log,
+          requeue: (id, set, buf) => this.requeue(id, set, buf),
+          evicted: (list) => this.evict(list),
+        });
+        this.adoptionStats = this.adoption.stats;
         this.adopted = this.adoption.run().finally(() => { this.adoption = null; });
         if (this.opts.adopt !== 'background') await this.adopted;
       }
@@ -129,24 +132,13 @@ export class SetProgrammer {
     this.sweeper.unref();
   }
 
-  private async verifySets(): Promise<void> {
-    const sock = this.sock!;
+  /** Reads every live element of the allow sets (on a connection of its own; reload revocation). */
+  async readLive(each: (set: AllowSet, el: DecodedElement) => void): Promise<void> {
+    const io = dumpTransport(this.transport);
     try {
-      await sock.get(`table inet ${this.table}`, (s) => getTableMsg(s, NFPROTO_INET, this.table));
-    } catch (e) {
-      throw this.openError(e, `table inet ${this.table} not found — is the ruleset installed?`);
-    }
-    for (const set of ALLOW_SETS) {
-      let replies;
-      try {
-        replies = await sock.get(`set inet ${this.table} ${set}`, (s) => getSetMsg(s, NFPROTO_INET, this.table, set));
-      } catch (e) {
-        throw this.openError(e, `set ${set} not found in table inet ${this.table} — is the ruleset installed?`);
-      }
-      const info = replies.length ? decodeSet(replies[0]) : {};
-      if (info.keyLen !== LAYOUTS[set].keyLen || !((info.flags ?? 0) & NFT_SET_TIMEOUT)) {
-        throw new NftError('EINVAL', `set inet ${this.table} ${set} has key length ${info.keyLen} and flags ${info.flags}; expected ${LAYOUTS[set].keyLen} bytes with flags timeout — reinstall the ruleset`);
-      }
+      await readAllowSets(io, this.table, each);
+    } finally {
+      io.close();
     }
   }
 
@@ -188,9 +180,11 @@ export class SetProgrammer {
         // Queued one by one: should this answer evict one of its own elements (more addresses
         // than the cap), the deletion comes after the add and wins.
         for (const e of elements) {
-          const it = this.encode(e, widths);
+          const { set, id, buf, evicted } = this.encode(e, widths);
+          // The deletions go before this add (an element evicted and re-added in one answer stays).
+          if (evicted) this.evict(evicted);
           waiter.unsent++;
-          this.queue.push({ ...it, waiter });
+          this.queue.push({ set, id, buf, waiter });
         }
       } catch (err) {
         waiter.failed = true;
@@ -203,24 +197,15 @@ export class SetProgrammer {
   /** Deletes elements (DESTROYSETELEM: absent ones are no error); for reloads. */
   async remove(keys: KeyFields[]): Promise<void> {
     if (!this.sock) throw new NftError('ENOTCONN', 'SetProgrammer.open() has not been called');
-    const bySet = new Map<AllowSet, Buffer[]>();
+    const list: { set: AllowSet; key: Buffer }[] = [];
     for (const k of keys) {
       const key = encodeKey(k);
       const id = elementId(k.set, key);
       this.book.forget(id);
       this.adoption?.removed(id);
-      const list = bySet.get(k.set) ?? [];
-      list.push(encodeElement({ key }));
-      bySet.set(k.set, list);
+      list.push({ set: k.set, key });
     }
-    const parts: BatchPart[] = [];
-    for (const [set, els] of bySet) {
-      for (let i = 0; i < els.length; i += 500) {
-        const chunk = els.slice(i, i + 500);
-        parts.push({ label: `set inet ${this.table} ${set} (DESTROYSETELEM, ${chunk.length} elements)`, build: (s) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, this.table, set, chunk) });
-      }
-    }
-    for (let i = 0; i < parts.length; i += 8) await this.socket().batch(parts.slice(i, i + 8));
+    await deleteKeys(this.socket(), this.table, list);
   }
 
   /**
@@ -258,7 +243,8 @@ export class SetProgrammer {
     this.sock = null;
   }
 
-  private encode(e: Element, widths: Map<string, number> | null): Omit<QueuedItem, 'waiter'> {
+  /** The element's queue item, and what its refresh pushed out of the book (to delete). */
+  private encode(e: Element, widths: Map<string, number> | null): Omit<QueuedItem, 'waiter'> & { evicted?: Evicted[] } {
     if (!e || !isAllowSet(e.set)) throw new RangeError(`unknown set ${String(e && e.set)}`);
     const key = encodeKey(e);
     if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
@@ -268,22 +254,24 @@ export class SetProgrammer {
     // The book keeps the name once per (source, name) group: an existing group's name is
     // looked up, not stored again (toLowerCase returns the string itself when it is lowercase).
     const life = this.book.refresh(id, Math.ceil(e.timeoutMs), comment.toLowerCase(), widths?.get(comment) ?? 1);
-    return { set: e.set, id, buf: encodeElement({ key, ...life, comment }) };
+    return { set: e.set, id, buf: encodeElement({ key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment }), evicted: life.evicted };
   }
 
-  /** A cap pushed element `id` out of the book: delete it from the kernel with the next batch. */
-  private evicted(id: string, cap: Cap, source: string, name: string | null): void {
-    this.adoption?.removed(id);
-    if (this.sock && !this.closing) {
-      const { set, key } = parseId(id);
-      this.queue.push({ set, id, buf: encodeElement({ key }), waiter: null, del: true });
-      this.schedule();
-    }
-    if (this.opts.log && this.capLog.take()) {
-      const limit = cap === 'perName' ? this.limits.maxAddressesPerName : cap === 'perSource' ? this.limits.maxElementsPerSource : this.limits.maxElements;
-      const suppressed = this.capLog.suppressed();
-      this.opts.log.warn({ cap, limit, source: sourceText(source), name, evictions: this.evictions[cap], ...(suppressed ? { suppressed } : {}) },
-        `element cap ${cap} reached; deleting the oldest element (new connections to it are blocked, established ones continue)`);
+  /** Caps pushed these elements out of the book: delete them from the kernel with the next batch. */
+  private evict(list: Evicted[]): void {
+    for (const { id, cap, source, name } of list) {
+      this.adoption?.removed(id);
+      if (this.sock && !this.closing) {
+        const { set, key } = parseId(id);
+        this.queue.push({ set, id, buf: encodeElement({ key }), waiter: null, del: true });
+        this.schedule();
+      }
+      if (this.opts.log && this.capLog.take()) {
+        const limit = cap === 'perName' ? this.limits.maxAddressesPerName : cap === 'perSource' ? this.limits.maxElementsPerSource : this.limits.maxElements;
+        const suppressed = this.capLog.suppressed();
+        this.opts.log.warn({ cap, limit, source: sourceText(source), name, evictions: this.evictions[cap], ...(suppressed ? { suppressed } : {}) },
+          `element cap ${cap} reached; deleting the oldest element (new connections to it are blocked, established ones continue)`);
+      }
     }
   }
 
@@ -305,13 +293,7 @@ export class SetProgrammer {
   }
 
   private send(batch: PackedBatch): void {
-    const parts: BatchPart[] = batch.messages.map((m) => m.del ? {
-      label: `set inet ${this.table} ${m.set} (DESTROYSETELEM, ${m.elements.length} elements)`,
-      build: (s: number) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, this.table, m.set, m.elements),
-    } : {
-      label: `set inet ${this.table} ${m.set} (NEWSETELEM, ${m.elements.length} elements)`,
-      build: (s: number) => newSetElemMsg(s, NFPROTO_INET, this.table, m.set, m.elements),
-    });
+    const parts = batch.messages.map((m) => setElemPart(this.table, m.set, m.del, m.elements));
     this.inFlight++;
     this.stats.batches++;
     this.stats.messages += parts.length;
@@ -342,21 +324,13 @@ export class SetProgrammer {
     this.pump();
   }
 
-  private socket(): NfnlSocket {
+  private socket(): NftTransport {
     // A socket the native layer closed (poll error) is replaced; ENOBUFS keeps the same socket.
     if (!this.sock || this.sock.closed) this.sock = this.newSocket();
     return this.sock;
   }
 
-  private newSocket(): NfnlSocket {
-    return new NfnlSocket({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
-  }
-
-  private openError(e: unknown, notFound: string): Error {
-    const err = e as NftError;
-    if (err.code === 'EPERM') return new NftError('EPERM', `cannot read table inet ${this.table}: Operation not permitted — ${CAP_HINT}`);
-    if (err.code === 'ENOENT') return new NftError('ENOENT', notFound);
-    return err;
+  private newSocket(): NftTransport {
+    return this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
   }
 }
-

@@ -5,8 +5,9 @@
 // (the live DNS answers) survive a restart or reload.
 import { spawn } from 'child_process';
 import type { Config } from '../config/types';
-import { parseCidr, minimalCidrs, minimalPairs, type Cidr } from './cidr';
+import { cidrBytes, cidrOf, minimalCidrs, minimalPairs, type Cidr } from './cidr';
 import { NftError, CAP_HINT } from './errors';
+import { isAllowSet } from './keys';
 
 export interface ManagedIndex {
   managed: { v4: string[]; v6: string[] };
@@ -22,6 +23,12 @@ export const SET_DEFINITIONS: [string, string][] = [
   ['allow6', 'typeof ip6 saddr . ip6 daddr; flags timeout;'],
   ['allow4p', 'type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;'],
   ['allow6p', 'type ipv6_addr . ipv6_addr . inet_proto . inet_service; flags timeout;'],
+  // cgroup sources (local processes): the socket's cgroup v2 id . destination [. proto . port].
+  // The rules matching them (socket cgroupv2 in an output chain) belong to the identity layer.
+  ['cgroup4', 'type cgroupsv2 . ipv4_addr; flags timeout;'],
+  ['cgroup6', 'type cgroupsv2 . ipv6_addr; flags timeout;'],
+  ['cgroup4p', 'type cgroupsv2 . ipv4_addr . inet_proto . inet_service; flags timeout;'],
+  ['cgroup6p', 'type cgroupsv2 . ipv6_addr . inet_proto . inet_service; flags timeout;'],
   ['static4', 'type ipv4_addr . ipv4_addr; flags interval;'],
   ['static6', 'type ipv6_addr . ipv6_addr; flags interval;'],
 ];
@@ -40,15 +47,15 @@ function staticPairs(cfg: Config, family: 4 | 6): string[] {
   for (const p of cfg.policies) {
     for (const s of p.sources) {
       if (s.kind !== 'cidr' || s.family !== family) continue;
-      const src = parseCidr(s.cidr);
-      for (const d of p.allowCIDRs) if (d.family === family) pairs.push([src, parseCidr(d.cidr)]);
+      const src = cidrBytes(s);
+      for (const d of p.allowCIDRs) if (d.family === family) pairs.push([src, cidrBytes(d)]);
     }
   }
   return minimalPairs(pairs).map(([s, d]) => `${s.text} . ${d.text}`);
 }
 
 function managed(list: string[], family: 4 | 6): string[] {
-  return minimalCidrs(list.map(parseCidr).filter((c) => c.family === family)).map((c) => c.text);
+  return minimalCidrs(list.map(cidrOf).filter((c) => c.family === family)).map((c) => c.text);
 }
 
 function egress(t: string, v: 4 | 6, cfg: Config): string[] {
@@ -162,7 +169,7 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     // The allow sets get `size` = limits.maxElements as the kernel's backstop of the daemon's
     // caps (nft 1.0.6 on Linux 6.18 changes the size of an existing set in place; a full set
     // fails NEWSETELEM with ENFILE).
-    ...SET_DEFINITIONS.map(([name, def]) => `add set inet ${t} ${name} { ${name.startsWith('allow') ? def + ` size ${sizeOf(cfg)};` : def} }`),
+    ...SET_DEFINITIONS.map(([name, def]) => `add set inet ${t} ${name} { ${isAllowSet(name) ? def + ` size ${sizeOf(cfg)};` : def} }`),
     `add counter inet ${t} denied4`,
     `add counter inet ${t} denied6`,
     ...['managed4', 'managed6', 'static4', 'static6'].map((s) => `flush set inet ${t} ${s}`),

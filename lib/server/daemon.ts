@@ -6,7 +6,7 @@ import type { Config } from '../config/types';
 import { formatEndpoint } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
 import { Upstreams } from '../upstream/upstreams';
-import { SetProgrammer } from '../nft/programmer';
+import { SetProgrammer, type SetProgrammerOptions } from '../nft/programmer';
 import { renderRuleset, installRuleset } from '../nft/ruleset';
 import { buildChain, type Chain } from '../plugins/chain';
 import { standardPlugins } from '../plugins/order';
@@ -40,6 +40,17 @@ export interface ReloadOutcome {
   notApplied: string[];
 }
 
+/** What the daemon needs of the kernel programmer (SetProgrammer; tests pass a recording fake). */
+export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf'>;
+
+/** The daemon's kernel side, injectable so its wiring is tested without root (defaults: the real ones). */
+export interface DaemonDeps {
+  /** Loads a ruleset script (default: `nft -f -`). */
+  installRuleset?: (script: string) => Promise<void>;
+  /** Makes the allow-set programmer (default: a SetProgrammer on a netlink socket). */
+  programmer?: (opts: SetProgrammerOptions) => Programmer;
+}
+
 /** Keys that size the programmer's book (and the kernel sets). */
 const CAP_KEYS = new Set(['limits.maxElements', 'limits.maxElementsPerSource', 'limits.maxAddressesPerName']);
 
@@ -51,7 +62,7 @@ function audited(cfg: Config): Config {
 export class Daemon {
   private index: PolicyIndex;
   private upstreams?: Upstreams;
-  private programmer?: SetProgrammer;
+  private programmer?: Programmer;
   private chain?: Chain;
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
@@ -60,8 +71,18 @@ export class Daemon {
   private readonly udpFairness: (UdpFairness & { port: number })[] = [];
   private kernelFairness?: KernelFairnessReader;
 
-  constructor(private cfg: Config, private readonly log: Logger) {
+  private readonly install: (script: string) => Promise<void>;
+  private readonly newProgrammer: (opts: SetProgrammerOptions) => Programmer;
+
+  constructor(private cfg: Config, private readonly log: Logger, deps: DaemonDeps = {}) {
     this.index = PolicyIndex.compile(cfg.policies);
+    this.install = deps.installRuleset ?? ((script) => installRuleset(script));
+    this.newProgrammer = deps.programmer ?? ((opts) => new SetProgrammer(opts));
+  }
+
+  /** The request chain (after start()). */
+  get requestChain(): Chain | undefined {
+    return this.chain;
   }
 
   /** The listeners, one UDP and one TCP per listen entry (after start()). */
@@ -87,9 +108,9 @@ export class Daemon {
       this.log.warn({ cgroups: this.index.cgroups.map((c) => c.path) }, 'cgroup sources are not enforced yet: host processes in them are neither filtered nor restricted');
     }
     if (this.enforcing) {
-      await installRuleset(renderRuleset(cfg, this.index));
+      await this.install(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
@@ -191,13 +212,13 @@ export class Daemon {
       if (willEnforce && !wasEnforcing) {
         // The sets (and a counting, accepting ruleset) first; the programmer on them; the
         // enforcing verdict only once the new chain programs every answer (step 5).
-        await installRuleset(renderRuleset(audited(cfg), index));
-        programmer = new SetProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+        await this.install(renderRuleset(audited(cfg), index));
+        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
         await programmer.open();
       } else {
         // enforce→audit: the accepting verdict replaces the rejecting one before anything else.
         // audit→audit: the table exists only if an enforcing daemon made it; leave it alone.
-        if (wasEnforcing) await installRuleset(renderRuleset(cfg, index));
+        if (wasEnforcing) await this.install(renderRuleset(cfg, index));
       }
     } catch (err) {
       if (programmer !== this.programmer) await programmer?.close().catch(() => undefined);
@@ -232,7 +253,7 @@ export class Daemon {
     // 5. audit→enforce: every answer from now on is programmed; now the verdict may reject.
     if (willEnforce && !wasEnforcing) {
       try {
-        await installRuleset(renderRuleset(cfg, index));
+        await this.install(renderRuleset(cfg, index));
       } catch (err) {
         notInForce.push(`enforce.mode (the enforcing ruleset was not installed: ${(err as Error).message})`);
       }
@@ -260,7 +281,7 @@ export class Daemon {
     if (this.programmer) {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
-        Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer));
+        Object.assign(info, await revokeDisallowed(this.programmer, index));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
@@ -286,7 +307,7 @@ export class Daemon {
     this.reloads[result]++;
   }
 
-  private async retire(chain: Chain | undefined, keptCache: CachePlugin | undefined, upstreams: Upstreams | undefined, programmer: SetProgrammer | undefined, old: Config): Promise<void> {
+  private async retire(chain: Chain | undefined, keptCache: CachePlugin | undefined, upstreams: Upstreams | undefined, programmer: Programmer | undefined, old: Config): Promise<void> {
     // Queries on the old chain finish within an upstream try per server plus the commit bound.
     const settle = old.limits.upstreamTimeoutMs * (old.upstreams.length + 1) + old.limits.commitTimeoutMs;
     try {

@@ -5,31 +5,21 @@ import { performance } from 'perf_hooks';
 import type { PolicyIndex } from '../policy/index';
 import type { Decision } from '../policy/types';
 import type { SetProgrammer } from '../nft/programmer';
-import { NfnlSocket } from '../nft/netlink/socket';
-import { dumpSet } from '../nft/dump';
-import { ALLOW_SETS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
-
-const IPPROTO = { tcp: 6, udp: 17 } as const;
-/** A dump of 100k elements takes seconds, more on a loaded machine. */
-const DUMP_REPLY_TIMEOUT_MS = 60_000;
+import { IPPROTO, LAYOUTS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
+import { cgroupIdOf } from '../nft/owner';
 
 export interface RevokeResult {
   /** live elements read */
   checked: number;
   revoked: number;
-  /** elements known only by a cut comment: kept, they expire on their own */
+  /** elements kept because their name is known only by a cut comment */
   undecided?: number;
   /** ms spent reading and deleting */
   ms: number;
 }
 
-/** Would the index still program this element? `d` is the decision for its source and name. */
-export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: Decision): boolean {
-  if (d.verdict !== 'allow') return false; // denied now, or the source is no longer managed
-  if (d.allPorts) return true; // a port element is a subset of all ports
-  if (k.set === 'allow4' || k.set === 'allow6') return false; // all ports, but only some are allowed now
-  return d.ports.some((p) => IPPROTO[p.proto] === k.proto && p.port === k.port);
-}
+/** Where the live elements come from, where revoked keys go, and (optionally) the book's whole names (SetProgrammer). */
+export type LiveSets = Pick<SetProgrammer, 'readLive' | 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>;
 
 /** A comment sanitizeComment cut ("~" + the name's right end) or changed ("?" for a byte nft cannot print). */
 export function commentIsWhole(comment: string): boolean {
@@ -39,51 +29,63 @@ export function commentIsWhole(comment: string): boolean {
 /** The whole name of an element, when the daemon's book has it (SetProgrammer.nameOf). */
 export type NameOf = (set: AllowSet, key: Buffer) => string | null;
 
+/** The cgroup path of a cgroup id (lib/identity resolves it); undefined: not known here. */
+export type CgroupPathOf = (id: bigint) => string | undefined;
+
+/** Would the index still program this element? `d` is the decision for its source and name. */
+export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: Decision): boolean {
+  if (d.verdict !== 'allow') return false; // denied now, or the source is no longer managed
+  if (d.allPorts) return true; // a port element is a subset of all ports
+  if (!LAYOUTS[k.set].withPort) return false; // all ports, but only some are allowed now
+  return d.ports.some((p) => IPPROTO[p.proto] === k.proto && p.port === k.port);
+}
+
 /**
  * The keys of live elements that `index` no longer allows. Each is decided by its whole name:
  * the book's when it has one, else the comment if the comment is the whole name. An element
  * whose name is known only by a cut comment is kept (counted in `undecided`): it expires on its
- * own, and a cut name must never be the basis of a revoke.
+ * own, and a cut name must never be the basis of a revoke. A cgroup element is decided by its
+ * cgroup's path; one whose id `cgroupPath` cannot resolve is kept too.
  */
-export async function findRevoked(table: string, index: PolicyIndex, nameOf?: NameOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
-  const sock = new NfnlSocket({ replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
+export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
   const keys: KeyFields[] = [];
   let checked = 0;
   let undecided = 0;
+  const nameOf: NameOf | undefined = live.nameOf?.bind(live);
   // Many elements share (source, name): decide each pair once.
-  const decisions = new Map<string, Decision>();
-  try {
-    for (const set of ALLOW_SETS) {
-      for (const el of await dumpSet(sock, table, set)) {
-        const k = decodeKey(set, el.key);
-        if (!k) continue;
-        checked++;
-        const source = ipaddr.fromByteArray([...k.source]).toString();
-        const comment = el.comment ?? '';
-        const name = nameOf?.(set, el.key) ?? (commentIsWhole(comment) ? comment : null);
-        if (name === null) {
-          undecided++;
-          continue;
-        }
-        const pair = source + ' ' + name;
-        let d = decisions.get(pair);
-        if (!d) {
-          d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
-          decisions.set(pair, d);
-        }
-        if (!stillAllowed(k, d)) keys.push(k);
-      }
+  const decisions = new Map<string, Decision | null>();
+  await live.readLive((set, el) => {
+    const k = decodeKey(set, el.key);
+    if (!k) return;
+    checked++;
+    const comment = el.comment ?? '';
+    const name = nameOf?.(set, el.key) ?? (commentIsWhole(comment) ? comment : null);
+    if (name === null) {
+      undecided++;
+      return;
     }
-  } finally {
-    sock.close();
-  }
+    const cgroup = LAYOUTS[set].source === 'cgroup';
+    const source = cgroup ? String(cgroupIdOf(k.source)) : ipaddr.fromByteArray([...k.source]).toString();
+    const pair = (cgroup ? 'cgroup:' : '') + source + ' ' + name;
+    let d = decisions.get(pair);
+    if (d === undefined) {
+      if (cgroup) {
+        const path = cgroupPath?.(BigInt(source));
+        d = path === undefined ? null : index.decideCgroup(path, name);
+      } else {
+        d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
+      }
+      decisions.set(pair, d);
+    }
+    if (d && !stillAllowed(k, d)) keys.push(k);
+  });
   return { checked, keys, undecided };
 }
 
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
-export async function revokeDisallowed(table: string, index: PolicyIndex, programmer: Pick<SetProgrammer, 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>): Promise<RevokeResult> {
+export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<RevokeResult> {
   const t0 = performance.now();
-  const { checked, keys, undecided } = await findRevoked(table, index, programmer.nameOf?.bind(programmer));
-  if (keys.length > 0) await programmer.remove(keys);
+  const { checked, keys, undecided } = await findRevoked(live, index, cgroupPath);
+  if (keys.length > 0) await live.remove(keys);
   return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
 }

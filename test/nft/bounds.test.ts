@@ -1,7 +1,7 @@
 // The caps in the book, without a kernel: oldest-programmed first per (source, name), per source
 // and in total; a refresh moves an element to newest; expiry and forget drop the bookkeeping.
 import t from 'tap';
-import { ExpiryBook, SWEEP_SLACK_MS, elementId } from '../../lib/nft/expiry';
+import { ExpiryBook, SWEEP_SLACK_MS, elementId, type Evicted } from '../../lib/nft/expiry';
 import type { Cap } from '../../lib/nft/bounds';
 import { encodeKey } from '../../lib/nft/keys';
 import { sourceText } from '../../lib/nft/owner';
@@ -12,7 +12,12 @@ const idp = (src: number, dst: number, port: number) => elementId('allow4p', enc
 function book(limits: { maxElements?: number; maxElementsPerSource?: number; maxAddressesPerName?: number }) {
   let now = 1000;
   const evicted: { id: string; cap: Cap; source: string; name: string | null }[] = [];
-  const b = new ExpiryBook({ limits, now: () => now, onEvict: (id, cap, source, name) => evicted.push({ id, cap, source: sourceText(source), name }) });
+  const b = new ExpiryBook({ limits, now: () => now });
+  // The book returns what its caps pushed out (refresh: in `evicted`; learn: the list): collect them.
+  const collect = (list: Evicted[] | null | undefined) => { for (const e of list ?? []) evicted.push({ id: e.id, cap: e.cap, source: sourceText(e.source), name: e.name }); };
+  const refresh = b.refresh.bind(b), learn = b.learn.bind(b);
+  b.refresh = (...a: Parameters<ExpiryBook['refresh']>) => { const r = refresh(...a); collect(r.evicted); return r; };
+  b.learn = (...a: Parameters<ExpiryBook['learn']>) => { const r = learn(...a); collect(r); return r; };
   return { b, evicted, advance: (ms: number) => { now += ms; } };
 }
 

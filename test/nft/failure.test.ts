@@ -46,6 +46,6 @@ runInNetns(__filename, (t) => {
     t.match(err2.message, /allow4p .*expected 16 bytes with flags timeout/, 'a set without flags timeout is refused');
     nft('delete', 'set', 'inet', 'dnswall', 'allow4p');
     const err3 = await new SetProgrammer({ table: 'dnswall' }).open().catch((e) => e);
-    t.equal(err3.message, 'set allow4p not found in table inet dnswall — is the ruleset installed?');
+    t.equal(err3.message, 'set allow4p of table inet dnswall not found — is the ruleset installed?');
   });
 });

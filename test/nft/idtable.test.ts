@@ -45,11 +45,11 @@ t.test('matches a Map under 200k random adds and deletes', async (t) => {
 
 t.test('ids of every length and byte value round-trip; absent ids are -1', async (t) => {
   const table = new IdTable();
-  const ids = ALLOW_SETS.map((set, i) => elementId(set, Buffer.alloc(LAYOUTS[set].keyLen, [0, 255, 128, 10][i])));
+  const ids = ALLOW_SETS.map((set, i) => elementId(set, Buffer.alloc(LAYOUTS[set].keyLen, [0, 255, 128, 10, 1, 2, 3, 4][i])));
   ids.forEach((id, i) => table.set(id, i * 3));
   ids.forEach((id, i) => { t.equal(table.get(id), i * 3); t.equal(table.idOf(i * 3), id); });
   t.equal(table.get(elementId('allow4', Buffer.alloc(8, 1))), -1);
   t.equal(table.get(ids[0].slice(0, 5)), -1, 'a prefix is another id');
   t.throws(() => table.set('\u0100x', 50), RangeError, 'not latin1');
-  t.equal(table.size, 4);
+  t.equal(table.size, ALLOW_SETS.length);
 });

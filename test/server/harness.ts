@@ -1,18 +1,18 @@
-// A real forwarder on loopback: listeners + the standard chain + Upstreams, in front of the
-// sandbox's zone server (dns2) on 127.0.0.1:0. The kernel programmer is a recording fake here;
-// the real one is exercised by test/system.
+// A real forwarder on loopback: the real Daemon (listeners, standard chain, Upstreams) in front
+// of the sandbox's zone server (dns2) on 127.0.0.1:0. Its kernel side is injected: the ruleset
+// installer and the programmer are recording fakes here; the real ones are exercised by
+// test/nft and test/system.
 import pino, { type Logger } from 'pino';
 import { parseConfig } from '../../lib/config/load';
 import type { Config } from '../../lib/config/types';
-import { PolicyIndex } from '../../lib/policy/index';
-import { Upstreams } from '../../lib/upstream/upstreams';
-import { buildChain, type Chain } from '../../lib/plugins/chain';
-import { standardPlugins } from '../../lib/plugins/order';
-import { UdpListener } from '../../lib/server/udp';
-import { TcpListener } from '../../lib/server/tcp';
+import type { Chain } from '../../lib/plugins/chain';
+import { Daemon } from '../../lib/server/daemon';
+import type { UdpListener } from '../../lib/server/udp';
+import type { TcpListener } from '../../lib/server/tcp';
 import { ZoneServer, type QueryLogLine } from '../../lib/sandbox/zone-server';
 import { loadZone, type ZoneFile } from '../../lib/sandbox/zone';
-import type { Element } from '../../lib/nft/programmer';
+import { encodeKey, type AllowSet, type Element, type KeyFields } from '../../lib/nft/keys';
+import type { DecodedElement } from '../../lib/nft/netlink/setelem';
 
 export const ZONE: ZoneFile = {
   records: [
@@ -36,18 +36,60 @@ export const ZONE: ZoneFile = {
   },
 };
 
+/** The daemon's programmer as a recording fake: add() records, waits delayMs, fails with `fail`. */
 export class FakeProgrammer {
   calls: Element[][] = [];
   /** resolve add() after this many ms */
   delayMs = 0;
   fail: Error | null = null;
   committedAt: number[] = [];
+  /** keys remove() was asked to delete (reload revocation) */
+  removed: KeyFields[] = [];
+  readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, evictions: { perName: 0, perSource: 0, total: 0 } };
+  opened = false;
+  closed = false;
+
+  async open(): Promise<void> {
+    this.opened = true;
+  }
 
   async add(elements: Element[]): Promise<void> {
     this.calls.push(elements);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (this.fail) throw this.fail;
     this.committedAt.push(Date.now());
+    this.stats.batches++;
+    this.stats.elements += elements.length;
+  }
+
+  /** The committed elements, as a kernel dump would give them (the last add of a key wins). */
+  async readLive(each: (set: AllowSet, el: DecodedElement) => void): Promise<void> {
+    const live = new Map<string, Element>();
+    for (const e of this.calls.flat()) live.set(e.set + encodeKey(e).toString('hex'), e);
+    for (const k of this.removed) live.delete(k.set + encodeKey(k).toString('hex'));
+    for (const e of live.values()) each(e.set, { key: encodeKey(e), timeoutMs: e.timeoutMs, expirationMs: e.timeoutMs, comment: e.comment });
+  }
+
+  async remove(keys: KeyFields[]): Promise<void> {
+    this.removed.push(...keys);
+  }
+
+  async drained(): Promise<void> {}
+
+  /** The name of the last add() of this element (as the book keeps it). */
+  nameOf(set: AllowSet, key: Buffer): string | null {
+    let name: string | null = null;
+    for (const e of this.calls.flat()) if (e.set === set && encodeKey(e).equals(key)) name = e.comment.toLowerCase();
+    return name;
+  }
+
+  /** The caps change; nothing to evict in a fake. */
+  async setLimits(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
   }
 
   get elements(): Element[] {
@@ -58,13 +100,16 @@ export class FakeProgrammer {
 export interface Forwarder {
   port: number;
   cfg: Config;
+  daemon: Daemon;
   programmer: FakeProgrammer;
+  /** ruleset scripts the daemon installed (start, reloads) */
+  rulesets: string[];
   upstreamQueries: QueryLogLine[];
   chain: Chain;
   udp: UdpListener;
   tcp: TcpListener;
-  /** Swap the policy index, as a reload does (the yaml's policies only). */
-  setPolicies(yaml: string): void;
+  /** Reload with the yaml's policies (the rest of the config unchanged); the index is swapped at once. */
+  setPolicies(yaml: string): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -80,23 +125,32 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
   cfg.upstreams[cfg.upstreams.length - 1].port = bound.port;
   cfg.listen[0].port = 0;
   const log = opts.log ?? pino({ level: process.env.DW_TEST_LOG ?? 'silent' });
-  let index = PolicyIndex.compile(cfg.policies);
-  const upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log });
-  await upstreams.start();
   const programmer = new FakeProgrammer();
-  const chain = buildChain(standardPlugins(cfg, { index: () => index, upstreams, programmer }), log);
-  const setPolicies = (yaml: string) => { index = PolicyIndex.compile(parseConfig(yaml, 'reload.yaml').policies); };
-  const udp = new UdpListener(cfg.listen[0], () => chain.handle, cfg.limits.maxPendingQueries, log);
-  const port = await udp.listen();
-  const tcp = new TcpListener({ ...cfg.listen[0], port }, () => chain.handle, { idleTimeoutMs: cfg.limits.tcpIdleTimeoutMs, maxConnections: cfg.limits.tcpMaxConnections }, log);
-  await tcp.listen();
+  const rulesets: string[] = [];
+  const daemon = new Daemon(cfg, log, {
+    installRuleset: async (script) => { rulesets.push(script); },
+    programmer: () => programmer,
+  });
+  let port: number;
+  try {
+    [{ udpPort: port }] = await daemon.start();
+  } catch (e) {
+    await zone.close();
+    throw e;
+  }
+  let current = cfg;
+  const setPolicies = (yaml: string) => {
+    current = { ...current, policies: parseConfig(yaml, 'reload.yaml').policies };
+    return daemon.reload(current);
+  };
   return {
-    port, cfg, programmer, upstreamQueries, chain, udp, tcp, setPolicies,
+    port, cfg, daemon, programmer, rulesets, upstreamQueries, setPolicies,
+    // a reload builds a new chain
+    get chain() { return daemon.requestChain!; },
+    udp: daemon.listeners.udp[0],
+    tcp: daemon.listeners.tcp[0],
     async close() {
-      await udp.close(200);
-      await tcp.close(200);
-      await chain.close();
-      await upstreams.close();
+      await daemon.stop();
       await zone.close();
     },
   };

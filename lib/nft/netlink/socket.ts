@@ -32,7 +32,35 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export class NfnlSocket {
+/**
+ * What the kernel layer needs of a netlink connection (the seam for tests: a fake records the
+ * batches and answers them, as google/nftables' test dialer does). NfnlSocket is the real one.
+ */
+export interface NftTransport {
+  /** BATCH_BEGIN, parts, BATCH_END(ACK) in one datagram; resolves once the kernel committed. */
+  batch(parts: BatchPart[]): Promise<void>;
+  /** One request with ACK: the replies before the ack. */
+  get(label: string, build: (seq: number) => Buffer): Promise<NlMsg[]>;
+  /** A dump request: every reply up to NLMSG_DONE. */
+  dump(label: string, build: (seq: number) => Buffer): Promise<NlMsg[]>;
+  close(): void;
+  readonly closed: boolean;
+  /** SO_RCVBUF as the kernel reports it (0 where there is no socket). */
+  readonly recvBufferSize: number;
+}
+
+export interface TransportOptions {
+  log?: Logger;
+  replyTimeoutMs?: number;
+}
+
+/** Opens a connection to nf_tables; each caller opens what it needs (the programmer, adoption, a dump). */
+export type TransportFactory = (opts?: TransportOptions) => NftTransport;
+
+/** The real transport: a NETLINK_NETFILTER socket in this process's network namespace. */
+export const netlinkTransport: TransportFactory = (opts) => new NfnlSocket(opts);
+
+export class NfnlSocket implements NftTransport {
   private sock: RawNetlinkSocket | null;
   private seq: number;
   private readonly bySeq = new Map<number, Pending>();

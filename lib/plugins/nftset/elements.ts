@@ -1,7 +1,7 @@
 // From (source, decision, addresses) to the set elements the kernel must hold before the reply goes.
 import type { Decision } from '../../policy/types';
 import type { AnswerAddress } from '../../dns/types';
-import type { Element } from '../../nft/programmer';
+import { IPPROTO, type AllowSet, type Element } from '../../nft/keys';
 import type { Source, SourceKind } from '../../identity/types';
 
 export interface TtlPolicy {
@@ -9,8 +9,6 @@ export interface TtlPolicy {
   max: number;
   grace: number;
 }
-
-const IPPROTO = { tcp: 6, udp: 17 } as const;
 
 /** element timeout = clamp(TTL, min, max) + grace (SPEC "TTLs"), in milliseconds. */
 export function elementTimeoutMs(ttl: number, p: TtlPolicy): number {
@@ -23,7 +21,7 @@ export function elementTimeoutMs(ttl: number, p: TtlPolicy): number {
  * address (allow*), cgroup sources by cgroup id (cgroup*). A new kind adds a row here and a set
  * and a rule in the ruleset — not a second programmer.
  */
-export const SETS: Record<SourceKind, { 4: [string, string]; 6: [string, string] }> = {
+export const SETS: Record<SourceKind, { 4: [AllowSet, AllowSet]; 6: [AllowSet, AllowSet] }> = {
   ip: { 4: ['allow4', 'allow4p'], 6: ['allow6', 'allow6p'] },
   pod: { 4: ['allow4', 'allow4p'], 6: ['allow6', 'allow6p'] },
   cgroup: { 4: ['cgroup4', 'cgroup4p'], 6: ['cgroup6', 'cgroup6p'] },
@@ -49,12 +47,12 @@ export function buildElements(
     const [all, withPort] = sets[a.family];
     const timeoutMs = elementTimeoutMs(a.ttl, ttl);
     if (d.allPorts) {
-      out.push({ set: all as Element['set'], source: key, destination: a.bytes, timeoutMs, comment: name });
+      out.push({ set: all, source: key, destination: a.bytes, timeoutMs, comment: name });
       continue;
     }
     for (const p of d.ports) {
       out.push({
-        set: withPort as Element['set'],
+        set: withPort,
         source: key,
         destination: a.bytes,
         proto: IPPROTO[p.proto],
