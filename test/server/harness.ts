@@ -6,7 +6,8 @@ import pino, { type Logger } from 'pino';
 import { parseConfig } from '../../lib/config/load';
 import type { Config } from '../../lib/config/types';
 import type { Chain } from '../../lib/plugins/chain';
-import { Daemon } from '../../lib/server/daemon';
+import { Daemon, type Programmer } from '../../lib/server/daemon';
+import type { SetProgrammerOptions } from '../../lib/nft/programmer';
 import type { UdpListener } from '../../lib/server/udp';
 import type { TcpListener } from '../../lib/server/tcp';
 import { ZoneServer, type QueryLogLine } from '../../lib/sandbox/zone-server';
@@ -115,7 +116,8 @@ export interface Forwarder {
 
 /** yamlBody: the config without listen/upstreams (filled in with the loopback ports). */
 /** opts.log: a logger of the test's own (e.g. writing to a stream it reads); default silent. */
-export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirst?: string; log?: Logger } = {}): Promise<Forwarder> {
+/** opts.programmer: the daemon's programmer instead of the recording fake (e.g. a SetProgrammer on test/nft's fake kernel). */
+export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirst?: string; log?: Logger; programmer?: (o: SetProgrammerOptions) => Programmer } = {}): Promise<Forwarder> {
   // Parse first (with placeholder ports: the validator wants 1..65535), then point at the real ones.
   const ups = [...(opts.extraUpstreamFirst ? [opts.extraUpstreamFirst] : []), '127.0.0.1:53'];
   const cfg = parseConfig(`listen: ["127.0.0.1:53"]\nupstreams: ${JSON.stringify(ups)}\n${yamlBody}`, 'test.yaml');
@@ -129,7 +131,7 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
   const rulesets: string[] = [];
   const daemon = new Daemon(cfg, log, {
     installRuleset: async (script) => { rulesets.push(script); },
-    programmer: () => programmer,
+    programmer: opts.programmer ?? (() => programmer),
   });
   let port: number;
   try {

@@ -39,6 +39,7 @@ export const NFPROTO_IPV6 = 10;
 
 // enum nf_tables_msg_types
 export const NFT_MSG_GETTABLE = 0x01;
+export const NFT_MSG_NEWSET = 0x09;
 export const NFT_MSG_GETSET = 0x0a;
 export const NFT_MSG_NEWSETELEM = 0x0c;
 export const NFT_MSG_GETSETELEM = 0x0d;
