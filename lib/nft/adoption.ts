@@ -2,8 +2,9 @@
 // refreshes never shorten them. Reading 100k elements takes ~3 s, so the daemon serves
 // meanwhile: an element not yet known is first looked up by key (GETSETELEM without dump,
 // one element per request: the kernel stops at the first ENOENT), so its refresh carries
-// max(kernel, new). Should a lookup fail, the element is merged when its set has been read
-// and max(kernel, ours) re-sent.
+// max(kernel, new). Should a lookup fail, the add waits until its set has been read (a blind
+// refresh would shorten the element for good if the read came after it); an element the
+// read finds refreshed with a shorter life is re-sent with max(kernel, ours).
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
 import type { NftTransport, TransportFactory } from './netlink/socket';
