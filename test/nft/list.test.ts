@@ -2,6 +2,7 @@
 import { runInNetns } from './netns';
 import { openProgrammer, ip4 } from './fixtures';
 import { listElements, formatList, formatDuration } from '../../lib/nft/list';
+import { cgroupIdBytes } from '../../lib/nft/owner';
 
 runInNetns(__filename, (t) => {
   t.test('round trip through the kernel', async (t) => {
@@ -28,6 +29,22 @@ runInNetns(__filename, (t) => {
     t.ok(text.some((l) => /^10\.244\.1\.5\s+198\.51\.100\.50\s+\*\s+a\.example\.com\s+(59|60)s$/.test(l) || /1m$/.test(l)), text.join('\n'));
     t.ok(text.some((l) => /udp\/53\s+b\.example\.com/.test(l)));
     t.same(JSON.parse(formatList(all, true)), all);
+    await p.close();
+  });
+
+  t.test('cgroup sets in the real kernel: cgroup id . address [. proto . port], listed as cgroup:<id>', async (t) => {
+    const p = await openProgrammer(); // open() checked the 12/24/20/32-byte keys of the cgroup sets
+    const id = cgroupIdBytes(4242n);
+    await p.add([
+      { set: 'cgroup4', source: id, destination: ip4('198.51.100.60'), timeoutMs: 60_000, comment: 'g.example.com' },
+      { set: 'cgroup6p', source: id, destination: Buffer.from('20010db8000000000000000000000002', 'hex'), proto: 6, port: 443, timeoutMs: 60_000, comment: 'h.example.com' },
+    ]);
+    const got = await listElements('dnswall', { sets: ['cgroup4', 'cgroup6p'] });
+    t.match(got.find((e) => e.set === 'cgroup4'), { source: 'cgroup:4242', destination: '198.51.100.60', comment: 'g.example.com' });
+    t.match(got.find((e) => e.set === 'cgroup6p'), { source: 'cgroup:4242', destination: '2001:db8::2', proto: 6, port: 443 });
+    // nft itself reads the key as a cgroup id . address (numeric output: the id, not a path).
+    const { execFileSync } = await import('child_process');
+    t.match(execFileSync('nft', ['-n', 'list', 'set', 'inet', 'dnswall', 'cgroup4'], { encoding: 'utf8' }), /4242 \. 198\.51\.100\.60/);
     await p.close();
   });
 
