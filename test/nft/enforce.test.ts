@@ -58,8 +58,9 @@ runInNetns(__filename, (t: Tap) => {
     await p.open();
     const b = (a: string) => Buffer.from(a.split('.').map(Number));
     await p.add([
-      { set: 'allow4', source: b(POD), destination: b(OTHER), timeoutMs: 30_000, comment: 'other.example.com' },
-      { set: 'allow4p', source: b(POD), destination: b(SERVICE), proto: 6, port: 80, timeoutMs: 30_000, comment: 'svc.example.com' },
+      // lives longer than this file may run (a loaded machine took 61 s), so only the reloads can remove them
+      { set: 'allow4', source: b(POD), destination: b(OTHER), timeoutMs: 300_000, comment: 'other.example.com' },
+      { set: 'allow4p', source: b(POD), destination: b(SERVICE), proto: 6, port: 80, timeoutMs: 300_000, comment: 'svc.example.com' },
     ]);
     t.equal(connect(pod, OTHER, 9090), 'connected', 'allow4: any port of an allowed address');
     t.equal(connect(pod, SERVICE, 80), 'connected', 'allow4p on the Service IP:port, reached through DNAT');
