@@ -57,10 +57,11 @@ program
   .command('explain')
   .description('print the verdict for a source and a name, and what decided it')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .requiredOption('--source <ip>', 'the asking source address')
+  .option('--source <ip>', 'the asking source address')
+  .option('--cgroup <path>', 'the asking host process, by its cgroup v2 path (e.g. /system.slice/backup.service)')
   .option('--type <type>', 'query type', 'A')
   .argument('<name>', 'the DNS name')
-  .action((name, o) => run(() => runExplain(o.config, o.source, name, o.type)));
+  .action((name, o) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type)));
 
 program
   .command('ruleset')
@@ -74,16 +75,18 @@ program
   .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .option('--source <ip>', 'only elements of this source')
+  .option('--cgroup <path>', 'only elements of this cgroup (host processes)')
   .option('--json', 'JSON output')
-  .action((o) => run(() => runList({ config: o.config, table: o.table, source: o.source, json: !!o.json })));
+  .action((o) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, json: !!o.json })));
 
 program
   .command('forget')
-  .description('delete every allow-set element of one source (all four sets, one batch)')
+  .description('delete every set element of one source (one batch)')
   .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
-  .requiredOption('--source <ip>', 'the source address to forget')
-  .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source })));
+  .option('--source <ip>', 'the source address to forget')
+  .option('--cgroup <path>', 'the cgroup to forget: its path (its current id) or the id dnswall list shows for a removed one')
+  .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup })));
 
 program
   .command('teardown')

@@ -5,10 +5,15 @@ import { loadConfigFile } from '../config/load';
 import { summarize } from '../config/summary';
 import { parseIP, failed } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
-import { explain } from '../policy/explain';
+import { explain, explainCgroup } from '../policy/explain';
+import { parseCgroupPath } from '../config/addresses';
 import { renderRuleset } from '../nft/ruleset';
 import { listElements, formatList } from '../nft/list';
-import { forgetSource } from '../nft/forget';
+import { forgetSource, forgetCgroup } from '../nft/forget';
+import { findCgroup2Mount } from '../identity/cgroup/mount';
+import { findInHierarchy } from '../identity/cgroup/tree';
+import fsp from 'node:fs';
+import pathMod from 'node:path';
 import { CliError, EXIT_BAD_INPUT, EXIT_OK } from './exit';
 import { TYPE } from '../dns/constants';
 
@@ -29,11 +34,26 @@ export function parseSource(text: string): { address: string; family: 4 | 6 } {
   return ip;
 }
 
-export function runExplain(file: string, source: string, name: string, type: string): number {
+/** --cgroup: a cgroup v2 path as in a policy source (the config's own parser and messages). */
+export function parseCgroupOption(text: string): string {
+  const p = parseCgroupPath(text.startsWith('cgroup:') ? text.slice('cgroup:'.length) : text);
+  if (failed(p)) throw new CliError(`--cgroup ${p.error}`, EXIT_BAD_INPUT);
+  return p;
+}
+
+/** Exactly one of --source IP and --cgroup PATH. */
+function oneSource(o: { source?: string; cgroup?: string }): void {
+  if ((o.source === undefined) === (o.cgroup === undefined)) throw new CliError('give exactly one of --source IP and --cgroup PATH', EXIT_BAD_INPUT);
+}
+
+export function runExplain(file: string, o: { source?: string; cgroup?: string }, name: string, type: string): number {
   if (!(type.toUpperCase() in TYPE)) throw new CliError(`--type ${JSON.stringify(type)} is not a known query type`, EXIT_BAD_INPUT);
-  const src = parseSource(source);
+  oneSource(o);
+  const src = o.source !== undefined ? parseSource(o.source) : undefined;
+  const cg = o.cgroup !== undefined ? parseCgroupOption(o.cgroup) : undefined;
   const cfg = loadConfigFile(file);
-  process.stdout.write(explain(PolicyIndex.compile(cfg.policies), src, name) + '\n');
+  const index = PolicyIndex.compile(cfg.policies);
+  process.stdout.write((src ? explain(index, src, name) : explainCgroup(index, cg!, name)) + '\n');
   return EXIT_OK;
 }
 
@@ -48,18 +68,56 @@ export function tableFor(o: { config: string; table?: string }): string {
   return o.table || (fs.existsSync(o.config) ? loadConfigFile(o.config).nftables.table : 'dnswall');
 }
 
-export async function runForget(o: { config: string; table?: string; source: string }): Promise<number> {
-  const src = parseSource(o.source).address;
+/** --cgroup PATH (its current id) or a bare numeric id (a removed cgroup, as `list` shows it). */
+function cgroupIdOption(text: string): { id: bigint; shown: string } {
+  const bare = /^(?:cgroup:)?(\d{1,20})$/.exec(text);
+  if (bare) return { id: BigInt(bare[1]), shown: `cgroup id ${bare[1]}` };
+  const p = parseCgroupOption(text);
+  const mount = findCgroup2Mount();
+  if (!mount) throw new CliError('no cgroup v2 mount is visible in /proc/self/mountinfo: give the cgroup id instead of its path', EXIT_BAD_INPUT);
+  try {
+    return { id: fsp.statSync(pathMod.join(mount.path, p), { bigint: true }).ino, shown: p };
+  } catch {
+    throw new CliError(`--cgroup ${p}: no such cgroup under ${mount.path} (a removed cgroup: give its id, as dnswall list shows it)`, EXIT_BAD_INPUT);
+  }
+}
+
+export async function runForget(o: { config: string; table?: string; source?: string; cgroup?: string }): Promise<number> {
+  oneSource(o);
+  if (o.cgroup !== undefined) {
+    const { id, shown } = cgroupIdOption(o.cgroup);
+    const n = await forgetCgroup(tableFor(o), id);
+    process.stdout.write(`forgot ${n} element${n === 1 ? '' : 's'} of ${shown}\n`);
+    return EXIT_OK;
+  }
+  const src = parseSource(o.source!).address;
   const n = await forgetSource(tableFor(o), src);
   process.stdout.write(`forgot ${n} element${n === 1 ? '' : 's'} of ${src}\n`);
   return EXIT_OK;
 }
 
-export async function runList(o: { config: string; table?: string; source?: string; json: boolean }): Promise<number> {
+/** A cgroup set's source `cgroup:<id>` as its path under the v2 mount; the id stays when the cgroup is gone. */
+function cgroupPaths(): (source: string) => string {
+  const mount = findCgroup2Mount();
+  const cache = new Map<string, string>();
+  return (source) => {
+    if (!source.startsWith('cgroup:') || !mount) return source;
+    let shown = cache.get(source);
+    if (shown === undefined) {
+      shown = findInHierarchy(mount.path, BigInt(source.slice(7))) ?? source;
+      cache.set(source, shown);
+    }
+    return shown;
+  };
+}
+
+export async function runList(o: { config: string; table?: string; source?: string; cgroup?: string; json: boolean }): Promise<number> {
   const table = tableFor(o);
   const src = o.source ? parseSource(o.source).address : undefined;
-  const all = await listElements(table);
-  const shown = src ? all.filter((e) => e.source === src) : all;
+  const cg = o.cgroup !== undefined ? parseCgroupOption(o.cgroup) : undefined;
+  const named = cgroupPaths();
+  const all = (await listElements(table)).map((e) => ({ ...e, source: named(e.source) }));
+  const shown = src ? all.filter((e) => e.source === src) : cg ? all.filter((e) => e.source === cg) : all;
   process.stdout.write(formatList(shown, o.json));
   return EXIT_OK;
 }

@@ -16,6 +16,7 @@ function plural(n: number, one: string, many = `${one}s`): string {
 
 export function summarize(cfg: Config): string {
   const sources = cfg.policies.reduce((a, p) => a + p.sources.length, 0);
+  const cgroups = cfg.policies.reduce((a, p) => a + p.sources.filter((s) => s.kind === 'cgroup').length, 0);
   const patterns = cfg.policies.reduce((a, p) => a + p.allow.length, 0);
   const cidrs = cfg.policies.reduce((a, p) => a + p.allowCIDRs.length, 0);
   const lines = [
@@ -27,7 +28,7 @@ export function summarize(cfg: Config): string {
     `nftables   table inet ${cfg.nftables.table}`,
     `fairness   ${cfg.limits.sourceQueriesPerSecond > 0 ? `${cfg.limits.sourceQueriesPerSecond} queries/s per source (bursts of ${2 * cfg.limits.sourceQueriesPerSecond})` : 'off (limits.sourceQueriesPerSecond: 0)'}`,
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
-      `${plural(sources, 'source')}, ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
+      `${plural(sources, 'source')} (${plural(sources - cgroups, 'CIDR')}, ${plural(cgroups, 'cgroup')}), ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];
   if (cfg.kubernetes) lines.push(kubernetesLine(cfg.kubernetes));
   for (const p of cfg.policies) {

@@ -1,5 +1,6 @@
 // Turns a parsed YAML document into a Config, filling DEFAULTS and reporting every problem.
 import type { Document, Node } from 'yaml';
+import { isSeq } from 'yaml';
 import { DEFAULTS, type Config, type Endpoint } from './types';
 import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
@@ -36,6 +37,20 @@ function endpoints(r: Reader, node: Node | null, what: string, fallback: Node): 
     out.push(e);
   }
   return out;
+}
+
+/**
+ * A connected UDP client (glibc, Go) is found by sock_diag only with the exact address it sent
+ * to, and Node cannot read a datagram's destination (IP_PKTINFO): cgroup sources need one
+ * listen socket per address.
+ */
+function wildcardWithCgroups(r: Reader, cfg: Config, listen: { key: Node | null; value: Node | null } | undefined, policies: Node | null | undefined): void {
+  if (!cfg.policies.some((p) => p.sources.some((s) => s.kind === 'cgroup'))) return;
+  cfg.listen.forEach((ep, i) => {
+    if (ep.host !== '0.0.0.0' && ep.host !== '::') return;
+    const item = listen && isSeq(listen.value) ? (listen.value.items[i] as Node) : null;
+    r.report(item ?? policies ?? null, `listen[${i}]: ${ep.host} is a wildcard address; cgroup sources need the exact address each query was sent to (a connected client's socket is found only with it): list each address to serve on`);
+  });
 }
 
 function defaultEndpoints(list: readonly string[]): Endpoint[] {
@@ -134,5 +149,6 @@ export function buildConfig(r: Reader, doc: Document): Config {
 
   if ((e = get('kubernetes'))) cfg.kubernetes = readKubernetes(r, e.value, e.key);
   if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key, !!cfg.kubernetes);
+  wildcardWithCgroups(r, cfg, get('listen'), e?.key);
   return cfg;
 }

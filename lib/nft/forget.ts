@@ -4,6 +4,7 @@ import * as ipaddr from 'ipaddr.js';
 import { netlinkTransport, type TransportFactory } from './netlink/socket';
 import { ALLOW_SETS, LAYOUTS, type AllowSet } from './keys';
 import { dumpTransport, readAllowSets, deleteKeys } from './sets';
+import { cgroupIdBytes } from './owner';
 
 /** Source address bytes, IPv4-mapped IPv6 as IPv4; throws a RangeError naming the input. */
 function sourceBytes(ip: string): Buffer {
@@ -23,6 +24,26 @@ export async function forgetSource(table: string, ip: string, transport: Transpo
     const found: { set: AllowSet; key: Buffer }[] = [];
     await readAllowSets(io, table, (set, el) => {
       if (el.key.subarray(0, src.length).equals(src)) found.push({ set, key: el.key });
+    }, sets);
+    await deleteKeys(io, table, found, true);
+    return found.length;
+  } finally {
+    io.close();
+  }
+}
+
+/**
+ * `dnswall forget --cgroup`: deletes every element keyed by this cgroup id from the cgroup sets
+ * of `table inet T` in one netlink batch; returns how many were deleted.
+ */
+export async function forgetCgroup(table: string, id: bigint, transport: TransportFactory = netlinkTransport): Promise<number> {
+  const key = cgroupIdBytes(id);
+  const sets = ALLOW_SETS.filter((s) => LAYOUTS[s].source === 'cgroup');
+  const io = dumpTransport(transport);
+  try {
+    const found: { set: AllowSet; key: Buffer }[] = [];
+    await readAllowSets(io, table, (set, el) => {
+      if (el.key.subarray(0, 8).equals(key)) found.push({ set, key: el.key });
     }, sets);
     await deleteKeys(io, table, found, true);
     return found.length;

@@ -11,6 +11,8 @@ import { isAllowSet } from './keys';
 
 export interface ManagedIndex {
   managed: { v4: string[]; v6: string[] };
+  /** configured cgroup v2 paths (cgroup sources): one output rule per distinct level */
+  cgroups?: readonly { path: string }[];
 }
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
@@ -77,6 +79,57 @@ function egress(t: string, v: 4 | 6, cfg: Config): string[] {
     `${c} meta l4proto { tcp, udp } ${ip} saddr . ct original ${ip} daddr . meta l4proto . ct original proto-dst @allow${v}p accept`,
     `${c} ${ip} saddr . ct original ${ip} daddr @static${v} accept`,
     `${c} counter name denied${v}`,
+    ...verdict,
+  ];
+}
+
+/** `socket cgroupv2 level N` counts from the root: "/a" is 1, "/a/b" 2. */
+function cgroupLevels(idx: ManagedIndex): number[] {
+  return [...new Set((idx.cgroups ?? []).map((c) => c.path.split('/').length - 1).filter((n) => n > 0))].sort((a, b) => a - b);
+}
+
+/**
+ * Host processes by cgroup (issue 8): chain `output` jumps to `cgegress` for a socket whose
+ * cgroup, at the level of a configured path, is in `cgmanaged` (ids written over netlink by the
+ * daemon, lib/nft/cgroups.ts). There: established/related, DNS to dnswall's own listen
+ * addresses, `cgroup id . destination` (at every configured level: elements are keyed by the
+ * deepest configured ancestor) in the cgroup sets and `cgstatic4/6`, else counter `cgdenied`
+ * and reject/drop. The three id sets are never flushed here: the daemon rewrites them whole.
+ */
+function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
+  const levels = cgroupLevels(idx);
+  const c = `add rule inet ${t} cgegress`;
+  const dns = (v: 4 | 6) => cfg.listen.filter((e) => e.family === v).map((e) => (e.port ? `${e.host} . ${e.port}` : ''));
+  const verdict = cfg.enforce.mode === 'audit'
+    ? [`${c} accept comment "audit: count only"`]
+    : cfg.enforce.action === 'drop'
+      ? [`${c} drop`]
+      : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  const lookups: string[] = [];
+  for (const v of [4, 6] as const) {
+    const ip = v === 4 ? 'ip' : 'ip6';
+    const listen = dns(v).filter(Boolean);
+    if (listen.length) lookups.push(`${c} meta l4proto { tcp, udp } ${ip} daddr . th dport { ${listen.join(', ')} } accept`);
+    for (const n of levels) {
+      // ct original: the destination before a DNAT in the output path (a Service IP from a DNS answer).
+      lookups.push(`${c} socket cgroupv2 level ${n} . ct original ${ip} daddr @cgroup${v} accept`);
+      lookups.push(`${c} meta l4proto { tcp, udp } socket cgroupv2 level ${n} . ct original ${ip} daddr . meta l4proto . ct original proto-dst @cgroup${v}p accept`);
+      lookups.push(`${c} socket cgroupv2 level ${n} . ct original ${ip} daddr @cgstatic${v} accept`);
+    }
+  }
+  return [
+    `add set inet ${t} cgmanaged { typeof socket cgroupv2 level 1; }`,
+    `add set inet ${t} cgstatic4 { typeof socket cgroupv2 level 1 . ip daddr; flags interval; }`,
+    `add set inet ${t} cgstatic6 { typeof socket cgroupv2 level 1 . ip6 daddr; flags interval; }`,
+    `add counter inet ${t} cgdenied`,
+    `add chain inet ${t} output { type filter hook output priority filter; policy accept; }`,
+    `add chain inet ${t} cgegress`,
+    `flush chain inet ${t} output`,
+    `flush chain inet ${t} cgegress`,
+    ...levels.map((n) => `add rule inet ${t} output socket cgroupv2 level ${n} @cgmanaged jump cgegress`),
+    `${c} ct state established,related accept`,
+    ...lookups,
+    `${c} counter name cgdenied`,
     ...verdict,
   ];
 }
@@ -189,6 +242,7 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     ...egress(t, 4, cfg),
     ...egress(t, 6, cfg),
     ...fairness(t, cfg),
+    ...cgroupOutput(t, cfg, idx),
   ];
   return lines.join('\n') + '\n';
 }

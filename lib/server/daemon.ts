@@ -22,6 +22,8 @@ import { TcpListener } from './tcp';
 import type { Inherited } from './listen-fds';
 import { SourceBudget } from '../fairness/budget';
 import { KernelFairnessReader } from '../fairness/kernel';
+import { setupCgroups, cgroupResolver, GONE } from './cgroups';
+import type { CgroupIdentity } from '../identity/cgroup/identity';
 
 export interface BoundAddress {
   host: string;
@@ -73,6 +75,8 @@ export class Daemon {
 
   private readonly install: (script: string) => Promise<void>;
   private readonly newProgrammer: (opts: SetProgrammerOptions) => Programmer;
+  /** the cgroup identity of local senders; absent while no policy has a cgroup source */
+  private cgroups?: CgroupIdentity;
 
   constructor(private cfg: Config, private readonly log: Logger, deps: DaemonDeps = {}) {
     this.index = PolicyIndex.compile(cfg.policies);
@@ -104,9 +108,7 @@ export class Daemon {
    */
   async start(inherited?: Inherited): Promise<BoundAddress[]> {
     const cfg = this.cfg;
-    if (this.index.cgroups.length > 0) {
-      this.log.warn({ cgroups: this.index.cgroups.map((c) => c.path) }, 'cgroup sources are not enforced yet: host processes in them are neither filtered nor restricted');
-    }
+    const cgroups = setupCgroups(cfg, this.index, this.log); // throws (exit 1) without a cgroup v2 mount
     if (this.enforcing) {
       await this.install(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
@@ -114,6 +116,10 @@ export class Daemon {
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
+    }
+    if (cgroups) {
+      await cgroups.start(); // the managed cgroup ids are in the kernel before the first answer
+      this.cgroups = cgroups;
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
@@ -143,7 +149,7 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache }), this.log);
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, resolvers: [cgroupResolver(() => this.cgroups)] }), this.log);
   }
 
   /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
@@ -189,6 +195,8 @@ export class Daemon {
     const cfg = plan.effective;
     const old = this.cfg;
     const index = PolicyIndex.compile(cfg.policies);
+    // New cgroup sources need a cgroup v2 mount: checked before anything changes.
+    const fresh = this.cgroups ? undefined : setupCgroups(cfg, index, this.log);
     const wasEnforcing = old.enforce.mode === 'enforce';
     const willEnforce = cfg.enforce.mode === 'enforce';
     const notInForce: string[] = [];
@@ -224,6 +232,17 @@ export class Daemon {
       if (programmer !== this.programmer) await programmer?.close().catch(() => undefined);
       this.countReload('failed');
       throw err;
+    }
+
+    // 1b. The managed cgroups of the new configuration (ids and static destinations).
+    try {
+      if (this.cgroups) await this.cgroups.reconfigure(cfg, index);
+      else if (fresh) {
+        await fresh.start();
+        this.cgroups = fresh;
+      }
+    } catch (err) {
+      notInForce.push(`cgroup sources (${(err as Error).message})`);
     }
 
     // 2. Caps (raised): after the kernel sets grew; lowered caps went first (step 0).
@@ -281,7 +300,8 @@ export class Daemon {
     if (this.programmer) {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
-        Object.assign(info, await revokeDisallowed(this.programmer, index));
+        // A cgroup element's id → its path; a removed cgroup (null) is selected by no policy: revoked.
+        Object.assign(info, await revokeDisallowed(this.programmer, index, (id) => this.cgroups?.pathOf(id) ?? GONE));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
@@ -342,6 +362,7 @@ export class Daemon {
     await this.upstreams?.close();
     await this.programmer?.close();
     this.budget?.close();
+    this.cgroups?.close();
   }
 }
 

@@ -40,7 +40,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
   };
 }
 
-export const TEST_INDEX = { managed: { v4: ['10.244.1.0/24', '10.244.1.7/32'], v6: ['fd00:10:244:1::/64'] } };
+export const TEST_INDEX = { managed: { v4: ['10.244.1.0/24', '10.244.1.7/32'], v6: ['fd00:10:244:1::/64'] }, cgroups: [{ path: '/system.slice/backup.service' }] };
 
 export const ip4 = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
 
