@@ -166,11 +166,14 @@ export class Daemon {
         ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: u.stats })),
         ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: t.stats })),
       ],
-      policy: () => plugin<PolicyPlugin>('policy')?.stats,
-      nftset: () => plugin<NftsetPlugin>('nftset')?.stats,
-      upstream: () => this.upstreams?.stats,
-      cache: () => plugin<CachePlugin>('cache')?.store,
-      programmer: () => this.programmer?.stats,
+      policy: () => this.withCarried('policy', plugin<PolicyPlugin>('policy')?.stats),
+      nftset: () => this.withCarried('nftset', plugin<NftsetPlugin>('nftset')?.stats),
+      upstream: () => this.withCarried('upstream', this.upstreams?.stats),
+      cache: () => {
+        const store = plugin<CachePlugin>('cache')?.store;
+        return store && { stats: this.withCarried('cache', store.stats)!, size: store.size, bytes: store.bytes };
+      },
+      programmer: () => this.withCarried('programmer', this.programmer?.stats),
       reloads: () => this.reloads,
       fairness: () => this.budget && { stats: this.budget.stats, sources: this.budget.size },
       fairnessKernel: async () => this.kernelFairness?.read(),
@@ -264,6 +267,13 @@ export class Daemon {
     const oldCache = oldChain?.plugins.find((p) => p.name === 'cache') as CachePlugin | undefined;
     const keepCache = oldCache && !plan.changed.some((k) => k.startsWith('cache.') || k.startsWith('ttl.') || k === 'upstreams');
     if (oldCache && !keepCache) info.cacheCleared = true;
+    // The old parts' counters live on in the metrics (read once more at retire: answers still finishing are not counted).
+    for (const p of oldChain?.plugins ?? []) {
+      if (p.name === 'policy' || p.name === 'nftset') this.carry(p.name, (p as PolicyPlugin | NftsetPlugin).stats);
+      if (p.name === 'cache' && !keepCache) this.carry('cache', (p as CachePlugin).store.stats);
+    }
+    if (newUpstreams && oldUpstreams) this.carry('upstream', oldUpstreams.stats);
+    if (this.programmer && !willEnforce) this.carry('programmer', this.programmer.stats); // enforce→audit retires it
     this.index = index;
     this.cfg = cfg;
     this.programmer = willEnforce ? programmer : undefined;
@@ -318,6 +328,26 @@ export class Daemon {
     if (result === 'applied') this.log.info(info, 'configuration reloaded');
     else this.log.warn({ ...info, notApplied: exceptions }, `configuration reloaded except: ${exceptions.join('; ')}`);
     return { result, changed: plan.changed, notApplied: exceptions };
+  }
+
+  /** Counters of parts a reload replaced, kept so that the metrics never go backwards. */
+  private readonly carried = new Map<string, Record<string, number>>();
+
+  /** Adds a retired part's counters (numbers only; `held*` is a ring of samples, not a counter). */
+  private carry(part: string, stats: object | undefined): void {
+    if (!stats) return;
+    const acc = this.carried.get(part) ?? {};
+    for (const [k, v] of Object.entries(stats)) if (typeof v === 'number' && !k.startsWith('held')) acc[k] = (acc[k] ?? 0) + v;
+    this.carried.set(part, acc);
+  }
+
+  /** The running part's counters plus those of the parts it replaced. */
+  private withCarried<T extends object>(part: string, cur: T | undefined): T | undefined {
+    const acc = this.carried.get(part);
+    if (!cur || !acc) return cur;
+    const out: Record<string, unknown> = { ...(cur as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(acc)) out[k] = (typeof out[k] === 'number' ? (out[k] as number) : 0) + v;
+    return out as T;
   }
 
   /** Reload results by kind (the dnswall_reloads_total metric); `serve` counts rejected files. */

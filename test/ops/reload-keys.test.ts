@@ -188,11 +188,17 @@ runInNetns(__filename, async (t) => {
     t.equal((daemon as unknown as { budget: { limits: { perSecond: number } } }).budget.limits.perSecond, 50);
   });
 
-  t.test('metrics: moves to the new address; reloads are counted by result', async (t) => {
-    t.equal((await get(9301, '/metrics')).status, 200);
+  t.test('metrics: moves to the new address; reloads are counted by result; counters never go back', async (t) => {
+    const before = await get(9301, '/metrics');
+    t.equal(before.status, 200);
     await reload({ metrics: '"127.0.0.1:9302"' }, ['metrics']);
     const m = await get(9302, '/metrics');
     t.match(m.body, /dnswall_reloads_total\{result="applied"\} \d+/);
+    // Every reload above built a new policy plugin (and some a new cache and upstream pool).
+    const value = (body: string, re: RegExp) => Number(re.exec(body)?.[1] ?? NaN);
+    for (const re of [/dnswall_policy_decisions_total\{verdict="allow"\} (\d+)/, /dnswall_upstream_events_total\{event="sent"\} (\d+)/, /dnswall_cache_events_total\{event="misses"\} (\d+)/]) {
+      t.ok(value(m.body, re) >= value(before.body, re) && value(before.body, re) > 0, `${re.source}: ${value(before.body, re)} → ${value(m.body, re)}`);
+    }
     await t.rejects(get(9301, '/metrics'), 'the old address is closed');
   });
 
