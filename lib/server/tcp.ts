@@ -38,8 +38,8 @@ export class TcpListener {
   ) {}
 
   /** Reload: the idle timeout applies to connections accepted from now on, the cap at once. */
-  setOptions(opts: TcpOptions): void {
-    this.opts = { ...opts };
+  setOptions(opts: Pick<TcpOptions, 'idleTimeoutMs' | 'maxConnections'>): void {
+    this.opts = { ...this.opts, idleTimeoutMs: opts.idleTimeoutMs, maxConnections: opts.maxConnections }; // the budget stays
     if (this.server) this.server.maxConnections = opts.maxConnections;
   }
 
