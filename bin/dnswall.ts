@@ -59,8 +59,9 @@ program
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .requiredOption('--source <ip>', 'the asking source address')
   .option('--type <type>', 'query type', 'A')
+  .option('--address <ip>', 'also say whether the answer guard would strip this answer address for the source (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .argument('<name>', 'the DNS name')
-  .action((name, o) => run(() => runExplain(o.config, o.source, name, o.type)));
+  .action((name, o) => run(() => runExplain(o.config, o.source, name, o.type, o.address)));
 
 program
   .command('ruleset')

@@ -5,7 +5,9 @@ import { loadConfigFile } from '../config/load';
 import { summarize } from '../config/summary';
 import { parseIP, failed } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
-import { explain } from '../policy/explain';
+import { explainDecision } from '../policy/explain';
+import { AnswerGuard } from '../plugins/guard/ranges';
+import { explainAddress } from '../plugins/guard/explain';
 import { renderRuleset } from '../nft/ruleset';
 import { listElements, formatList } from '../nft/list';
 import { forgetSource } from '../nft/forget';
@@ -29,11 +31,20 @@ export function parseSource(text: string): { address: string; family: 4 | 6 } {
   return ip;
 }
 
-export function runExplain(file: string, source: string, name: string, type: string): number {
+export function runExplain(file: string, source: string, name: string, type: string, addresses: string[] = []): number {
   if (!(type.toUpperCase() in TYPE)) throw new CliError(`--type ${JSON.stringify(type)} is not a known query type`, EXIT_BAD_INPUT);
   const src = parseSource(source);
+  const addrs = addresses.map((a) => {
+    const ip = parseIP(a);
+    if (failed(ip)) throw new CliError(`--address ${ip.error}`, EXIT_BAD_INPUT);
+    return ip.address;
+  });
   const cfg = loadConfigFile(file);
-  process.stdout.write(explain(PolicyIndex.compile(cfg.policies), src, name) + '\n');
+  const d = PolicyIndex.compile(cfg.policies).decide(src, name);
+  const lines = [explainDecision(d, src, name)];
+  const guard = AnswerGuard.fromConfig(cfg);
+  for (const a of addrs) lines.push(explainAddress(guard, d, a));
+  process.stdout.write(lines.join('\n') + '\n');
   return EXIT_OK;
 }
 

@@ -25,6 +25,7 @@ export function summarize(cfg: Config): string {
     `enforce    mode=${cfg.enforce.mode} action=${cfg.enforce.action} deny=${cfg.denyResponse}`,
     `ttl        min=${cfg.ttl.min}s max=${cfg.ttl.max}s grace=${cfg.ttl.grace}s`,
     `nftables   table inet ${cfg.nftables.table}`,
+    answerGuard(cfg),
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
       `${plural(sources, 'source')}, ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];
@@ -38,4 +39,11 @@ export function summarize(cfg: Config): string {
     lines.push(`  - ${p.name}: ${src || 'no sources'}; ${allow}`);
   }
   return lines.join('\n');
+}
+
+/** The answer guard's ranges: built-in, then answers.denyCIDRs (lib/plugins/guard). */
+function answerGuard(cfg: Config): string {
+  const deny = cfg.answers.denyCIDRs.map((c) => c.cidr);
+  const extra = deny.length === 0 ? 'no denyCIDRs' : `denyCIDRs ${deny.join(', ')}`;
+  return `guard      built-in (loopback, unspecified, link-local, multicast, broadcast; IPv4-mapped too) + ${extra}`;
 }

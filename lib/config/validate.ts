@@ -5,8 +5,9 @@ import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
 import { readKubernetes } from './kubernetes';
+import { readAnswers } from './answers';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'answers', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** nftables object names: NFT_NAME_MAXLEN is 256, but we keep table names short and plain. */
 const TABLE_NAME = /^[A-Za-z0-9_]{1,31}$/;
@@ -53,6 +54,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     cache: { ...DEFAULTS.cache },
     metrics: null,
     kubernetes: null,
+    answers: { denyCIDRs: [] },
     policies: [],
   };
   const root = r.deref(doc.contents);
@@ -131,6 +133,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
   }
 
   if ((e = get('kubernetes'))) cfg.kubernetes = readKubernetes(r, e.value, e.key);
+  if ((e = get('answers'))) cfg.answers = readAnswers(r, e.value, e.key);
   if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key, !!cfg.kubernetes);
   return cfg;
 }

@@ -16,6 +16,8 @@ import { createRegistry, serveMetrics } from '../metrics/metrics';
 import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
 import type { CachePlugin } from '../plugins/cache/cache';
+import type { GuardPlugin } from '../plugins/guard/guard';
+import { AnswerGuard } from '../plugins/guard/ranges';
 import type http from 'node:http';
 import { UdpListener } from './udp';
 import { TcpListener } from './tcp';
@@ -48,6 +50,7 @@ function audited(cfg: Config): Config {
 
 export class Daemon {
   private index: PolicyIndex;
+  private guard: AnswerGuard;
   private upstreams?: Upstreams;
   private programmer?: SetProgrammer;
   private chain?: Chain;
@@ -57,6 +60,7 @@ export class Daemon {
 
   constructor(private cfg: Config, private readonly log: Logger) {
     this.index = PolicyIndex.compile(cfg.policies);
+    this.guard = AnswerGuard.fromConfig(cfg);
   }
 
   /** The listeners, one UDP and one TCP per listen entry (after start()). */
@@ -113,7 +117,7 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache }), this.log);
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, guard: () => this.guard }), this.log);
   }
 
   private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
@@ -127,6 +131,7 @@ export class Daemon {
       nftset: () => plugin<NftsetPlugin>('nftset')?.stats,
       upstream: () => this.upstreams?.stats,
       cache: () => plugin<CachePlugin>('cache')?.store,
+      guard: () => plugin<GuardPlugin>('guard')?.stats,
       programmer: () => this.programmer?.stats,
       reloads: () => this.reloads,
     });
@@ -207,6 +212,7 @@ export class Daemon {
     const keepCache = oldCache && !plan.changed.some((k) => k.startsWith('cache.') || k.startsWith('ttl.') || k === 'upstreams');
     if (oldCache && !keepCache) info.cacheCleared = true;
     this.index = index;
+    this.guard = AnswerGuard.fromConfig(cfg);
     this.cfg = cfg;
     this.programmer = willEnforce ? programmer : undefined;
     this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
