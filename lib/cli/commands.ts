@@ -40,8 +40,8 @@ export function runExplain(file: string, source: string, name: string, type: str
     return ip.address;
   });
   const cfg = loadConfigFile(file);
-  const d = PolicyIndex.compile(cfg.policies).decide(src, name);
-  const lines = [explainDecision(d, src, name)];
+  const d = PolicyIndex.compile(cfg.policies).decideAddress(src, name);
+  const lines = [explainDecision(d, src.address, name)];
   const guard = AnswerGuard.fromConfig(cfg);
   for (const a of addrs) lines.push(explainAddress(guard, d, a));
   process.stdout.write(lines.join('\n') + '\n');

@@ -70,7 +70,7 @@ function setup(extra = '', opts: { guard?: () => AnswerGuard } = {}) {
       type: 'query', id: 0x4242, flags: packet.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }],
       additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as packet.Answer] : [],
     });
-    const i = intake(wire, source, 5353, 'udp');
+    const i = intake(wire, source, 5353, 'udp', { address: source.includes(':') ? '::1' : '127.0.0.1', port: 53 });
     if (i.kind !== 'query') throw new Error(i.why);
     const res = await chain.handle(i.req);
     const p = packet.decode(res.wire);

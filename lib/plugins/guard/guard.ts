@@ -82,7 +82,7 @@ export class GuardPlugin implements Plugin {
         stripped = stripAddresses(res.wire, guarded);
       } catch (err) {
         stats.unreadable++;
-        log.warn({ source: req.source.address, name: req.query.name, err: (err as Error).message }, 'answer guard cannot read the reply; SERVFAIL');
+        log.warn({ source: req.source?.display ?? req.peer.address, name: req.query.name, err: (err as Error).message }, 'answer guard cannot read the reply; SERVFAIL');
         return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
       }
       const policy = d.policy ?? policies[0] ?? '';
@@ -103,7 +103,7 @@ export class GuardPlugin implements Plugin {
       const blocked = left.length === 0 && res.answer.addresses.length > 0;
       if (limiter.take()) {
         log.warn(
-          { source: req.source.address, name: req.query.name, policy, addresses: [...gone.values()], audit, blocked, suppressed: limiter.suppressed() },
+          { source: req.source?.display ?? req.peer.address, name: req.query.name, policy, addresses: [...gone.values()], audit, blocked, suppressed: limiter.suppressed() },
           audit ? 'answer guard would remove guarded addresses (audit mode)' : blocked ? 'answer guard blocked an answer with only guarded addresses; SERVFAIL' : 'answer guard removed guarded addresses',
         );
       }
