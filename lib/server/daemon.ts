@@ -244,7 +244,7 @@ export class Daemon {
     if (this.programmer) {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
-        Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer));
+        Object.assign(info, await revokeDisallowed(cfg.nftables.table, index, this.programmer, this.guard));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');

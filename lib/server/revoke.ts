@@ -8,6 +8,7 @@ import type { SetProgrammer } from '../nft/programmer';
 import { NfnlSocket } from '../nft/netlink/socket';
 import { dumpSet } from '../nft/dump';
 import { ALLOW_SETS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
+import { guardRevokes, type AnswerGuard } from '../plugins/guard/ranges';
 
 const IPPROTO = { tcp: 6, udp: 17 } as const;
 /** A dump of 100k elements takes seconds, more on a loaded machine. */
@@ -43,9 +44,10 @@ export type NameOf = (set: AllowSet, key: Buffer) => string | null;
  * The keys of live elements that `index` no longer allows. Each is decided by its whole name:
  * the book's when it has one, else the comment if the comment is the whole name. An element
  * whose name is known only by a cut comment is kept (counted in `undecided`): it expires on its
- * own, and a cut name must never be the basis of a revoke.
+ * own, and a cut name must never be the basis of a revoke. `guard`: the new configuration's
+ * answer guard; an element whose destination it refuses for its source goes too.
  */
-export async function findRevoked(table: string, index: PolicyIndex, nameOf?: NameOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
+export async function findRevoked(table: string, index: PolicyIndex, nameOf?: NameOf, guard?: AnswerGuard): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
   const sock = new NfnlSocket({ replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
   const keys: KeyFields[] = [];
   let checked = 0;
@@ -71,7 +73,7 @@ export async function findRevoked(table: string, index: PolicyIndex, nameOf?: Na
           d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
           decisions.set(pair, d);
         }
-        if (!stillAllowed(k, d)) keys.push(k);
+        if (!stillAllowed(k, d) || (guard && guardRevokes(guard, k.destination, d.policies))) keys.push(k);
       }
     }
   } finally {
@@ -81,9 +83,9 @@ export async function findRevoked(table: string, index: PolicyIndex, nameOf?: Na
 }
 
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
-export async function revokeDisallowed(table: string, index: PolicyIndex, programmer: Pick<SetProgrammer, 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>): Promise<RevokeResult> {
+export async function revokeDisallowed(table: string, index: PolicyIndex, programmer: Pick<SetProgrammer, 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>, guard?: AnswerGuard): Promise<RevokeResult> {
   const t0 = performance.now();
-  const { checked, keys, undecided } = await findRevoked(table, index, programmer.nameOf?.bind(programmer));
+  const { checked, keys, undecided } = await findRevoked(table, index, programmer.nameOf?.bind(programmer), guard);
   if (keys.length > 0) await programmer.remove(keys);
   return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
 }

@@ -2,7 +2,7 @@
 // and per-policy allowCIDRs exceptions.
 import t from 'tap';
 import ipaddr from 'ipaddr.js';
-import { AnswerGuard, BUILT_IN, describeHit } from '../../lib/plugins/guard/ranges';
+import { AnswerGuard, BUILT_IN, describeHit, guardRevokes } from '../../lib/plugins/guard/ranges';
 import { parseConfig } from '../../lib/config/load';
 
 function bytes(ip: string): Buffer {
@@ -130,4 +130,13 @@ t.test('check reads at an offset inside a larger buffer', async (t) => {
   t.ok(builtIn.check(buf, 3, 4));
   t.ok(builtIn.check(buf, 7, 16));
   t.notOk(builtIn.check(buf, 0, 4));
+});
+
+t.test('reload: guardRevokes says which live destinations the new guard refuses for a source', async (t) => {
+  const g = new AnswerGuard([{ cidr: '198.18.0.10/32' }], [{ name: 'meta', allowCIDRs: [{ cidr: '169.254.169.254/32' }] }]);
+  t.ok(guardRevokes(g, bytes('198.18.0.10'), ['web']));
+  t.notOk(guardRevokes(g, bytes('198.18.0.11'), ['web']));
+  t.ok(guardRevokes(g, bytes('169.254.169.254'), ['web']));
+  t.notOk(guardRevokes(g, bytes('169.254.169.254'), ['web', 'meta']), 'excepted for the policy that lists it');
+  t.ok(guardRevokes(g, bytes('::1'), ['meta']));
 });

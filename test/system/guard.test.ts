@@ -7,7 +7,7 @@
 import t from 'tap';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { requireSystem, createWorld, resolve, ADDR, type World } from './world';
+import { requireSystem, createWorld, resolve, config, ADDR, type World } from './world';
 import { encodeKey, type AllowSet } from '../../lib/nft/keys';
 
 const ZONE = {
@@ -120,5 +120,16 @@ if (requireSystem(t)) {
     const after = await metrics();
     const re = /dnswall_guard_addresses_total\{policy="metadata",outcome="excepted"\} (\d+)/;
     t.equal(counter(after, re) - counter(before, re), 1, 'the exception is counted');
+  });
+
+  t.test('a reload that adds a denyCIDRs range revokes live elements in it and guards new answers', async (t) => {
+    t.ok(await inSet('allow4', ADDR.pod1.v4, '198.18.0.10'), 'programmed by the mix test');
+    const line = await w.daemon.reload(config(POLICIES.replace('denyCIDRs: ["198.18.5.0/24"]', 'denyCIDRs: ["198.18.5.0/24", "198.18.0.10/32"]')));
+    t.equal(line.msg, 'configuration reloaded');
+    t.ok(Number(line.revoked) >= 1, `revoked ${line.revoked}`);
+    t.notOk(await inSet('allow4', ADDR.pod1.v4, '198.18.0.10'), 'the element in the new range is gone at once');
+    const r = await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'y2.mix.example.com' });
+    t.equal(r.rcode, 'SERVFAIL', 'both addresses of the mix are guarded now');
+    t.same(r.ede.map((e) => e.code), [15]);
   });
 }

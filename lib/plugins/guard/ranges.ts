@@ -191,3 +191,12 @@ function v4Number(s: string): number {
 function v6Bytes(s: string): Uint8Array {
   return Uint8Array.from(ipaddr.IPv6.parse(s).toByteArray());
 }
+
+/**
+ * Reload: would the guard of the new configuration refuse this live element's destination for
+ * a source its policies (`policies`) do not except? Such elements are revoked with the others.
+ */
+export function guardRevokes(g: AnswerGuard, destination: Buffer, policies: readonly string[]): boolean {
+  const size = destination.length === 4 ? 4 : 16;
+  return g.check(destination, 0, size) !== null && g.exception(destination, 0, size, policies) === null;
+}
