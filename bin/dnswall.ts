@@ -60,8 +60,9 @@ program
   .option('--source <ip>', 'the asking source address')
   .option('--cgroup <path>', 'the asking host process, by its cgroup v2 path (e.g. /system.slice/backup.service)')
   .option('--type <type>', 'query type', 'A')
+  .option('--address <ip>', 'also say whether the answer guard would strip this answer address for the source (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .argument('<name>', 'the DNS name')
-  .action((name, o) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type)));
+  .action((name: string, o: { config: string; source?: string; cgroup?: string; type: string; address: string[] }) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type, o.address)));
 
 program
   .command('ruleset')

@@ -5,8 +5,10 @@ import { loadConfigFile } from '../config/load';
 import { summarize } from '../config/summary';
 import { parseIP, failed } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
-import { explain, explainCgroup } from '../policy/explain';
+import { explainDecision } from '../policy/explain';
 import { parseCgroupPath } from '../config/addresses';
+import { AnswerGuard } from '../plugins/guard/ranges';
+import { explainAddress } from '../plugins/guard/explain';
 import { renderRuleset } from '../nft/ruleset';
 import { listElements, formatList } from '../nft/list';
 import { forgetSource, forgetCgroup } from '../nft/forget';
@@ -46,14 +48,23 @@ function oneSource(o: { source?: string; cgroup?: string }): void {
   if ((o.source === undefined) === (o.cgroup === undefined)) throw new CliError('give exactly one of --source IP and --cgroup PATH', EXIT_BAD_INPUT);
 }
 
-export function runExplain(file: string, o: { source?: string; cgroup?: string }, name: string, type: string): number {
+export function runExplain(file: string, o: { source?: string; cgroup?: string }, name: string, type: string, addresses: string[] = []): number {
   if (!(type.toUpperCase() in TYPE)) throw new CliError(`--type ${JSON.stringify(type)} is not a known query type`, EXIT_BAD_INPUT);
   oneSource(o);
   const src = o.source !== undefined ? parseSource(o.source) : undefined;
   const cg = o.cgroup !== undefined ? parseCgroupOption(o.cgroup) : undefined;
+  const addrs = addresses.map((a) => {
+    const ip = parseIP(a);
+    if (failed(ip)) throw new CliError(`--address ${ip.error}`, EXIT_BAD_INPUT);
+    return ip.address;
+  });
   const cfg = loadConfigFile(file);
   const index = PolicyIndex.compile(cfg.policies);
-  process.stdout.write((src ? explain(index, src, name) : explainCgroup(index, cg!, name)) + '\n');
+  const d = src ? index.decideAddress(src, name) : index.decideCgroup(cg!, name);
+  const lines = [explainDecision(d, src ? src.address : `cgroup ${cg!}`, name)];
+  const guard = AnswerGuard.fromConfig(cfg);
+  for (const a of addrs) lines.push(explainAddress(guard, d, a));
+  process.stdout.write(lines.join('\n') + '\n');
   return EXIT_OK;
 }
 

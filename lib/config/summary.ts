@@ -27,6 +27,7 @@ export function summarize(cfg: Config): string {
     `ttl        min=${cfg.ttl.min}s max=${cfg.ttl.max}s grace=${cfg.ttl.grace}s`,
     `nftables   table inet ${cfg.nftables.table}`,
     `fairness   ${cfg.limits.sourceQueriesPerSecond > 0 ? `${cfg.limits.sourceQueriesPerSecond} queries/s per source (bursts of ${2 * cfg.limits.sourceQueriesPerSecond})` : 'off (limits.sourceQueriesPerSecond: 0)'}`,
+    answerGuard(cfg),
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
       `${plural(sources, 'source')} (${plural(sources - cgroups, 'CIDR')}, ${plural(cgroups, 'cgroup')}), ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];
@@ -40,4 +41,11 @@ export function summarize(cfg: Config): string {
     lines.push(`  - ${p.name}: ${src || 'no sources'}; ${allow}`);
   }
   return lines.join('\n');
+}
+
+/** The answer guard's ranges: built-in, then answers.denyCIDRs (lib/plugins/guard). */
+function answerGuard(cfg: Config): string {
+  const deny = cfg.answers.denyCIDRs.map((c) => c.cidr);
+  const extra = deny.length === 0 ? 'no denyCIDRs' : `denyCIDRs ${deny.join(', ')}`;
+  return `guard      built-in (loopback, unspecified, link-local, multicast, broadcast; IPv4-mapped too) + ${extra}`;
 }

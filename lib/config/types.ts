@@ -97,6 +97,8 @@ export interface Config {
   metrics: Endpoint | null;
   /** null (or absent in hand-built configs) = no pod identity: the key is not in the file */
   kubernetes?: KubernetesConfig | null;
+  /** The answer guard's extra ranges, canonical "addr/prefix" (lib/plugins/guard). */
+  answers: { denyCIDRs: { cidr: string; family: Family; address: string; prefix: number }[] };
   policies: Policy[];
 }
 

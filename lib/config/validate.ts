@@ -6,8 +6,9 @@ import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
 import { readKubernetes } from './kubernetes';
+import { readAnswers } from './answers';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'answers', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** Limits where 0 means off; every other limit must be at least 1. */
 const ZERO_OFF_LIMITS: ReadonlySet<string> = new Set(['sourceQueriesPerSecond']);
@@ -70,6 +71,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
     cache: { ...DEFAULTS.cache },
     metrics: null,
     kubernetes: null,
+    answers: { denyCIDRs: [] },
     policies: [],
   };
   const root = r.deref(doc.contents);
@@ -148,6 +150,7 @@ export function buildConfig(r: Reader, doc: Document): Config {
   }
 
   if ((e = get('kubernetes'))) cfg.kubernetes = readKubernetes(r, e.value, e.key);
+  if ((e = get('answers'))) cfg.answers = readAnswers(r, e.value, e.key);
   if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key, !!cfg.kubernetes);
   wildcardWithCgroups(r, cfg, get('listen'), e?.key);
   return cfg;

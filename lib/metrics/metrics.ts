@@ -11,6 +11,7 @@ import type { ListenerStats } from '../server/udp';
 import type { CacheStats } from '../plugins/cache/store';
 import type { FairnessStats } from '../fairness/budget';
 import type { KernelFairness } from '../fairness/kernel';
+import type { GuardStats } from '../plugins/guard/guard';
 
 /** What the daemon hands over; each getter may return undefined (e.g. no nftset in audit mode). */
 export interface MetricsSources {
@@ -19,6 +20,7 @@ export interface MetricsSources {
   nftset: () => NftsetStats | undefined;
   upstream: () => UpstreamStats | undefined;
   cache?: () => { stats: CacheStats; size: number; bytes: number } | undefined;
+  guard?: () => GuardStats | undefined;
   programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
   /** reloads by result: applied, partial (some keys not in force), rejected (invalid file), failed */
   reloads?: () => Record<string, number>;
@@ -104,6 +106,16 @@ export function createRegistry(src: MetricsSources): Registry {
   });
   gauge(reg, 'dnswall_cache_entries', 'Answers in the cache', () => src.cache?.()?.size ?? 0);
   gauge(reg, 'dnswall_cache_bytes', 'Bytes of answers in the cache', () => src.cache?.()?.bytes ?? 0);
+  counter(reg, 'dnswall_guard_addresses_total', 'Answer addresses in a guarded range, by policy and outcome (stripped, excepted by allowCIDRs, would_strip in audit mode)', ['policy', 'outcome'], (set) => {
+    for (const [policy, s] of src.guard?.()?.byPolicy ?? []) {
+      set({ policy, outcome: 'stripped' }, s.stripped);
+      set({ policy, outcome: 'excepted' }, s.excepted);
+      set({ policy, outcome: 'would_strip' }, s.wouldStrip);
+    }
+  });
+  counter(reg, 'dnswall_guard_blocked_answers_total', 'Answers turned into SERVFAIL (EDE 15) because every address was guarded, by policy', ['policy'], (set) => {
+    for (const [policy, s] of src.guard?.()?.byPolicy ?? []) set({ policy }, s.blocked);
+  });
   counter(reg, 'dnswall_upstream_events_total', 'Upstream exchange events (sent, accepted, timeouts, failovers, dropped replies, …)', ['event'], (set) => {
     const s = src.upstream();
     if (!s) return;

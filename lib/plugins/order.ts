@@ -1,10 +1,12 @@
 // The order of the request path, in one place (like CoreDNS's plugin.cfg). Every plugin feels
 // the effects of all plugins below it:
 //
-//   querylog → identity → policy → nftset → cache → answer → forward
+//   querylog → identity → policy → nftset → guard → cache → answer → forward
 //
 // identity resolves who asked (lib/identity: a local socket's cgroup, a pod, else the address);
 // policy answers denials; nftset holds an allowed reply until the kernel has its addresses;
+// guard removes answer addresses that must never be programmed (per source: above the shared
+// cache, because a policy's allowCIDRs lets a guarded range through for its own sources only);
 // cache serves repeated allowed questions (below nftset: a hit still programs the asking source;
 // above answer: it stores replies already read and TTL-capped); answer reads (and TTL-caps) the
 // reply that forward relays from the upstreams.
@@ -18,6 +20,8 @@ import { QueryLogPlugin } from './querylog/querylog';
 import { IdentityPlugin } from './identity/identity';
 import { PolicyPlugin } from './policy/policy';
 import { NftsetPlugin } from './nftset/nftset';
+import { GuardPlugin } from './guard/guard';
+import { AnswerGuard } from './guard/ranges';
 import { CachePlugin } from './cache/cache';
 import { AnswerPlugin } from './answer/answer';
 import { ForwardPlugin } from './forward/forward';
@@ -31,6 +35,8 @@ export interface ChainDeps {
   resolvers?: Resolver[];
   /** reload: the running cache, kept (with its entries) when nothing it depends on changed */
   cache?: CachePlugin;
+  /** the running configuration's answer guard (reload swaps it); absent: compiled from cfg once */
+  guard?: () => AnswerGuard;
 }
 
 export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
@@ -42,7 +48,12 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
   if (cfg.enforce.mode === 'enforce' && deps.programmer) {
     plugins.push(new NftsetPlugin({ programmer: deps.programmer, ttl: cfg.ttl, commitTimeoutMs: cfg.limits.commitTimeoutMs, maxAddressesPerName: cfg.limits.maxAddressesPerName, index: deps.index }));
   }
+  plugins.push(new GuardPlugin({ guard: deps.guard ?? constant(AnswerGuard.fromConfig(cfg)), mode: cfg.enforce.mode }));
   if (cfg.cache.enabled) plugins.push(deps.cache ?? new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));
   plugins.push(new AnswerPlugin(cfg.ttl.max), new ForwardPlugin(deps.upstreams));
   return plugins;
+}
+
+function constant<T>(v: T): () => T {
+  return () => v;
 }

@@ -16,6 +16,8 @@ import { createRegistry, serveMetrics } from '../metrics/metrics';
 import type { PolicyPlugin } from '../plugins/policy/policy';
 import type { NftsetPlugin } from '../plugins/nftset/nftset';
 import type { CachePlugin } from '../plugins/cache/cache';
+import type { GuardPlugin } from '../plugins/guard/guard';
+import { AnswerGuard } from '../plugins/guard/ranges';
 import type http from 'node:http';
 import { UdpListener, type UdpFairness } from './udp';
 import { TcpListener } from './tcp';
@@ -63,6 +65,7 @@ function audited(cfg: Config): Config {
 
 export class Daemon {
   private index: PolicyIndex;
+  private guard: AnswerGuard;
   private upstreams?: Upstreams;
   private programmer?: Programmer;
   private chain?: Chain;
@@ -80,6 +83,7 @@ export class Daemon {
 
   constructor(private cfg: Config, private readonly log: Logger, deps: DaemonDeps = {}) {
     this.index = PolicyIndex.compile(cfg.policies);
+    this.guard = AnswerGuard.fromConfig(cfg);
     this.install = deps.installRuleset ?? ((script) => installRuleset(script));
     this.newProgrammer = deps.programmer ?? ((opts) => new SetProgrammer(opts));
   }
@@ -149,7 +153,7 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, resolvers: [cgroupResolver(() => this.cgroups)] }), this.log);
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups)] }), this.log);
   }
 
   /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
@@ -173,6 +177,7 @@ export class Daemon {
         const store = plugin<CachePlugin>('cache')?.store;
         return store && { stats: this.withCarried('cache', store.stats)!, size: store.size, bytes: store.bytes };
       },
+      guard: () => plugin<GuardPlugin>('guard')?.stats,
       programmer: () => this.withCarried('programmer', this.programmer?.stats),
       reloads: () => this.reloads,
       fairness: () => this.budget && { stats: this.budget.stats, sources: this.budget.size },
@@ -275,6 +280,7 @@ export class Daemon {
     if (newUpstreams && oldUpstreams) this.carry('upstream', oldUpstreams.stats);
     if (this.programmer && !willEnforce) this.carry('programmer', this.programmer.stats); // enforce→audit retires it
     this.index = index;
+    this.guard = AnswerGuard.fromConfig(cfg);
     this.cfg = cfg;
     this.programmer = willEnforce ? programmer : undefined;
     this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
@@ -311,7 +317,7 @@ export class Daemon {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
         // A cgroup element's id → its path; a removed cgroup (null) is selected by no policy: revoked.
-        Object.assign(info, await revokeDisallowed(this.programmer, index, (id) => this.cgroups?.pathOf(id) ?? GONE));
+        Object.assign(info, await revokeDisallowed(this.programmer, index, { cgroupPath: (id) => this.cgroups?.pathOf(id) ?? GONE, guard: this.guard }));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');

@@ -38,6 +38,8 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
   'cache.maxEntries': 'live',
   'cache.maxBytes': 'live',
   metrics: 'live',
+  // the answer guard is compiled again and the new chain reads it; revoke drops elements it refuses
+  'answers.denyCIDRs': 'live',
   policies: 'live',
 };
 

@@ -3,10 +3,12 @@
 import ipaddr from 'ipaddr.js';
 import { performance } from 'perf_hooks';
 import type { PolicyIndex } from '../policy/index';
+import type { Selection } from '../policy/sources';
 import type { Decision } from '../policy/types';
 import type { SetProgrammer } from '../nft/programmer';
 import { IPPROTO, LAYOUTS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
 import { cgroupIdOf } from '../nft/owner';
+import { guardRevokes, type AnswerGuard } from '../plugins/guard/ranges';
 
 export interface RevokeResult {
   /** live elements read */
@@ -40,14 +42,27 @@ export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: De
   return d.ports.some((p) => IPPROTO[p.proto] === k.proto && p.port === k.port);
 }
 
+/** A source address known to another identity (a pod): its selection in `index`; undefined = not known there. */
+export type SelectionOf = (address: string, index: PolicyIndex) => Selection | null | undefined;
+
+/** What else revocation consults: cgroup paths by id, the answer guard, pod selections by address. */
+export interface RevokeContext {
+  cgroupPath?: CgroupPathOf;
+  /** the new configuration's answer guard: an element whose destination it refuses for its source goes too */
+  guard?: AnswerGuard;
+  selectionOf?: SelectionOf;
+}
+
 /**
  * The keys of live elements that `index` no longer allows. Each is decided by its whole name:
  * the book's when it has one, else the comment if the comment is the whole name. An element
  * whose name is known only by a cut comment is kept (counted in `undecided`): it expires on its
  * own, and a cut name must never be the basis of a revoke. A cgroup element is decided by its
- * cgroup's path; one whose id `cgroupPath` cannot resolve is kept too.
+ * cgroup's path; one whose id `cgroupPath` cannot resolve is kept too. A pod address is decided
+ * by its pod's selection (`selectionOf`).
  */
-export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
+export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, ctx: RevokeContext = {}): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
+  const { cgroupPath, guard, selectionOf } = ctx;
   const keys: KeyFields[] = [];
   let checked = 0;
   let undecided = 0;
@@ -73,19 +88,20 @@ export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, i
         const path = cgroupPath?.(BigInt(source));
         d = path === undefined ? null : index.decideCgroup(path, name);
       } else {
-        d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
+        const other = selectionOf?.(source, index);
+        d = other !== undefined ? index.decide(other, name) : index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
       }
       decisions.set(pair, d);
     }
-    if (d && !stillAllowed(k, d)) keys.push(k);
+    if (d && (!stillAllowed(k, d) || (guard && guardRevokes(guard, k.destination, d.policies)))) keys.push(k);
   });
   return { checked, keys, undecided };
 }
 
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
-export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<RevokeResult> {
+export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, ctx: RevokeContext = {}): Promise<RevokeResult> {
   const t0 = performance.now();
-  const { checked, keys, undecided } = await findRevoked(live, index, cgroupPath);
+  const { checked, keys, undecided } = await findRevoked(live, index, ctx);
   if (keys.length > 0) await live.remove(keys);
   return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
 }

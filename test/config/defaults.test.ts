@@ -14,6 +14,7 @@ const DEFAULT_VIEW = {
   cache: DEFAULTS.cache,
   metrics: null,
   kubernetes: null,
+  answers: { denyCIDRs: [] },
   policies: [],
 };
 

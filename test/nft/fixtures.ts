@@ -13,6 +13,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
     limits: { upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, tcpIdleTimeoutMs: 10000, tcpMaxConnections: 1000, maxPendingQueries: 20000, maxElementsPerSource: 10000, maxAddressesPerName: 256, maxElements: 1000000, sourceQueriesPerSecond: 2000 },
     cache: { enabled: true, maxEntries: 20000, maxBytes: 33554432 },
     metrics: null,
+    answers: { denyCIDRs: [] },
     policies: [
       {
         name: 'frontend',
