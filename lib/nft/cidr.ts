@@ -16,7 +16,7 @@ export function parseCidr(s: string): Cidr {
   const ip = addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() ? (addr as ipaddr.IPv6).toIPv4Address() : addr;
   const family = ip.kind() === 'ipv4' ? 4 : 6;
   const bits = family === 4 ? 32 : 128;
-  const prefix = pfx < 0 ? bits : (pfx as number);
+  const prefix = pfx < 0 ? bits : pfx;
   const bytes = ip.toByteArray();
   for (let i = 0; i < bytes.length; i++) {
     const keep = Math.max(0, Math.min(8, prefix - i * 8));
