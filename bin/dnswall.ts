@@ -91,7 +91,7 @@ program
   .description("remove dnswall's nftables table (every rule and element): the uninstall step; stop the daemon first")
   .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
-  .action((o) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
+  .action((o: { config: string; table?: string }) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
 
 program
   .command('hold-sockets')
