@@ -48,7 +48,7 @@ async function lookup(n: number): Promise<void> {
       let t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
         const r = await d.lookup(q);
-        if (!('id' in r) || r.id !== want) throw new Error(`wrong lookup result ${JSON.stringify(r, (_, v) => typeof v === 'bigint' ? String(v) : v)}`);
+        if (!('id' in r) || r.id !== want) throw new Error(`wrong lookup result ${JSON.stringify(r, (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`);
       }
       const seq = Number(process.hrtime.bigint() - t0) / n / 1000;
       t0 = process.hrtime.bigint();
@@ -74,8 +74,8 @@ async function pods(n: number): Promise<void> {
     allow: ["*.backup.example.com"]
 `, 'b.yaml').policies);
   const mount = findCgroup2Mount()?.path ?? '/sys/fs/cgroup';
-  const resolver = new CgroupResolver(new CgroupTree(mount, ['/system.slice/backup.service']), { lookup: async () => ({ error: 'unused' }) }, new LocalAddresses(['169.254.20.10']));
-  const bottom = async () => ({ wire: Buffer.alloc(0), rcode: 0, origin: 'upstream' as const });
+  const resolver = new CgroupResolver(new CgroupTree(mount, ['/system.slice/backup.service']), { lookup: () => Promise.resolve({ error: 'unused' }) }, new LocalAddresses(['169.254.20.10']));
+  const bottom = () => Promise.resolve({ wire: Buffer.alloc(0), rcode: 0, origin: 'upstream' as const });
   const wire = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'api.example.com', type: 'A' }] });
   const query = parseQuery(wire);
   const req = (i: number): Request => ({ wire, query, peer: { address: `10.244.${(i >> 8) & 255}.${i & 255}`, family: 4, port: 40000 }, local: { address: '169.254.20.10', port: 53 }, transport: 'udp', maxReplySize: 512, received: 0n, timings: {} });

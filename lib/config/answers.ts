@@ -2,7 +2,7 @@
 import type { Node } from 'yaml';
 import type { Config } from './types';
 import type { Reader } from './reader';
-import { failed, parseCIDR, type Cidr } from './addresses';
+import { failed, parseCIDR } from './addresses';
 
 const ANSWERS_KEYS = ['denyCIDRs'] as const;
 
@@ -25,7 +25,7 @@ export function readAnswers(r: Reader, node: Node | null, fallback: Node): Confi
       continue;
     }
     seen.set(c.cidr, i);
-    out.denyCIDRs.push(c as Cidr);
+    out.denyCIDRs.push(c);
   }
   return out;
 }

@@ -352,7 +352,7 @@ export class Daemon {
     const acc = this.carried.get(part);
     if (!cur || !acc) return cur;
     const out: Record<string, unknown> = { ...(cur as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(acc)) out[k] = (typeof out[k] === 'number' ? (out[k] as number) : 0) + v;
+    for (const [k, v] of Object.entries(acc)) out[k] = (typeof out[k] === 'number' ? out[k] : 0) + v;
     return out as T;
   }
 

@@ -16,7 +16,7 @@ t.test('reload while the upstream answers', async (t) => {
     f.programmer.calls.length = 0;
     const pending = ask(); // the zone server holds slow.example.com for 3 s
     await new Promise((r) => setTimeout(r, 300));
-    f.setPolicies(SLOW.replace('      - slow.example.com\n', ''));
+    void f.setPolicies(SLOW.replace('      - slow.example.com\n', ''));
     const r = (await pending) as DnsOk;
     t.equal(r.rcode, 'SERVFAIL');
     t.same(r.answers, []);
@@ -24,11 +24,11 @@ t.test('reload while the upstream answers', async (t) => {
   });
 
   t.test('still allowed, now on one port: programmed per the new rule', async (t) => {
-    f.setPolicies(SLOW);
+    void f.setPolicies(SLOW);
     f.programmer.calls.length = 0;
     const pending = ask();
     await new Promise((r) => setTimeout(r, 300));
-    f.setPolicies(SLOW.replace('      - slow.example.com\n', '      - name: slow.example.com\n        ports: ["tcp/443"]\n'));
+    void f.setPolicies(SLOW.replace('      - slow.example.com\n', '      - name: slow.example.com\n        ports: ["tcp/443"]\n'));
     const r = (await pending) as DnsOk;
     t.equal(r.rcode, 'NOERROR');
     t.same(f.programmer.elements.map((e) => [e.set, e.proto, e.port]), [['allow4p', 6, 443]]);

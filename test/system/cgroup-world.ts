@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type { Test } from 'tap';
 import { requireOrSkip } from '../sandbox/need-root';
 import { systemMissing, config } from './world';
@@ -35,7 +35,7 @@ export function cgroupMissing(): string | null {
 
 function spawnOk(cmd: string, args: string[]): boolean {
   try {
-    return require('node:child_process').spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+    return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
   } catch {
     return false;
   }
@@ -102,7 +102,7 @@ export async function createCgroupWorld(prefix: string, zone: ZoneFile, body: st
         return;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        if (Date.now() > deadline) throw new Error(`cannot remove test cgroup ${dir}: ${(err as Error).message}`);
+        if (Date.now() > deadline) throw new Error(`cannot remove test cgroup ${dir}: ${(err as Error).message}`, { cause: err });
         await new Promise((r) => setTimeout(r, 50));
       }
     }

@@ -46,7 +46,7 @@ export interface DiagQuery {
 }
 
 /** What a lookup found: the socket's cgroup id, or why not. */
-export type DiagResult = { id: bigint } | { error: 'ENOENT' | 'EMISMATCH' | 'ENOCGROUP' | 'ETIMEDOUT' | string };
+export type DiagResult = { id: bigint } | { error: string } /* ENOENT | EMISMATCH | ENOCGROUP | ETIMEDOUT | another errno */;
 
 /** An address into a be32[4] field (IPv4 in the first word, the rest zero). */
 function addrBytes(address: string, family: Family, out: Buffer, off: number): void {

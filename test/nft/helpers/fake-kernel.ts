@@ -110,7 +110,7 @@ export class FakeKernel {
     try {
       this.commit(batch);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
     return Promise.resolve();
   }
