@@ -112,7 +112,9 @@ export class Daemon {
     if (this.enforcing) {
       await this.install(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits,
+        // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
+        refreshSlackMs: cfg.ttl.grace * 500 });
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
