@@ -226,7 +226,7 @@ export class Daemon {
         // The sets (and a counting, accepting ruleset) first; the programmer on them; the
         // enforcing verdict only once the new chain programs every answer (step 5).
         await this.install(renderRuleset(audited(cfg), index));
-        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits, refreshSlackMs: cfg.ttl.grace * 500 });
         await programmer.open();
       } else {
         // enforce→audit: the accepting verdict replaces the rejecting one before anything else.
