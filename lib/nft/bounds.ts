@@ -212,21 +212,21 @@ export class Bounds {
    * Reload: new caps. Every group now over its cap loses its oldest elements at once (as touch
    * would on its next element); returns how many were evicted.
    */
-  setLimits(limits: Partial<BoundLimits>): number {
+  setLimits(limits: Partial<BoundLimits>): EvictedSlot[] {
     for (const k of Object.keys(this.limits) as (keyof BoundLimits)[]) {
       const v = limits[k];
       if (typeof v === 'number' && v > 0) this.limits[k] = v === Infinity ? v : Math.max(1, Math.floor(v));
     }
-    const before = this.evictions.perName + this.evictions.perSource + this.evictions.total;
+    const out: EvictedSlot[] = [];
     for (let g = 0; g < this.grpTop; g++) {
       // free rows have no elements (count 0); a live group's cap is addresses × its width
-      while (this.grpCount[g] > this.limits.maxAddressesPerName * this.grpWidth[g] && this.grpHead[g] !== NONE) this.evict(this.grpHead[g], 'perName');
+      while (this.grpCount[g] > this.limits.maxAddressesPerName * this.grpWidth[g] && this.grpHead[g] !== NONE) out.push(this.evict(this.grpHead[g], 'perName'));
     }
     for (const src of [...this.sources.values()]) {
-      while (src.count > this.limits.maxElementsPerSource && src.head !== NONE) this.evict(src.head, 'perSource');
+      while (src.count > this.limits.maxElementsPerSource && src.head !== NONE) out.push(this.evict(src.head, 'perSource'));
     }
-    while (this.count > this.limits.maxElements && this.head !== NONE) this.evict(this.head, 'total');
-    return this.evictions.perName + this.evictions.perSource + this.evictions.total - before;
+    while (this.count > this.limits.maxElements && this.head !== NONE) out.push(this.evict(this.head, 'total'));
+    return out;
   }
 
   /** Takes slot `i` off every list (expired, removed, or permanent now). */

@@ -208,6 +208,11 @@ export class ExpiryBook {
     return out && out.map((e) => this.release(e));
   }
 
+  /** Reload: new caps; what they push out is freed and returned (to delete from the kernel). */
+  setLimits(limits: Partial<BoundLimits>): Evicted[] {
+    return this.bounds.setLimits(limits).map((e) => this.release(e));
+  }
+
   /** Frees an evicted slot and says which element it was. */
   private release(e: EvictedSlot): Evicted {
     const id = this.lives.idOf(e.slot);

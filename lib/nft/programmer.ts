@@ -312,9 +312,12 @@ export class SetProgrammer {
    * deleted from the kernel before this resolves; returns how many.
    */
   async setLimits(limits: Partial<BoundLimits>): Promise<number> {
-    const n = this.book.bounds.setLimits(limits);
-    if (n > 0) await this.drained();
-    return n;
+    const list = this.book.setLimits(limits);
+    if (list.length > 0) {
+      this.evict(list);
+      await this.drained();
+    }
+    return list.length;
   }
 
   /** Resolves once everything queued so far (and anything queued meanwhile) has been committed or failed. */
