@@ -19,8 +19,18 @@ export interface RunRecord {
   startMs: number;
 }
 
+/** A ratio of two targets: median over rounds of the per-round ratio, and its min and max. */
+export interface Ratio {
+  median: number;
+  min: number;
+  max: number;
+  rounds: number;
+}
+
 export interface Summary {
   qps: Record<Exclude<Workload, 'latency'>, Partial<Record<TargetName, number>>>;
+  /** per-round ratios `${target}/${peer}` of qps (hot, unique, mixed) and latency (p50, p99) */
+  ratios: Record<string, Record<string, Ratio>>;
   p50Ms: Partial<Record<TargetName, number>>;
   p99Ms: Partial<Record<TargetName, number>>;
   lost: Partial<Record<TargetName, { saturation: number; latency: number; sent: number }>>;
@@ -38,7 +48,28 @@ function median(xs: number[]): number {
 export function summarize(runs: RunRecord[]): Summary {
   const TARGETS = ALL_TARGETS;
   const pick = (w: Workload, t: TargetName) => runs.filter((r) => r.workload === w && r.target === t);
-  const s: Summary = { qps: { hot: {}, unique: {}, mixed: {} }, p50Ms: {}, p99Ms: {}, lost: {}, rssMiB: {}, checks: [] };
+  const s: Summary = { qps: { hot: {}, unique: {}, mixed: {} }, ratios: {}, p50Ms: {}, p99Ms: {}, lost: {}, rssMiB: {}, checks: [] };
+  // Ratios round by round (the runs of one round are back to back), so a ratio that holds only
+  // on a good round shows as a wide min–max.
+  const rounds = [...new Set(runs.map((r) => r.round))];
+  const metric = (w: Workload, m: 'qps' | 'p50' | 'p99') => (r: RunRecord) => (m === 'qps' ? r.result.qps : m === 'p50' ? r.result.p50Ms : r.result.p99Ms) ?? NaN;
+  for (const a of ['dnswall', 'dnswall-cache'] as const) {
+    for (const b of TARGETS) {
+      if (a === b) continue;
+      const rows: Record<string, Ratio> = {};
+      for (const [label, w, m] of [['hot qps', 'hot', 'qps'], ['unique qps', 'unique', 'qps'], ['mixed qps', 'mixed', 'qps'], ['p50', 'latency', 'p50'], ['p99', 'latency', 'p99']] as const) {
+        const xs: number[] = [];
+        for (const round of rounds) {
+          const ra = runs.find((r) => r.round === round && r.workload === w && r.target === a);
+          const rb = runs.find((r) => r.round === round && r.workload === w && r.target === b);
+          if (ra && rb) xs.push(metric(w, m)(ra) / metric(w, m)(rb));
+        }
+        const ok = xs.filter(Number.isFinite);
+        if (ok.length) rows[label] = { median: median(ok), min: Math.min(...ok), max: Math.max(...ok), rounds: ok.length };
+      }
+      if (Object.keys(rows).length) s.ratios[`${a}/${b}`] = rows;
+    }
+  }
   for (const t of TARGETS) {
     for (const w of ['hot', 'unique', 'mixed'] as const) {
       const rs = pick(w, t);
@@ -63,16 +94,26 @@ export function summarize(runs: RunRecord[]): Summary {
   const q = s.qps;
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : NaN);
   const check = (what: string, value: number, goal: string, pass: boolean) => s.checks.push({ what, value, goal, pass: Number.isFinite(value) && pass });
-  const u = ratio(q.unique.dnswall, q.unique['dnsmasq-nftset']);
-  check('unique qps dnswall / dnsmasq-nftset', u, '>= 5', u >= 5);
-  const h1 = ratio(q.hot.dnswall, q.hot['dnsmasq-nftset']);
-  check('hot qps dnswall / dnsmasq-nftset', h1, '>= 1.5', h1 >= 1.5);
-  const h2 = ratio(q.hot.dnswall, q.hot.dnsmasq);
-  check('hot qps dnswall / dnsmasq', h2, '>= 0.8', h2 >= 0.8);
-  const dp = (s.p99Ms.dnswall ?? NaN) - (s.p99Ms.direct ?? NaN);
-  check('p99 at 2000 qps: dnswall - direct (ms)', dp, '<= 1', dp <= 1);
-  const lost = s.lost.dnswall?.latency ?? NaN;
-  check('lost at 2000 qps, dnswall', lost, '== 0', lost === 0);
+  // The issue-13 targets, for dnswall (cache off, like the peers) and dnswall-cache (the defaults).
+  for (const t of ['dnswall', 'dnswall-cache'] as const) {
+    if (!s.lost[t]) continue;
+    const hot = ratio(q.hot[t], q.hot.dnsmasq);
+    const hotGoal = t === 'dnswall' ? 1.0 : 1.5;
+    check(`hot qps ${t} / dnsmasq`, hot, `>= ${hotGoal}`, hot >= hotGoal);
+    const u1 = ratio(q.unique[t], q.unique.dnsmasq);
+    check(`unique qps ${t} / dnsmasq`, u1, '>= 0.8', u1 >= 0.8);
+    const u2 = ratio(q.unique[t], q.unique['dnsmasq-nftset']);
+    check(`unique qps ${t} / dnsmasq-nftset`, u2, '>= 2.5', u2 >= 2.5);
+    const p50 = (s.p50Ms[t] ?? NaN) - (s.p50Ms['dnsmasq-nftset'] ?? NaN);
+    check(`p50 at 2000 qps: ${t} - dnsmasq-nftset (ms)`, p50, '<= 0', p50 <= 0);
+    const p99 = (s.p99Ms[t] ?? NaN) - (s.p99Ms.dnsmasq ?? NaN);
+    check(`p99 at 2000 qps: ${t} - dnsmasq (ms)`, p99, '<= 0.5', p99 <= 0.5);
+    const rss = s.rssMiB[t] ?? NaN;
+    const rssGoal = t === 'dnswall' ? 100 : 150;
+    check(`peak RSS ${t} (MiB)`, rss, `<= ${rssGoal}`, rss <= rssGoal);
+    const lost = s.lost[t]?.latency ?? NaN;
+    check(`lost at 2000 qps, ${t}`, lost, '== 0', lost === 0);
+  }
   return s;
 }
 
@@ -99,6 +140,15 @@ export function formatTable(s: Summary): string {
   const w = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  '));
   lines.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
+  lines.push('', 'ratios, per round (median [min–max] over rounds):');
+  const peersOf = (a: string) => Object.keys(s.ratios).filter((k) => k.startsWith(a + '/'));
+  for (const a of ['dnswall', 'dnswall-cache']) {
+    for (const k of peersOf(a)) {
+      const r = s.ratios[k];
+      const cell = (x?: Ratio) => (x ? `${fmt(x.median, 2)} [${fmt(x.min, 2)}–${fmt(x.max, 2)}]` : '-');
+      lines.push(`  ${k.padEnd(30)} hot ${cell(r['hot qps'])}  unique ${cell(r['unique qps'])}  mixed ${cell(r['mixed qps'])}  p50 ${cell(r.p50)}  p99 ${cell(r.p99)}`);
+    }
+  }
   lines.push('', 'targets:');
   for (const c of s.checks) lines.push(`  ${c.pass ? 'PASS' : 'FAIL'}  ${c.what} = ${fmt(c.value, 2)} (goal ${c.goal})`);
   return lines.join('\n');

@@ -48,7 +48,7 @@ function missing(): string | null {
 function parseArgs(argv: string[]): BenchOptions {
   const c = new Command('bench')
     .option('--quick', 'about 2 minutes: 1 round of 4 s runs')
-    .option('--rounds <n>', 'rounds over all targets (A B C D, A B C D, ...)', '2')
+    .option('--rounds <n>', 'rounds over all targets (A B C D, A B C D, ...); ratios show min–max over rounds', '3')
     .option('--duration <s>', 'seconds per dnsperf run', '10')
     .option('--clients <n>', 'dnsperf -c', '4')
     .option('--outstanding <n>', 'dnsperf -q', '100')

@@ -10,9 +10,9 @@ import { startDaemon } from '../lib/sandbox/daemon-peer';
 import { DOMAIN } from './names';
 
 export type TargetName = 'direct' | 'dnsmasq' | 'dnsmasq-nftset' | 'dnswall' | 'dnswall-cache';
-/** dnswall-cache (its answer cache on) is extra: only with --targets */
 export const ALL_TARGETS: TargetName[] = ['direct', 'dnsmasq', 'dnsmasq-nftset', 'dnswall', 'dnswall-cache'];
-export const TARGETS: TargetName[] = ['direct', 'dnsmasq', 'dnsmasq-nftset', 'dnswall'];
+/** dnswall-cache is the default configuration (answer cache on): what users run. */
+export const TARGETS: TargetName[] = ALL_TARGETS;
 
 export interface Running {
   server: string;

@@ -92,6 +92,10 @@ export class Bounds {
   private readonly freeSrc: number[] = [];
   private timeouts: Float64Array = new Float64Array(0);
   private expiries: Float64Array = new Float64Array(0);
+  /** what the kernel is known to hold: a lower bound of its expiry (0: unknown); see ExpiryBook.trustedFor */
+  private trusted: Float64Array = new Float64Array(0);
+  /** the sequence number of the element's last send (an ack confirms only the newest) */
+  private sent: Float64Array = new Float64Array(0);
   private grpOf: Int32Array = new Int32Array(0);
   private gPrev: Int32Array = new Int32Array(0);
   private gNext: Int32Array = new Int32Array(0);
@@ -137,7 +141,7 @@ export class Bounds {
     this.srcIdx[i] = NONE;
     this.grpOf[i] = NONE;
     this.gPrev[i] = this.gNext[i] = this.sPrev[i] = this.sNext[i] = this.nPrev[i] = this.nNext[i] = NONE;
-    this.timeouts[i] = this.expiries[i] = 0;
+    this.timeouts[i] = this.expiries[i] = this.trusted[i] = this.sent[i] = 0;
     return i;
   }
 
@@ -151,6 +155,11 @@ export class Bounds {
   timeoutOf(i: number): number { return this.timeouts[i]; }
   expiresAtOf(i: number): number { return this.expiries[i]; }
   setLife(i: number, timeoutMs: number, expiresAt: number): void { this.timeouts[i] = timeoutMs; this.expiries[i] = expiresAt; }
+  trustedOf(i: number): number { return this.trusted[i]; }
+  setTrusted(i: number, until: number): void { this.trusted[i] = until; }
+  untrustAll(): void { this.trusted.fill(0); }
+  sentOf(i: number): number { return this.sent[i]; }
+  setSent(i: number, seq: number): void { this.sent[i] = seq; }
   private srcOf(i: number): SourceGroup | null {
     const x = this.srcIdx[i];
     return x === NONE ? null : this.srcTable[x];
@@ -203,21 +212,21 @@ export class Bounds {
    * Reload: new caps. Every group now over its cap loses its oldest elements at once (as touch
    * would on its next element); returns how many were evicted.
    */
-  setLimits(limits: Partial<BoundLimits>): number {
+  setLimits(limits: Partial<BoundLimits>): EvictedSlot[] {
     for (const k of Object.keys(this.limits) as (keyof BoundLimits)[]) {
       const v = limits[k];
       if (typeof v === 'number' && v > 0) this.limits[k] = v === Infinity ? v : Math.max(1, Math.floor(v));
     }
-    const before = this.evictions.perName + this.evictions.perSource + this.evictions.total;
+    const out: EvictedSlot[] = [];
     for (let g = 0; g < this.grpTop; g++) {
       // free rows have no elements (count 0); a live group's cap is addresses × its width
-      while (this.grpCount[g] > this.limits.maxAddressesPerName * this.grpWidth[g] && this.grpHead[g] !== NONE) this.evict(this.grpHead[g], 'perName');
+      while (this.grpCount[g] > this.limits.maxAddressesPerName * this.grpWidth[g] && this.grpHead[g] !== NONE) out.push(this.evict(this.grpHead[g], 'perName'));
     }
     for (const src of [...this.sources.values()]) {
-      while (src.count > this.limits.maxElementsPerSource && src.head !== NONE) this.evict(src.head, 'perSource');
+      while (src.count > this.limits.maxElementsPerSource && src.head !== NONE) out.push(this.evict(src.head, 'perSource'));
     }
-    while (this.count > this.limits.maxElements && this.head !== NONE) this.evict(this.head, 'total');
-    return this.evictions.perName + this.evictions.perSource + this.evictions.total - before;
+    while (this.count > this.limits.maxElements && this.head !== NONE) out.push(this.evict(this.head, 'total'));
+    return out;
   }
 
   /** Takes slot `i` off every list (expired, removed, or permanent now). */
@@ -247,6 +256,8 @@ export class Bounds {
     const n = this.slotCap === 0 ? this.firstCapacity : this.slotCap * 2;
     this.timeouts = grownF64(this.timeouts, n);
     this.expiries = grownF64(this.expiries, n);
+    this.trusted = grownF64(this.trusted, n);
+    this.sent = grownF64(this.sent, n);
     this.grpOf = grownI32(this.grpOf, n);
     this.srcIdx = grownI32(this.srcIdx, n);
     this.gPrev = grownI32(this.gPrev, n);

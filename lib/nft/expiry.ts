@@ -22,6 +22,10 @@ export interface Refresh {
   expirationMs?: number;
   /** elements this refresh pushed out of the book (absent: none) */
   evicted?: Evicted[];
+  /** this send's sequence number, for confirm() once the kernel committed it */
+  seq: number;
+  /** performance.now() before which the kernel surely holds the element once this send commits (Infinity: permanent) */
+  until: number;
 }
 
 export interface ExpiryBookOptions {
@@ -67,7 +71,10 @@ export const SWEEP_SLACK_MS = 5_000;
 export class ExpiryBook {
   readonly bounds: Bounds;
   private readonly lives: IdTable;
-  private readonly now: () => number;
+  readonly now: () => number;
+  private seq = 0;
+  /** the slot remember() last wrote */
+  private lastSlot = -1;
 
   constructor(opts: ExpiryBookOptions = {}) {
     this.now = opts.now ?? (() => performance.now());
@@ -93,13 +100,46 @@ export class ExpiryBook {
     if (slot >= 0) {
       const knownTimeout = this.bounds.timeoutOf(slot), knownExpiry = this.bounds.expiresAtOf(slot);
       if (knownExpiry > now) {
-        if (knownTimeout === Infinity) return {};
+        if (knownTimeout === Infinity) {
+          const seq = ++this.seq;
+          this.bounds.setSent(slot, seq);
+          return { seq, until: Infinity };
+        }
         timeout = Math.max(timeout, knownTimeout);
         expiration = Math.min(timeout, Math.max(expiration, Math.ceil(knownExpiry - now)));
       }
     }
     const evicted = this.remember(id, slot, timeout, now + expiration, name ?? null, width);
-    return evicted ? { timeoutMs: timeout, expirationMs: expiration, evicted } : { timeoutMs: timeout, expirationMs: expiration };
+    const seq = ++this.seq;
+    this.bounds.setSent(this.lastSlot, seq);
+    const r: Refresh = { timeoutMs: timeout, expirationMs: expiration, seq, until: now + expiration };
+    if (evicted) r.evicted = evicted;
+    return r;
+  }
+
+  /**
+   * The kernel committed send `seq` of element `id`: until `until` it surely holds it (unless
+   * something deletes it: untrust()). An older send's ack confirms nothing (a newer one is pending).
+   */
+  confirm(id: string, seq: number, until: number): void {
+    const slot = this.lives.get(id);
+    if (slot >= 0 && this.bounds.sentOf(slot) === seq && until > this.bounds.trustedOf(slot)) this.bounds.setTrusted(slot, until);
+  }
+
+  /** Does the kernel surely hold element `id` for at least `ms` more? (committed by us, not deleted since) */
+  trustedFor(id: string, ms: number): boolean {
+    const slot = this.lives.get(id);
+    return slot >= 0 && this.bounds.trustedOf(slot) - this.now() >= ms;
+  }
+
+  /** Something deleted the element (or may have): the next answer must send it again. */
+  untrust(id: string): void {
+    const slot = this.lives.get(id);
+    if (slot >= 0) this.bounds.setTrusted(slot, 0);
+  }
+
+  untrustAll(): void {
+    this.bounds.untrustAll();
   }
 
   /**
@@ -161,10 +201,16 @@ export class ExpiryBook {
       this.lives.set(id, slot);
     }
     this.bounds.setLife(slot, timeoutMs, expiresAt);
+    this.lastSlot = slot;
     // A permanent element is not dnswall's to evict (someone added it by hand): not counted.
     if (timeoutMs === Infinity) { this.bounds.drop(slot); return null; }
     const out = this.bounds.touch(slot, sourceOfId(id), name, width);
     return out && out.map((e) => this.release(e));
+  }
+
+  /** Reload: new caps; what they push out is freed and returned (to delete from the kernel). */
+  setLimits(limits: Partial<BoundLimits>): Evicted[] {
+    return this.bounds.setLimits(limits).map((e) => this.release(e));
   }
 
   /** Frees an evicted slot and says which element it was. */

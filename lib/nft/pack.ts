@@ -33,6 +33,9 @@ export interface QueuedItem {
   del?: boolean;
   /** a deletion sent again after its batch failed */
   retried?: boolean;
+  /** adds: the book's send sequence and the life's lower bound, confirmed at the ack (ExpiryBook.confirm) */
+  seq?: number;
+  until?: number;
 }
 
 export interface PackedMessage {
@@ -48,6 +51,8 @@ export interface PackedBatch {
   elements: number;
   /** deletions in this batch, to send again should it fail */
   deleted: QueuedItem[];
+  /** adds in this batch (the operation that won for each element), to confirm at the ack */
+  added: QueuedItem[];
 }
 
 interface OpenMsg {
@@ -96,14 +101,14 @@ export function packBatch(queue: QueuedItem[], head: number, table: string): { b
       }
     }
   }
-  const batch: PackedBatch = { messages: [], waiters, elements: 0, deleted: [] };
+  const batch: PackedBatch = { messages: [], waiters, elements: 0, deleted: [], added: [] };
   for (const m of msgs) {
     const elements = m.msg.elements.filter((b): b is Buffer => b !== null);
     if (elements.length === 0) continue;
     batch.messages.push({ set: m.msg.set, del: m.msg.del, elements });
     if (!m.msg.del) batch.elements += elements.length;
   }
-  for (const { m, it } of index.values()) if (m.msg.del) batch.deleted.push(it);
+  for (const { m, it } of index.values()) (m.msg.del ? batch.deleted : batch.added).push(it);
   // Deletions first (see above).
   batch.messages.sort((a, b) => Number(b.del) - Number(a.del));
   return { batch, head: i };

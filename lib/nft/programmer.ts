@@ -16,6 +16,7 @@ import { portWidths, sourceText } from './owner';
 import { Adoption, type AdoptionStats } from './adoption';
 import { NftError } from './errors';
 import { verifySets, setElemPart, deleteKeys, dumpTransport, readAllowSets } from './sets';
+import { netlinkWatch, type SetWatcher, type WatchFactory } from './watch';
 
 export type { Element } from './keys';
 
@@ -49,6 +50,24 @@ export interface SetProgrammerOptions {
   limits?: Partial<BoundLimits>;
   /** How to reach nf_tables (default: a netlink socket; tests pass a recording fake). */
   transport?: TransportFactory;
+  /**
+   * Skip the kernel for an element the kernel surely holds for at least its timeout less this
+   * (ms): committed by us and, per the change notifications (watch.ts), not deleted since. The
+   * daemon passes half the grace, so the client's TTL plus half the grace is always covered.
+   * 0 (default): every add() goes to the kernel.
+   */
+  refreshSlackMs?: number;
+  /** How to learn about deletions by others (default: netlinkWatch with the default transport; none with another). */
+  watch?: WatchFactory | null;
+}
+
+/** An element add() found in the kernel already; checked again when the queue is flushed. */
+interface Skipped {
+  e: Element;
+  id: string;
+  needMs: number;
+  widths: Map<string, number> | null;
+  waiter: Waiter;
 }
 
 /** An element lives at most this long (the kernel rejects larger timeouts with ERANGE anyway). */
@@ -58,7 +77,8 @@ const SWEEP_INTERVAL_MS = 30_000;
 export class SetProgrammer {
   readonly table: string;
   /** `deleted`: elements deleted because a cap evicted them; `evictions`: by cap. */
-  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; evictions: { perName: number; perSource: number; total: number } };
+  /** `skipped`: elements not sent because the kernel surely held them long enough (refreshSlackMs). */
+  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; skipped: number; evictions: { perName: number; perSource: number; total: number } };
   private readonly opts: SetProgrammerOptions;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
@@ -74,6 +94,12 @@ export class SetProgrammer {
   private idle: (() => void)[] = [];
   private sweeper: NodeJS.Timeout | null = null;
   private adoption: Adoption | null = null;
+  private readonly slackMs: number;
+  private readonly watchFactory: WatchFactory | null;
+  private watcher: SetWatcher | null = null;
+  /** add() may skip the kernel (a watch is up, refreshSlackMs > 0) */
+  private skipping = false;
+  private skipped: Skipped[] = [];
   /** What the last adoption did (null: none ran). */
   adoptionStats: AdoptionStats | null = null;
   /** Resolves when the live elements are learned (at once without seeding); never rejects. */
@@ -86,7 +112,9 @@ export class SetProgrammer {
     this.maxQueued = opts.maxQueued ?? 200_000;
     this.transport = opts.transport ?? netlinkTransport;
     this.book = new ExpiryBook({ limits: opts.limits });
-    this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, evictions: this.book.bounds.evictions };
+    this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, evictions: this.book.bounds.evictions };
+    this.slackMs = Math.max(0, opts.refreshSlackMs ?? 0);
+    this.watchFactory = opts.watch !== undefined ? opts.watch : opts.transport ? null : netlinkWatch;
   }
 
   /** Elements evicted by each cap (each also deleted from the kernel). */
@@ -113,6 +141,7 @@ export class SetProgrammer {
     this.sock = this.newSocket();
     try {
       await verifySets(this.sock, this.table);
+      this.startWatch();
       if (this.opts.seed !== false) {
         this.adoption = new Adoption({
           table: this.table, book: this.book, transport: this.transport, log: this.opts.log,
@@ -126,10 +155,30 @@ export class SetProgrammer {
     } catch (e) {
       this.sock.close();
       this.sock = null;
+      this.watcher?.close();
+      this.watcher = null;
       throw e;
     }
     this.sweeper = setInterval(() => this.book.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /** Skipping needs to hear of deletions by others; without the watch every add() goes to the kernel. */
+  private startWatch(): void {
+    if (this.slackMs <= 0 || !this.watchFactory) return;
+    try {
+      this.watcher = this.watchFactory(this.table, {
+        deleted: (set, key) => this.book.untrust(elementId(set, key)),
+        lost: (why, dead) => {
+          this.book.untrustAll();
+          if (dead) { this.skipping = false; this.watcher = null; }
+          this.opts.log?.info({ why, dead: !!dead }, 'the book no longer trusts what it knew of the kernel; every element is sent again');
+        },
+      }, this.opts.log);
+      this.skipping = true;
+    } catch (e) {
+      this.opts.log?.warn({ err: (e as Error).message }, 'cannot watch nftables changes; every answer goes to the kernel');
+    }
   }
 
   /** Reads every live element of the allow sets (on a connection of its own; reload revocation). */
@@ -180,11 +229,8 @@ export class SetProgrammer {
         // Queued one by one: should this answer evict one of its own elements (more addresses
         // than the cap), the deletion comes after the add and wins.
         for (const e of elements) {
-          const { set, id, buf, evicted } = this.encode(e, widths);
-          // The deletions go before this add (an element evicted and re-added in one answer stays).
-          if (evicted) this.evict(evicted);
-          waiter.unsent++;
-          this.queue.push({ set, id, buf, waiter });
+          if (this.skipping && this.trySkip(e, widths, waiter)) continue;
+          this.enqueue(e, widths, waiter);
         }
       } catch (err) {
         waiter.failed = true;
@@ -192,6 +238,51 @@ export class SetProgrammer {
       }
       this.schedule();
     });
+  }
+
+  private enqueue(e: Element, widths: Map<string, number> | null, waiter: Waiter): void {
+    const { set, id, buf, evicted, seq, until } = this.encode(e, widths);
+    // The deletions go before this add (an element evicted and re-added in one answer stays).
+    if (evicted) this.evict(evicted);
+    waiter.unsent++;
+    this.queue.push({ set, id, buf, waiter, seq, until });
+  }
+
+  /**
+   * The kernel surely holds the element long enough: it waits for the flush (after this turn's
+   * notifications are read) instead of a batch. False: send it.
+   */
+  private trySkip(e: Element, widths: Map<string, number> | null, waiter: Waiter): boolean {
+    if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
+    let id: string;
+    try { id = elementId(e.set, encodeKey(e)); } catch { return false; } // enqueue names the bad field
+    const needMs = e.timeoutMs - this.slackMs;
+    if (!this.book.trustedFor(id, needMs)) return false;
+    waiter.unsent++;
+    this.skipped.push({ e, id, needMs, widths, waiter });
+    return true;
+  }
+
+  /** Settles the skipped elements: still held (no deletion heard meanwhile) → done; else sent. */
+  private settleSkipped(): void {
+    const list = this.skipped;
+    this.skipped = [];
+    for (const s of list) {
+      const w = s.waiter;
+      if (w.failed) continue;
+      if (this.skipping && this.book.trustedFor(s.id, s.needMs)) {
+        this.stats.skipped++;
+        if (--w.unsent === 0 && w.batches === 0) w.resolve();
+        continue;
+      }
+      w.unsent--;
+      try {
+        this.enqueue(s.e, s.widths, w);
+      } catch (err) {
+        w.failed = true;
+        w.reject(new NftError('EINVAL', `bad element: ${(err as Error).message}`));
+      }
+    }
   }
 
   /** Deletes elements (DESTROYSETELEM: absent ones are no error); for reloads. */
@@ -221,14 +312,17 @@ export class SetProgrammer {
    * deleted from the kernel before this resolves; returns how many.
    */
   async setLimits(limits: Partial<BoundLimits>): Promise<number> {
-    const n = this.book.bounds.setLimits(limits);
-    if (n > 0) await this.drained();
-    return n;
+    const list = this.book.setLimits(limits);
+    if (list.length > 0) {
+      this.evict(list);
+      await this.drained();
+    }
+    return list.length;
   }
 
   /** Resolves once everything queued so far (and anything queued meanwhile) has been committed or failed. */
   drained(): Promise<void> {
-    if (this.inFlight === 0 && this.head >= this.queue.length) return Promise.resolve();
+    if (this.inFlight === 0 && this.head >= this.queue.length && this.skipped.length === 0) return Promise.resolve();
     return new Promise<void>((r) => this.idle.push(r));
   }
 
@@ -236,9 +330,12 @@ export class SetProgrammer {
   async close(): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    this.watcher?.close();
+    this.watcher = null;
+    this.skipping = false;
     this.adoption?.cancel();
     await this.adopted;
-    if (this.inFlight > 0 || this.head < this.queue.length) await new Promise<void>((r) => this.idle.push(r));
+    if (this.inFlight > 0 || this.head < this.queue.length || this.skipped.length > 0) await new Promise<void>((r) => this.idle.push(r));
     this.sock?.close();
     this.sock = null;
   }
@@ -254,7 +351,7 @@ export class SetProgrammer {
     // The book keeps the name once per (source, name) group: an existing group's name is
     // looked up, not stored again (toLowerCase returns the string itself when it is lowercase).
     const life = this.book.refresh(id, Math.ceil(e.timeoutMs), comment.toLowerCase(), widths?.get(comment) ?? 1);
-    return { set: e.set, id, buf: encodeElement({ key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment }), evicted: life.evicted };
+    return { set: e.set, id, buf: encodeElement({ key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment }), evicted: life.evicted, seq: life.seq, until: life.until };
   }
 
   /** Caps pushed these elements out of the book: delete them from the kernel with the next batch. */
@@ -278,7 +375,9 @@ export class SetProgrammer {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => { this.scheduled = false; this.pump(); });
+    // Skipped elements are settled here, in the check phase: every notification that was already
+    // queued when their query arrived has been read by then (watch.ts).
+    setImmediate(() => { this.scheduled = false; if (this.skipped.length > 0) this.settleSkipped(); this.pump(); });
   }
 
   private pump(): void {
@@ -289,7 +388,7 @@ export class SetProgrammer {
     }
     if (this.head >= this.queue.length) { this.queue = []; this.head = 0; }
     else if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
-    if (this.inFlight === 0 && this.head >= this.queue.length) for (const r of this.idle.splice(0)) r();
+    if (this.inFlight === 0 && this.head >= this.queue.length && this.skipped.length === 0) for (const r of this.idle.splice(0)) r();
   }
 
   private send(batch: PackedBatch): void {
@@ -308,6 +407,7 @@ export class SetProgrammer {
 
   private done(batch: PackedBatch, t0: number, err: Error | undefined): void {
     this.inFlight--;
+    if (!err) for (const it of batch.added) if (it.seq !== undefined) this.book.confirm(it.id, it.seq, it.until!);
     if (err) {
       this.stats.failedBatches++;
       this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements, deleted: batch.deleted.length }, 'nftables batch failed');

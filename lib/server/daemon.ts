@@ -116,7 +116,9 @@ export class Daemon {
     if (this.enforcing) {
       await this.install(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits,
+        // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
+        refreshSlackMs: cfg.ttl.grace * 500 });
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
@@ -229,7 +231,7 @@ export class Daemon {
         // The sets (and a counting, accepting ruleset) first; the programmer on them; the
         // enforcing verdict only once the new chain programs every answer (step 5).
         await this.install(renderRuleset(audited(cfg), index));
-        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits });
+        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits, refreshSlackMs: cfg.ttl.grace * 500 });
         await programmer.open();
       } else {
         // enforce→audit: the accepting verdict replaces the rejecting one before anything else.

@@ -181,3 +181,59 @@ t.test('remove() deletes and forgets; readLive() reads every allow set', async (
   await p.add([el('198.51.100.1', { timeoutMs: 5_000 })]);
   t.equal(k.elements('allow4').find((e) => e.key[7] === 1)!.timeoutMs, 5_000);
 });
+
+t.test('refreshSlackMs: a refresh the kernel does not need is skipped; a deletion heard makes the next add() send', async (t) => {
+  const k = new FakeKernel();
+  const p = await open(k, { refreshSlackMs: 5_000, watch: k.watch });
+  await p.add([el('198.51.100.7')]);
+  k.hold = true; // a batch now would stay unacked: a skipped add() must resolve without one
+  await p.add([el('198.51.100.7')]);
+  t.equal(p.stats.skipped, 1);
+  t.equal(k.batches.length, 1);
+  k.hold = false;
+  // deleted by someone else between the query and the flush: sent again before resolving
+  const again = p.add([el('198.51.100.7')]);
+  k.delete('allow4', encodeKey(el('198.51.100.7')));
+  await again;
+  t.ok(k.has('allow4', encodeKey(el('198.51.100.7'))), 're-added');
+  t.equal(k.batches.length, 2);
+  // a longer life than the kernel holds is never skipped
+  await p.add([el('198.51.100.7', { timeoutMs: 120_000 })]);
+  t.equal(k.batches.length, 3);
+  // evicted (deleted by us): not trusted any more
+  t.equal(p.stats.skipped, 1);
+});
+
+t.test('refreshSlackMs: a failed batch is not trusted; lost notifications trust nothing', async (t) => {
+  const k = new FakeKernel();
+  const p = await open(k, { refreshSlackMs: 5_000, watch: k.watch });
+  k.failNext.push(new NftError('EIO', 'boom'));
+  await t.rejects(p.add([el('198.51.100.1')]));
+  await p.add([el('198.51.100.1')]);
+  t.equal(k.batches.length, 2, 'sent again: the failed add never reached the kernel');
+  t.ok(k.has('allow4', encodeKey(el('198.51.100.1'))));
+  await p.add([el('198.51.100.1')]);
+  t.equal(k.batches.length, 2, 'now trusted');
+  for (const w of k.watchers) w.lost('test: ENOBUFS');
+  await p.add([el('198.51.100.1')]);
+  t.equal(k.batches.length, 3, 'after lost notifications it is sent again');
+  for (const w of k.watchers) w.lost('test: socket closed', true);
+  await p.add([el('198.51.100.1')]);
+  await p.add([el('198.51.100.1')]);
+  t.equal(k.batches.length, 5, 'without a watch nothing is skipped');
+});
+
+t.test('refreshSlackMs: one answer with a held and a new element resolves after the new one commits', async (t) => {
+  const k = new FakeKernel();
+  const p = await open(k, { refreshSlackMs: 5_000, watch: k.watch });
+  await p.add([el('198.51.100.1')]);
+  k.hold = true;
+  let done = false;
+  const pending = p.add([el('198.51.100.1'), el('198.51.100.2')]).then(() => { done = true; });
+  await tick(); await tick();
+  t.notOk(done, 'waits for the new element');
+  t.same(k.held[0].batch.messages.map((m) => m.elements.length), [1], 'only the new element is sent');
+  k.ack();
+  await pending;
+  t.equal(p.stats.skipped, 1);
+});

@@ -37,13 +37,20 @@ export const NFPROTO_INET = 1;
 export const NFPROTO_IPV4 = 2;
 export const NFPROTO_IPV6 = 10;
 
+// nfnetlink multicast groups (enum nfnetlink_groups)
+export const NFNLGRP_NFTABLES = 7;
+
 // enum nf_tables_msg_types
 export const NFT_MSG_GETTABLE = 0x01;
+export const NFT_MSG_DELTABLE = 0x02;
 export const NFT_MSG_NEWSET = 0x09;
 export const NFT_MSG_GETSET = 0x0a;
+export const NFT_MSG_DELSET = 0x0b;
 export const NFT_MSG_NEWSETELEM = 0x0c;
 export const NFT_MSG_GETSETELEM = 0x0d;
 export const NFT_MSG_DELSETELEM = 0x0e;
+export const NFT_MSG_DESTROYTABLE = 0x1a;
+export const NFT_MSG_DESTROYSET = 0x1d;
 export const NFT_MSG_DESTROYSETELEM = 0x1e; // Linux 6.3+: delete, absent is not an error
 
 /** nlmsg_type of an nf_tables message. */

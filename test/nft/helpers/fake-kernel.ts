@@ -13,6 +13,7 @@ import {
 import { decodeSetElemMsg, encodeElement, newSetElemMsg, type DecodedElement } from '../../../lib/nft/netlink/setelem';
 import { ALLOW_SETS, LAYOUTS, isAllowSet, type AllowSet } from '../../../lib/nft/keys';
 import { NftError } from '../../../lib/nft/errors';
+import type { WatchFactory, WatchHandler } from '../../../lib/nft/watch';
 
 export interface RecordedMessage {
   op: 'add' | 'delete';
@@ -56,6 +57,14 @@ export class FakeKernel {
   /** The transport factory to give the programmer. */
   readonly transport: TransportFactory = () => new FakeTransport(this);
 
+  /** Change-notification listeners (as NFNLGRP_NFTABLES members): told of every deletion. */
+  readonly watchers = new Set<WatchHandler>();
+  readonly watch: WatchFactory = (table, handler) => {
+    if (table !== this.table) throw new Error('fake kernel: watch of another table');
+    this.watchers.add(handler);
+    return { close: () => { this.watchers.delete(handler); } };
+  };
+
   /** Elements of a set now, as [key hex, element]. */
   elements(set: AllowSet): DecodedElement[] {
     return [...this.sets.get(set)!.values()];
@@ -70,9 +79,10 @@ export class FakeKernel {
     this.sets.get(set)!.set(el.key.toString('hex'), el);
   }
 
-  /** Deletes an element as another process would (nft delete element). */
+  /** Deletes an element as another process would (nft delete element); watchers hear of it. */
   delete(set: AllowSet, key: Buffer): void {
     this.sets.get(set)!.delete(key.toString('hex'));
+    for (const w of this.watchers) w.deleted(set, key);
   }
 
   /** Acks the oldest held batch (commits it). */
@@ -132,6 +142,7 @@ export class FakeKernel {
       if (set.size > this.size) throw new NftError('ENFILE', `set ${m.set} full`);
     }
     for (const [s, m] of next) this.sets.set(s, m);
+    for (const m of batch.messages) if (m.op === 'delete') for (const el of m.elements) for (const w of this.watchers) w.deleted(m.set, el.key);
   }
 
   /** GET requests: table, set, one element. */

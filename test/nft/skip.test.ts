@@ -1,0 +1,55 @@
+// The refresh an element does not need is skipped — and a book gone stale fails safe: an element
+// deleted from outside the daemon (nft delete element, another process's forget, a flush, the
+// table deleted and reloaded) is sent again by the next add(), which resolves only once it is
+// back in the kernel. Real kernel, own namespace.
+import { execFileSync } from 'child_process';
+import { runInNetns } from './netns';
+import { openProgrammer, ip4, testConfig, TEST_INDEX } from './fixtures';
+import { forgetSource } from '../../lib/nft/forget';
+import { renderRuleset, installRuleset } from '../../lib/nft/ruleset';
+import type { Element } from '../../lib/nft/programmer';
+
+const el = (over: Partial<Element> = {}): Element => ({ set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.7'), timeoutMs: 60_000, comment: 'api.example.com', ...over });
+const nft = (...args: string[]) => execFileSync('nft', args, { encoding: 'utf8' });
+const inKernel = () => /10\.244\.1\.5 \. 198\.51\.100\.7/.test(nft('list', 'set', 'inet', 'dnswall', 'allow4'));
+
+runInNetns(__filename, (t) => {
+  t.test('skip while the kernel holds it; re-add after any deletion from outside', async (t) => {
+    const p = await openProgrammer({ refreshSlackMs: 5_000 });
+    t.teardown(() => p.close());
+    await p.add([el()]);
+    t.equal(p.stats.batches, 1);
+    await p.add([el()]);
+    t.equal(p.stats.skipped, 1, 'the second answer needed no kernel round trip');
+    t.equal(p.stats.batches, 1);
+    await p.add([el({ timeoutMs: 120_000 })]);
+    t.equal(p.stats.batches, 2, 'a longer life than the kernel holds is sent');
+
+    const cases: [string, () => Promise<void> | void][] = [
+      ['nft delete element', () => { nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }'); }],
+      ['dnswall forget from another process', async () => { t.equal(await forgetSource('dnswall', '10.244.1.5'), 1); }],
+      ['nft flush set', () => { nft('flush', 'set', 'inet', 'dnswall', 'allow4'); }],
+      ['table deleted and the ruleset installed again', async () => { nft('delete', 'table', 'inet', 'dnswall'); await installRuleset(renderRuleset(testConfig(), TEST_INDEX)); }],
+    ];
+    for (const [what, del] of cases) {
+      await p.add([el()]);
+      t.ok(inKernel(), `${what}: present before`);
+      const before = p.stats.batches;
+      await del();
+      t.notOk(inKernel(), `${what}: gone`);
+      // at once, as an answer right after the deletion would
+      await p.add([el()]);
+      t.ok(inKernel(), `${what}: the next add() put it back before resolving`);
+      t.equal(p.stats.batches, before + 1, `${what}: sent to the kernel`);
+    }
+  });
+
+  t.test('without refreshSlackMs every add() goes to the kernel', async (t) => {
+    const p = await openProgrammer();
+    t.teardown(() => p.close());
+    await p.add([el()]);
+    await p.add([el()]);
+    t.equal(p.stats.skipped, 0);
+    t.equal(p.stats.batches, 2);
+  });
+});
