@@ -75,6 +75,7 @@ runInNetns(__filename, async (t) => {
     limits: '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, maxElements: 1000 }',
     cache: '{ enabled: true, maxEntries: 1000 }',
     metrics: '"127.0.0.1:9301"',
+    answers: '{ denyCIDRs: [] }',
     policies: '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["**.example.com"] }]',
   };
   type Base = typeof base;
@@ -227,6 +228,18 @@ runInNetns(__filename, async (t) => {
     t.equal(spawnOk('nft', ['list', 'table', 'inet', 'other']), false, 'no table "other"');
     const again = await reload({}, []);
     t.equal(again.outcome.result, 'partial', 'still not in force on the next reload');
+  });
+
+  t.test('answers.denyCIDRs: a new range revokes live elements in it and guards the next answer', async (t) => {
+    const a = await ask(port, 'n2.example.com');
+    t.equal(a.rcode, 'NOERROR');
+    const addr = String(a.address);
+    t.match(allow4(), addr);
+    const { outcome } = await reload({ answers: `{ denyCIDRs: ["${addr}/32"] }` }, ['answers.denyCIDRs']);
+    // listen/nftables.table from the restart test are still pending: the reload is partial, but not for this key
+    t.notOk(outcome.notApplied.some((k) => k.startsWith('answers')), `in force: ${outcome.notApplied.join('; ')}`);
+    t.notMatch(allow4(), new RegExp(addr.replace(/\./g, '\\.') + '[^0-9]'), 'revoked at once');
+    t.equal((await ask(port, 'n2.example.com')).rcode, 'SERVFAIL', 'the guard has the new range');
   });
 
   t.test('every key of the reload plan is exercised here', async (t) => {
