@@ -12,7 +12,7 @@ export async function runProfile(topo: Topology, o: { duration: number; clients:
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const t = await startTarget(topo, 'dnswall', { dnswallNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
-  let qps = NaN;
+  let qps: number;
   try {
     const r = await runDnsperf(topo, topo.ns.pod1, { server: t.server, file, durationS: o.duration, clients: o.clients, outstanding: o.outstanding, timeoutS: 2 });
     qps = r.qps;

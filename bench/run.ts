@@ -61,7 +61,11 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--scale', 'only the scale run: SetProgrammer with --scale-elements elements')
     .option('--scale-elements <n>', 'elements for --scale', '1000000')
     .parse(argv);
-  const o = c.opts();
+  const o = c.opts<{
+    quick?: boolean; rounds: string; duration: string; clients: string; outstanding: string; rate: string;
+    uniqueNames: string; budget: string; targets: string; workloads: string; profile?: string | true;
+    scale?: boolean; scaleElements: string;
+  }>();
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${what} must be an integer in ${min}..${max}, got "${v}"`);

@@ -93,7 +93,7 @@ export async function startTarget(topo: Topology, name: TargetName, o: StartOpti
   const listen = ADDR.nodePod1.v4;
   switch (name) {
     case 'direct':
-      return { server: ADDR.net.v4, stop: async () => undefined };
+      return { server: ADDR.net.v4, stop: () => Promise.resolve() };
     case 'dnsmasq': {
       const p = await startDnsmasq(topo, { ns: node, listen, server: ADDR.net.v4, cacheSize: 0 });
       return { server: listen, pid: p.proc.pid, stop: () => p.stop() };

@@ -13,6 +13,7 @@ import { holdSockets } from '../lib/server/socket-holder';
 import { loadConfigFile } from '../lib/config/load';
 
 const DEFAULT_CONFIG = '/etc/dnswall/config.yaml';
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- package.json sits outside rootDir's dist/ layout; require reads it at run time
 const pkg = require('../../package.json') as { version: string };
 
 const program = new Command('dnswall')
@@ -38,20 +39,20 @@ function errorText(err: Error): string {
   return err instanceof ConfigError ? `${err.message}\n` : `dnswall: ${err.message}\n`;
 }
 
-const logger = () => createLogger(program.opts().logLevel);
+const logger = () => createLogger(program.opts<{ logLevel: string }>().logLevel);
 
 program
   .command('serve')
   .description('run the daemon in the foreground')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--watch', 'reload when the configuration file changes')
-  .action((o) => run(() => serve({ config: o.config, watch: o.watch }, logger())));
+  .action((o: { config: string; watch?: boolean }) => run(() => serve({ config: o.config, watch: o.watch }, logger())));
 
 program
   .command('check')
   .description('validate a configuration')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action((o) => run(() => runCheck(o.config)));
+  .action((o: { config: string }) => run(() => runCheck(o.config)));
 
 program
   .command('explain')
@@ -61,13 +62,13 @@ program
   .option('--cgroup <path>', 'the asking host process, by its cgroup v2 path (e.g. /system.slice/backup.service)')
   .option('--type <type>', 'query type', 'A')
   .argument('<name>', 'the DNS name')
-  .action((name, o) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type)));
+  .action((name: string, o: { config: string; source?: string; cgroup?: string; type: string }) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type)));
 
 program
   .command('ruleset')
   .description('print the nftables ruleset that serve installs')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
-  .action((o) => run(() => runRuleset(o.config)));
+  .action((o: { config: string }) => run(() => runRuleset(o.config)));
 
 program
   .command('list')
@@ -77,7 +78,7 @@ program
   .option('--source <ip>', 'only elements of this source')
   .option('--cgroup <path>', 'only elements of this cgroup (host processes)')
   .option('--json', 'JSON output')
-  .action((o) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, json: !!o.json })));
+  .action((o: { config: string; table?: string; source?: string; cgroup?: string; json?: boolean }) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, json: !!o.json })));
 
 program
   .command('forget')
@@ -86,27 +87,27 @@ program
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .option('--source <ip>', 'the source address to forget')
   .option('--cgroup <path>', 'the cgroup to forget: its path (its current id) or the id dnswall list shows for a removed one')
-  .action((o) => run(() => runForget({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup })));
+  .action((o: { config: string; table?: string; source?: string; cgroup?: string }) => run(() => runForget({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup })));
 
 program
   .command('teardown')
   .description("remove dnswall's nftables table (every rule and element): the uninstall step; stop the daemon first")
   .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
-  .action((o) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
+  .action((o: { config: string; table?: string }) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
 
 program
   .command('hold-sockets')
   .description('bind the listen sockets and run COMMAND with them (systemd socket activation without systemd); SIGUSR2 restarts COMMAND, no query lost')
   .option('-c, --config <file>', 'configuration file (for the listen addresses)', DEFAULT_CONFIG)
   .argument('<command...>', 'the command to run, after "--" (e.g. dnswall serve -c FILE)')
-  .action((command: string[], o) => run(() => holdSockets(loadConfigFile(o.config).listen, command, logger())));
+  .action((command: string[], o: { config: string }) => run(() => holdSockets(loadConfigFile(o.config).listen, command, logger())));
 
 program
   .command('demo')
   .description('build a throw-away sandbox and show allowed and blocked traffic through the real daemon')
   .option('--keep', 'keep the sandbox until Ctrl-C')
-  .action((o) => run(() => demo({ keep: !!o.keep }, logger())));
+  .action((o: { keep?: boolean }) => run(() => demo({ keep: !!o.keep }, logger())));
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(errorText(err));

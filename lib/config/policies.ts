@@ -20,7 +20,7 @@ function stringList<T>(r: Reader, node: Node | null, what: string, parse: (s: st
     if (s === undefined) continue;
     const v = parse(s);
     if (failed(v)) r.report(item, `${what}[${i}]: ${v.error}`);
-    else out.push(v as T);
+    else out.push(v);
   }
   return out;
 }

@@ -149,6 +149,7 @@ function describe(node: Node | null): string {
   if (isScalar(node)) {
     const v = node.value;
     if (v === null) return ', got null';
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML scalar's value is a string, number, boolean or bigint
     return `, got ${typeof v} ${JSON.stringify(node.source ?? String(v)).slice(0, 60)}`;
   }
   return '';

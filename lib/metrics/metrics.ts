@@ -100,7 +100,7 @@ export function createRegistry(src: MetricsSources): Registry {
   counter(reg, 'dnswall_cache_events_total', 'Answer cache events (hits, misses, inserts, evictions, expired, uncacheable)', ['event'], (set) => {
     const c = src.cache?.();
     if (!c) return;
-    for (const [k, v] of Object.entries(c.stats)) set({ event: k }, v);
+    for (const [k, v] of Object.entries(c.stats) as [string, number][]) set({ event: k }, v);
   });
   gauge(reg, 'dnswall_cache_entries', 'Answers in the cache', () => src.cache?.()?.size ?? 0);
   gauge(reg, 'dnswall_cache_bytes', 'Bytes of answers in the cache', () => src.cache?.()?.bytes ?? 0);

@@ -6,7 +6,7 @@ import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
 
 /** The handler below the last plugin: nothing answered the query, so SERVFAIL ("no next plugin"). */
-const noNextPlugin: Handler = async (req: Request): Promise<Response> => ({
+const noNextPlugin: Handler = (req: Request): Promise<Response> => Promise.resolve({
   wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL),
   rcode: RCODE.SERVFAIL,
   origin: 'synthesized',

@@ -11,6 +11,7 @@ export const MAX_BRACE_EXPANSIONS = 256;
 export const MAX_PATTERN_TEXT = 1024;
 
 const UPPER = /[A-Z]/;
+// eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose: "anything outside ASCII"
 const NON_ASCII = /[^\x00-\x7f]/;
 
 /**

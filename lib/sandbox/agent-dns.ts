@@ -32,6 +32,7 @@ export type DnsResult = DnsOk | OpError;
 const FLAG_RD = 1 << 8;
 const OPT_EDE = 15; // RFC 8914
 const DEFAULT_TIMEOUT_MS = 2000;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- dns-packet/types has no typings; the cast below is its shape
 const packetTypes = require('dns-packet/types') as { toString(n: number): string; toType(s: string): number };
 
 export function typeNumber(t: string): number {
@@ -52,7 +53,7 @@ function answerOf(a: dnsPacket.Answer): DnsAnswer {
     type = type === `UNKNOWN_${TYPE_HTTPS}` ? 'HTTPS' : 'SVCB';
     try { data = decodeSvcb(data as Buffer); } catch (e) { data = { error: (e as Error).message }; }
   } else if (type === 'TXT' && Array.isArray(data)) {
-    data = data.map((b) => Buffer.isBuffer(b) ? b.toString() : b);
+    data = (data as unknown[]).map((b) => Buffer.isBuffer(b) ? b.toString() : b);
   } else if (Buffer.isBuffer(data)) {
     data = data.toString('hex');
   }

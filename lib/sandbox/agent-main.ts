@@ -21,7 +21,7 @@ function out(line: unknown): void {
 
 function str(c: Cmd, k: string): string {
   if (typeof c[k] !== 'string') throw new Error(`"${k}" must be a string`);
-  return c[k] as string;
+  return c[k];
 }
 function num(c: Cmd, k: string, dflt?: number): number {
   const v = c[k] ?? dflt;

@@ -100,7 +100,7 @@ export class Agent {
 
   private onLine(line: string): void {
     let msg: { id?: unknown };
-    try { msg = JSON.parse(line); } catch { return; }
+    try { msg = JSON.parse(line) as { id?: unknown }; } catch { return; }
     if (typeof msg.id !== 'number') return;
     const p = this.pending.get(msg.id);
     if (!p) return;

@@ -31,7 +31,7 @@ export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml
   const lines = new ChildLines(proc, 'dnswall serve');
   const logs: Record<string, unknown>[] = [];
   lines.on('line', (l: string) => {
-    try { logs.push(JSON.parse(l)); } catch { /* not JSON: ignore */ }
+    try { logs.push(JSON.parse(l) as Record<string, unknown>); } catch { /* not JSON: ignore */ }
   });
   proc.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   try {
@@ -46,7 +46,7 @@ export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml
       writeFileSync(configFile, y);
       const done = lines.waitFor((l) => /"msg":"(configuration reloaded[^"]*|reload rejected[^"]*|reload failed)"/.test(l), READY_TIMEOUT_MS);
       proc.kill('SIGHUP');
-      return JSON.parse(await done);
+      return JSON.parse(await done) as Record<string, unknown>;
     },
     async stop() {
       await stopChild(proc);

@@ -4,7 +4,7 @@ import net from 'node:net';
 
 /** "203.0.113.2:53" or "[2001:db8:3::2]:53" -> {host, port}; throws naming the bad text. */
 export function parseEndpoint(s: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:\[\]]+):(\d{1,5})$/.exec(s);
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s) ?? /^([^:[\]]+):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[2]) : NaN;
   if (!m || !net.isIP(m[1]) || port > 65535) throw new Error(`bad endpoint "${s}": expected ADDR:PORT or [ADDR6]:PORT`);
   return { host: m[1], port };

@@ -50,7 +50,7 @@ export async function startZoneServer(topo: Spawner & { ns: { net: string } }, o
   const queries: QueryLogLine[] = [];
   lines.on('line', (l: string) => {
     if (!l.startsWith('{"q"')) return;
-    try { queries.push(JSON.parse(l)); } catch { /* partial line: ignore */ }
+    try { queries.push(JSON.parse(l) as QueryLogLine); } catch { /* partial line: ignore */ }
   });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
@@ -86,7 +86,7 @@ export async function startWebServer(topo: Spawner & { ns: { net: string } }, op
   const events: Record<string, unknown>[] = [];
   lines.on('line', (l: string) => {
     if (!l.startsWith('{')) return;
-    try { events.push(JSON.parse(l)); } catch { /* ignore */ }
+    try { events.push(JSON.parse(l) as Record<string, unknown>); } catch { /* ignore */ }
   });
   try {
     await lines.waitFor((l) => l.startsWith('READY'), READY_TIMEOUT_MS);

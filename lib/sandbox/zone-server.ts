@@ -21,6 +21,7 @@ const OUR_UDP_SIZE = 1232;
 const CLASSES: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 255: 'ANY' };
 
 // dns-packet's type table (not in its typings): number -> "A" | ... | "UNKNOWN_65"
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- dns-packet/types has no typings; the cast below is its shape
 const packetTypes = require('dns-packet/types') as { toString(n: number): string };
 
 /** Presentation name of a type: "A", "HTTPS", "TYPE999" (RFC 3597). */
@@ -37,7 +38,7 @@ export function qtypeName(t: number): string {
 const MIN_QUESTION = 5, MIN_RR = 11;
 const GUARDED = Symbol.for('dnswall.sandbox.dns2ParseGuard');
 function guardDns2Parse(): void {
-  const P = DNS2.Packet as unknown as { parse(b: Buffer): unknown; [GUARDED]?: true };
+  const P = DNS2.Packet as unknown as { parse: (b: Buffer) => unknown; [GUARDED]?: true };
   if (P[GUARDED]) return;
   const parse = P.parse;
   P.parse = (b: Buffer) => {
@@ -89,7 +90,7 @@ export class ZoneServer {
     const family = net.isIPv6(ep.host) ? 'udp6' : 'udp4';
     for (let attempt = 0; ; attempt++) {
       const udp = DNS2.createUDPServer({ type: family });
-      udp.on('request', (req, send, client) => this.handle(req as Request, send, 'udp', (client as dgram.RemoteInfo).address));
+      udp.on('request', (req, send, client) => this.handle(req, send, 'udp', (client as dgram.RemoteInfo).address));
       udp.on('requestError', () => { /* unparseable datagram: no answer, as a real server */ });
       await new Promise<void>((res, rej) => {
         udp.once('error', rej);
@@ -97,7 +98,7 @@ export class ZoneServer {
       });
       const port = udp.address().port;
       const tcp = DNS2.createTCPServer();
-      tcp.on('request', (req, send, client) => this.handle(req as Request, send, 'tcp', (client as net.Socket).remoteAddress ?? ''));
+      tcp.on('request', (req, send, client) => this.handle(req, send, 'tcp', (client as net.Socket).remoteAddress ?? ''));
       tcp.on('requestError', () => {});
       try {
         await new Promise<void>((res, rej) => {
@@ -108,7 +109,7 @@ export class ZoneServer {
         udp.close();
         // port 0: the kernel's UDP choice may be taken for TCP; try another
         if (ep.port === 0 && (e as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 20) continue;
-        throw new Error(`zone-server: cannot listen on tcp ${ep.host}:${port}: ${(e as Error).message}`);
+        throw new Error(`zone-server: cannot listen on tcp ${ep.host}:${port}: ${(e as Error).message}`, { cause: e });
       }
       this.closers.push(
         () => new Promise<void>((res) => udp.close(() => res())),
@@ -143,7 +144,7 @@ export class ZoneServer {
     const b = q ? this.zone.behaviours.get(normalizeName(qname)) : undefined;
     if (b?.drop) return null;
 
-    let rcode = 0;
+    let rcode: number;
     let answers: dnsPacket.Answer[] = [];
     if (!q) rcode = RCODE.FORMERR;
     else if (h.opcode !== 0) rcode = RCODE.NOTIMP;

@@ -72,19 +72,19 @@ function toRr(r: ZoneRecord, i: number): Rr {
   switch (type) {
     case 'A': case 'AAAA': {
       const kind = type === 'A' ? 'ipv4' : 'ipv6';
-      if (typeof data !== 'string' || !ipaddr.isValid(data) || ipaddr.parse(data).kind() !== kind) fail(i, `data "${data}" is not an ${kind} address`);
-      return { name, type, ttl, class: 'IN', data: ipaddr.parse(data).toString() } as Rr;
+      if (typeof data !== 'string' || !ipaddr.isValid(data) || ipaddr.parse(data).kind() !== kind) fail(i, `data ${JSON.stringify(data)} is not an ${kind} address`);
+      return { name, type, ttl, class: 'IN', data: ipaddr.parse(data).toString() };
     }
     case 'CNAME':
       if (typeof data !== 'string' || data === '') fail(i, 'CNAME data must be the target name');
-      return { name, type, ttl, class: 'IN', data: normalizeName(data) } as Rr;
+      return { name, type, ttl, class: 'IN', data: normalizeName(data) };
     case 'TXT':
       if (typeof data !== 'string' && !(Array.isArray(data) && data.every((s) => typeof s === 'string'))) fail(i, 'TXT data must be a string or a list of strings');
-      return { name, type, ttl, class: 'IN', data } as Rr;
+      return { name, type, ttl, class: 'IN', data };
     default: { // HTTPS, SVCB: encoded here, sent as an opaque RDATA
       let rdata: Buffer;
       try {
-        rdata = encodeSvcb({ ...r, priority: r.priority ?? 1, target: r.target ?? '.' } as SvcbData);
+        rdata = encodeSvcb({ ...r, priority: r.priority ?? 1, target: r.target ?? '.' });
       } catch (e) { fail(i, (e as Error).message); }
       return { name, type: `UNKNOWN_${TYPES[type]}`, ttl, class: 'IN', data: rdata } as unknown as Rr;
     }

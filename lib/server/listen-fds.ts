@@ -50,7 +50,7 @@ export function describeFd(fd: number): SocketInfo {
   try {
     link = fs.readlinkSync(`/proc/self/fd/${fd}`);
   } catch (e) {
-    throw new Error(`inherited descriptor ${fd} is not open (${(e as NodeJS.ErrnoException).code})`);
+    throw new Error(`inherited descriptor ${fd} is not open (${(e as NodeJS.ErrnoException).code})`, { cause: e });
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (!inode) throw new Error(`inherited descriptor ${fd} is not a socket (${link})`);

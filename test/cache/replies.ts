@@ -7,7 +7,7 @@ import type { Query, AnswerInfo } from '../../lib/dns/types';
 export const SOA = (ttl: number, minimum: number): dnsPacket.Answer => ({
   type: 'SOA', name: 'example.com', ttl,
   data: { mname: 'ns1.example.com', rname: 'hostmaster.example.com', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum },
-} as dnsPacket.Answer);
+});
 
 export interface QueryOpts { id?: number; type?: string; edns?: boolean; do?: boolean; cd?: boolean; rd?: boolean }
 
@@ -41,7 +41,7 @@ export function reply(name: string, o: ReplyOpts = {}, ttlMax = 86400): { wire: 
     questions: [{ name, type: (o.type ?? 'A') as dnsPacket.RecordType }],
     answers: o.answers ?? [], authorities: o.authorities ?? [],
     additionals: [...(o.additionals ?? []), ...(o.edns || o.do ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: o.do ? dnsPacket.DNSSEC_OK : 0 } as dnsPacket.Answer] : [])],
-  } as dnsPacket.Packet);
+  });
   return { wire, answer: readAnswer(wire, name.toLowerCase(), 1, ttlMax) };
 }
 

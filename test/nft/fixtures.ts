@@ -62,6 +62,6 @@ export function expiresSeconds(listing: string, element: string): number | null 
   const m = /expires ((?:\d+d)?(?:\d+h)?(?:\d+m)?(?:\d+s)?(?:\d+ms)?)/.exec(listing.slice(i));
   if (!m) return null;
   let s = 0;
-  for (const [, n, u] of m[1].matchAll(/(\d+)(ms|d|h|m|s)/g)) s += Number(n) * { d: 86400, h: 3600, m: 60, s: 1, ms: 0.001 }[u as 'd']!;
+  for (const [, n, u] of m[1].matchAll(/(\d+)(ms|d|h|m|s)/g)) s += Number(n) * { d: 86400, h: 3600, m: 60, s: 1, ms: 0.001 }[u as 'd'];
   return s;
 }

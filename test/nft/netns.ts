@@ -35,12 +35,14 @@ export function extraNetns(): string[] {
  * for tests that route traffic). Without root/nft/ip: skip, or fail under CI=true. */
 export function runInNetns(file: string, body: (t: Tap) => Promise<void> | void, opts: { extra?: number } = {}): void {
   if (currentNetns()) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- tap is loaded only in the process that runs the tests (the parent only re-executes the file in a namespace)
     const t: Tap = require('tap');
     Promise.resolve(body(t)).catch((e) => t.fail(String(e && e.stack)));
     return;
   }
   const missing = missingPrerequisite();
   if (missing) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- as above
     const t: Tap = require('tap');
     if (process.env.CI === 'true') t.fail(`kernel test cannot run: ${missing} (CI=true makes this a failure)`);
     else t.plan(0, `skipped: ${missing}`);

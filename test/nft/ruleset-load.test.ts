@@ -1,5 +1,6 @@
 // The ruleset loads with the real nft, can be loaded again, and keeps the allow sets.
 import { readFileSync } from 'fs';
+import { execFileSync } from 'child_process';
 import { join } from 'path';
 import { runInNetns, nft } from './netns';
 import { testConfig, TEST_INDEX } from './fixtures';
@@ -11,7 +12,7 @@ runInNetns(__filename, (t) => {
   t.test('nft -c accepts every variant', async (t) => {
     for (const enforce of [{ mode: 'enforce', action: 'reject' }, { mode: 'enforce', action: 'drop' }, { mode: 'audit', action: 'reject' }] as const) {
       const s = renderRuleset(testConfig({ enforce }), TEST_INDEX);
-      t.doesNotThrow(() => require('child_process').execFileSync('nft', ['-c', '-f', '-'], { input: s, stdio: ['pipe', 'pipe', 'pipe'] }), `${enforce.mode}/${enforce.action}`);
+      t.doesNotThrow(() => execFileSync('nft', ['-c', '-f', '-'], { input: s, stdio: ['pipe', 'pipe', 'pipe'] }), `${enforce.mode}/${enforce.action}`);
     }
     const audit = renderRuleset(testConfig({ enforce: { mode: 'audit', action: 'drop' } }), TEST_INDEX);
     t.notMatch(audit, /reject|drop$/m, 'audit mode never rejects or drops');
@@ -33,7 +34,7 @@ runInNetns(__filename, (t) => {
     t.match(listed, /10\.244\.1\.7 \. 198\.51\.100\.0\/24/);
     t.equal((listed.match(/jump egress4/g) || []).length, 1, 'chains flushed, not duplicated');
     // What nft lists must be loadable again (operators save and restore rulesets).
-    t.doesNotThrow(() => require('child_process').execFileSync('nft', ['-c', '-f', '-'], { input: nft('list', 'ruleset'), stdio: ['pipe', 'pipe', 'pipe'] }));
+    t.doesNotThrow(() => execFileSync('nft', ['-c', '-f', '-'], { input: nft('list', 'ruleset'), stdio: ['pipe', 'pipe', 'pipe'] }));
   });
 
   t.test('a config change replaces managed and static sets', async (t) => {

@@ -9,7 +9,6 @@ import { performance } from 'node:perf_hooks';
 import { requireSystem, createWorld, resolve, config, ADDR, type World } from './world';
 import { DNSWALL_BIN } from '../../lib/sandbox/daemon-peer';
 import { ChildLines, stopChild } from '../../lib/sandbox/child';
-import type { DnsLoopResult } from '../../lib/sandbox/agent';
 
 const ZONE = { records: [{ name: 'api.example.com', type: 'A', ttl: 300, data: '198.18.0.10' }] };
 const POLICIES = `
@@ -67,7 +66,7 @@ if (requireSystem(t)) {
     for (const [what, r, rate] of [['udp', u, UDP_RATE], ['tcp', c, TCP_RATE]] as const) {
       t.ok(r.ok, `${what} loop ran: ${JSON.stringify(r).slice(0, 200)}`);
       if (!r.ok) continue;
-      const res = r as DnsLoopResult;
+      const res = r;
       t.ok(res.sent >= (rate * LOOP_MS) / 1000 - 1, `${what}: ${res.sent} queries sent`);
       t.equal(res.failed + res.otherRcode, 0, `${what}: none lost or failed ${res.errors.join('; ')}`);
       t.equal(res.noerror, res.sent, `${what}: every query answered NOERROR`);

@@ -1,7 +1,7 @@
 // The answer store: reply bytes by question, bounded by entries and bytes, least recently used
 // evicted first. A hit is rebuilt for the asking client from the stored bytes: its ID, its
 // question bytes (0x20 case), its RD bit, and every TTL lowered by the whole seconds elapsed.
-import type { AnswerInfo, Query } from '../../dns/types';
+import type { AnswerAddress, AnswerInfo, Query } from '../../dns/types';
 import { HEADER_SIZE, RCODE_MASK } from '../../dns/constants';
 import { scanReply, type Scan, type Uncacheable } from './wire';
 
@@ -148,7 +148,7 @@ export class AnswerCache {
       }
     }
     const a = e.answer;
-    const addresses = new Array(a.addresses.length);
+    const addresses = new Array<AnswerAddress>(a.addresses.length);
     for (let i = 0; i < addresses.length; i++) {
       const s = a.addresses[i];
       addresses[i] = { family: s.family, address: s.address, bytes: s.bytes, ttl: s.ttl > elapsed ? s.ttl - elapsed : 0 };

@@ -108,7 +108,8 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     const timer = setTimeout(() => reject(new CommitTimeout(`no commit within ${ms} ms`)), ms);
     p.then(
       (v) => { clearTimeout(timer); resolve(v); },
-      (e) => { clearTimeout(timer); reject(e); },
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the commit's own rejection through unchanged
+      (e: unknown) => { clearTimeout(timer); reject(e); },
     );
   });
 }

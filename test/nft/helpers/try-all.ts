@@ -13,7 +13,7 @@ async function attempt(f: () => Promise<unknown>): Promise<{ code?: string; mess
   }
 }
 
-(async () => {
+void (async () => {
   const out = {
     open: await attempt(() => new SetProgrammer({ table: 'dnswall' }).open()),
     install: await attempt(() => installRuleset('add table inet dnswall\n')),
