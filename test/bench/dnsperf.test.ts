@@ -1,7 +1,7 @@
-// dnsperf output parsing and the summary's goal checks (run: npx tap dist/bench/dnsperf.test.js).
+// dnsperf output parsing and the summary's goal checks of the bench (bench/dnsperf.ts, bench/report.ts).
 import t from 'tap';
-import { parseDnsperf, percentile } from './dnsperf';
-import { summarize, type RunRecord } from './report';
+import { parseDnsperf, percentile } from '../../bench/dnsperf';
+import { summarize, type RunRecord } from '../../bench/report';
 
 const STATS = (sent: number, lost: number, qps: number) => `[Status] Testing complete (time limit)
 

@@ -6,9 +6,10 @@ import { readAnswer } from '../../lib/dns/answer';
 import { denyResponse, errorResponse, truncatedResponse } from '../../lib/dns/synth';
 import { DnsFormatError } from '../../lib/dns/errors';
 import { TYPE, CLASS, SVCPARAM } from '../../lib/dns/constants';
+import { testSeed } from '../prng';
 import { query, ednsQuery, reply, a, aaaa, cname, header, question, rawName, rr, ip4, svcRdata, prng, packet } from './helpers';
 
-const SEED = Number(process.env.DNS_FUZZ_SEED ?? 0x5eed);
+const SEED = testSeed(0x5eed, 'DNS_FUZZ_SEED');
 const COUNT = 20000;
 const TTL_MAX = 300;
 
@@ -58,7 +59,7 @@ t.test(`${COUNT} packets: only DnsFormatError escapes`, async (t) => {
     try {
       const q = parseQuery(p);
       accepted++;
-      if (q.questionEnd > p.length) t.fail(`questionEnd past the end, packet ${n}`);
+      if (q.questionEnd > p.length) t.fail(`questionEnd past the end, seed ${SEED} packet ${n}`);
       // the synthesizers must cope with anything parseQuery accepted
       denyResponse(p, q, 3, 'x');
       errorResponse(p, q, 2, { code: 0, text: 'y' });
@@ -72,26 +73,26 @@ t.test(`${COUNT} packets: only DnsFormatError escapes`, async (t) => {
         }
         if (theirs !== undefined) {
           nameChecks++;
-          if (theirs.toLowerCase() !== q.name) t.fail(`packet ${n}: ${q.name} vs dns-packet ${theirs}`);
+          if (theirs.toLowerCase() !== q.name) t.fail(`seed ${SEED} packet ${n}: ${q.name} vs dns-packet ${theirs}`);
         }
       }
     } catch (e) {
-      if (!(e instanceof DnsFormatError)) t.fail(`parseQuery packet ${n} ${p.toString('hex')}: ${String(e)}`);
+      if (!(e instanceof DnsFormatError)) t.fail(`parseQuery seed ${SEED} packet ${n} ${p.toString('hex')}: ${String(e)}`);
     }
     try {
       readQuestion(p);
     } catch (e) {
-      if (!(e instanceof DnsFormatError)) t.fail(`readQuestion packet ${n}: ${String(e)}`);
+      if (!(e instanceof DnsFormatError)) t.fail(`readQuestion seed ${SEED} packet ${n}: ${String(e)}`);
     }
     errorResponse(p, null, 1);
     try {
       const info = readAnswer(p, 'www.example.com', 1, TTL_MAX);
       answers++;
       for (const x of info.addresses) {
-        if (x.bytes.length !== (x.family === 4 ? 4 : 16) || x.ttl > TTL_MAX) t.fail(`bad address, packet ${n}`);
+        if (x.bytes.length !== (x.family === 4 ? 4 : 16) || x.ttl > TTL_MAX) t.fail(`bad address, seed ${SEED} packet ${n}`);
       }
     } catch (e) {
-      if (!(e instanceof DnsFormatError)) t.fail(`readAnswer packet ${n} ${p.toString('hex')}: ${String(e)}`);
+      if (!(e instanceof DnsFormatError)) t.fail(`readAnswer seed ${SEED} packet ${n} ${p.toString('hex')}: ${String(e)}`);
     }
   }
   const ms = Date.now() - started;

@@ -103,14 +103,5 @@ export function svcRdata(priority: number, target: Buffer, params: Array<[number
   return Buffer.concat(parts);
 }
 
-/** Deterministic PRNG (mulberry32) so fuzz failures can be replayed. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded generator shared by the randomized tests (test/prng.ts). */
+export { prng } from '../prng';

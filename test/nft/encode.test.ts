@@ -1,6 +1,7 @@
 // NEWSETELEM bytes against what nft 1.0.6 sends (captured with strace -xx -e trace=sendmsg).
 // Needs no root.
 import t from 'tap';
+import { prng, randomBytes, testSeed } from '../prng';
 import { encodeElement, newSetElemMsg, decodeSetElemMsg, commentUserdata, sanitizeComment, parseComment } from '../../lib/nft/netlink/setelem';
 import { parseMessages } from '../../lib/nft/netlink/decode';
 import { encodeKey, decodeKey } from '../../lib/nft/keys';
@@ -79,11 +80,36 @@ t.test('bad keys are refused with the field named', async (t) => {
 });
 
 t.test('hostile replies never throw', async (t) => {
+  const seed = testSeed(0x5eed);
+  const rand = prng(seed);
+  // random bytes behind a netlink header whose length is the datagram's, and mutated real messages
+  const real = newSetElemMsg(7, NFPROTO_INET, 'dnswall', 'allow4p', [ALLOW4P, ALLOW4P]);
+  let threw = 0, messages = 0, elements = 0;
   for (let i = 0; i < 2000; i++) {
-    const b = Buffer.alloc(Math.floor(Math.random() * 200));
-    for (let j = 0; j < b.length; j++) b[j] = Math.floor(Math.random() * 256);
-    if (b.length >= 4) b.writeUInt32LE(b.length, 0);
-    for (const m of parseMessages(b)) decodeSetElemMsg(m);
+    let b: Buffer;
+    if (i % 2 === 0) {
+      b = randomBytes(rand, Math.floor(rand() * 200));
+      if (b.length >= 4) b.writeUInt32LE(b.length, 0);
+    } else {
+      b = Buffer.from(real);
+      for (let k = 1 + Math.floor(rand() * 3); k > 0; k--) b[16 + Math.floor(rand() * (b.length - 16))] = Math.floor(rand() * 256);
+    }
+    try {
+      const ms = parseMessages(b);
+      // a whole-datagram length field makes exactly one message once the header fits
+      if (ms.length !== (b.length >= 16 ? 1 : 0)) t.fail(`seed ${seed} datagram ${i}: ${ms.length} messages from ${b.length} bytes`);
+      for (const m of ms) {
+        messages++;
+        for (const e of decodeSetElemMsg(m).elements) {
+          elements++;
+          if (!Buffer.isBuffer(e.key) || e.key.length === 0) t.fail(`seed ${seed} datagram ${i}: element without a key`);
+        }
+      }
+    } catch (e) {
+      if (threw++ === 0) t.fail(`seed ${seed} datagram ${i} ${b.toString('hex')}: ${String(e)}`);
+    }
   }
-  t.pass('2000 random datagrams parsed');
+  t.equal(threw, 0, `2000 hostile datagrams, none threw (seed ${seed})`);
+  t.ok(messages >= 1000, `${messages} messages decoded`);
+  t.ok(elements > 0, `${elements} elements survived mutation, so the decoder walked real elements`);
 });

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { prng, randomBytes, testSeed } from '../prng';
 import { decodeSvcb, encodeSvcb } from '../../lib/sandbox/svcb';
 
 t.test('round trip of every parameter this codec knows', async (t) => {
@@ -33,10 +34,18 @@ t.test('hostile RDATA is rejected with a message, never a crash', async (t) => {
   t.throws(() => decodeSvcb(Buffer.from('0001c00c', 'hex')), /compress/);
   t.throws(() => decodeSvcb(Buffer.from('000100' + '00060010' + '20010db8000000000000000000000001' + '00040004c0000201', 'hex')), /out of order/);
   t.throws(() => decodeSvcb(Buffer.from('000100' + '00040003010203', 'hex')), /multiple of 4/);
+  const seed = testSeed(0x5eed);
+  const rand = prng(seed);
+  let unnamed = 0, refused = 0;
   for (let i = 0; i < 2000; i++) {
-    const b = Buffer.from(Array.from({ length: (i % 40) + 1 }, () => Math.floor(Math.random() * 256)));
-    try { decodeSvcb(b); } catch (e) { if (!/^svcb: /.test((e as Error).message)) t.fail(`unnamed error: ${(e as Error).message}`); }
+    const b = randomBytes(rand, (i % 40) + 1);
+    try { decodeSvcb(b); } catch (e) {
+      refused++;
+      if (!/^svcb: /.test((e as Error).message) && unnamed++ === 0) t.fail(`seed ${seed} input ${b.toString('hex')}: unnamed error: ${(e as Error).message}`);
+    }
   }
+  t.equal(unnamed, 0, `every refusal of 2000 random inputs names svcb (seed ${seed})`);
+  t.ok(refused > 0, `random inputs were refused (${refused}), so the check above saw errors (seed ${seed})`);
 });
 
 t.test('encode validates its input', async (t) => {
