@@ -3,12 +3,15 @@
 
 import { DnsFormatError } from './errors';
 import { readName, nameText } from './name';
-import { CLASS, FLAG, HEADER_SIZE, RCODE_MASK, SVCPARAM, TYPE } from './constants';
+import { RecordWalker, SECTION } from './records';
+import { CLASS, FLAG, RCODE_MASK, SVCPARAM, TYPE } from './constants';
 import type { AnswerAddress, AnswerInfo } from './types';
 
 /** CNAME hops followed from the query name; resolvers stop well before this too. */
 export const MAX_CNAME_HOPS = 16;
 
+const walker = new RecordWalker();
+const ANSWER = SECTION.ANSWER;
 // Per-call scratch, reused: the candidates are only known to matter once the chain is known.
 const candOwner: string[] = [];
 const candOff: number[] = [];
@@ -34,75 +37,53 @@ let nSeen = 0;
  */
 export function readAnswer(reply: Buffer, qname: string, qtype: number, ttlMax: number): AnswerInfo {
   void qtype; // kept in the signature for callers' clarity; see above
-  const len = reply.length;
-  if (len < HEADER_SIZE) throw new DnsFormatError(`short header (${len} bytes)`, 'SHORT');
+  const w = walker.reset(reply);
   const flags = reply.readUInt16BE(2);
   if ((flags & FLAG.QR) === 0) throw new DnsFormatError('QR bit clear in reply');
   const truncated = (flags & FLAG.TC) !== 0;
-  const qd = reply.readUInt16BE(4);
-  const an = reply.readUInt16BE(6);
-  const nsEnd = an + reply.readUInt16BE(8);
-  const total = nsEnd + reply.readUInt16BE(10);
-
-  let pos = HEADER_SIZE;
-  for (let i = 0; i < qd; i++) {
-    pos = readName(reply, pos, false) + 4;
-    if (pos > len) throw new DnsFormatError('truncated question', 'FORMERR', pos - 4);
-  }
+  // A truncated (TC) reply may stop early at a record boundary; the caller retries over TCP.
+  w.stopAtEnd = truncated;
 
   nCand = 0;
   nCn = 0;
   nSeen = 0;
   let extRcode = 0;
-  let seenOpt = false;
-  for (let i = 0; i < total; i++) {
-    // A truncated (TC) reply may stop early at a record boundary; the caller retries over TCP.
-    if (truncated && pos === len) break;
-    const start = pos;
-    pos = readName(reply, pos, false);
-    if (pos + 10 > len) throw new DnsFormatError('truncated record', 'FORMERR', start);
-    const type = reply.readUInt16BE(pos);
-    const klass = reply.readUInt16BE(pos + 2);
-    const rdlen = reply.readUInt16BE(pos + 8);
-    const rd = pos + 10;
-    const rdEnd = rd + rdlen;
-    if (rdEnd > len) throw new DnsFormatError('truncated rdata', 'FORMERR', rd);
-
+  while (w.next()) {
+    const type = w.type;
+    const ttlAt = w.ttlAt;
     if (type === TYPE.OPT) {
-      if (i < nsEnd) throw new DnsFormatError('OPT not in additional section', 'FORMERR', start);
-      if (seenOpt) throw new DnsFormatError('two OPT records', 'FORMERR', start);
-      seenOpt = true;
-      extRcode = reply[pos + 4];
-      pos = rdEnd;
+      extRcode = reply[ttlAt];
       continue;
     }
 
-    let ttl = reply.readUInt32BE(pos + 4);
+    let ttl = reply.readUInt32BE(ttlAt);
     const capped = ttl > 0x7fffffff ? 0 : ttl > ttlMax ? ttlMax : ttl;
     if (capped !== ttl) {
-      reply.writeUInt32BE(capped, pos + 4);
+      reply.writeUInt32BE(capped, ttlAt);
       ttl = capped;
     }
 
-    if (klass === CLASS.IN) {
+    if (w.klass === CLASS.IN) {
+      const rd = w.rdata;
+      const rdEnd = w.rdEnd;
+      const inAnswer = w.section === ANSWER;
       if (type === TYPE.A) {
-        if (rdlen !== 4) throw new DnsFormatError(`A rdlength ${rdlen}, need 4`, 'FORMERR', rd);
-        if (i < an) addCandidate(reply, start, rd, 4, ttl);
+        if (rdEnd - rd !== 4) throw new DnsFormatError(`A rdlength ${rdEnd - rd}, need 4`, 'FORMERR', rd);
+        if (inAnswer) addCandidate(reply, w.ownerAt, rd, 4, ttl);
       } else if (type === TYPE.AAAA) {
-        if (rdlen !== 16) throw new DnsFormatError(`AAAA rdlength ${rdlen}, need 16`, 'FORMERR', rd);
-        if (i < an) addCandidate(reply, start, rd, 6, ttl);
-      } else if (i < an && type === TYPE.CNAME) {
-        cnOwner[nCn] = ownerName(reply, start);
+        if (rdEnd - rd !== 16) throw new DnsFormatError(`AAAA rdlength ${rdEnd - rd}, need 16`, 'FORMERR', rd);
+        if (inAnswer) addCandidate(reply, w.ownerAt, rd, 6, ttl);
+      } else if (inAnswer && type === TYPE.CNAME) {
+        cnOwner[nCn] = ownerName(reply, w.ownerAt);
         if (readName(reply, rd, true) !== rdEnd) {
           throw new DnsFormatError('CNAME target does not fill RDATA', 'FORMERR', rd);
         }
         cnTarget[nCn] = remember(rd, nameText());
         nCn++;
-      } else if (i < an && (type === TYPE.HTTPS || type === TYPE.SVCB)) {
-        readSvcHints(reply, start, rd, rdEnd, ttl);
+      } else if (inAnswer && (type === TYPE.HTTPS || type === TYPE.SVCB)) {
+        readSvcHints(reply, w.ownerAt, rd, rdEnd, ttl);
       }
     }
-    pos = rdEnd;
   }
 
   const chain = buildChain(qname.toLowerCase());

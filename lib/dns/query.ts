@@ -3,6 +3,7 @@
 
 import { DnsFormatError } from './errors';
 import { readName, nameText } from './name';
+import { RecordWalker } from './records';
 import {
   EDNS_DO,
   FLAG,
@@ -17,6 +18,9 @@ import type { Query } from './types';
 
 export { DnsFormatError } from './errors';
 export type { DnsErrorCode } from './errors';
+
+// One walker for every query: parseQuery runs to completion before the next call.
+const walker = new RecordWalker();
 
 export interface Question {
   name: string;
@@ -40,51 +44,29 @@ export function readQuestion(wire: Buffer, offset = HEADER_SIZE): Question {
  * Bytes after the last record are tolerated (and forwarded, as resolvers ignore them).
  */
 export function parseQuery(wire: Buffer): Query {
-  const len = wire.length;
-  if (len < HEADER_SIZE) throw new DnsFormatError(`short header (${len} bytes)`, 'SHORT');
+  const w = walker.reset(wire);
   const flags = wire.readUInt16BE(2);
   if ((flags & FLAG.QR) !== 0) throw new DnsFormatError('QR bit set', 'RESPONSE');
   const opcode = (flags & OPCODE_MASK) >> OPCODE_SHIFT;
   if (opcode !== OPCODE.QUERY) throw new DnsFormatError(`opcode ${opcode} not implemented`, 'NOTIMP');
-  const qd = wire.readUInt16BE(4);
-  if (qd !== 1) throw new DnsFormatError(`qdcount ${qd}, need 1`);
-  const an = wire.readUInt16BE(6);
-  if (an !== 0) throw new DnsFormatError(`ancount ${an}, need 0`);
-  const ns = wire.readUInt16BE(8);
-  const ar = wire.readUInt16BE(10);
+  if (w.qdcount !== 1) throw new DnsFormatError(`qdcount ${w.qdcount}, need 1`);
+  if (w.ancount !== 0) throw new DnsFormatError(`ancount ${w.ancount}, need 0`);
 
-  let pos = readName(wire, HEADER_SIZE, true);
+  const questionEnd = w.question(true);
   const name = nameText();
-  if (pos + 4 > len) throw new DnsFormatError('truncated question', 'FORMERR', pos);
-  const qtype = wire.readUInt16BE(pos);
-  const qclass = wire.readUInt16BE(pos + 2);
-  const questionEnd = pos + 4;
-  pos = questionEnd;
+  const { qtype, qclass } = w;
 
   let edns: Query['edns'] = null;
-  const total = ns + ar;
-  for (let i = 0; i < total; i++) {
-    const start = pos;
-    pos = readName(wire, pos, false);
-    if (pos + 10 > len) throw new DnsFormatError('truncated record', 'FORMERR', start);
-    const type = wire.readUInt16BE(pos);
-    const rdlen = wire.readUInt16BE(pos + 8);
-    const rdata = pos + 10;
-    const end = rdata + rdlen;
-    if (end > len) throw new DnsFormatError('truncated rdata', 'FORMERR', rdata);
-    if (type === TYPE.OPT) {
-      if (i < ns) throw new DnsFormatError('OPT not in additional section', 'FORMERR', start);
-      if (edns !== null) throw new DnsFormatError('two OPT records', 'FORMERR', start);
-      if (pos !== start + 1) throw new DnsFormatError('bad OPT: owner not root', 'FORMERR', start);
-      checkOptions(wire, rdata, end);
-      const size = wire.readUInt16BE(pos + 2);
-      edns = {
-        udpSize: size < MIN_UDP_SIZE ? MIN_UDP_SIZE : size,
-        version: wire[pos + 5],
-        do: (wire.readUInt16BE(pos + 6) & EDNS_DO) !== 0,
-      };
-    }
-    pos = end;
+  while (w.next()) {
+    if (w.type !== TYPE.OPT) continue;
+    if (w.ttlAt !== w.ownerAt + 5) throw new DnsFormatError('bad OPT: owner not root', 'FORMERR', w.ownerAt);
+    checkOptions(wire, w.rdata, w.rdEnd);
+    const size = w.klass;
+    edns = {
+      udpSize: size < MIN_UDP_SIZE ? MIN_UDP_SIZE : size,
+      version: wire[w.ttlAt + 1],
+      do: (wire.readUInt16BE(w.ttlAt + 2) & EDNS_DO) !== 0,
+    };
   }
   return { id: wire.readUInt16BE(0), flags, opcode, name, qtype, qclass, questionEnd, edns };
 }

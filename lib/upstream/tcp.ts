@@ -7,7 +7,8 @@ import type { Endpoint } from '../config/types';
 import { UpstreamError, endpointText } from './errors';
 import type { RandomIds } from './ids';
 import type { UpstreamStats } from './stats';
-import { FLAG_QR, HEADER_LEN, sameQuestion } from './wire';
+import { sameQuestion } from './wire';
+import { FLAG, HEADER_SIZE } from '../dns/constants';
 
 /** The length prefix is a u16 (RFC 1035 4.2.2): no DNS message over TCP exceeds this. */
 export const MAX_TCP_MESSAGE = 0xffff;
@@ -81,11 +82,11 @@ export class TcpClient {
         if (chunks.length > 1) chunks = [Buffer.concat(chunks, have)];
         const buf = chunks[0];
         const len = buf.readUInt16BE(0);
-        if (len < HEADER_LEN) return fail('BAD_REPLY', `reply length ${len} is shorter than a DNS header`);
+        if (len < HEADER_SIZE) return fail('BAD_REPLY', `reply length ${len} is shorter than a DNS header`);
         if (have < 2 + len) return; // more chunks to come; at most 64 KiB are ever buffered
         const reply = buf.subarray(2, 2 + len);
         if (reply.readUInt16BE(0) !== id) return fail('BAD_REPLY', 'reply ID differs from the query ID');
-        if ((reply.readUInt16BE(2) & FLAG_QR) === 0) return fail('BAD_REPLY', 'reply has QR=0');
+        if ((reply.readUInt16BE(2) & FLAG.QR) === 0) return fail('BAD_REPLY', 'reply has QR=0');
         if (!sameQuestion(wire, qEnd, reply)) return fail('BAD_REPLY', 'reply question differs from the query');
         this.stats.accepted++;
         // Trailing bytes (a second message) are ignored: we sent one query.

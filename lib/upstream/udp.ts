@@ -9,7 +9,8 @@ import type { Endpoint, Family } from '../config/types';
 import { UpstreamError, endpointText } from './errors';
 import { RandomIds } from './ids';
 import type { UpstreamStats } from './stats';
-import { FLAG_QR, HEADER_LEN, sameQuestion } from './wire';
+import { sameQuestion } from './wire';
+import { FLAG, HEADER_SIZE } from '../dns/constants';
 
 /** Tries to find an ID not in flight on a socket before giving up; at the default caps
  *  (20000 in flight over 8 sockets) a random ID is taken with probability < 4%. */
@@ -124,7 +125,7 @@ export class UdpPool {
 
   private onMessage(slot: Slot, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.stats.received++;
-    if (msg.length < HEADER_LEN) {
+    if (msg.length < HEADER_SIZE) {
       this.stats.droppedMalformed++;
       this.log?.debug({ from: rinfo.address, port: rinfo.port, size: msg.length }, 'dropped short datagram');
       return;
@@ -144,7 +145,7 @@ export class UdpPool {
       );
       return;
     }
-    if ((msg.readUInt16BE(2) & FLAG_QR) === 0 || !sameQuestion(p.wire, p.qEnd, msg)) {
+    if ((msg.readUInt16BE(2) & FLAG.QR) === 0 || !sameQuestion(p.wire, p.qEnd, msg)) {
       this.stats.droppedMismatch++;
       this.log?.debug({ from: endpointText(p.server), id }, 'dropped datagram: not a reply to our question');
       return;

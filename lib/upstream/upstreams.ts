@@ -9,7 +9,7 @@ import { type UpstreamStats, newStats } from './stats';
 import { TcpClient } from './tcp';
 import { UdpPool } from './udp';
 import { readQuestion } from '../dns/query';
-import { FLAG_QR, FLAG_TC, HEADER_LEN, RCODE_MASK, RCODE_REFUSED, RCODE_SERVFAIL } from './wire';
+import { FLAG, HEADER_SIZE, RCODE, RCODE_MASK } from '../dns/constants';
 
 export { UpstreamError } from './errors';
 export type { UpstreamErrorCode, Attempt } from './errors';
@@ -126,7 +126,7 @@ export class Upstreams {
         let reply = tcpFirst
           ? await this.tcp.query(wire, qEnd, server, this.timeoutMs)
           : await this.udp.query(wire, qEnd, server, this.timeoutMs);
-        if (!tcpFirst && (reply.readUInt16BE(2) & FLAG_TC) !== 0) {
+        if (!tcpFirst && (reply.readUInt16BE(2) & FLAG.TC) !== 0) {
           this.stats.tcpRetries++;
           transport = 'tcp';
           reply = await this.tcp.query(wire, qEnd, server, this.timeoutMs);
@@ -134,7 +134,7 @@ export class Upstreams {
         reply.writeUInt16BE(q.id, 0);
         const result: ExchangeResult = { wire: reply, server, transport, ms: performance.now() - t0 };
         const rcode = reply[3] & RCODE_MASK;
-        if ((rcode === RCODE_SERVFAIL || rcode === RCODE_REFUSED) && i < last) {
+        if ((rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && i < last) {
           fallback = result;
           attempts.push({ server, transport, code: 'BAD_REPLY', message: `rcode ${rcode}` });
           this.log?.debug({ server: endpointText(server), name: q.name, rcode }, 'upstream refused or failed; trying the next');
@@ -164,8 +164,8 @@ export class Upstreams {
  * so the reply check can compare the question bytes directly.
  */
 function checkQuery(wire: Buffer, q: QuestionOf): number {
-  if (wire.length < HEADER_LEN) throw new UpstreamError('BAD_QUERY', `query of ${wire.length} bytes is shorter than a DNS header`);
-  if ((wire.readUInt16BE(2) & FLAG_QR) !== 0) throw new UpstreamError('BAD_QUERY', 'message to forward has QR=1 (a response)');
+  if (wire.length < HEADER_SIZE) throw new UpstreamError('BAD_QUERY', `query of ${wire.length} bytes is shorter than a DNS header`);
+  if ((wire.readUInt16BE(2) & FLAG.QR) !== 0) throw new UpstreamError('BAD_QUERY', 'message to forward has QR=1 (a response)');
   if (wire.readUInt16BE(4) !== 1) throw new UpstreamError('BAD_QUERY', `query has ${wire.readUInt16BE(4)} questions, not 1`);
   let question;
   try {

@@ -1,13 +1,6 @@
-// The few header facts the upstream layer needs, and the reply-question check, straight on the
-// bytes (the query's question itself is read by lib/dns readQuestion). All input is hostile.
-
-/** RFC 1035 4.1.1 header: 12 bytes; flags word at offset 2. */
-export const HEADER_LEN = 12;
-export const FLAG_QR = 0x8000;
-export const FLAG_TC = 0x0200;
-export const RCODE_MASK = 0x000f;
-export const RCODE_SERVFAIL = 2;
-export const RCODE_REFUSED = 5;
+// The reply-question check, straight on the bytes (the query's question itself is read by
+// lib/dns readQuestion; header constants come from lib/dns/constants). All input is hostile.
+import { HEADER_SIZE } from '../dns/constants';
 
 /**
  * True when `reply` carries exactly the question `query` has at [12, qEnd): name equal up to
@@ -18,7 +11,7 @@ export const RCODE_REFUSED = 5;
 export function sameQuestion(query: Buffer, qEnd: number, reply: Buffer): boolean {
   if (reply.length < qEnd || reply.readUInt16BE(4) !== 1) return false;
   const nameEnd = qEnd - 4;
-  for (let i = HEADER_LEN; i < nameEnd; i++) {
+  for (let i = HEADER_SIZE; i < nameEnd; i++) {
     let a = query[i];
     let b = reply[i];
     if (a === b) continue;

@@ -27,11 +27,15 @@ t.test('bad pointers throw, they do not hang', async (t) => {
     ['CNAME target loops', rr(Buffer.from([0xc0, 12]), TYPE.CNAME, CLASS.IN, 1, rawName(['y'], 45)), /name pointer loop/],
     ['CNAME target shorter than RDATA', rr(Buffer.from([0xc0, 12]), TYPE.CNAME, CLASS.IN, 1, Buffer.from([0xc0, 12, 0])), /does not fill RDATA/],
   ];
+  // Fast is measured in CPU time of a second call: the first one pays for compiling, and wall
+  // time on a loaded machine counts other processes too.
   for (const [what, rec, re] of cases) {
     const r = Buffer.concat([header(1, 0x8180, 1, 1, 0, 0), q, rec]);
-    const started = process.hrtime.bigint();
     t.throws(() => readAnswer(r, 'www.example.com', 1, 600), re, what);
-    t.ok(process.hrtime.bigint() - started < 50_000_000n, `${what}: fast`);
+    const cpu = process.cpuUsage();
+    t.throws(() => readAnswer(r, 'www.example.com', 1, 600), re);
+    const used = process.cpuUsage(cpu);
+    t.ok(used.user + used.system < 50_000, `${what}: fast (${used.user + used.system} µs of CPU)`);
   }
 });
 

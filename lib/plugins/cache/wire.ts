@@ -2,10 +2,15 @@
 // how long (RFC 2308 §5 for negative answers), and where every RR's TTL field is, so a hit can
 // decrement TTLs by offset without decoding the reply again.
 import { readName } from '../../dns/name';
+import { RecordWalker, SECTION } from '../../dns/records';
 import { FLAG, HEADER_SIZE, RCODE, RCODE_MASK, TYPE } from '../../dns/constants';
 
 /** SOA RDATA after MNAME and RNAME: SERIAL REFRESH RETRY EXPIRE MINIMUM, u32 each (RFC 1035 §3.3.13). */
 const SOA_FIXED = 20;
+
+// One walker for every scan: scan() runs to completion before the next call.
+const walker = new RecordWalker();
+const { ANSWER, AUTHORITY } = SECTION;
 
 export interface Scan {
   /** seconds the reply may be served from the cache (> 0) */
@@ -44,43 +49,35 @@ function scan(reply: Buffer): Scan | Uncacheable {
   if ((flags & FLAG.TC) !== 0) return 'truncated';
   const rcode = flags & RCODE_MASK;
   if (rcode !== RCODE.NOERROR && rcode !== RCODE.NXDOMAIN) return 'rcode';
-  if (reply.readUInt16BE(4) !== 1) return 'malformed';
-  const an = reply.readUInt16BE(6);
-  const nsEnd = an + reply.readUInt16BE(8);
-  const total = nsEnd + reply.readUInt16BE(10);
-
-  let pos = readName(reply, HEADER_SIZE, false) + 4;
-  if (pos > len) return 'malformed';
-  const questionEnd = pos;
+  const w = walker.reset(reply);
+  if (w.qdcount !== 1) return 'malformed';
+  const an = w.ancount;
+  const total = an + w.nscount + w.arcount;
+  const questionEnd = w.question(false);
 
   const offsets = new Uint16Array(total);
   let n = 0;
   let answerTtl = Infinity;
   let soaTtl = -1;
-  for (let i = 0; i < total; i++) {
-    pos = readName(reply, pos, false);
-    if (pos + 10 > len) return 'malformed';
-    const type = reply.readUInt16BE(pos);
-    const rd = pos + 10;
-    const rdEnd = rd + reply.readUInt16BE(pos + 8);
-    if (rdEnd > len) return 'malformed';
+  while (w.next()) {
+    const type = w.type;
     if (type === TYPE.OPT) {
       // Extended rcodes (BADVERS...) are errors: not cached.
-      if (reply[pos + 4] !== 0) return 'rcode';
-    } else {
-      offsets[n++] = pos + 4;
-      const ttl = ttlValue(reply.readUInt32BE(pos + 4));
-      if (i < an) {
-        if (ttl < answerTtl) answerTtl = ttl;
-      } else if (i < nsEnd && type === TYPE.SOA && soaTtl < 0) {
-        let p = readName(reply, rd, false);
-        p = readName(reply, p, false);
-        if (p + SOA_FIXED !== rdEnd) return 'malformed';
-        const minimum = ttlValue(reply.readUInt32BE(rdEnd - 4));
-        soaTtl = Math.min(ttl, minimum);
-      }
+      if (reply[w.ttlAt] !== 0) return 'rcode';
+      continue;
     }
-    pos = rdEnd;
+    offsets[n++] = w.ttlAt;
+    const ttl = ttlValue(reply.readUInt32BE(w.ttlAt));
+    if (w.section === ANSWER) {
+      if (ttl < answerTtl) answerTtl = ttl;
+    } else if (w.section === AUTHORITY && type === TYPE.SOA && soaTtl < 0) {
+      const rdEnd = w.rdEnd;
+      let p = readName(reply, w.rdata, false);
+      p = readName(reply, p, false);
+      if (p + SOA_FIXED !== rdEnd) return 'malformed';
+      const minimum = ttlValue(reply.readUInt32BE(rdEnd - 4));
+      soaTtl = Math.min(ttl, minimum);
+    }
   }
 
   let ttl: number;
