@@ -7,7 +7,7 @@ import { isMap, isScalar } from 'yaml';
 import type { Reader } from './reader';
 import type { KubernetesConfig, SourceSpec } from './types';
 import { failed, parseCIDR } from './addresses';
-import { labelKeyError, labelValueError, OPERATORS, requirementError, type LabelSelector, type Operator, type Requirement } from '../kube/selector';
+import { labelKeyError, labelValueError, OPERATORS, requirementError, type LabelSelector, type Requirement } from '../kube/selector';
 
 export const KUBERNETES_KEYS = ['kubeconfig', 'nodeName', 'unknownPodHoldMs', 'podCIDRs'] as const;
 export const KUBERNETES_DEFAULTS = { unknownPodHoldMs: 2000 } as const;
@@ -66,6 +66,7 @@ export const POD_SOURCE_KEYS = ['namespaceSelector', 'podSelector'] as const;
 function stringValue(r: Reader, node: Node | null, what: string, fallback: Node): string | undefined {
   // YAML reads `true`, `1` and `null` as non-strings; a label value is always a string, so say so
   if (isScalar(node) && typeof node.value !== 'string' && node.value !== null) {
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a YAML scalar's value is a boolean, number or bigint here
     r.report(node, `${what} must be a string; quote it ("${String(node.value)}")`);
     return undefined;
   }
@@ -140,7 +141,7 @@ function selector(r: Reader, node: Node | null, what: string, fallback: Node): L
         ok = false;
         continue;
       }
-      const req: Requirement = { key, operator: op as Operator, values };
+      const req: Requirement = { key, operator: op, values };
       const err = requirementError(req);
       if (err) {
         r.report(/key/.test(err) && !/values?\b/.test(err) ? ke.value : (ve?.value ?? item), `${w}: ${err}`);
@@ -163,8 +164,8 @@ export function readPodSource(r: Reader, node: Node | null, what: string, fallba
     r.report(node, `${what}: a pod source needs namespaceSelector and/or podSelector`, fallback);
     return undefined;
   }
-  const namespaceSelector = hasNs ? selector(r, ns!.value, `${what}.namespaceSelector`, ns!.key) : null;
-  const podSelector = hasPod ? selector(r, pod!.value, `${what}.podSelector`, pod!.key) : null;
+  const namespaceSelector = hasNs ? selector(r, ns.value, `${what}.namespaceSelector`, ns.key) : null;
+  const podSelector = hasPod ? selector(r, pod.value, `${what}.podSelector`, pod.key) : null;
   if (namespaceSelector === undefined || podSelector === undefined) return undefined;
   return { kind: 'pods', namespaceSelector, podSelector };
 }

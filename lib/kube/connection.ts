@@ -76,7 +76,7 @@ function named(list: unknown, kind: string, name: string, file: string): Obj {
   if (!Array.isArray(list)) throw new KubeConfigError(`${file}: "${kind}s" is missing or not a list`);
   const e = list.find((x) => isObj(x) && x.name === name) as Obj | undefined;
   if (!e || !isObj(e[kind])) throw new KubeConfigError(`${file}: no ${kind} named "${name}"`);
-  return e[kind] as Obj;
+  return e[kind];
 }
 
 function str(o: Obj, k: string, where: string): string | undefined {

@@ -25,7 +25,7 @@ export class JsonLines {
       try {
         out.push(JSON.parse(text));
       } catch (e) {
-        throw new Error(`watch line is not JSON (${(e as Error).message}): ${text.slice(0, 120)}`);
+        throw new Error(`watch line is not JSON (${(e as Error).message}): ${text.slice(0, 120)}`, { cause: e });
       }
     }
     if (start < chunk.length) {

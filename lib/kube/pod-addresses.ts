@@ -90,7 +90,7 @@ export class PodAddressTable {
     const uid = p.metadata.uid;
     const old = this.byUid.get(uid);
     const addresses = podAddresses(p);
-    const touched = new Set<string>([...Object.values(old?.addresses ?? {}), ...Object.values(addresses)] as string[]);
+    const touched = new Set<string>([...(Object.values(old?.addresses ?? {}) as string[]), ...(Object.values(addresses) as string[])]);
     if (old) this.unlink(old);
     if (addresses[4] === undefined && addresses[6] === undefined) {
       this.byUid.delete(uid);

@@ -174,7 +174,7 @@ export class Reflector<T extends KubeObject> {
 
   private async list(): Promise<void> {
     const items: T[] = [];
-    let rv = '';
+    let rv: string;
     let cont: string | undefined;
     do {
       const page = await this.client.get<ListOf<T>>(this.opts.path, { ...this.selectors(), limit: this.opts.pageSize, continue: cont }, this.opts.idleMs);

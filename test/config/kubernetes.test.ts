@@ -1,6 +1,7 @@
 // The `kubernetes:` key and pod selector sources: defaults, values, and every error at its
 // line and column.
 import t from 'tap';
+import { hostname } from 'node:os';
 import { parseConfig } from '../../lib/config/load';
 import { ConfigError } from '../../lib/config/errors';
 import { summarize } from '../../lib/config/summary';
@@ -64,7 +65,7 @@ t.test('defaults', async (t) => {
   const k = parseConfig('kubernetes: {}', 'c.yaml').kubernetes!;
   t.same(k, { kubeconfig: null, nodeName: null, unknownPodHoldMs: 2000, podCIDRs: null });
   t.equal(resolveNodeName(k, { NODE_NAME: 'from-env' }), 'from-env', '$NODE_NAME');
-  t.equal(resolveNodeName(k, {}), require('node:os').hostname().toLowerCase(), 'else the host name');
+  t.equal(resolveNodeName(k, {}), hostname().toLowerCase(), 'else the host name');
   t.equal(resolveNodeName({ ...k, nodeName: 'n' }, { NODE_NAME: 'from-env' }), 'n', 'the key wins');
 });
 

@@ -98,7 +98,7 @@ function fieldValue(o: Obj, field: string): string | undefined {
     case 'metadata.namespace':
       return o.metadata.namespace;
     case 'spec.nodeName':
-      return ((o.spec as { nodeName?: string } | undefined)?.nodeName ?? '') as string;
+      return ((o.spec as { nodeName?: string } | undefined)?.nodeName ?? '');
     default:
       throw new Error(`field label not supported: ${field}`);
   }

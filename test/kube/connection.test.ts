@@ -1,7 +1,7 @@
 // Connections: in-cluster (env + service account files, token re-read after rotation) and the
 // kubeconfig forms we support; what we do not support is an error that names it.
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireOrSkip } from '../sandbox/need-root';
@@ -43,9 +43,9 @@ t.test('kubeconfig errors name the problem', async (t) => {
 if (requireOrSkip(t, opensslMissing())) {
   t.test('in-cluster with a rotating token: the new token is used after rotation', async (t) => {
     const env = await startEnv({ tokens: ['token-1'] });
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     const sa = join(env.dir, 'sa');
-    require('node:fs').mkdirSync(sa);
+    mkdirSync(sa);
     writeFileSync(join(sa, 'ca.crt'), env.pki.caCert);
     writeFileSync(join(sa, 'token'), 'token-1\n');
     const conn = inCluster({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(env.server.port) }, sa);
@@ -69,7 +69,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('kubeconfig: client certificate files and inline data; wrong CA fails TLS', async (t) => {
     const env = await startEnv({ tokens: [] });
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.create('namespaces', { metadata: { name: 'shop', labels: { team: 'a' } } });
     for (const inlineData of [false, true]) {
       const c = new KubeClient(fromKubeconfig(env.server.kubeconfigIn(env.dir, { clientCert: true, inlineData })));
@@ -82,9 +82,9 @@ if (requireOrSkip(t, opensslMissing())) {
     t.ok(e401 instanceof KubeHttpError && e401.status === 401, 'no credentials: 401');
     anon.close();
     const other = (await import('./pki')).makePki();
-    t.teardown(other.cleanup);
+    t.teardown(() => other.cleanup());
     const kc = env.server.kubeconfigIn(env.dir, { clientCert: true });
-    writeFileSync(kc, require('node:fs').readFileSync(kc, 'utf8').replace(env.pki.files.ca, other.files.ca));
+    writeFileSync(kc, readFileSync(kc, 'utf8').replace(env.pki.files.ca, other.files.ca));
     const wrong = new KubeClient(fromKubeconfig(kc));
     await t.rejects(wrong.get('/api/v1/namespaces', {}, 5000), /certificate|self.signed|verify/i, 'a server not signed by the configured CA is refused');
     wrong.close();

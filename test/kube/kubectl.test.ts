@@ -33,7 +33,7 @@ if (requireOrSkip(t, opensslMissing() ?? kubectlMissing())) {
   for (const auth of [{ clientCert: true }, { token: 'secret-token', inlineData: true }]) {
     t.test(`kubectl get pods -w against the test API server (${auth.clientCert ? 'client certificate' : 'token, inline CA'})`, async (t) => {
       const env = await startEnv();
-      t.teardown(env.close);
+      t.teardown(() => env.close());
       env.server.create('pods', pod('shop', 'frontend-1', 'n1', '10.244.1.7', { app: 'frontend' }));
       env.server.create('pods', pod('shop', 'backend-1', 'n1', '10.244.1.8', { app: 'backend' }));
       env.server.create('pods', pod('other', 'x', 'n1', '10.244.1.9', { app: 'frontend' }));

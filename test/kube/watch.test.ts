@@ -35,7 +35,7 @@ const uidOf = (env: Env, key: string) => env.server.get('pods', key)!.metadata.u
 if (requireOrSkip(t, opensslMissing())) {
   t.test('list (paged) then watch: only this node, add/update/delete in order', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     for (let i = 0; i < 5; i++) env.server.create('pods', pod('shop', `a${i}`, 'n1', `10.244.1.${i + 1}`));
     env.server.create('pods', pod('shop', 'other', 'n2', '10.244.2.1'));
     const { r, log } = reflect(env, { pageSize: 2 });
@@ -61,7 +61,7 @@ if (requireOrSkip(t, opensslMissing())) {
   for (const mode of ['http', 'stream'] as const) {
     t.test(`410 Gone as ${mode === 'http' ? 'HTTP status' : 'in-stream ERROR'}: relist reconciles deletes, UID replacement and adds`, async (t) => {
       const env = await startEnv({ goneMode: mode });
-      t.teardown(env.close);
+      t.teardown(() => env.close());
       env.server.create('pods', pod('shop', 'keep', 'n1', '10.244.1.1'));
       env.server.create('pods', pod('shop', 'gone', 'n1', '10.244.1.2'));
       env.server.create('pods', pod('shop', 'same-name', 'n1', '10.244.1.3'));
@@ -91,7 +91,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('in-stream 410 on a live watch (expired while open)', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.create('pods', pod('shop', 'p', 'n1', '10.244.1.1'));
     const { r } = reflect(env);
     await r.synced();
@@ -105,7 +105,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('bookmarks keep the RV fresh: a reconnect after much unrelated churn needs no relist', async (t) => {
     const env = await startEnv({ historySize: 5, bookmarkMs: 50 });
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.create('pods', pod('shop', 'p', 'n1', '10.244.1.1'));
     const { r } = reflect(env);
     await r.synced();
@@ -125,7 +125,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('server-side close: re-watch from the last RV, no event lost, no relist', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     const { r, log } = reflect(env);
     await r.synced();
     for (let round = 0; round < 5; round++) {
@@ -142,7 +142,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('429 with Retry-After and 500s: retried with backoff, never stops, state converges', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.faults.push({ on: 'list', kind: 'status', code: 500 }, { on: 'list', kind: 'status', code: 503 });
     const { r } = reflect(env);
     await r.synced();
@@ -163,7 +163,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('a stalled watch (headers, then silence) is detected by the no-data timer and replaced', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     const { r } = reflect(env, { idleMs: 400 });
     await r.synced();
     await waitFor('watch open', () => env.server.openWatches === 1);
@@ -180,7 +180,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('a stalled LIST and a reset connection are retried', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.create('pods', pod('shop', 'p', 'n1', '10.244.1.1'));
     env.server.faults.push({ on: 'list', kind: 'stall' }, { on: 'list', kind: 'reset' });
     const { r } = reflect(env, { idleMs: 300 });
@@ -197,7 +197,7 @@ if (requireOrSkip(t, opensslMissing())) {
 
   t.test('a stale DELETED for an old UID never removes the pod that reuses the name', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     env.server.create('pods', pod('shop', 'p', 'n1', '10.244.1.1'));
     const { r, log } = reflect(env);
     await r.synced();

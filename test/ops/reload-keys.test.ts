@@ -136,7 +136,7 @@ runInNetns(__filename, async (t) => {
     r = await reload({ cache: '{ enabled: true, maxEntries: 500, maxBytes: 1000000 }' }, ['cache.maxEntries', 'cache.maxBytes']);
     t.equal(r.line.cacheCleared, true);
     t.equal(cache()!.store.size, 0);
-    r = await reload({ cache: '{ enabled: false }' }, ['cache.enabled']);
+    await reload({ cache: '{ enabled: false }' }, ['cache.enabled']);
     t.equal(cache(), undefined, 'no cache plugin in the chain');
     t.equal((await ask(port, 'n2.example.com')).rcode, 'NOERROR');
     await reload({ cache: '{ enabled: true }' }, []);
