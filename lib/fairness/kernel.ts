@@ -15,10 +15,12 @@ export const TOP_OFFENDERS = 10;
 
 function nftJson(args: string[], nft: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- execFile's error and JSON.parse's throw are Errors; the typings do not say so */
     execFile(nft, ['-j', ...args], { timeout: 5000, maxBuffer: 8 << 20 }, (err, stdout) => {
       if (err) return reject(err);
       try { resolve(JSON.parse(stdout)); } catch (e) { reject(e); }
     });
+    /* eslint-enable @typescript-eslint/prefer-promise-reject-errors */
   });
 }
 
