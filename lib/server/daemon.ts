@@ -22,6 +22,7 @@ import { TcpListener } from './tcp';
 import type { Inherited } from './listen-fds';
 import { SourceBudget } from '../fairness/budget';
 import { KernelFairnessReader } from '../fairness/kernel';
+import { startPodIdentity, type PodIdentity } from './pods';
 
 export interface BoundAddress {
   host: string;
@@ -64,6 +65,8 @@ export class Daemon {
   private upstreams?: Upstreams;
   private programmer?: Programmer;
   private chain?: Chain;
+  /** pod identity from the Kubernetes watch (the `kubernetes:` key with pod selector sources) */
+  pods?: PodIdentity;
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
   private metricsServer?: http.Server;
@@ -117,6 +120,7 @@ export class Daemon {
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
+    this.pods = startPodIdentity(cfg, () => this.index, this.programmer, this.log.child({ part: 'kubernetes' }));
     this.chain = this.newChain(cfg);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
@@ -143,7 +147,7 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache }), this.log);
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, resolvers: this.pods ? [this.pods] : undefined }), this.log);
   }
 
   /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
@@ -246,6 +250,8 @@ export class Daemon {
     const keepCache = oldCache && !plan.changed.some((k) => k.startsWith('cache.') || k.startsWith('ttl.') || k === 'upstreams');
     if (oldCache && !keepCache) info.cacheCleared = true;
     this.index = index;
+    // same tick as the index: pod selections are policy indexes of this configuration
+    this.pods?.setPolicies(cfg.policies);
     this.cfg = cfg;
     this.programmer = willEnforce ? programmer : undefined;
     this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
@@ -281,7 +287,7 @@ export class Daemon {
     if (this.programmer) {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
-        Object.assign(info, await revokeDisallowed(this.programmer, index));
+        Object.assign(info, await revokeDisallowed(this.programmer, index, undefined, this.pods ? (a, i) => this.pods!.podSelection(a, i) : undefined));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
@@ -340,6 +346,7 @@ export class Daemon {
     await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
     await this.chain?.close();
     await this.upstreams?.close();
+    await this.pods?.stop();
     await this.programmer?.close();
     this.budget?.close();
   }

@@ -3,6 +3,7 @@
 import ipaddr from 'ipaddr.js';
 import { performance } from 'perf_hooks';
 import type { PolicyIndex } from '../policy/index';
+import type { Selection } from '../policy/sources';
 import type { Decision } from '../policy/types';
 import type { SetProgrammer } from '../nft/programmer';
 import { IPPROTO, LAYOUTS, decodeKey, type AllowSet, type KeyFields } from '../nft/keys';
@@ -47,7 +48,10 @@ export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: De
  * own, and a cut name must never be the basis of a revoke. A cgroup element is decided by its
  * cgroup's path; one whose id `cgroupPath` cannot resolve is kept too.
  */
-export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
+/** A source address known to another identity (a pod): its selection in `index`; undefined = not known there. */
+export type SelectionOf = (address: string, index: PolicyIndex) => Selection | null | undefined;
+
+export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, cgroupPath?: CgroupPathOf, selectionOf?: SelectionOf): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
   const keys: KeyFields[] = [];
   let checked = 0;
   let undecided = 0;
@@ -73,7 +77,8 @@ export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, i
         const path = cgroupPath?.(BigInt(source));
         d = path === undefined ? null : index.decideCgroup(path, name);
       } else {
-        d = index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
+        const other = selectionOf?.(source, index);
+        d = other !== undefined ? index.decide(other, name) : index.decideAddress({ address: source, family: k.source.length === 4 ? 4 : 6 }, name);
       }
       decisions.set(pair, d);
     }
@@ -83,9 +88,9 @@ export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, i
 }
 
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
-export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, cgroupPath?: CgroupPathOf): Promise<RevokeResult> {
+export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, cgroupPath?: CgroupPathOf, selectionOf?: SelectionOf): Promise<RevokeResult> {
   const t0 = performance.now();
-  const { checked, keys, undecided } = await findRevoked(live, index, cgroupPath);
+  const { checked, keys, undecided } = await findRevoked(live, index, cgroupPath, selectionOf);
   if (keys.length > 0) await live.remove(keys);
   return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
 }
