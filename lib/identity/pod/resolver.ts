@@ -52,9 +52,8 @@ export class PodIdentity implements Resolver {
   private plan: RevokePlan = new Map();
   private working?: Promise<void>;
   private dirty = false;
-  /** set by tests/bench: called after each kernel pass with the ms from the first change it carried */
-  onKernelPass?: (ms: number) => void;
-  private firstChangeAt = 0;
+  /** for tests and measurements: called after each kernel pass with the addresses it revoked */
+  onKernelPass?: (revoked: string[]) => void;
 
   constructor(
     private readonly cfg: KubernetesConfig,
@@ -270,21 +269,18 @@ export class PodIdentity implements Resolver {
 
   private schedule(): void {
     this.updateStats();
-    if (!this.firstChangeAt) this.firstChangeAt = performance.now();
     if (!this.kernel || !this.watch.hasSynced) return;
     this.dirty = true;
     if (this.working) return;
     this.working = (async () => {
       while (this.dirty) {
         this.dirty = false;
-        const started = this.firstChangeAt;
-        this.firstChangeAt = 0;
         const plan = this.plan;
         this.plan = new Map();
         try {
           await this.kernel!.managed(this.selectedAddresses());
           this.stats.revokedElements += await this.kernel!.revoke(plan);
-          if (started) this.onKernelPass?.(performance.now() - started);
+          this.onKernelPass?.([...plan.keys()]);
         } catch (err) {
           this.stats.kernelErrors++;
           this.log.error({ err: (err as Error).message }, 'kubernetes: kernel update for pod changes failed; retrying');
