@@ -21,6 +21,10 @@ const NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 export const SET_DEFINITIONS: [string, string][] = [
   ['managed4', 'type ipv4_addr; flags interval;'],
   ['managed6', 'type ipv6_addr; flags interval;'],
+  // pod addresses selected by pod selectors (lib/identity/pod): kept up to date by the daemon
+  // from the Kubernetes watch, not flushed by this script (a restart keeps pods managed)
+  ['pods4', 'type ipv4_addr;'],
+  ['pods6', 'type ipv6_addr;'],
   ['allow4', 'typeof ip saddr . ip daddr; flags timeout;'],
   ['allow6', 'typeof ip6 saddr . ip6 daddr; flags timeout;'],
   ['allow4p', 'type ipv4_addr . ipv4_addr . inet_proto . inet_service; flags timeout;'],
@@ -239,6 +243,8 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     // Only managed sources are touched: everything else keeps the policy accept.
     `add rule inet ${t} forward ip saddr @managed4 jump egress4`,
     `add rule inet ${t} forward ip6 saddr @managed6 jump egress6`,
+    `add rule inet ${t} forward ip saddr @pods4 jump egress4`,
+    `add rule inet ${t} forward ip6 saddr @pods6 jump egress6`,
     ...egress(t, 4, cfg),
     ...egress(t, 6, cfg),
     ...fairness(t, cfg),

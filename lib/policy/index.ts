@@ -88,6 +88,11 @@ export class PolicyIndex {
     return this.sources.lookup(address);
   }
 
+  /** The interned Selection of these policy indexes (pod identity computes them from selectors); null = none. */
+  selectPolicies(ids: readonly number[]): Selection | null {
+    return ids.length === 0 ? null : this.sources.intern([...ids]);
+  }
+
   /**
    * The policies selecting a host process by its cgroup v2 path (as in /proc/PID/cgroup, e.g.
    * "/system.slice/backup.service"): every policy naming that path or an ancestor; null = none.

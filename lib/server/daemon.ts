@@ -26,6 +26,7 @@ import { SourceBudget } from '../fairness/budget';
 import { KernelFairnessReader } from '../fairness/kernel';
 import { setupCgroups, cgroupResolver, GONE } from './cgroups';
 import type { CgroupIdentity } from '../identity/cgroup/identity';
+import { startPodIdentity, type PodIdentity } from './pods';
 
 export interface BoundAddress {
   host: string;
@@ -69,6 +70,8 @@ export class Daemon {
   private upstreams?: Upstreams;
   private programmer?: Programmer;
   private chain?: Chain;
+  /** pod identity from the Kubernetes watch (the `kubernetes:` key with pod selector sources) */
+  pods?: PodIdentity;
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
   private metricsServer?: http.Server;
@@ -129,6 +132,7 @@ export class Daemon {
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
     await this.upstreams.start();
+    this.pods = startPodIdentity(cfg, () => this.index, this.programmer, this.log.child({ part: 'kubernetes' }));
     this.chain = this.newChain(cfg);
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
@@ -155,7 +159,7 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups)] }), this.log);
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])] }), this.log);
   }
 
   /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
@@ -283,6 +287,8 @@ export class Daemon {
     if (this.programmer && !willEnforce) this.carry('programmer', this.programmer.stats); // enforce→audit retires it
     this.index = index;
     this.guard = AnswerGuard.fromConfig(cfg);
+    // same tick as the index: pod selections are policy indexes of this configuration
+    this.pods?.setPolicies(cfg.policies);
     this.cfg = cfg;
     this.programmer = willEnforce ? programmer : undefined;
     this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
@@ -319,7 +325,7 @@ export class Daemon {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
         // A cgroup element's id → its path; a removed cgroup (null) is selected by no policy: revoked.
-        Object.assign(info, await revokeDisallowed(this.programmer, index, { cgroupPath: (id) => this.cgroups?.pathOf(id) ?? GONE, guard: this.guard }));
+        Object.assign(info, await revokeDisallowed(this.programmer, index, { cgroupPath: (id) => this.cgroups?.pathOf(id) ?? GONE, guard: this.guard, selectionOf: this.pods ? (a, i) => this.pods!.podSelection(a, i) : undefined }));
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
@@ -398,6 +404,7 @@ export class Daemon {
     await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
     await this.chain?.close();
     await this.upstreams?.close();
+    await this.pods?.stop();
     await this.programmer?.close();
     this.budget?.close();
     this.cgroups?.close();

@@ -32,7 +32,8 @@ runInNetns(__filename, (t) => {
     t.match(listed, /elements = \{ 10\.244\.1\.0\/24 \}/, 'contained source 10.244.1.7/32 folded into 10.244.1.0/24');
     t.match(listed, /10\.244\.1\.0\/24 \. 10\.96\.0\.0\/12/);
     t.match(listed, /10\.244\.1\.7 \. 198\.51\.100\.0\/24/);
-    t.equal((listed.match(/jump egress4/g) || []).length, 1, 'chains flushed, not duplicated');
+    t.equal((listed.match(/@managed4 jump egress4/g) || []).length, 1, 'chains flushed, not duplicated');
+    t.equal((listed.match(/@pods4 jump egress4/g) || []).length, 1, 'the pod addresses jump too, once');
     // What nft lists must be loadable again (operators save and restore rulesets).
     t.doesNotThrow(() => execFileSync('nft', ['-c', '-f', '-'], { input: nft('list', 'ruleset'), stdio: ['pipe', 'pipe', 'pipe'] }));
   });

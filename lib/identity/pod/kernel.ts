@@ -1,0 +1,64 @@
+// The kernel side of pod identity: which pod addresses the forward path manages (sets pods4 /
+// pods6, next to the config's managed4/6 CIDRs), and deleting the allow elements of a pod
+// address that changed hands or whose policies shrank — through the programmer, so its book
+// forgets them too.
+import ipaddr from 'ipaddr.js';
+import type { SetProgrammer } from '../../nft/programmer';
+import { installRuleset } from '../../nft/ruleset';
+import { decodeKey, type KeyFields } from '../../nft/keys';
+import { commentIsWhole } from '../../server/revoke';
+
+
+/** Per source address: null = delete all of its elements; else keep(name, key) decides each. */
+export type RevokePlan = Map<string, ((name: string, k: KeyFields) => boolean) | null>;
+
+export interface PodKernel {
+  revoke(plan: RevokePlan): Promise<number>;
+  /** Makes pods4/pods6 hold exactly `want` (first call: flush + fill in one transaction). */
+  managed(want: ReadonlySet<string>): Promise<void>;
+}
+
+export class NftPodKernel implements PodKernel {
+  private have: Set<string> | null = null;
+
+  constructor(
+    private readonly table: string,
+    private readonly programmer: Pick<SetProgrammer, 'remove' | 'readLive'> & Partial<Pick<SetProgrammer, 'nameOf'>>,
+  ) {}
+
+  async revoke(plan: RevokePlan): Promise<number> {
+    if (plan.size === 0) return 0;
+    const doomed: KeyFields[] = [];
+    await this.programmer.readLive((set, el) => {
+      const k = decodeKey(set, el.key);
+      if (!k || (k.source.length !== 4 && k.source.length !== 16)) return;
+      const src = ipaddr.fromByteArray([...k.source]).toString();
+      if (!plan.has(src)) return;
+      const keep = plan.get(src);
+      if (!keep) {
+        doomed.push(k); // the address changed hands: everything goes
+        return;
+      }
+      // decided by the whole name (the book's, else an uncut comment); a cut name is never a basis to revoke
+      const name = this.programmer.nameOf?.(set, el.key) ?? (commentIsWhole(el.comment ?? '') ? (el.comment ?? '') : null);
+      if (name !== null && !keep(name, k)) doomed.push(k);
+    });
+    if (doomed.length) await this.programmer.remove(doomed);
+    return doomed.length;
+  }
+
+  async managed(want: ReadonlySet<string>): Promise<void> {
+    const t = this.table;
+    const fam = (a: string) => (a.includes(':') ? 'pods6' : 'pods4');
+    const lines: string[] = [];
+    if (this.have === null) {
+      lines.push(`flush set inet ${t} pods4`, `flush set inet ${t} pods6`);
+      for (const a of want) lines.push(`add element inet ${t} ${fam(a)} { ${a} }`);
+    } else {
+      for (const a of this.have) if (!want.has(a)) lines.push(`delete element inet ${t} ${fam(a)} { ${a} }`);
+      for (const a of want) if (!this.have.has(a)) lines.push(`add element inet ${t} ${fam(a)} { ${a} }`);
+    }
+    if (lines.length) await installRuleset(lines.join('\n') + '\n');
+    this.have = new Set(want);
+  }
+}

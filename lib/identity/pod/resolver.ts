@@ -1,0 +1,329 @@
+// Pod identity: a query from a pod of this node is that pod — keyed by its IPv4 podIP for A
+// answers and its IPv6 podIP for AAAA answers, whichever family carried the query — and selected
+// by the policies whose pod selectors match its labels and its namespace's labels. Fed by the
+// Kubernetes watch (lib/kube); keeps the kernel in step: the pod addresses the forward path
+// manages (pods4/pods6), and the allow elements of an address that changed hands (deleted,
+// finished, re-addressed, reused by another pod: all of its elements go) or whose policies
+// shrank (relabelled pod or namespace, reload: what is no longer allowed goes).
+import type { Logger } from 'pino';
+import ipaddr from 'ipaddr.js';
+import type { Policy, KubernetesConfig } from '../../config/types';
+import type { PolicyIndex } from '../../policy/index';
+import type { Selection, Source } from '../types';
+import type { Query, Resolved, Resolver } from '../resolver';
+import { PodSelectors } from '../../policy/pods';
+import { PodAddressTable, type PodHold } from '../../kube/pod-addresses';
+import { ClusterWatch, type WatchTuning } from '../../kube/cluster';
+import type { KubeClient } from '../../kube/client';
+import type { KubeNode, Pod } from '../../kube/types';
+import { addressBytes } from '../ip';
+import { stillAllowed } from '../../server/revoke';
+import type { PodKernel, RevokePlan } from './kernel';
+
+export interface PodIdentityStats {
+  /** pods of this node the watch knows (with an address) */
+  watchedPods: number;
+  /** of which selected by at least one policy */
+  selectedPods: number;
+  /** queries held for a pod the API did not show yet; of which answered SERVFAIL after the hold */
+  held: number;
+  heldTimedOut: number;
+  /** allow elements deleted because a pod went, changed address or lost policies */
+  revokedElements: number;
+  /** kernel updates that failed (retried with the next change) */
+  kernelErrors: number;
+}
+
+type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+export class PodIdentity implements Resolver {
+  readonly name = 'pod';
+  readonly stats: PodIdentityStats = { watchedPods: 0, selectedPods: 0, held: 0, heldTimedOut: 0, revokedElements: 0, kernelErrors: 0 };
+  readonly watch: ClusterWatch;
+  private readonly table = new PodAddressTable();
+  private selectors: PodSelectors;
+  private policies: readonly Policy[];
+  /** policy ids per pod UID under the current selectors */
+  private readonly selected = new Map<string, number[]>();
+  private readonly waiters = new Map<string, Set<() => void>>();
+  private syncWaiters = new Set<() => void>();
+  private podRanges: Range[] = [];
+  /** addresses whose elements must be re-checked (null = drop all) */
+  private plan: RevokePlan = new Map();
+  private working?: Promise<void>;
+  private dirty = false;
+  /** for tests and measurements: called after each kernel pass with the addresses it revoked */
+  onKernelPass?: (revoked: string[]) => void;
+
+  constructor(
+    private readonly cfg: KubernetesConfig,
+    private readonly client: KubeClient,
+    nodeName: string,
+    policies: readonly Policy[],
+    private readonly index: () => PolicyIndex,
+    private readonly kernel: PodKernel | null,
+    private readonly log: Logger,
+    tuning: WatchTuning = {},
+  ) {
+    this.policies = policies;
+    this.selectors = new PodSelectors(policies);
+    this.setRanges(cfg.podCIDRs?.map((c) => c.cidr) ?? []);
+    this.watch = new ClusterWatch(client, nodeName, { pod: (o, n) => this.onPod(o, n), namespace: (ns) => this.onNamespace(ns), node: (n) => this.onNode(n) }, log, tuning);
+  }
+
+  start(): void {
+    this.watch.start();
+    void this.watch.synced().then(() => {
+      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a}/${p}`) }, 'kubernetes: first list in; pod identity active');
+      for (const w of this.syncWaiters) w();
+      this.syncWaiters.clear();
+      this.schedule();
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.watch.stop();
+    await this.working;
+    this.client.close();
+  }
+
+  // ---- the query path
+
+  resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
+    const address = q.peer.address;
+    const owner = this.table.owner(address);
+    if (owner && this.watch.hasSynced) return this.sourceOf(owner, q, index);
+    if (!this.inPodCIDRs(address)) return null;
+    // an address of this node's pods that no known pod holds (yet): wait for the pod, bounded
+    this.stats.held++;
+    return this.hold(address).then((h) => {
+      if (h) return this.sourceOf(h, q, this.index());
+      this.stats.heldTimedOut++;
+      return { unattributable: this.watch.hasSynced ? `no pod of this node holds ${address} (waited ${this.cfg.unknownPodHoldMs} ms)` : 'the pod list is not in yet' };
+    });
+  }
+
+  private sourceOf(h: PodHold, q: Query, index: PolicyIndex): Resolved {
+    const ids = this.selected.get(h.uid) ?? [];
+    const selection: Selection | null = ids.length ? index.selectPolicies(ids) : null;
+    if (!selection) return null; // not selected by a pod selector: the IP identity decides (CIDR sources)
+    const keys: Source['keys'] = {};
+    if (h.addresses[4]) keys[4] = addressBytes(h.addresses[4]);
+    if (h.addresses[6]) keys[6] = addressBytes(h.addresses[6]);
+    return { kind: 'pod', address: q.peer.address, family: q.peer.family, port: q.peer.port, selection, keys, display: `${q.peer.address} ${h.namespace}/${h.name}` };
+  }
+
+  private hold(address: string): Promise<PodHold | undefined> {
+    return new Promise((resolve) => {
+      let done = false;
+      const check = () => {
+        if (done) return;
+        const h = this.watch.hasSynced ? this.table.owner(address) : undefined;
+        if (!h) return;
+        finish(h);
+      };
+      const finish = (h: PodHold | undefined) => {
+        done = true;
+        clearTimeout(timer);
+        this.waiters.get(address)?.delete(check);
+        this.syncWaiters.delete(check);
+        resolve(h);
+      };
+      const timer = setTimeout(() => finish(undefined), this.cfg.unknownPodHoldMs);
+      const set = this.waiters.get(address) ?? new Set();
+      set.add(check);
+      this.waiters.set(address, set);
+      this.syncWaiters.add(check);
+      check();
+    });
+  }
+
+  private inPodCIDRs(address: string): boolean {
+    if (this.podRanges.length === 0) return false;
+    let a: ipaddr.IPv4 | ipaddr.IPv6;
+    try {
+      a = ipaddr.parse(address);
+    } catch {
+      return false;
+    }
+    return this.podRanges.some((r) => r[0].kind() === a.kind() && a.match(r));
+  }
+
+  private setRanges(cidrs: string[]): void {
+    this.podRanges = cidrs.flatMap((c) => {
+      try {
+        return [ipaddr.parseCIDR(c)];
+      } catch {
+        return [];
+      }
+    });
+  }
+
+  // ---- changes from the watch
+
+  private facts(p: Pod) {
+    return { labels: p.metadata.labels, namespaceLabels: this.watch.namespaceLabels(p.metadata.namespace ?? '') };
+  }
+
+  private owners(addresses: Iterable<string>): Map<string, string | undefined> {
+    const m = new Map<string, string | undefined>();
+    for (const a of addresses) m.set(a, this.table.owner(a)?.uid);
+    return m;
+  }
+
+  /** After a change: an address whose owner changed loses everything; one whose owner's policies changed is re-decided. */
+  private settle(before: Map<string, string | undefined>, reselectUids: Set<string>): void {
+    // The first list only learns who is there: what a previous daemon programmed for them stays.
+    if (!this.watch.hasSynced) return this.updateStats();
+    for (const [a, was] of before) {
+      const now = this.table.owner(a)?.uid;
+      if (now !== was) this.plan.set(a, null);
+      else if (now && reselectUids.has(now) && !this.plan.has(a)) this.plan.set(a, this.keeper(now));
+    }
+    this.schedule();
+  }
+
+  private onPod(old: Pod | undefined, now: Pod | undefined): void {
+    const touched = new Set<string>();
+    const uid = (now ?? old)!.metadata.uid;
+    for (const a of Object.values(this.table.get(uid)?.addresses ?? {})) touched.add(a as string);
+    const before = this.owners([...touched, ...addrsOf(now)]);
+    for (const a of addrsOf(now)) touched.add(a);
+    if (now) this.table.set(now);
+    else this.table.remove(uid);
+    const reselect = new Set<string>();
+    const h = this.table.get(uid);
+    if (h) {
+      const prev = this.selected.get(uid);
+      const ids = this.selectors.select(this.facts(h.pod));
+      this.selected.set(uid, ids);
+      if (prev && !sameIds(prev, ids)) reselect.add(uid);
+    } else this.selected.delete(uid);
+    this.settle(before, reselect);
+    for (const a of touched) for (const w of this.waiters.get(a) ?? []) w();
+  }
+
+  private onNamespace(ns: string): void {
+    this.reselectWhere((h) => h.namespace === ns);
+  }
+
+  private onNode(n: KubeNode | undefined): void {
+    if (this.cfg.podCIDRs) return; // configured: the Node object does not override it
+    const cidrs = n?.spec?.podCIDRs?.length ? n.spec.podCIDRs : n?.spec?.podCIDR ? [n.spec.podCIDR] : [];
+    this.setRanges(cidrs);
+  }
+
+  /** A reload: new policies (and a new index, swapped by the caller in the same tick). */
+  setPolicies(policies: readonly Policy[]): void {
+    this.policies = policies;
+    this.selectors = new PodSelectors(policies);
+    this.reselectWhere(() => true, true);
+  }
+
+  private reselectWhere(pred: (h: PodHold) => boolean, all = false): void {
+    const changed = new Set<string>();
+    const addrs: string[] = [];
+    for (const h of this.table.holds()) {
+      if (!pred(h)) continue;
+      const prev = this.selected.get(h.uid) ?? [];
+      const ids = this.selectors.select(this.facts(h.pod));
+      this.selected.set(h.uid, ids);
+      if (all || !sameIds(prev, ids)) {
+        changed.add(h.uid);
+        addrs.push(...(Object.values(h.addresses) as string[]));
+      }
+    }
+    if (changed.size) this.settle(this.owners(addrs), changed);
+  }
+
+  /** Whether an element of pod `uid` is still allowed by its current policies (as reload does). */
+  private keeper(uid: string): (name: string, k: Parameters<typeof stillAllowed>[0]) => boolean {
+    return (name, k) => {
+      const ids = this.selected.get(uid) ?? [];
+      const index = this.index();
+      const sel = ids.length ? index.selectPolicies(ids) : null;
+      return sel !== null && stillAllowed(k, index.decide(sel, name));
+    };
+  }
+
+  /** For reload revocation: the decision basis of a pod address (undefined = not a selected pod). */
+  podSelection(address: string, index: PolicyIndex): Selection | null | undefined {
+    const h = this.table.owner(address);
+    if (!h) return undefined;
+    const ids = this.selected.get(h.uid) ?? [];
+    return ids.length ? index.selectPolicies(ids) : undefined;
+  }
+
+  /** The pod holding an address, for logs / list / explain. */
+  podOf(address: string): { namespace: string; name: string; uid: string } | undefined {
+    const h = this.table.owner(address);
+    return h && { namespace: h.namespace, name: h.name, uid: h.uid };
+  }
+
+  findPod(namespace: string, name: string): PodHold | undefined {
+    for (const h of this.table.holds()) if (h.namespace === namespace && h.name === name) return h;
+    return undefined;
+  }
+
+  // ---- kernel pass (one at a time; changes during a pass make another)
+
+  private schedule(): void {
+    this.updateStats();
+    if (!this.kernel || !this.watch.hasSynced) return;
+    this.dirty = true;
+    if (this.working) return;
+    this.working = (async () => {
+      while (this.dirty) {
+        this.dirty = false;
+        const plan = this.plan;
+        this.plan = new Map();
+        try {
+          await this.kernel!.managed(this.selectedAddresses());
+          this.stats.revokedElements += await this.kernel!.revoke(plan);
+          this.onKernelPass?.([...plan.keys()]);
+        } catch (err) {
+          this.stats.kernelErrors++;
+          this.log.error({ err: (err as Error).message }, 'kubernetes: kernel update for pod changes failed; retrying');
+          for (const [a, k] of plan) if (!this.plan.has(a)) this.plan.set(a, k);
+          await new Promise((r) => setTimeout(r, 500));
+          this.dirty = true;
+        }
+      }
+      this.working = undefined;
+    })();
+  }
+
+  private selectedAddresses(): Set<string> {
+    const out = new Set<string>();
+    for (const h of this.table.holds()) {
+      if (this.table.owner(h.addresses[4] ?? h.addresses[6]!)?.uid !== h.uid && this.table.owner(h.addresses[6] ?? h.addresses[4]!)?.uid !== h.uid) continue;
+      if ((this.selected.get(h.uid) ?? []).length === 0) continue;
+      for (const a of Object.values(h.addresses) as string[]) if (this.table.owner(a)?.uid === h.uid) out.add(a);
+    }
+    return out;
+  }
+
+  private updateStats(): void {
+    this.stats.watchedPods = this.table.size;
+    let n = 0;
+    for (const ids of this.selected.values()) if (ids.length) n++;
+    this.stats.selectedPods = n;
+  }
+}
+
+function addrsOf(p: Pod | undefined): string[] {
+  if (!p) return [];
+  const out: string[] = [];
+  for (const x of p.status?.podIPs ?? (p.status?.podIP ? [{ ip: p.status.podIP }] : [])) {
+    try {
+      out.push(ipaddr.process(x.ip).toString());
+    } catch {
+      /* not an address */
+    }
+  }
+  return out;
+}
+
+function sameIds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

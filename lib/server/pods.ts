@@ -1,0 +1,31 @@
+// Wiring of pod identity into the daemon: the API connection from the `kubernetes:` key, the
+// watch, and the kernel side (only in enforce mode).
+import type { Logger } from 'pino';
+import type { Config } from '../config/types';
+import type { PolicyIndex } from '../policy/index';
+import type { Programmer } from './daemon';
+import { resolveNodeName } from '../config/kubernetes';
+import { fromKubeconfig, inCluster } from '../kube/connection';
+import { KubeClient } from '../kube/client';
+import { PodSelectors } from '../policy/pods';
+import { PodIdentity } from '../identity/pod/resolver';
+import { NftPodKernel } from '../identity/pod/kernel';
+
+export type { PodIdentity } from '../identity/pod/resolver';
+
+/** Starts the watch when the configuration has pod selector sources; undefined otherwise. Throws KubeConfigError for a bad connection. */
+export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programmer: Programmer | undefined, log: Logger): PodIdentity | undefined {
+  const k = cfg.kubernetes;
+  if (!k) return undefined;
+  if (!new PodSelectors(cfg.policies).any) {
+    log.warn('kubernetes: no policy has pod selector sources; the API server is not watched');
+    return undefined;
+  }
+  const conn = k.kubeconfig ? fromKubeconfig(k.kubeconfig) : inCluster();
+  const node = resolveNodeName(k);
+  const kernel = programmer ? new NftPodKernel(cfg.nftables.table, programmer) : null;
+  const pods = new PodIdentity(k, new KubeClient(conn, 'dnswall'), node, cfg.policies, index, kernel, log);
+  log.info({ api: conn.describe, node }, 'kubernetes: watching the pods of this node');
+  pods.start();
+  return pods;
+}
