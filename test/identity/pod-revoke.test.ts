@@ -24,7 +24,7 @@ runInNetns(__filename, async (t) => {
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   t.test('delete / finish / re-address: elements gone, others kept', async (t) => {
     const env = await startEnv();
-    t.teardown(env.close);
+    t.teardown(() => env.close());
     const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.1.0/24"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'c.yaml');
     const index = PolicyIndex.compile(cfg.policies);
     const p = await openProgrammer();

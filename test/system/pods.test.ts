@@ -42,6 +42,7 @@ class Api {
     const first = await new Promise<string>((r) => api.queue.push(r));
     return { api, port: (JSON.parse(first) as { port: number }).port };
   }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- replies are JSON of many shapes, read by each test
   async do(cmd: Record<string, unknown>): Promise<any> {
     const reply = new Promise<string>((r) => this.queue.push(r));
     this.proc.stdin!.write(JSON.stringify(cmd) + '\n');

@@ -74,7 +74,7 @@ export class PodIdentity implements Resolver {
   start(): void {
     this.watch.start();
     void this.watch.synced().then(() => {
-      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a}/${p}`) }, 'kubernetes: first list in; pod identity active');
+      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a.toString()}/${p}`) }, 'kubernetes: first list in; pod identity active');
       for (const w of this.syncWaiters) w();
       this.syncWaiters.clear();
       this.schedule();
