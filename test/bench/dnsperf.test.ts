@@ -52,12 +52,14 @@ t.test('summary: medians over rounds and the goal checks', async (t) => {
   const s = summarize([
     run('dnswall', 'unique', 100), run('dnswall', 'unique', 300), run('dnswall', 'unique', 200),
     run('dnsmasq-nftset', 'unique', 50),
-    run('dnswall', 'latency', 2000, 3), run('direct', 'latency', 2000, 1.5),
+    run('dnswall', 'latency', 2000, 3), run('direct', 'latency', 2000, 1.5), run('dnsmasq', 'latency', 2000, 2),
   ]);
   t.equal(s.qps.unique.dnswall, 200);
   const byWhat = Object.fromEntries(s.checks.map((c) => [c.what, c]));
   t.equal(byWhat['unique qps dnswall / dnsmasq-nftset'].value, 4);
-  t.equal(byWhat['unique qps dnswall / dnsmasq-nftset'].pass, false);
-  t.equal(byWhat['p99 at 2000 qps: dnswall - direct (ms)'].value, 1.5);
+  t.equal(byWhat['unique qps dnswall / dnsmasq-nftset'].pass, true, '4 >= 2.5 (the speed targets)');
+  t.equal(byWhat['p99 at 2000 qps: dnswall - dnsmasq (ms)'].value, 1);
+  t.equal(byWhat['p99 at 2000 qps: dnswall - dnsmasq (ms)'].pass, false, '1 ms over plain dnsmasq > 0.5');
   t.equal(byWhat['hot qps dnswall / dnsmasq'].pass, false, 'no data is no pass');
+  t.equal(byWhat['unique qps dnswall / dnsmasq'].pass, false, 'no dnsmasq data is no pass');
 });
