@@ -54,6 +54,7 @@ async function run(c: Cmd): Promise<unknown> {
         type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
         timeoutMs: optNum(c, 'timeoutMs'), port: num(c, 'port'), count: num(c, 'count'),
         connectTimeoutMs: optNum(c, 'connectTimeoutMs'),
+        pauseMs: optNum(c, 'pauseMs'),
       });
     case 'dnsLoop':
       return dnsLoop({

@@ -139,6 +139,8 @@ export interface ResolveConnectRequest extends Omit<DnsRequest, 'port'> {
   dnsPort?: number;
   count: number;
   connectTimeoutMs?: number;
+  /** wait this long between iterations (a loop that must span an event on the daemon side) */
+  pauseMs?: number;
 }
 export interface ResolveConnectResult {
   ok: true; count: number; done: number; dnsFail: number; noAddress: number; connectFail: number;
@@ -152,7 +154,9 @@ export async function resolveConnect(r: ResolveConnectRequest): Promise<ResolveC
   if (!Number.isFinite(count)) return { ok: false, error: 'EINVAL', message: 'count must be a number', ms: 0 };
   const res: ResolveConnectResult = { ok: true, count, done: 0, dnsFail: 0, noAddress: 0, connectFail: 0, errors: [], ms: 0 };
   const note = (s: string) => { if (res.errors.length < 10) res.errors.push(s); };
+  const pause = Math.min(Math.max(0, r.pauseMs ?? 0), 1000);
   for (let i = 0; i < count && performance.now() - started < MAX_LOOP_MS; i++) {
+    if (i > 0 && pause > 0) await new Promise((ok) => setTimeout(ok, pause));
     res.done++;
     const d = await dnsQuery({ ...r, port: r.dnsPort ?? 53 });
     if (!d.ok) { res.dnsFail++; note(`dns: ${d.error}`); continue; }

@@ -29,10 +29,13 @@ if (requireSystem(t)) {
 
   /** Resolve-and-connect in a loop while `during` runs; every iteration must succeed. */
   const acrossReload = async (t: Test, name: string, during: () => Promise<Record<string, unknown>>) => {
-    const loop = w.pod1.resolveConnect({ server: dns, dnsPort: 53, name, type: 'A', port: 443, count: 60, connectTimeoutMs: 1500, timeoutMs: 3000 });
+    const loop = w.pod1.resolveConnect({ server: dns, dnsPort: 53, name, type: 'A', port: 443, count: 60, pauseMs: 25, connectTimeoutMs: 1500, timeoutMs: 3000 });
     await new Promise((r) => setTimeout(r, 300)); // the loop is running
     const line = await during();
+    const switchedAt = Date.now();
     const r = await loop;
+    // The loop must still have been running after the switch (60 × ≥ 25 ms ≥ 1.5 s), or it proves nothing.
+    t.ok(Date.now() - switchedAt > 100, `the loop went on after the switch (${Date.now() - switchedAt} ms)`);
     if (!r.ok) throw new Error(`loop failed: ${JSON.stringify(r)}`);
     t.equal(r.done, 60, `${r.done} iterations`);
     t.equal(r.dnsFail + r.noAddress, 0, `every query answered (${r.errors.join(', ')})`);
@@ -49,6 +52,8 @@ if (requireSystem(t)) {
     t.equal(line.msg, 'configuration reloaded');
     t.same(line.changed, ['enforce.mode']);
     t.notOk((await w.pod1.connect(NEVER_ANSWERED, 443, { timeoutMs: 1000 })).ok, 'an address no answer gave is blocked');
+    const after = await w.pod1.resolveConnect({ server: dns, dnsPort: 53, name: 'a.example.com', type: 'A', port: 443, count: 1, connectTimeoutMs: 1500, timeoutMs: 3000 });
+    t.ok(after.ok && after.connectFail === 0 && after.dnsFail === 0, 'an answer after the switch: resolve and connect');
     t.ok((await w.pod1.connect('198.18.0.81', 443)).ok, 'the answered one is open');
     const set = await w.nft('list', 'set', 'inet', 'dnswall', 'allow4');
     t.match(set.stdout, new RegExp(`${ADDR.pod1.v4.replace(/\./g, '\\.')} \\. 198\\.18\\.0\\.81 timeout .* comment "a\\.example\\.com"`), 'programmed');
