@@ -12,6 +12,7 @@ import type { CacheStats } from '../plugins/cache/store';
 import type { FairnessStats } from '../fairness/budget';
 import type { KernelFairness } from '../fairness/kernel';
 import type { GuardStats } from '../plugins/guard/guard';
+import type { SockDiagStats } from '../identity/cgroup/sockdiag';
 
 /** What the daemon hands over; each getter may return undefined (e.g. no nftset in audit mode). */
 export interface MetricsSources {
@@ -21,6 +22,8 @@ export interface MetricsSources {
   upstream: () => UpstreamStats | undefined;
   cache?: () => { stats: CacheStats; size: number; bytes: number } | undefined;
   guard?: () => GuardStats | undefined;
+  /** sock_diag lookups of local senders' cgroups (absent without cgroup sources) */
+  cgroup?: () => SockDiagStats | undefined;
   programmer: () => { batches: number; messages: number; elements: number; failedBatches: number } | undefined;
   /** reloads by result: applied, partial (some keys not in force), rejected (invalid file), failed */
   reloads?: () => Record<string, number>;
@@ -125,6 +128,21 @@ export function createRegistry(src: MetricsSources): Registry {
     for (const [k, v] of Object.entries(src.reloads?.() ?? {})) set({ result: k }, v);
   });
   fairnessMetrics(reg, src);
+  counter(reg, 'dnswall_cgroup_lookups_total', 'sock_diag lookups of a local sender\'s cgroup, by outcome (found, failed: no socket, another socket, no cgroup id, timeout)', ['outcome'], (set) => {
+    const c = src.cgroup?.();
+    if (!c) return;
+    set({ outcome: 'found' }, c.found);
+    set({ outcome: 'failed' }, c.failed);
+  });
+  new Gauge({
+    name: 'dnswall_cgroup_lookup_seconds', help: 'Time of a sock_diag cgroup lookup, over the last lookups', labelNames: ['quantile'], registers: [reg],
+    collect() {
+      this.reset();
+      const c = src.cgroup?.();
+      if (!c) return;
+      for (const q of [0.5, 0.9, 0.99]) this.set({ quantile: String(q) }, quantile(c.latency, c.latencyCount, q) / 1e9);
+    },
+  });
   return reg;
 }
 

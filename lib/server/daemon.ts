@@ -184,6 +184,7 @@ export class Daemon {
         return store && { stats: this.withCarried('cache', store.stats)!, size: store.size, bytes: store.bytes };
       },
       guard: () => plugin<GuardPlugin>('guard')?.stats,
+      cgroup: () => this.cgroups?.diag.stats,
       programmer: () => this.withCarried('programmer', this.programmer?.stats),
       reloads: () => this.reloads,
       fairness: () => this.budget && { stats: this.budget.stats, sources: this.budget.size },

@@ -53,3 +53,22 @@ t.test('scrape after real queries', async (t) => {
   t.match(body, /dnswall_process_resident_memory_bytes \d+/);
   t.equal((await get(port, '/other')).status, 404);
 });
+
+t.test('cgroup lookups: counts by outcome and the lookup time', async (t) => {
+  const latency = new Float64Array(16);
+  [20_000, 30_000, 40_000].forEach((v, i) => (latency[i] = v)); // ns
+  const reg = createRegistry({
+    listeners: () => [],
+    policy: () => undefined,
+    nftset: () => undefined,
+    upstream: () => undefined,
+    programmer: () => undefined,
+    cgroup: () => ({ lookups: 5, found: 3, failed: 2, latency, latencyCount: 3 }),
+  });
+  const body = await reg.metrics();
+  t.match(body, /dnswall_cgroup_lookups_total\{outcome="found"\} 3\n/);
+  t.match(body, /dnswall_cgroup_lookups_total\{outcome="failed"\} 2\n/);
+  t.match(body, /dnswall_cgroup_lookup_seconds\{quantile="0\.5"\} 0\.00003\n/);
+  const none = createRegistry({ listeners: () => [], policy: () => undefined, nftset: () => undefined, upstream: () => undefined, programmer: () => undefined });
+  t.notMatch(await none.metrics(), /dnswall_cgroup_lookups_total\{/, 'no cgroup sources: no samples');
+});
