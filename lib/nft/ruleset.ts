@@ -126,10 +126,7 @@ function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
     `add set inet ${t} cgstatic4 { typeof socket cgroupv2 level 1 . ip daddr; flags interval; }`,
     `add set inet ${t} cgstatic6 { typeof socket cgroupv2 level 1 . ip6 daddr; flags interval; }`,
     `add counter inet ${t} cgdenied`,
-    `add chain inet ${t} output { type filter hook output priority filter; policy accept; }`,
-    `add chain inet ${t} cgegress`,
-    `flush chain inet ${t} output`,
-    `flush chain inet ${t} cgegress`,
+    ...hookChains(t, 'output', ['cgegress']),
     ...levels.map((n) => `add rule inet ${t} output socket cgroupv2 level ${n} @cgmanaged jump cgegress`),
     `${c} ct state established,related accept`,
     ...lookups,
@@ -167,6 +164,18 @@ function listenKeys(cfg: Config, family: 4 | 6): string[] {
 }
 
 /**
+ * A base chain on `hook` (policy accept: only what dnswall's rules select is touched) and the
+ * regular chains it jumps to, each created if absent and then flushed — rewritten on every load.
+ */
+function hookChains(t: string, hook: 'input' | 'forward' | 'output', chains: string[]): string[] {
+  return [
+    `add chain inet ${t} ${hook} { type filter hook ${hook} priority filter; policy accept; }`,
+    ...chains.map((c) => `add chain inet ${t} ${c}`),
+    ...[hook, ...chains].map((c) => `flush chain inet ${t} ${c}`),
+  ];
+}
+
+/**
  * Fairness (limits.sourceQueriesPerSecond): on the input hook, UDP datagrams and new TCP
  * connections (SYN without ACK) to a listen address:port go through a per-source token bucket
  * (a dynamic set with a `limit` per element: rate R, burst 2R); the excess is dropped before it
@@ -190,12 +199,7 @@ function fairness(t: string, cfg: Config): string[] {
     ...['listen4', 'listen6', 'meter4', 'meter6'].map((s) => `flush set inet ${t} ${s}`),
     ...elements(t, 'listen4', listenKeys(cfg, 4)),
     ...elements(t, 'listen6', listenKeys(cfg, 6)),
-    `add chain inet ${t} input { type filter hook input priority filter; policy accept; }`,
-    `add chain inet ${t} fair4`,
-    `add chain inet ${t} fair6`,
-    `flush chain inet ${t} input`,
-    `flush chain inet ${t} fair4`,
-    `flush chain inet ${t} fair6`,
+    ...hookChains(t, 'input', ['fair4', 'fair6']),
   );
   if (!(rate > 0)) return lines;
   for (const v of [4, 6] as const) {
@@ -234,12 +238,7 @@ export function renderRuleset(cfg: Config, idx: ManagedIndex): string {
     ...elements(t, 'managed6', managed(idx.managed.v6, 6)),
     ...elements(t, 'static4', staticPairs(cfg, 4)),
     ...elements(t, 'static6', staticPairs(cfg, 6)),
-    `add chain inet ${t} forward { type filter hook forward priority filter; policy accept; }`,
-    `add chain inet ${t} egress4`,
-    `add chain inet ${t} egress6`,
-    `flush chain inet ${t} forward`,
-    `flush chain inet ${t} egress4`,
-    `flush chain inet ${t} egress6`,
+    ...hookChains(t, 'forward', ['egress4', 'egress6']),
     // Only managed sources are touched: everything else keeps the policy accept.
     `add rule inet ${t} forward ip saddr @managed4 jump egress4`,
     `add rule inet ${t} forward ip6 saddr @managed6 jump egress6`,
