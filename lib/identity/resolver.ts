@@ -25,6 +25,8 @@ export type Resolved = Source | Unattributable | null;
 export interface Resolver {
   readonly name: string;
   resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved>;
+  /** Optional: told of each query this resolver named, with its completion (the pod resolver waits for them before revoking). */
+  settled?(source: Source, done: Promise<unknown>): void;
 }
 
 export function isUnattributable(r: Resolved): r is Unattributable {

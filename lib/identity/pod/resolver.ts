@@ -36,6 +36,9 @@ export interface PodIdentityStats {
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** How long a revocation waits for answers already on their way for the address (an upstream's timeout). */
+const INFLIGHT_WAIT_MS = 5000;
+
 export class PodIdentity implements Resolver {
   readonly name = 'pod';
   readonly stats: PodIdentityStats = { watchedPods: 0, selectedPods: 0, held: 0, heldTimedOut: 0, revokedElements: 0, kernelErrors: 0 };
@@ -50,6 +53,12 @@ export class PodIdentity implements Resolver {
   private podRanges: Range[] = [];
   /** addresses whose elements must be re-checked (null = drop all) */
   private plan: RevokePlan = new Map();
+  /** the addresses the running kernel pass revokes */
+  private passing: RevokePlan = new Map();
+  private readonly fenceWaiters = new Map<string, Set<() => void>>();
+  /** pod queries resolved and not yet answered, per pod address (both of a dual-stack pod's) */
+  private readonly inflight = new Map<string, number>();
+  private readonly idleWaiters = new Map<string, Set<() => void>>();
   private working?: Promise<void>;
   private dirty = false;
   /** for tests and measurements: called after each kernel pass with the addresses it revoked */
@@ -92,14 +101,84 @@ export class PodIdentity implements Resolver {
   resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
     const address = q.peer.address;
     const owner = this.table.owner(address);
-    if (owner && this.watch.hasSynced) return this.sourceOf(owner, q, index);
+    if (owner && this.watch.hasSynced) {
+      // The address changed hands or its policies shrank and the revocation has not run yet:
+      // an answer now would program elements that the revocation then deletes (or that it must
+      // delete and does not see). Wait for the pass, bounded like a hold.
+      if (this.fenced(address)) {
+        return this.afterFence(address).then((ok) => (ok ? this.resolve(q, this.index()) : { unattributable: `the revocation for ${address} did not finish within ${this.cfg.unknownPodHoldMs} ms` }));
+      }
+      return this.sourceOf(owner, q, index);
+    }
     if (!this.inPodCIDRs(address)) return null;
     // an address of this node's pods that no known pod holds (yet): wait for the pod, bounded
     this.stats.held++;
     return this.hold(address).then((h) => {
-      if (h) return this.sourceOf(h, q, this.index());
+      if (h) return this.resolve(q, this.index());
       this.stats.heldTimedOut++;
       return { unattributable: this.watch.hasSynced ? `no pod of this node holds ${address} (waited ${this.cfg.unknownPodHoldMs} ms)` : 'the pod list is not in yet' };
+    });
+  }
+
+  /** The identity plugin hands over each pod query's completion: a revocation waits for them. */
+  settled(source: Source, done: Promise<unknown>): void {
+    const addrs: string[] = [];
+    for (const k of [source.keys[4], source.keys[6]]) if (k) addrs.push(ipaddr.fromByteArray([...k]).toString());
+    for (const a of addrs) this.inflight.set(a, (this.inflight.get(a) ?? 0) + 1);
+    const end = () => {
+      for (const a of addrs) {
+        const n = (this.inflight.get(a) ?? 1) - 1;
+        if (n > 0) {
+          this.inflight.set(a, n);
+          continue;
+        }
+        this.inflight.delete(a);
+        for (const w of this.idleWaiters.get(a) ?? []) w();
+        this.idleWaiters.delete(a);
+      }
+    };
+    done.then(end, end);
+  }
+
+  private fenced(address: string): boolean {
+    return this.kernel !== null && (this.plan.has(address) || this.passing.has(address));
+  }
+
+  /** Resolves true once no pending or running revocation covers `address`; false after the hold bound. */
+  private afterFence(address: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.fenceWaiters.get(address)?.delete(done);
+        resolve(false);
+      }, this.cfg.unknownPodHoldMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const set = this.fenceWaiters.get(address) ?? new Set();
+      set.add(done);
+      this.fenceWaiters.set(address, set);
+    });
+  }
+
+  /** Waits until no query resolved for these addresses is still on its way to the kernel (bounded). */
+  private quiesce(addresses: Iterable<string>): Promise<void> {
+    const busy = [...addresses].filter((a) => this.inflight.has(a));
+    if (busy.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let left = busy.length;
+      const timer = setTimeout(resolve, INFLIGHT_WAIT_MS);
+      const one = () => {
+        if (--left === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      for (const a of busy) {
+        const set = this.idleWaiters.get(a) ?? new Set();
+        set.add(one);
+        this.idleWaiters.set(a, set);
+      }
     });
   }
 
@@ -277,11 +356,21 @@ export class PodIdentity implements Resolver {
         this.dirty = false;
         const plan = this.plan;
         this.plan = new Map();
+        this.passing = plan;
         try {
           await this.kernel!.managed(this.selectedAddresses());
+          // answers already on their way for these addresses land first, then are judged
+          await this.quiesce(plan.keys());
           this.stats.revokedElements += await this.kernel!.revoke(plan);
+          this.passing = new Map();
+          for (const a of plan.keys()) {
+            if (this.plan.has(a)) continue; // changed again meanwhile: the next pass releases it
+            for (const w of this.fenceWaiters.get(a) ?? []) w();
+            this.fenceWaiters.delete(a);
+          }
           this.onKernelPass?.([...plan.keys()]);
         } catch (err) {
+          this.passing = new Map();
           this.stats.kernelErrors++;
           this.log.error({ err: (err as Error).message }, 'kubernetes: kernel update for pod changes failed; retrying');
           for (const [a, k] of plan) if (!this.plan.has(a)) this.plan.set(a, k);

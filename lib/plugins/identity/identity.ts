@@ -54,7 +54,9 @@ export class IdentityPlugin implements Plugin {
           if (isUnattributable(r)) return Promise.resolve(unattributable(req, r.unattributable));
           req.source = r;
           stats[r.kind]++;
-          return next(req);
+          const done = next(req);
+          resolvers[i].settled?.(r, done);
+          return done;
         }
         if (++i >= resolvers.length) break;
         const got = resolvers[i].resolve(req, index);
