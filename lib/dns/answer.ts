@@ -3,14 +3,15 @@
 
 import { DnsFormatError } from './errors';
 import { readName, nameText } from './name';
-import { RecordWalker, SECTION } from './records';
-import { CLASS, FLAG, RCODE_MASK, SVCPARAM, TYPE } from './constants';
+import { RecordWalker, SECTION, SVC_PRIORITY_ALIAS_MODE, SvcParamWalker } from './records';
+import { CLASS, FLAG, RCODE_MASK, TYPE } from './constants';
 import type { AnswerAddress, AnswerInfo } from './types';
 
 /** CNAME hops followed from the query name; resolvers stop well before this too. */
 export const MAX_CNAME_HOPS = 16;
 
 const walker = new RecordWalker();
+const svc = new SvcParamWalker();
 const ANSWER = SECTION.ANSWER;
 // Per-call scratch, reused: the candidates are only known to matter once the chain is known.
 const candOwner: string[] = [];
@@ -123,29 +124,17 @@ function remember(off: number, name: string): string {
   return name;
 }
 
-/** SVCB RDATA (RFC 9460 §2.2): priority u16, TargetName, then SvcParams {key u16, len u16, value}. */
+/** The ipv4hint/ipv6hint addresses of an SVCB/HTTPS record (ServiceMode only) become candidates. */
 function readSvcHints(reply: Buffer, ownerAt: number, rd: number, rdEnd: number, ttl: number): void {
-  if (rd + 3 > rdEnd) throw new DnsFormatError('truncated SVCB RDATA', 'FORMERR', rd);
-  const priority = reply.readUInt16BE(rd);
-  let p = readName(reply, rd + 2, false);
-  if (p > rdEnd) throw new DnsFormatError('SVCB TargetName overruns RDATA', 'FORMERR', rd + 2);
-  // AliasMode (priority 0) carries no meaningful SvcParams: hints there are ignored.
-  if (priority === 0) return;
+  const s = svc.reset(reply, rd, rdEnd);
+  // AliasMode carries no meaningful SvcParams: its hints are ignored (and not validated).
+  if (s.svcPriority === SVC_PRIORITY_ALIAS_MODE) return;
   let owner: string | null = null;
-  while (p < rdEnd) {
-    if (p + 4 > rdEnd) throw new DnsFormatError('truncated SvcParam', 'FORMERR', p);
-    const key = reply.readUInt16BE(p);
-    const vlen = reply.readUInt16BE(p + 2);
-    const v = p + 4;
-    p = v + vlen;
-    if (p > rdEnd) throw new DnsFormatError('SvcParam overruns RDATA', 'FORMERR', v);
-    if (key !== SVCPARAM.IPV4HINT && key !== SVCPARAM.IPV6HINT) continue;
-    const size = key === SVCPARAM.IPV4HINT ? 4 : 16;
-    if (vlen === 0 || vlen % size !== 0) {
-      throw new DnsFormatError(`bad ${size === 4 ? 'ipv4hint' : 'ipv6hint'} length ${vlen}`, 'FORMERR', v);
-    }
+  while (s.next()) {
+    const size = s.hintSize;
+    if (size === 0) continue;
     if (owner === null) owner = ownerName(reply, ownerAt);
-    for (let a = v; a < p; a += size) {
+    for (let a = s.value; a < s.valueEnd; a += size) {
       candOwner[nCand] = owner;
       candOff[nCand] = a;
       candFam[nCand] = size === 4 ? 4 : 6;

@@ -1,10 +1,11 @@
 // The one walk over a message's records: every reader of queries and replies (parseQuery,
-// readAnswer, the cache's scanReply) steps through records with this cursor, so the bounds,
-// name and OPT-placement checks are written once.
+// readAnswer, the cache's scanReply, the answer guard's rewrite) steps through records with
+// RecordWalker, so the bounds, name and OPT-placement checks are written once. SvcParamWalker is
+// the same for the SvcParams inside one SVCB/HTTPS record (readAnswer and the guard).
 
 import { DnsFormatError } from './errors';
 import { readName } from './name';
-import { HEADER_SIZE, TYPE } from './constants';
+import { HEADER_SIZE, SVCPARAM, TYPE } from './constants';
 
 const EMPTY = Buffer.alloc(0);
 // Module-local copies: the hot loop reads these instead of properties of exported objects.
@@ -140,7 +141,8 @@ export class RecordWalker {
     return true;
   }
 
-  private skipQuestions(): void {
+  /** Skips the questions not read yet; returns `questionEnd`, the offset just past the question section. */
+  skipQuestions(): number {
     const wire = this.wire;
     while (this.questionsLeft > 0) {
       const p = readName(wire, this.pos, false) + 4;
@@ -148,12 +150,96 @@ export class RecordWalker {
       this.pos = p;
       if (--this.questionsLeft === 0) this.questionEnd = p;
     }
+    return this.questionEnd;
   }
 
   private opt(section: number, start: number): void {
     if (section !== ADDITIONAL) fail('OPT not in additional section', start);
     if (this.optAt >= 0) fail('two OPT records', start);
     this.optAt = start;
+  }
+}
+
+/** SvcPriority 0 is AliasMode (RFC 9460 §2.4.2): its SvcParams carry no meaning for a client. */
+export const SVC_PRIORITY_ALIAS_MODE = 0;
+const IPV4HINT = SVCPARAM.IPV4HINT;
+const IPV6HINT = SVCPARAM.IPV6HINT;
+
+/**
+ * A cursor over the SvcParams of one SVCB or HTTPS RDATA (RFC 9460 §2.2: SvcPriority u16,
+ * TargetName, then SvcParams {SvcParamKey u16, length u16, SvcParamValue}). `reset(wire, rdata,
+ * rdEnd)` reads SvcPriority and skips TargetName (with readName's checks, within the RDATA);
+ * each `next()` validates the next SvcParam and sets its fields, returning false after the
+ * last one. The value of an ipv4hint / ipv6hint must be a non-empty whole number of 4- / 16-octet
+ * addresses (RFC 9460 §7.3); other values are not interpreted. Everything malformed throws
+ * DnsFormatError and nothing else; nothing is read outside wire[rdata, rdEnd) except the names
+ * TargetName points at. Keys are yielded in wire order (their order is not checked). Like
+ * RecordWalker it allocates nothing: one walker can serve every record.
+ */
+export class SvcParamWalker {
+  wire: Buffer = EMPTY;
+  /** SvcPriority; SVC_PRIORITY_ALIAS_MODE (0) means AliasMode */
+  svcPriority = 0;
+  /** offset of TargetName */
+  targetName = 0;
+  /** offset of the first SvcParam (just past TargetName) */
+  svcParams = 0;
+  /** end of the RDATA */
+  rdEnd = 0;
+
+  // the current SvcParam (after next() returned true)
+  /** SvcParamKey (SVCPARAM.*) */
+  key = -1;
+  /** offset of the SvcParam (its SvcParamKey) */
+  paramAt = 0;
+  /** SvcParamValue is wire[value, valueEnd) */
+  value = 0;
+  valueEnd = 0;
+  /** octets per address: 4 for ipv4hint, 16 for ipv6hint, 0 for every other key */
+  hintSize: 0 | 4 | 16 = 0;
+
+  private pos = 0;
+
+  /** Starts on the SVCB/HTTPS RDATA wire[rdata, rdEnd). */
+  reset(wire: Buffer, rdata: number, rdEnd: number): this {
+    if (rdEnd > wire.length || rdata > rdEnd) throw new RangeError(`RDATA ${rdata}..${rdEnd} outside the message`);
+    if (rdata + 3 > rdEnd) fail('truncated SVCB RDATA', rdata);
+    this.wire = wire;
+    this.svcPriority = (wire[rdata] << 8) | wire[rdata + 1];
+    this.targetName = rdata + 2;
+    // Read within the RDATA: a TargetName that does not end inside it is refused the same way
+    // whatever follows (a pointer may still go back to an earlier name).
+    const p = readName(rdEnd === wire.length ? wire : wire.subarray(0, rdEnd), rdata + 2, false);
+    this.svcParams = p;
+    this.rdEnd = rdEnd;
+    this.pos = p;
+    this.key = -1;
+    return this;
+  }
+
+  /** Advances to the next SvcParam; false after the last. */
+  next(): boolean {
+    const p = this.pos;
+    const end = this.rdEnd;
+    if (p >= end) return false;
+    if (p + 4 > end) fail('truncated SvcParam', p);
+    const wire = this.wire;
+    const key = (wire[p] << 8) | wire[p + 1];
+    const value = p + 4;
+    const length = (wire[p + 2] << 8) | wire[p + 3];
+    const valueEnd = value + length;
+    if (valueEnd > end) fail('SvcParam overruns RDATA', value);
+    const size = key === IPV4HINT ? 4 : key === IPV6HINT ? 16 : 0;
+    if (size !== 0 && (length === 0 || length % size !== 0)) {
+      fail(`bad ${size === 4 ? 'ipv4hint' : 'ipv6hint'} length ${length}`, value);
+    }
+    this.key = key;
+    this.paramAt = p;
+    this.value = value;
+    this.valueEnd = valueEnd;
+    this.hintSize = size;
+    this.pos = valueEnd;
+    return true;
   }
 }
 

@@ -56,7 +56,7 @@ t.test('malformed SvcParams throw DnsFormatError', async (t) => {
     ['ipv6hint of 20 bytes', svcRdata(1, Buffer.from([0]), [[SVCPARAM.IPV6HINT, Buffer.alloc(20)]]), /bad ipv6hint length 20/],
     ['param overruns', Buffer.concat([svcRdata(1, Buffer.from([0]), []), Buffer.from([0, 4, 0, 8, 1, 2, 3, 4])]), /SvcParam overruns/],
     ['cut param header', Buffer.concat([svcRdata(1, Buffer.from([0]), []), Buffer.from([0, 4, 0])]), /truncated SvcParam/],
-    ['target overruns', Buffer.from([0, 1, 5, 0x61]), /TargetName overruns|truncated name/],
+    ['target overruns', Buffer.from([0, 1, 5, 0x61]), /truncated name/],
     ['too short', Buffer.from([0, 1]), /truncated SVCB/],
   ];
   for (const [what, rd, re] of bad) {

@@ -11,6 +11,7 @@
 import { readName } from '../../dns/name';
 import { DnsFormatError } from '../../dns/errors';
 import { CLASS, FLAG, HEADER_SIZE, SVCPARAM, TYPE } from '../../dns/constants';
+import { RecordWalker, SvcParamWalker } from '../../dns/records';
 
 /** Says whether the 4- or 16-byte address at buf[off..off+size) must be removed. */
 export type Guarded = (buf: Buffer, off: number, size: 4 | 16) => boolean;
@@ -53,102 +54,61 @@ export function stripAddresses(reply: Buffer, guarded: Guarded): Stripped | null
   return scan(reply, guarded) ? rebuild(reply, guarded) : null;
 }
 
-interface Walk {
-  qdEnd: number;
-  counts: [number, number, number];
-  truncated: boolean;
+const walker = new RecordWalker();
+const svc = new SvcParamWalker();
+
+/** Starts `walker` on `reply` and reads past its questions. */
+function start(reply: Buffer): RecordWalker {
+  const w = walker.reset(reply);
+  w.stopAtEnd = (reply.readUInt16BE(2) & FLAG.TC) !== 0; // a truncated reply may stop at a record boundary
+  w.skipQuestions();
+  return w;
 }
 
-function header(reply: Buffer): Walk {
-  if (reply.length < HEADER_SIZE) throw new DnsFormatError(`short header (${reply.length} bytes)`, 'SHORT');
-  let pos = HEADER_SIZE;
-  const qd = reply.readUInt16BE(4);
-  for (let i = 0; i < qd; i++) {
-    pos = readName(reply, pos, false) + 4;
-    if (pos > reply.length) throw new DnsFormatError('truncated question', 'FORMERR', pos - 4);
-  }
-  return {
-    qdEnd: pos,
-    counts: [reply.readUInt16BE(6), reply.readUInt16BE(8), reply.readUInt16BE(10)],
-    truncated: (reply.readUInt16BE(2) & FLAG.TC) !== 0,
-  };
+/** The current record's A/AAAA RDATA must be one address (whatever its class). */
+function checkAddress(w: RecordWalker): void {
+  const len = w.rdEnd - w.rdata;
+  if (w.type === TYPE.A && len !== 4) throw new DnsFormatError(`A rdlength ${len}, need 4`, 'FORMERR', w.rdata);
+  if (w.type === TYPE.AAAA && len !== 16) throw new DnsFormatError(`AAAA rdlength ${len}, need 16`, 'FORMERR', w.rdata);
 }
 
 /** true when some A/AAAA record or SVCB/HTTPS hint value is guarded. */
 function scan(reply: Buffer, guarded: Guarded): boolean {
-  const w = header(reply);
-  const total = w.counts[0] + w.counts[1] + w.counts[2];
-  let pos = w.qdEnd;
-  for (let i = 0; i < total; i++) {
-    if (w.truncated && pos === reply.length) break;
-    const r = record(reply, pos);
-    if (r.klass === CLASS.IN) {
-      if ((r.type === TYPE.A || r.type === TYPE.AAAA) && guarded(reply, r.rd, r.type === TYPE.A ? 4 : 16)) return true;
-      if ((r.type === TYPE.SVCB || r.type === TYPE.HTTPS) && svcHints(reply, r.rd, r.end, guarded).removed > 0) return true;
-    }
-    pos = r.end;
+  const w = start(reply);
+  while (w.next()) {
+    checkAddress(w);
+    if (w.klass !== CLASS.IN) continue;
+    const type = w.type;
+    if ((type === TYPE.A || type === TYPE.AAAA) && guarded(reply, w.rdata, type === TYPE.A ? 4 : 16)) return true;
+    if ((type === TYPE.SVCB || type === TYPE.HTTPS) && guardedHints(reply, w.rdata, w.rdEnd, guarded) > 0) return true;
   }
   return false;
 }
 
+/** One record, by offsets into the reply. */
 interface Rr {
   /** offset of the owner name */
   start: number;
   type: number;
-  klass: number;
   /** offset of TYPE (just past the owner name) */
   fixed: number;
   rd: number;
   end: number;
 }
 
-function record(reply: Buffer, start: number): Rr {
-  const fixed = readName(reply, start, false);
-  if (fixed + 10 > reply.length) throw new DnsFormatError('truncated record', 'FORMERR', start);
-  const type = reply.readUInt16BE(fixed);
-  const rdlen = reply.readUInt16BE(fixed + 8);
-  const rd = fixed + 10;
-  if (rd + rdlen > reply.length) throw new DnsFormatError('truncated rdata', 'FORMERR', rd);
-  if (type === TYPE.A && rdlen !== 4) throw new DnsFormatError(`A rdlength ${rdlen}, need 4`, 'FORMERR', rd);
-  if (type === TYPE.AAAA && rdlen !== 16) throw new DnsFormatError(`AAAA rdlength ${rdlen}, need 16`, 'FORMERR', rd);
-  return { start, type, klass: reply.readUInt16BE(fixed + 2), fixed, rd, end: rd + rdlen };
-}
-
-interface SvcParam {
-  key: number;
-  v: number;
-  vlen: number;
-}
-
-interface SvcRead {
-  /** offset just past TargetName */
-  target: number;
-  params: SvcParam[];
-  /** hint values that are guarded */
-  removed: number;
-}
-
-/** SVCB RDATA (RFC 9460 §2.2): SvcPriority, TargetName, SvcParams {key, length, value}. */
-function svcHints(reply: Buffer, rd: number, rdEnd: number, guarded: Guarded): SvcRead {
-  if (rd + 3 > rdEnd) throw new DnsFormatError('truncated SVCB RDATA', 'FORMERR', rd);
-  const target = readName(reply, rd + 2, false);
-  if (target > rdEnd) throw new DnsFormatError('SVCB TargetName overruns RDATA', 'FORMERR', rd + 2);
-  const params: SvcParam[] = [];
+/**
+ * How many hint values of the SVCB/HTTPS RDATA reply[rd, rdEnd) are guarded. Every record's
+ * hints count, AliasMode's too: a client should ignore those, but nothing guarded is relayed.
+ */
+function guardedHints(reply: Buffer, rd: number, rdEnd: number, guarded: Guarded): number {
+  const s = svc.reset(reply, rd, rdEnd);
   let removed = 0;
-  for (let p = target; p < rdEnd; ) {
-    if (p + 4 > rdEnd) throw new DnsFormatError('truncated SvcParam', 'FORMERR', p);
-    const key = reply.readUInt16BE(p);
-    const vlen = reply.readUInt16BE(p + 2);
-    const v = p + 4;
-    p = v + vlen;
-    if (p > rdEnd) throw new DnsFormatError('SvcParam overruns RDATA', 'FORMERR', v);
-    params.push({ key, v, vlen });
-    if (key !== SVCPARAM.IPV4HINT && key !== SVCPARAM.IPV6HINT) continue;
-    const size = key === SVCPARAM.IPV4HINT ? 4 : 16;
-    if (vlen === 0 || vlen % size !== 0) throw new DnsFormatError(`bad hint length ${vlen}`, 'FORMERR', v);
-    for (let a = v; a < p; a += size) if (guarded(reply, a, size)) removed++;
+  while (s.next()) {
+    const size = s.hintSize;
+    if (size === 0) continue;
+    for (let a = s.value; a < s.valueEnd; a += size) if (guarded(reply, a, size)) removed++;
   }
-  return { target, params, removed };
+  return removed;
 }
 
 /** A growing output buffer with a compression table of the names written so far. */
@@ -229,39 +189,33 @@ function nameLabels(src: Buffer, from: number): string[] {
 }
 
 function rebuild(reply: Buffer, guarded: Guarded): Stripped {
-  const w = header(reply);
+  const w = start(reply);
+  const qdEnd = w.questionEnd;
   const out = new Writer(reply.length + 64);
-  out.copy(reply, 0, w.qdEnd);
-  for (let p = HEADER_SIZE; p < w.qdEnd; p = readName(reply, p, false) + 4) out.learn(p);
+  out.copy(reply, 0, qdEnd);
+  for (let p = HEADER_SIZE; p < qdEnd; p = readName(reply, p, false) + 4) out.learn(p);
   const kept: [number, number, number] = [0, 0, 0];
   let records = 0;
   let hints = 0;
-  let pos = w.qdEnd;
-  let section = 0;
-  let left = w.counts[0];
-  const total = w.counts[0] + w.counts[1] + w.counts[2];
-  for (let i = 0; i < total; i++) {
-    while (left === 0) left = w.counts[++section];
-    left--;
-    if (w.truncated && pos === reply.length) break;
-    const r = record(reply, pos);
-    pos = r.end;
-    const inet = r.klass === CLASS.IN;
-    if (inet && (r.type === TYPE.A || r.type === TYPE.AAAA) && guarded(reply, r.rd, r.type === TYPE.A ? 4 : 16)) {
+  while (w.next()) {
+    checkAddress(w);
+    const type = w.type;
+    const r: Rr = { start: w.ownerAt, type, fixed: w.ttlAt - 4, rd: w.rdata, end: w.rdEnd };
+    const inet = w.klass === CLASS.IN;
+    if (inet && (type === TYPE.A || type === TYPE.AAAA) && guarded(reply, r.rd, type === TYPE.A ? 4 : 16)) {
       records++;
       continue;
     }
-    if (inet && (r.type === TYPE.SVCB || r.type === TYPE.HTTPS)) {
-      const s = svcHints(reply, r.rd, r.end, guarded);
-      if (s.removed > 0) {
-        hints += s.removed;
-        if (!writeSvc(out, reply, r, s, guarded)) continue;
-        kept[section]++;
+    if (inet && (type === TYPE.SVCB || type === TYPE.HTTPS)) {
+      const removed = guardedHints(reply, r.rd, r.end, guarded);
+      if (removed > 0) {
+        hints += removed;
+        if (writeSvc(out, reply, r, guarded)) kept[w.section - 1]++;
         continue;
       }
     }
     writeRecord(out, reply, r);
-    kept[section]++;
+    kept[w.section - 1]++;
   }
   out.buf.writeUInt16BE(kept[0], 6);
   out.buf.writeUInt16BE(kept[1], 8);
@@ -295,19 +249,23 @@ function writeRecord(out: Writer, reply: Buffer, r: Rr): void {
 }
 
 /** SVCB/HTTPS with the guarded hint values left out; false when the record itself must go. */
-function writeSvc(out: Writer, reply: Buffer, r: Rr, s: SvcRead, guarded: Guarded): boolean {
+function writeSvc(out: Writer, reply: Buffer, r: Rr, guarded: Guarded): boolean {
+  const s = svc.reset(reply, r.rd, r.end);
   const emptied = new Set<number>();
-  for (const p of s.params) {
-    if (p.key !== SVCPARAM.IPV4HINT && p.key !== SVCPARAM.IPV6HINT) continue;
-    const size = p.key === SVCPARAM.IPV4HINT ? 4 : 16;
+  let mandatory = -1;
+  while (s.next()) {
+    if (s.key === SVCPARAM.MANDATORY && mandatory < 0) mandatory = s.paramAt;
+    const size = s.hintSize;
+    if (size === 0) continue;
     let keep = 0;
-    for (let a = p.v; a < p.v + p.vlen; a += size) if (!guarded(reply, a, size)) keep++;
-    if (keep === 0) emptied.add(p.key);
+    for (let a = s.value; a < s.valueEnd; a += size) if (!guarded(reply, a, size)) keep++;
+    if (keep === 0) emptied.add(s.key);
   }
   // A key listed in "mandatory" must be present (RFC 9460 §8): without it the record is invalid.
-  const mandatory = s.params.find((p) => p.key === SVCPARAM.MANDATORY);
-  if (mandatory) {
-    for (let a = mandatory.v; a + 2 <= mandatory.v + mandatory.vlen; a += 2) if (emptied.has(reply.readUInt16BE(a))) return false;
+  if (mandatory >= 0) {
+    const from = mandatory + 4;
+    const to = from + reply.readUInt16BE(mandatory + 2);
+    for (let a = from; a + 2 <= to; a += 2) if (emptied.has(reply.readUInt16BE(a))) return false;
   }
   out.name(reply, r.start, true);
   out.copy(reply, r.fixed, r.fixed + 8);
@@ -315,17 +273,18 @@ function writeSvc(out: Writer, reply: Buffer, r: Rr, s: SvcRead, guarded: Guarde
   out.u16(0);
   out.copy(reply, r.rd, r.rd + 2); // SvcPriority
   out.name(reply, r.rd + 2, false); // TargetName: never compressed (RFC 9460 §2.2)
-  for (const p of s.params) {
-    if (emptied.has(p.key)) continue;
-    if (p.key !== SVCPARAM.IPV4HINT && p.key !== SVCPARAM.IPV6HINT) {
-      out.copy(reply, p.v - 4, p.v + p.vlen);
+  svc.reset(reply, r.rd, r.end);
+  while (s.next()) {
+    if (emptied.has(s.key)) continue;
+    const size = s.hintSize;
+    if (size === 0) {
+      out.copy(reply, s.paramAt, s.valueEnd);
       continue;
     }
-    const size = p.key === SVCPARAM.IPV4HINT ? 4 : 16;
-    out.u16(p.key);
+    out.u16(s.key);
     const vAt = out.len;
     out.u16(0);
-    for (let a = p.v; a < p.v + p.vlen; a += size) if (!guarded(reply, a, size)) out.copy(reply, a, a + size);
+    for (let a = s.value; a < s.valueEnd; a += size) if (!guarded(reply, a, size)) out.copy(reply, a, a + size);
     out.buf.writeUInt16BE(out.len - vAt - 2, vAt);
   }
   out.buf.writeUInt16BE(out.len - lenAt - 2, lenAt);
