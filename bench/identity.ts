@@ -85,7 +85,7 @@ async function pods(n: number): Promise<void> {
       which === 'before' ? new IdentityPlugin({ index: () => withCg }) : new IdentityPlugin({ index: () => withCg, resolvers: [resolver] }),
       new PolicyPlugin({ index: () => withCg, mode: 'enforce', denyResponse: 'nxdomain' }),
       { name: 'stop', setup: () => bottom },
-    ], log, false);
+    ], log, undefined, false);
     return c.handle;
   };
   const h = { before: handle('before'), after: handle('after') };

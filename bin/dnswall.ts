@@ -5,6 +5,7 @@ import { LOG_LEVELS, createLogger } from '../lib/util/log';
 import { exitCodeFor } from '../lib/cli/exit';
 import { ConfigError } from '../lib/config/errors';
 import { runCheck, runExplain, runRuleset, runList, runForget } from '../lib/cli/commands';
+import { runDrops } from '../lib/cli/drops';
 import { serve } from '../lib/cli/serve';
 import { runTeardown } from '../lib/cli/teardown';
 import { tableFor } from '../lib/cli/commands';
@@ -46,7 +47,7 @@ program
   .description('run the daemon in the foreground')
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--watch', 'reload when the configuration file changes')
-  .action((o: { config: string; watch?: boolean }) => run(() => serve({ config: o.config, watch: o.watch }, logger())));
+  .action((o: { config: string; watch?: boolean }) => run(() => serve({ config: o.config, watch: o.watch, version: pkg.version }, logger())));
 
 program
   .command('check')
@@ -96,6 +97,18 @@ program
   .option('-c, --config <file>', 'configuration file (for the table name)', DEFAULT_CONFIG)
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .action((o: { config: string; table?: string }) => run(() => runTeardown({ table: tableFor({ config: o.config, table: o.table }) })));
+
+program
+  .command('drops')
+  .description('the new connections the kernel rejected for managed sources, and why (asks the running daemon)')
+  .option('-c, --config <file>', 'configuration file (for the control socket path)', DEFAULT_CONFIG)
+  .option('--control <path>', 'the daemon\'s control socket (default: the configuration\'s control:, else /run/dnswall/control.sock)')
+  .option('--source <ip>', 'only drops of this source')
+  .option('--cgroup <path>', 'only drops of this cgroup')
+  .option('--pod <ns/name>', 'only drops of this pod')
+  .option('--follow', 'keep printing new drops')
+  .option('--json', 'JSON output (one object per line with --follow)')
+  .action((o: { config: string; control?: string; source?: string; cgroup?: string; pod?: string; follow?: boolean; json?: boolean }) => run(() => runDrops({ config: o.config, control: o.control, source: o.source, cgroup: o.cgroup, pod: o.pod, follow: !!o.follow, json: !!o.json })));
 
 program
   .command('hold-sockets')

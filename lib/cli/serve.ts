@@ -6,11 +6,14 @@ import { ConfigError, formatIssue } from '../config/errors';
 import { Daemon } from '../server/daemon';
 import { inheritedSockets, type Inherited } from '../server/listen-fds';
 import { CliError, EXIT_BAD_INPUT } from './exit';
+import { SystemdNotifier } from '../health/notify';
 
 export interface ServeOptions {
   config: string;
   /** also reload when the file changes */
   watch?: boolean;
+  /** dnswall's version, for dnswall_build_info */
+  version?: string;
 }
 
 export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
@@ -24,12 +27,15 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   } catch (err) {
     throw new CliError((err as Error).message, EXIT_BAD_INPUT);
   }
-  const daemon = new Daemon(cfg, log);
+  const daemon = new Daemon(cfg, log, { version: opts.version });
   await daemon.start(inherited);
   // Under `dnswall hold-sockets` (an IPC channel from the keeper): say we are answering, so the
   // keeper stops the previous daemon only now — no moment without a reader on the sockets.
   process.send?.({ dnswall: 'ready' });
   log.info({ file: opts.config, configHash: firstHash }, 'configuration loaded');
+  // Under systemd Type=notify: READY=1 now, WATCHDOG=1 pings from the event loop from now on.
+  const notifier = new SystemdNotifier(process.env, log);
+  notifier.ready('serving');
 
   // One reload at a time, in order. Every reload logs the hash of the content it read.
   let reloading: Promise<void> = Promise.resolve();
@@ -64,6 +70,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   follower?.close();
+  notifier.stopping();
   await reloading;
   await daemon.stop();
   log.info('stopped');

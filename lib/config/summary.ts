@@ -28,6 +28,7 @@ export function summarize(cfg: Config): string {
     `nftables   table inet ${cfg.nftables.table}`,
     `fairness   ${cfg.limits.sourceQueriesPerSecond > 0 ? `${cfg.limits.sourceQueriesPerSecond} queries/s per source (bursts of ${2 * cfg.limits.sourceQueriesPerSecond})` : 'off (limits.sourceQueriesPerSecond: 0)'}`,
     answerGuard(cfg),
+    `observe    metrics=${cfg.metrics ? endpoint(cfg.metrics) : 'off'} health=${cfg.health ? endpoint(cfg.health) : 'off'} queryLog=${cfg.queryLog} control=${cfg.control ?? 'off'} drops=group ${cfg.drops.logGroup}, ${cfg.drops.perSecond}/s`,
     `policies   ${plural(cfg.policies.length, 'policy', 'policies')}, ` +
       `${plural(sources, 'source')} (${plural(sources - cgroups, 'CIDR')}, ${plural(cgroups, 'cgroup')}), ${plural(patterns, 'pattern')}, ${plural(cidrs, 'static CIDR')}`,
   ];

@@ -99,6 +99,14 @@ export interface Config {
   kubernetes?: KubernetesConfig | null;
   /** The answer guard's extra ranges, canonical "addr/prefix" (lib/plugins/guard). */
   answers: { denyCIDRs: { cidr: string; family: Family; address: string; prefix: number }[] };
+  /** GET /healthz and /readyz at http://HOST:PORT; null = off. */
+  health: Endpoint | null;
+  /** The decision log: `denied` (default) logs denials, `all` every decision, `off` none. */
+  queryLog: 'denied' | 'all' | 'off';
+  /** Unix socket the CLI (`dnswall drops`) asks the daemon through; null = off. */
+  control: string | null;
+  /** Rejected new connections logged by the kernel to this netlink log group (NFLOG), rate-limited. */
+  drops: { logGroup: number; perSecond: number };
   policies: Policy[];
 }
 
@@ -121,4 +129,8 @@ export const DEFAULTS = {
     sourceQueriesPerSecond: 2000,
   },
   cache: { enabled: true, maxEntries: 20000, maxBytes: 32 * 1024 * 1024 },
+  queryLog: 'denied',
+  control: '/run/dnswall/control.sock',
+  // 0 is the group nft's plain `log` uses for the system logger; ulogd's default is 1.
+  drops: { logGroup: 7, perSecond: 100 },
 } as const;

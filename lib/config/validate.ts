@@ -8,7 +8,7 @@ import { readPolicies } from './policies';
 import { readKubernetes } from './kubernetes';
 import { readAnswers } from './answers';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'kubernetes', 'answers', 'policies'] as const;
+const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'health', 'queryLog', 'control', 'drops', 'kubernetes', 'answers', 'policies'] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** Limits where 0 means off; every other limit must be at least 1. */
 const ZERO_OFF_LIMITS: ReadonlySet<string> = new Set(['sourceQueriesPerSecond']);
@@ -54,6 +54,14 @@ function wildcardWithCgroups(r: Reader, cfg: Config, listen: { key: Node | null;
   });
 }
 
+function atMost(r: Reader, node: Node | null, v: number | undefined, what: string, max: number): number | undefined {
+  if (v !== undefined && v > max) {
+    r.report(node, `${what} must be at most ${max}, got ${v}`);
+    return undefined;
+  }
+  return v;
+}
+
 function defaultEndpoints(list: readonly string[]): Endpoint[] {
   return list.map((s) => parseEndpoint(s) as Endpoint);
 }
@@ -72,6 +80,10 @@ export function buildConfig(r: Reader, doc: Document): Config {
     metrics: null,
     kubernetes: null,
     answers: { denyCIDRs: [] },
+    health: null,
+    queryLog: DEFAULTS.queryLog,
+    control: DEFAULTS.control,
+    drops: { ...DEFAULTS.drops },
     policies: [],
   };
   const root = r.deref(doc.contents);
@@ -149,6 +161,30 @@ export function buildConfig(r: Reader, doc: Document): Config {
     }
   }
 
+  if ((e = get('health'))) {
+    const s = r.string(e.value, 'health', e.key);
+    if (s !== undefined) {
+      const ep = parseEndpoint(s);
+      if (failed(ep)) r.report(e.value, `health: ${ep.error}`, e.key);
+      else cfg.health = ep;
+    }
+  }
+  if ((e = get('queryLog'))) cfg.queryLog = r.oneOf(e.value, 'queryLog', ['denied', 'all', 'off'] as const) ?? cfg.queryLog;
+  if ((e = get('control'))) {
+    const s = r.string(e.value, 'control', e.key);
+    if (s === 'off') cfg.control = null;
+    else if (s !== undefined && !s.startsWith('/')) r.report(e.value, `control: ${JSON.stringify(s)} is not an absolute socket path (or off)`, e.key);
+    else if (s !== undefined && Buffer.byteLength(s) > 107) r.report(e.value, 'control: a unix socket path is at most 107 bytes (sun_path)', e.key);
+    else if (s !== undefined) cfg.control = s;
+  }
+  if ((e = get('drops'))) {
+    const m = r.map(e.value, 'drops', ['logGroup', 'perSecond'], e.key);
+    const g = m?.get('logGroup');
+    // NFULA group numbers are u16.
+    if (g && !r.absent(g.value)) cfg.drops.logGroup = atMost(r, g.value, r.int(g.value, 'drops.logGroup', 0, g.key), 'drops.logGroup', 65535) ?? cfg.drops.logGroup;
+    const p = m?.get('perSecond');
+    if (p && !r.absent(p.value)) cfg.drops.perSecond = atMost(r, p.value, r.int(p.value, 'drops.perSecond', 1, p.key), 'drops.perSecond', 100000) ?? cfg.drops.perSecond;
+  }
   if ((e = get('kubernetes'))) cfg.kubernetes = readKubernetes(r, e.value, e.key);
   if ((e = get('answers'))) cfg.answers = readAnswers(r, e.value, e.key);
   if ((e = get('policies'))) cfg.policies = readPolicies(r, e.value, e.key, !!cfg.kubernetes);

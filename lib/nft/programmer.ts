@@ -59,6 +59,8 @@ export interface SetProgrammerOptions {
   refreshSlackMs?: number;
   /** How to learn about deletions by others (default: netlinkWatch with the default transport; none with another). */
   watch?: WatchFactory | null;
+  /** Told of the elements caps evicted, as they are evicted (drops explain them: lib/drops). */
+  onEvict?: (list: readonly Evicted[]) => void;
 }
 
 /** An element add() found in the kernel already; checked again when the queue is flushed. */
@@ -356,6 +358,7 @@ export class SetProgrammer {
 
   /** Caps pushed these elements out of the book: delete them from the kernel with the next batch. */
   private evict(list: Evicted[]): void {
+    if (list.length > 0) this.opts.onEvict?.(list);
     for (const { id, cap, source, name } of list) {
       this.adoption?.removed(id);
       if (this.sock && !this.closing) {

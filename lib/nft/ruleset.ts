@@ -64,6 +64,19 @@ function managed(list: string[], family: 4 | 6): string[] {
   return minimalCidrs(list.map(cidrOf).filter((c) => c.family === family)).map((c) => c.text);
 }
 
+/**
+ * Before a managed source's new connection is rejected or dropped: log it to the netlink log
+ * group the daemon reads (`dnswall drops`), at most drops.perSecond (burst twice that) for the
+ * whole table, so a flood costs the node a bounded number of log messages. Beyond the limit the
+ * packet is still rejected, only not logged. Prefix "dnswall audit" in audit mode (would drop).
+ * Other chains (cgroup output, fairness input) put this rule before their own reject/drop too.
+ */
+export function dropLogRule(cfg: Config): string {
+  const d = cfg.drops ?? { logGroup: 7, perSecond: 100 };
+  const prefix = cfg.enforce.mode === 'audit' ? 'dnswall audit' : 'dnswall drop';
+  return `limit rate ${d.perSecond}/second burst ${2 * d.perSecond} packets log prefix "${prefix}" group ${d.logGroup}`;
+}
+
 function egress(t: string, v: 4 | 6, cfg: Config): string[] {
   const ip = v === 4 ? 'ip' : 'ip6';
   const c = `add rule inet ${t} egress${v}`;
@@ -83,6 +96,7 @@ function egress(t: string, v: 4 | 6, cfg: Config): string[] {
     `${c} meta l4proto { tcp, udp } ${ip} saddr . ct original ${ip} daddr . meta l4proto . ct original proto-dst @allow${v}p accept`,
     `${c} ${ip} saddr . ct original ${ip} daddr @static${v} accept`,
     `${c} counter name denied${v}`,
+    `${c} ${dropLogRule(cfg)}`,
     ...verdict,
   ];
 }

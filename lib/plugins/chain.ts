@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Handler, Plugin, Request, Response } from './types';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
+import { MetricsRegistry, type Metrics } from '../metrics/registry';
 
 /** The handler below the last plugin: nothing answered the query, so SERVFAIL ("no next plugin"). */
 const noNextPlugin: Handler = (req: Request): Promise<Response> => Promise.resolve({
@@ -15,6 +16,8 @@ const noNextPlugin: Handler = (req: Request): Promise<Response> => Promise.resol
 export interface Chain {
   handle: Handler;
   plugins: readonly Plugin[];
+  /** where the plugins registered their metrics */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -22,16 +25,17 @@ export interface Chain {
  * Compose plugins (first = outermost). Each stage's own time (its time minus the time spent below
  * it) is recorded in req.timings[name] so per-stage latency can be measured and exported.
  */
-export function buildChain(plugins: Plugin[], log: Logger, timed = true): Chain {
+export function buildChain(plugins: Plugin[], log: Logger, metrics: Metrics = new MetricsRegistry(), timed = true): Chain {
   let next: Handler = noNextPlugin;
   for (let i = plugins.length - 1; i >= 0; i--) {
     const p = plugins[i];
-    const inner = p.setup(next, log.child({ plugin: p.name }));
+    const inner = p.setup(next, log.child({ plugin: p.name }), metrics);
     next = timed ? timedStage(p.name, inner) : inner;
   }
   return {
     handle: next,
     plugins,
+    metrics,
     async close() {
       for (const p of plugins) if (p.close) await p.close();
     },

@@ -1,8 +1,9 @@
 // The order of the request path, in one place (like CoreDNS's plugin.cfg). Every plugin feels
 // the effects of all plugins below it:
 //
-//   querylog → identity → policy → nftset → guard → cache → answer → forward
+//   querylog → metrics → identity → policy → nftset → guard → cache → answer → forward
 //
+// metrics times each request and counts responses by rcode (above identity: the whole answer);
 // identity resolves who asked (lib/identity: a local socket's cgroup, a pod, else the address);
 // policy answers denials; nftset holds an allowed reply until the kernel has its addresses;
 // guard removes answer addresses that must never be programmed (per source: above the shared
@@ -18,6 +19,7 @@ import type { Upstreams } from '../upstream/upstreams';
 import type { Resolver } from '../identity/resolver';
 import { QueryLogPlugin } from './querylog/querylog';
 import { IdentityPlugin } from './identity/identity';
+import { MetricsPlugin } from './metrics/metrics';
 import { PolicyPlugin } from './policy/policy';
 import { NftsetPlugin } from './nftset/nftset';
 import { GuardPlugin } from './guard/guard';
@@ -42,6 +44,7 @@ export interface ChainDeps {
 export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
   const plugins: Plugin[] = [
     new QueryLogPlugin(),
+    new MetricsPlugin(),
     new IdentityPlugin({ index: deps.index, resolvers: deps.resolvers }),
     new PolicyPlugin({ index: deps.index, mode: cfg.enforce.mode, denyResponse: cfg.denyResponse }),
   ];

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Query, AnswerInfo } from '../dns/types';
 import type { Decision } from '../policy/types';
 import type { Peer, LocalEnd, Source } from '../identity/types';
+import type { Metrics } from '../metrics/registry';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -42,10 +43,13 @@ export interface Response {
 /** A handler answers one request. It never throws for a DNS-level failure: it returns a Response. */
 export type Handler = (req: Request) => Promise<Response>;
 
-/** A plugin wraps the next handler. setup() runs once at startup; the handler runs per query. */
+/**
+ * A plugin wraps the next handler. setup() runs once at startup; the handler runs per query.
+ * `metrics` is where the plugin registers what it measures (its own metrics.ts).
+ */
 export interface Plugin {
   readonly name: string;
-  setup(next: Handler, log: Logger): Handler;
+  setup(next: Handler, log: Logger, metrics: Metrics): Handler;
   /** Called on shutdown; resolves when the plugin's own work in flight is finished. */
   close?(): Promise<void>;
 }

@@ -7,16 +7,27 @@ import { formatEndpoint } from '../config/addresses';
 import { PolicyIndex } from '../policy/index';
 import { Upstreams } from '../upstream/upstreams';
 import { SetProgrammer, type SetProgrammerOptions } from '../nft/programmer';
+import { parseId } from '../nft/expiry';
 import { renderRuleset, installRuleset } from '../nft/ruleset';
 import { buildChain, type Chain } from '../plugins/chain';
 import { standardPlugins } from '../plugins/order';
 import { revokeDisallowed } from './revoke';
 import { planReload } from './reload-plan';
-import { createRegistry, serveMetrics } from '../metrics/metrics';
-import type { PolicyPlugin } from '../plugins/policy/policy';
-import type { NftsetPlugin } from '../plugins/nftset/nftset';
+import { MetricsRegistry } from '../metrics/registry';
+import { serveMetrics } from '../metrics/http';
+import { registerServerMetrics, type ListenerView } from './metrics';
+import { registerProgrammerMetrics } from '../nft/metrics';
+import { registerFairnessMetrics } from '../fairness/metrics';
+import { registerCgroupMetrics } from '../identity/cgroup/metrics';
+import type { BatchInfo, Element } from '../nft/programmer';
 import type { CachePlugin } from '../plugins/cache/cache';
-import type { GuardPlugin } from '../plugins/guard/guard';
+import { SET_DEFINITIONS } from '../nft/ruleset';
+import { serveHealth, type ReadyCheck } from '../health/health';
+import { rulesetCheck, kernelCheck, upstreamCheck } from '../health/checks';
+import * as dnsPacket from 'dns-packet';
+import { DropsService, type Drop } from '../drops/drops';
+import { ControlServer } from '../control/server';
+import { decodeKey } from '../nft/keys';
 import { AnswerGuard } from '../plugins/guard/ranges';
 import type http from 'node:http';
 import { UdpListener, type UdpFairness } from './udp';
@@ -46,7 +57,7 @@ export interface ReloadOutcome {
 }
 
 /** What the daemon needs of the kernel programmer (SetProgrammer; tests pass a recording fake). */
-export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf'>;
+export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf' | 'limits' | 'sizes'>;
 
 /** The daemon's kernel side, injectable so its wiring is tested without root (defaults: the real ones). */
 export interface DaemonDeps {
@@ -54,6 +65,8 @@ export interface DaemonDeps {
   installRuleset?: (script: string) => Promise<void>;
   /** Makes the allow-set programmer (default: a SetProgrammer on a netlink socket). */
   programmer?: (opts: SetProgrammerOptions) => Programmer;
+  /** dnswall's version, for dnswall_build_info */
+  version?: string;
 }
 
 /** Keys that size the programmer's book (and the kernel sets). */
@@ -75,6 +88,15 @@ export class Daemon {
   private udp: UdpListener[] = [];
   private tcp: TcpListener[] = [];
   private metricsServer?: http.Server;
+  private healthServer?: http.Server;
+  private control?: ControlServer;
+  /** the last nftables batch's outcome, for /readyz */
+  private lastBatch: { ok: boolean; at: number; error?: string } | null = null;
+  /** Every part registers its own metrics here (served when `metrics:` is set). */
+  readonly metrics: MetricsRegistry;
+  private readonly onBatchMetrics: (info: BatchInfo) => void;
+  /** drops the kernel logged, explained */
+  readonly drops: DropsService;
   private budget?: SourceBudget;
   private readonly udpFairness: (UdpFairness & { port: number })[] = [];
   private kernelFairness?: KernelFairnessReader;
@@ -89,6 +111,38 @@ export class Daemon {
     this.guard = AnswerGuard.fromConfig(cfg);
     this.install = deps.installRuleset ?? ((script) => installRuleset(script));
     this.newProgrammer = deps.programmer ?? ((opts) => new SetProgrammer(opts));
+    this.metrics = new MetricsRegistry({ process: true, version: deps.version });
+    registerServerMetrics(this.metrics, () => this.listenerViews(), this.reloads);
+    this.onBatchMetrics = registerProgrammerMetrics(this.metrics, () => this.programmer);
+    registerFairnessMetrics(this.metrics, () => this.budget, () => this.kernelFairness);
+    this.drops = new DropsService({ group: cfg.drops.logGroup, index: () => this.index, log: this.log.child({ part: 'drops' }), metrics: this.metrics });
+  }
+
+  private listenerViews(): ListenerView[] {
+    return [
+      ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: u.stats })),
+      ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: t.stats })),
+    ];
+  }
+
+  /** The kernel programmer's options, with the daemon's hooks: metrics, /readyz, evictions for drops. */
+  private programmerOptions(cfg: Config): SetProgrammerOptions {
+    return {
+      table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits,
+      // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
+      refreshSlackMs: cfg.ttl.grace * 500,
+      onEvict: (list) => {
+        for (const ev of list) {
+          const { set, key } = parseId(ev.id);
+          const k = decodeKey(set, key);
+          if (k) this.drops.evicted(k.source, k.destination, ev.cap);
+        }
+      },
+      onBatch: (info) => {
+        this.onBatchMetrics(info);
+        this.lastBatch = { ok: !info.error, at: Date.now(), error: info.error?.message };
+      },
+    };
   }
 
   /** The request chain (after start()). */
@@ -119,9 +173,7 @@ export class Daemon {
     if (this.enforcing) {
       await this.install(renderRuleset(cfg, this.index));
       // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits,
-        // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
-        refreshSlackMs: cfg.ttl.grace * 500 });
+      this.programmer = this.newProgrammer(this.programmerOptions(cfg));
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
@@ -129,11 +181,13 @@ export class Daemon {
     if (cgroups) {
       await cgroups.start(); // the managed cgroup ids are in the kernel before the first answer
       this.cgroups = cgroups;
+      registerCgroupMetrics(this.metrics, cgroups);
     }
-    this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
+    this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }), metrics: this.metrics });
     await this.upstreams.start();
     this.pods = startPodIdentity(cfg, () => this.index, this.programmer, this.log.child({ part: 'kubernetes' }));
     this.chain = this.newChain(cfg);
+    await this.drops.start();
     const handle = () => this.chain!.handle;
     const bound: BoundAddress[] = [];
     const budget = this.startFairness();
@@ -153,13 +207,61 @@ export class Daemon {
       bound.push({ host: ep.host, udpPort, tcpPort, ...(kept.length ? { inherited: kept } : {}) });
     }
     if (cfg.metrics) await this.startMetrics(cfg.metrics);
+    if (cfg.control) await this.startControl(cfg.control);
+    if (cfg.health) {
+      this.healthServer = await serveHealth(cfg.health, () => this.readyChecks());
+      this.log.info({ health: `http://${formatEndpoint(cfg.health)}/healthz`, ready: `http://${formatEndpoint(cfg.health)}/readyz` }, 'health');
+    }
     this.log.info({ listen: bound, upstreams: cfg.upstreams.map((u) => `${u.host}:${u.port}`), mode: cfg.enforce.mode }, 'serving');
     return bound;
   }
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: this.programmer, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])] }), this.log);
+    const programmer = this.programmer;
+    const drops = this.drops;
+    // The answers the kernel took, remembered to explain later drops (lib/drops).
+    const recording = programmer && { add: async (els: Element[]) => { await programmer.add(els); drops.answered(els); } };
+    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: recording, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])] }), this.log, this.metrics);
+  }
+
+  /** What /readyz checks: the ruleset (enforce mode), the last kernel batch, an upstream. */
+  private readyChecks(): ReadyCheck[] {
+    const checks: ReadyCheck[] = [];
+    if (this.enforcing) {
+      checks.push(rulesetCheck(this.cfg.nftables.table, SET_DEFINITIONS.map(([name]) => name)));
+      checks.push(kernelCheck(() => this.lastBatch));
+    }
+    const up = this.upstreams;
+    if (up) {
+      checks.push(upstreamCheck(() => up.perServer, async () => {
+        const id = Math.floor(Math.random() * 65536);
+        const wire = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'NS', name: '.' }] });
+        await up.exchange(wire, { name: '', qtype: 2, qclass: 1, id });
+      }));
+    }
+    return checks;
+  }
+
+  /** `dnswall drops` asks through this; failing to listen costs only the CLI view. */
+  private async startControl(socketPath: string): Promise<void> {
+    const control = new ControlServer(socketPath, this.log.child({ part: 'control' }));
+    control.handle('drops', (req, reply) => {
+      const f = (req.filter ?? {}) as { source?: string; pod?: string; cgroup?: string };
+      if (f.pod || f.cgroup) return reply.error('this daemon does not know pod or cgroup identities for drops yet; filter with --source IP');
+      const match = (d: Drop) => !f.source || d.source === f.source;
+      for (const d of this.drops.list(match)) reply.item(d);
+      if (!req.follow) return reply.end();
+      const stop = this.drops.follow((d) => { if (match(d)) reply.item(d); });
+      reply.onClose(stop);
+    });
+    try {
+      await control.listen();
+      this.control = control;
+      this.log.info({ control: socketPath }, 'control socket');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, control: socketPath }, 'control socket not available: `dnswall drops` cannot reach this daemon');
+    }
   }
 
   /** The per-source budget every listener shares, and the reader of the kernel meter's counters. */
@@ -170,27 +272,7 @@ export class Daemon {
   }
 
   private async startMetrics(ep: NonNullable<Config['metrics']>): Promise<void> {
-    const plugin = <T>(name: string) => this.plugins.find((p) => p.name === name) as T | undefined;
-    const reg = createRegistry({
-      listeners: () => [
-        ...this.udp.map((u, i) => ({ transport: 'udp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: u.stats })),
-        ...this.tcp.map((t, i) => ({ transport: 'tcp' as const, listen: formatEndpoint(this.cfg.listen[i]), stats: t.stats })),
-      ],
-      policy: () => this.withCarried('policy', plugin<PolicyPlugin>('policy')?.stats),
-      nftset: () => this.withCarried('nftset', plugin<NftsetPlugin>('nftset')?.stats),
-      upstream: () => this.withCarried('upstream', this.upstreams?.stats),
-      cache: () => {
-        const store = plugin<CachePlugin>('cache')?.store;
-        return store && { stats: this.withCarried('cache', store.stats)!, size: store.size, bytes: store.bytes };
-      },
-      guard: () => plugin<GuardPlugin>('guard')?.stats,
-      cgroup: () => this.cgroups?.diag.stats,
-      programmer: () => this.withCarried('programmer', this.programmer?.stats),
-      reloads: () => this.reloads,
-      fairness: () => this.budget && { stats: this.budget.stats, sources: this.budget.size },
-      fairnessKernel: async () => this.kernelFairness?.read(),
-    });
-    this.metricsServer = await serveMetrics(ep, reg);
+    this.metricsServer = await serveMetrics(ep, this.metrics);
     this.log.info({ metrics: `http://${formatEndpoint(ep)}/metrics` }, 'metrics');
   }
 
@@ -236,7 +318,7 @@ export class Daemon {
         // The sets (and a counting, accepting ruleset) first; the programmer on them; the
         // enforcing verdict only once the new chain programs every answer (step 5).
         await this.install(renderRuleset(audited(cfg), index));
-        programmer = this.newProgrammer({ table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits, refreshSlackMs: cfg.ttl.grace * 500 });
+        programmer = this.newProgrammer(this.programmerOptions(cfg));
         await programmer.open();
       } else {
         // enforce→audit: the accepting verdict replaces the rejecting one before anything else.
@@ -255,6 +337,7 @@ export class Daemon {
       else if (fresh) {
         await fresh.start();
         this.cgroups = fresh;
+        registerCgroupMetrics(this.metrics, fresh);
       }
     } catch (err) {
       notInForce.push(`cgroup sources (${(err as Error).message})`);
@@ -268,7 +351,7 @@ export class Daemon {
     const oldUpstreams = this.upstreams;
     let newUpstreams: Upstreams | undefined;
     if (plan.live.includes('upstreams') || plan.live.includes('limits.upstreamTimeoutMs')) {
-      newUpstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }) });
+      newUpstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }), metrics: this.metrics });
       await newUpstreams.start();
       this.upstreams = newUpstreams;
     }
@@ -279,18 +362,12 @@ export class Daemon {
     const oldCache = oldChain?.plugins.find((p) => p.name === 'cache') as CachePlugin | undefined;
     const keepCache = oldCache && !plan.changed.some((k) => k.startsWith('cache.') || k.startsWith('ttl.') || k === 'upstreams');
     if (oldCache && !keepCache) info.cacheCleared = true;
-    // The old parts' counters live on in the metrics (read once more at retire: answers still finishing are not counted).
-    for (const p of oldChain?.plugins ?? []) {
-      if (p.name === 'policy' || p.name === 'nftset') this.carry(p.name, (p as PolicyPlugin | NftsetPlugin).stats);
-      if (p.name === 'cache' && !keepCache) this.carry('cache', (p as CachePlugin).store.stats);
-    }
-    if (newUpstreams && oldUpstreams) this.carry('upstream', oldUpstreams.stats);
-    if (this.programmer && !willEnforce) this.carry('programmer', this.programmer.stats); // enforce→audit retires it
     this.index = index;
     this.guard = AnswerGuard.fromConfig(cfg);
     // same tick as the index: pod selections are policy indexes of this configuration
     this.pods?.setPolicies(cfg.policies);
     this.cfg = cfg;
+    this.drops.reloaded();
     this.programmer = willEnforce ? programmer : undefined;
     this.chain = this.newChain(cfg, keepCache ? oldCache : undefined);
 
@@ -345,26 +422,6 @@ export class Daemon {
     return { result, changed: plan.changed, notApplied: exceptions };
   }
 
-  /** Counters of parts a reload replaced, kept so that the metrics never go backwards. */
-  private readonly carried = new Map<string, Record<string, number>>();
-
-  /** Adds a retired part's counters (numbers only; `held*` is a ring of samples, not a counter). */
-  private carry(part: string, stats: object | undefined): void {
-    if (!stats) return;
-    const acc = this.carried.get(part) ?? {};
-    for (const [k, v] of Object.entries(stats)) if (typeof v === 'number' && !k.startsWith('held')) acc[k] = (acc[k] ?? 0) + v;
-    this.carried.set(part, acc);
-  }
-
-  /** The running part's counters plus those of the parts it replaced. */
-  private withCarried<T extends object>(part: string, cur: T | undefined): T | undefined {
-    const acc = this.carried.get(part);
-    if (!cur || !acc) return cur;
-    const out: Record<string, unknown> = { ...(cur as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(acc)) out[k] = (typeof out[k] === 'number' ? out[k] : 0) + v;
-    return out as T;
-  }
-
   /** Reload results by kind (the dnswall_reloads_total metric); `serve` counts rejected files. */
   readonly reloads: Record<ReloadResult, number> = { applied: 0, partial: 0, rejected: 0, failed: 0 };
 
@@ -402,6 +459,9 @@ export class Daemon {
   /** Stop listening, finish held answers, leave the kernel state in place. */
   async stop(): Promise<void> {
     this.metricsServer?.close();
+    this.healthServer?.close();
+    this.control?.close();
+    this.drops.close();
     await Promise.all([...this.udp, ...this.tcp].map((l) => l.close()));
     await this.chain?.close();
     await this.upstreams?.close();

@@ -10,6 +10,8 @@ import { TcpClient } from './tcp';
 import { UdpPool } from './udp';
 import { readQuestion } from '../dns/query';
 import { FLAG, HEADER_SIZE, RCODE, RCODE_MASK } from '../dns/constants';
+import type { Metrics } from '../metrics/registry';
+import { registerUpstreamMetrics, type ServerStats } from './metrics';
 
 export { UpstreamError } from './errors';
 export type { UpstreamErrorCode, Attempt } from './errors';
@@ -25,6 +27,8 @@ export interface UpstreamsOptions {
   /** exchanges waiting at once before new ones fail with OVERLOADED; default 20000 */
   maxInFlight?: number;
   log?: Logger;
+  /** where the pool registers its metrics (metrics.ts) */
+  metrics?: Metrics;
 }
 
 export interface QuestionOf {
@@ -50,6 +54,8 @@ export const DEFAULT_MAX_IN_FLIGHT = 20000;
 
 export class Upstreams {
   readonly stats: UpstreamStats = newStats();
+  /** per server, in configured order: tries, failures by reason, last accepted reply */
+  readonly perServer: ServerStats[];
   private readonly servers: Endpoint[];
   private readonly timeoutMs: number;
   private readonly maxInFlight: number;
@@ -65,6 +71,8 @@ export class Upstreams {
     const size = opts.udpSockets ?? DEFAULT_UDP_SOCKETS;
     if (!Number.isInteger(size) || size < 1) throw new UpstreamError('BAD_OPTIONS', `udpSockets must be an integer >= 1, got ${size}`);
     this.servers = opts.servers.map((s) => ({ ...s }));
+    this.perServer = this.servers.map((s) => ({ upstream: endpointText(s), requests: 0, failures: new Map(), lastReplyAt: 0 }));
+    if (opts.metrics) registerUpstreamMetrics(opts.metrics, this);
     this.timeoutMs = opts.timeoutMs;
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.log = opts.log;
@@ -120,6 +128,8 @@ export class Upstreams {
     const last = this.servers.length - 1;
     for (let i = 0; i <= last; i++) {
       const server = this.servers[i];
+      const ss = this.perServer[i];
+      ss.requests++;
       if (i > 0) this.stats.failovers++;
       let transport: 'udp' | 'tcp' = tcpFirst ? 'tcp' : 'udp';
       try {
@@ -134,7 +144,9 @@ export class Upstreams {
         reply.writeUInt16BE(q.id, 0);
         const result: ExchangeResult = { wire: reply, server, transport, ms: performance.now() - t0 };
         const rcode = reply[3] & RCODE_MASK;
+        ss.lastReplyAt = Date.now();
         if ((rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && i < last) {
+          countFailure(ss, rcode === RCODE.SERVFAIL ? 'servfail' : 'refused');
           fallback = result;
           attempts.push({ server, transport, code: 'BAD_REPLY', message: `rcode ${rcode}` });
           this.log?.debug({ server: endpointText(server), name: q.name, rcode }, 'upstream refused or failed; trying the next');
@@ -145,6 +157,7 @@ export class Upstreams {
         if (this.state === 'closed') throw new UpstreamError('CLOSED', 'upstream pool closed while the query was in flight', attempts);
         const e = err instanceof UpstreamError ? err : new UpstreamError('ALL_FAILED', String(err));
         attempts.push({ server, transport, code: e.code, message: e.message });
+        countFailure(ss, e.code.toLowerCase());
         this.log?.debug({ server: endpointText(server), name: q.name, code: e.code, err: e.message }, 'upstream try failed');
       }
     }
@@ -177,4 +190,8 @@ function checkQuery(wire: Buffer, q: QuestionOf): number {
     throw new UpstreamError('BAD_QUERY', `query bytes ask ${question.name}/${question.qtype}/${question.qclass}, not ${q.name}/${q.qtype}/${q.qclass}`);
   }
   return question.end;
+}
+
+function countFailure(ss: ServerStats, reason: string): void {
+  ss.failures.set(reason, (ss.failures.get(reason) ?? 0) + 1);
 }

@@ -15,6 +15,10 @@ const DEFAULT_VIEW = {
   metrics: null,
   kubernetes: null,
   answers: { denyCIDRs: [] },
+  health: null,
+  queryLog: 'denied',
+  control: '/run/dnswall/control.sock',
+  drops: { logGroup: 7, perSecond: 100 },
   policies: [],
 };
 
@@ -102,4 +106,19 @@ t.test('cache: defaults, overrides, bad values with positions', async (t) => {
   t.throws(() => parseConfig('cache: { enabled: "yes" }\n', 'c.yaml'), /c\.yaml:1:19 cache\.enabled must be true or false/);
   t.throws(() => parseConfig('cache: { maxBytes: 0 }\n', 'c.yaml'), /c\.yaml:1:20 cache\.maxBytes must be at least 1/);
   t.throws(() => parseConfig('cache: { size: 1 }\n', 'c.yaml'), /unknown key "size"/);
+});
+
+t.test('health, queryLog, control, drops: defaults, values, positioned errors', async (t) => {
+  const c = parseConfig('health: "127.0.0.1:8080"\nqueryLog: all\ncontrol: /tmp/dw.sock\ndrops: { logGroup: 9, perSecond: 5 }\n', 'o.yaml');
+  t.same(c.health, { host: '127.0.0.1', port: 8080, family: 4 });
+  t.equal(c.queryLog, 'all');
+  t.equal(c.control, '/tmp/dw.sock');
+  t.same(c.drops, { logGroup: 9, perSecond: 5 });
+  t.equal(parseConfig('control: off\n', 'o.yaml').control, null);
+  t.throws(() => parseConfig('health: "127.0.0.1"\n', 'o.yaml'), /o\.yaml:1:9 health: .*port/);
+  t.throws(() => parseConfig('queryLog: some\n', 'o.yaml'), /o\.yaml:1:11 .*queryLog/);
+  t.throws(() => parseConfig('control: run/x.sock\n', 'o.yaml'), /o\.yaml:1:10 control: .*absolute/);
+  t.throws(() => parseConfig('drops: { logGroup: 70000 }\n', 'o.yaml'), /o\.yaml:1:20 drops\.logGroup must be at most 65535/);
+  t.throws(() => parseConfig('drops: { perSecond: 0 }\n', 'o.yaml'), /o\.yaml:1:21 drops\.perSecond/);
+  t.throws(() => parseConfig('drops: { group: 1 }\n', 'o.yaml'), /o\.yaml:1:10 .*unknown key "group"/);
 });

@@ -125,7 +125,7 @@ t.test('ConfigError message is FILE:LINE:COL message per line', async (t) => {
     t.equal(
       err.message,
       'dir/c.yaml:1:12 ttl.min must be an integer, got string "x"\n' +
-        'dir/c.yaml:2:1 unknown key "foo" in the configuration; expected one of: listen, upstreams, denyResponse, ttl, enforce, nftables, limits, cache, metrics, kubernetes, answers, policies',
+        'dir/c.yaml:2:1 unknown key "foo" in the configuration; expected one of: listen, upstreams, denyResponse, ttl, enforce, nftables, limits, cache, metrics, health, queryLog, control, drops, kubernetes, answers, policies',
     );
   }
 });

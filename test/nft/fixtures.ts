@@ -14,6 +14,10 @@ export function testConfig(over: Partial<Config> = {}): Config {
     cache: { enabled: true, maxEntries: 20000, maxBytes: 33554432 },
     metrics: null,
     answers: { denyCIDRs: [] },
+    health: null,
+    queryLog: 'denied',
+    control: null,
+    drops: { logGroup: 7, perSecond: 100 },
     policies: [
       {
         name: 'frontend',

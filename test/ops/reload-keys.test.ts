@@ -197,7 +197,7 @@ runInNetns(__filename, async (t) => {
     t.match(m.body, /dnswall_reloads_total\{result="applied"\} \d+/);
     // Every reload above built a new policy plugin (and some a new cache and upstream pool).
     const value = (body: string, re: RegExp) => Number(re.exec(body)?.[1] ?? NaN);
-    for (const re of [/dnswall_policy_decisions_total\{verdict="allow"\} (\d+)/, /dnswall_upstream_events_total\{event="sent"\} (\d+)/, /dnswall_cache_events_total\{event="misses"\} (\d+)/]) {
+    for (const re of [/dnswall_policy_decisions_total\{policy="loop",verdict="allow"\} (\d+)/, /dnswall_upstream_events_total\{event="sent"\} (\d+)/, /dnswall_cache_misses_total (\d+)/]) {
       t.ok(value(m.body, re) >= value(before.body, re) && value(before.body, re) > 0, `${re.source}: ${value(before.body, re)} → ${value(m.body, re)}`);
     }
     await t.rejects(get(9301, '/metrics'), 'the old address is closed');

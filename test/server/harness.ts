@@ -49,6 +49,12 @@ export class FakeProgrammer {
   readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, evictions: { perName: 0, perSource: 0, total: 0 } };
   opened = false;
   closed = false;
+  readonly limits = { maxElements: 1_000_000, maxElementsPerSource: Infinity, maxAddressesPerName: Infinity };
+
+  sizes(): { book: number; elements: number; sources: number; names: number; queued: number } {
+    const live = new Set(this.calls.flat().map((e) => e.set + encodeKey(e).toString('hex')));
+    return { book: live.size, elements: live.size, sources: new Set(this.calls.flat().map((e) => e.source)).size, names: 0, queued: 0 };
+  }
 
   async open(): Promise<void> {
     this.opened = true;

@@ -130,16 +130,13 @@ export interface SockDiagStats {
   found: number;
   /** ENOENT, a reply for another socket, no cgroup attribute, a timeout or a socket error */
   failed: number;
-  /** lookup time of the last lookups, ns (ring buffer) */
-  latency: Float64Array;
-  latencyCount: number;
 }
-
-const LATENCY_RING = 4096;
 
 /** One NETLINK_SOCK_DIAG socket; lookups in flight are matched to replies by sequence number. */
 export class SockDiag {
-  readonly stats: SockDiagStats = { lookups: 0, found: 0, failed: 0, latency: new Float64Array(LATENCY_RING), latencyCount: 0 };
+  readonly stats: SockDiagStats = { lookups: 0, found: 0, failed: 0 };
+  /** Told each lookup's time in seconds (the lookup-duration histogram: metrics.ts). */
+  observe?: (seconds: number) => void;
   private sock: RawNetlinkSocket | null;
   private seq = (0x10000 + Math.floor(Math.random() * 0x7fff0000)) >>> 0;
   private readonly pending = new Map<number, Pending>();
@@ -169,7 +166,7 @@ export class SockDiag {
     }
     return new Promise<DiagResult>((resolve) => {
       const done = (r: DiagResult) => {
-        this.stats.latency[this.stats.latencyCount++ % LATENCY_RING] = Number(process.hrtime.bigint() - t0);
+        this.observe?.(Number(process.hrtime.bigint() - t0) / 1e9);
         resolve(r);
       };
       const timer = setTimeout(() => this.settle(seq, { error: 'ETIMEDOUT' }), LOOKUP_TIMEOUT_MS);

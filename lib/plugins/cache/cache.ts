@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Handler, Plugin, Request, Response } from '../types';
 import { truncatedResponse } from '../../dns/synth';
 import { AnswerCache, cacheKey, type CacheOptions, type CacheStats } from './store';
+import type { Metrics } from '../../metrics/registry';
+import { registerCacheMetrics } from './metrics';
 
 export class CachePlugin implements Plugin {
   readonly name = 'cache';
@@ -25,8 +27,9 @@ export class CachePlugin implements Plugin {
     this.store.clear();
   }
 
-  setup(next: Handler, _log: Logger): Handler {
+  setup(next: Handler, _log: Logger, metrics?: Metrics): Handler {
     const { store, inFlight } = this;
+    if (metrics) registerCacheMetrics(metrics, store);
 
     const hit = (req: Request, key: string): Response | null => {
       const h = store.get(key, req.wire, req.query);

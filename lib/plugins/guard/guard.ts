@@ -4,6 +4,8 @@
 // source's policies lets through with its allowCIDRs, before nftset programs anything. An answer
 // left with no address becomes SERVFAIL + EDE 15 (Blocked). Audit mode only logs and counts.
 import type { Logger } from 'pino';
+import type { Metrics } from '../../metrics/registry';
+import { registerGuardMetrics } from './metrics';
 import type { Handler, Plugin, Request, Response } from '../types';
 import type { AnswerAddress } from '../../dns/types';
 import { errorResponse, truncatedResponse } from '../../dns/synth';
@@ -53,7 +55,8 @@ export class GuardPlugin implements Plugin {
     return s;
   }
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(next: Handler, log: Logger, metrics: Metrics): Handler {
+    registerGuardMetrics(metrics, this.stats);
     const { opts, stats, limiter } = this;
     const audit = opts.mode === 'audit';
     return async (req: Request): Promise<Response> => {

@@ -8,6 +8,8 @@ import { errorResponse } from '../../dns/synth';
 import { RCODE, EDE } from '../../dns/constants';
 import { buildElements, type TtlPolicy } from './elements';
 import { reselect } from '../../identity/select';
+import type { Metrics } from '../../metrics/registry';
+import { registerNftsetMetrics } from './metrics';
 
 export interface NftsetOptions {
   programmer: Pick<SetProgrammer, 'add'>;
@@ -24,24 +26,20 @@ export interface NftsetStats {
   elements: number;
   failures: number;
   timeouts: number;
-  /** held time of the last answers, ns, for p50/p99 (ring buffer) */
-  held: Float64Array;
-  heldCount: number;
 }
-
-const HELD_RING = 4096;
 
 class CommitTimeout extends Error {}
 
 export class NftsetPlugin implements Plugin {
   readonly name = 'nftset';
-  readonly stats: NftsetStats = { programmedAnswers: 0, elements: 0, failures: 0, timeouts: 0, held: new Float64Array(HELD_RING), heldCount: 0 };
+  readonly stats: NftsetStats = { programmedAnswers: 0, elements: 0, failures: 0, timeouts: 0 };
   private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: NftsetOptions) {}
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(next: Handler, log: Logger, metrics?: Metrics): Handler {
     const { opts, stats } = this;
+    const held = metrics ? registerNftsetMetrics(metrics, stats) : undefined;
     return async (req: Request): Promise<Response> => {
       const decidedBy = opts.index(); // the index policy used a moment ago, in this same tick
       const res = await next(req);
@@ -90,7 +88,7 @@ export class NftsetPlugin implements Plugin {
           origin: 'synthesized',
         };
       }
-      stats.held[stats.heldCount++ % HELD_RING] = Number(process.hrtime.bigint() - t0);
+      held?.observe(Number(process.hrtime.bigint() - t0) / 1e9);
       stats.programmedAnswers++;
       stats.elements += elements.length;
       return res;

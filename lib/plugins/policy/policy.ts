@@ -5,6 +5,8 @@ import type { PolicyIndex } from '../../policy/index';
 import { denyResponse } from '../../dns/synth';
 import { RCODE } from '../../dns/constants';
 import { LogLimiter } from '../../util/ratelimit';
+import type { Metrics } from '../../metrics/registry';
+import { registerPolicyMetrics, countDecision } from './metrics';
 
 export interface PolicyOptions {
   /** Read per query so a reload can swap the index atomically. */
@@ -19,17 +21,20 @@ export interface PolicyStats {
   unmanaged: number;
   /** audit mode: queries that enforce mode would have denied */
   wouldDeny: number;
+  /** decisions by `policy\0verdict` (metrics.ts) */
+  readonly byPolicy: Map<string, number>;
 }
 
 export class PolicyPlugin implements Plugin {
   readonly name = 'policy';
-  readonly stats: PolicyStats = { allowed: 0, denied: 0, unmanaged: 0, wouldDeny: 0 };
+  readonly stats: PolicyStats = { allowed: 0, denied: 0, unmanaged: 0, wouldDeny: 0, byPolicy: new Map() };
   private readonly limiter = new LogLimiter(20);
 
   constructor(private readonly opts: PolicyOptions) {}
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(next: Handler, log: Logger, metrics?: Metrics): Handler {
     const { opts, stats, limiter } = this;
+    if (metrics) registerPolicyMetrics(metrics, stats);
     const rcode = opts.denyResponse === 'refused' ? RCODE.REFUSED : RCODE.NXDOMAIN;
     const audit = opts.mode === 'audit';
     return async (req: Request): Promise<Response> => {
@@ -39,10 +44,12 @@ export class PolicyPlugin implements Plugin {
       req.decision = d;
       if (d.verdict === 'allow') {
         stats.allowed++;
+        countDecision(stats, d.policy ?? '', 'allow');
         return next(req);
       }
       if (d.verdict === 'unmanaged') {
         stats.unmanaged++;
+        countDecision(stats, '', 'unmanaged');
         return next(req);
       }
       if (limiter.take()) {
@@ -53,9 +60,11 @@ export class PolicyPlugin implements Plugin {
       }
       if (audit) {
         stats.wouldDeny++;
+        countDecision(stats, d.policies.join(','), 'would_deny');
         return next(req);
       }
       stats.denied++;
+      countDecision(stats, d.policies.join(','), 'deny');
       const text = `dnswall: ${req.query.name || '.'} not allowed by policy ${d.policies.join(',')}`;
       return { wire: denyResponse(req.wire, req.query, rcode, text), rcode, origin: 'synthesized' };
     };
