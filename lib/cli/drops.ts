@@ -34,7 +34,10 @@ export function formatDrop(d: Drop): string {
   return `${d.time}  ${d.source} → ${d.destination} ${dst}  ${d.audit ? '(audit: let through) ' : ''}${d.detail}${d.policies.length ? `  [${d.policies.join(',')}]` : ''}`;
 }
 
-export async function runDrops(o: DropsOptions, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
+/** stdout to a pipe is asynchronous: resolve once the text is handed over, before the CLI exits. */
+const stdout = (s: string) => new Promise<void>((r) => process.stdout.write(s, () => r()));
+
+export async function runDrops(o: DropsOptions, out: (s: string) => void | Promise<void> = stdout): Promise<void> {
   if ([o.source, o.cgroup, o.pod].filter(Boolean).length > 1) throw new CliError('give at most one of --source, --cgroup, --pod', EXIT_BAD_INPUT);
   let source: string | undefined;
   if (o.source) {
@@ -47,7 +50,7 @@ export async function runDrops(o: DropsOptions, out: (s: string) => void = (s) =
   try {
     await request(controlPath(o), { op: 'drops', filter, follow: o.follow }, (v) => {
       const d = v as Drop;
-      if (o.follow) out((o.json ? JSON.stringify(d) : formatDrop(d)) + '\n');
+      if (o.follow) void out((o.json ? JSON.stringify(d) : formatDrop(d)) + '\n');
       else items.push(d);
     });
   } catch (err) {
@@ -55,7 +58,6 @@ export async function runDrops(o: DropsOptions, out: (s: string) => void = (s) =
     if (err instanceof CliError) throw err;
     throw new CliError(`dnswall drops: ${(err as Error).message}`, EXIT_RUNTIME);
   }
-  if (o.json) out(JSON.stringify(items, null, 2) + '\n');
-  else if (items.length === 0) out('no drops logged\n');
-  else for (const d of items) out(formatDrop(d) + '\n');
+  const text = o.json ? JSON.stringify(items, null, 2) + '\n' : items.length === 0 ? 'no drops logged\n' : items.map((d) => formatDrop(d) + '\n').join('');
+  await out(text);
 }
