@@ -6,11 +6,11 @@ import type { Node } from 'yaml';
 import { isMap, isScalar } from 'yaml';
 import type { Reader } from './reader';
 import type { KubernetesConfig, SourceSpec } from './types';
-import { failed, parseCIDR } from './addresses';
+import { failed, parseCIDR, parseCgroupPath } from './addresses';
 import { labelKeyError, labelValueError, OPERATORS, requirementError, type LabelSelector, type Requirement } from '../kube/selector';
 
-export const KUBERNETES_KEYS = ['kubeconfig', 'nodeName', 'unknownPodHoldMs', 'podCIDRs'] as const;
-export const KUBERNETES_DEFAULTS = { unknownPodHoldMs: 2000 } as const;
+export const KUBERNETES_KEYS = ['kubeconfig', 'nodeName', 'unknownPodHoldMs', 'podCIDRs', 'cgroupRoot'] as const;
+export const KUBERNETES_DEFAULTS = { unknownPodHoldMs: 2000, cgroupRoot: '/' } as const;
 /** A held query may wait at most this long; beyond it clients have long retried. */
 const HOLD_MAX_MS = 30_000;
 /** Node names are DNS subdomains (RFC 1123). */
@@ -19,7 +19,7 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 export function readKubernetes(r: Reader, node: Node | null, fallback: Node): KubernetesConfig | null {
   const m = r.map(node, 'kubernetes', KUBERNETES_KEYS, fallback);
   if (!m) return null;
-  const out: KubernetesConfig = { kubeconfig: null, nodeName: null, unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs, podCIDRs: null };
+  const out: KubernetesConfig = { kubeconfig: null, nodeName: null, unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs, podCIDRs: null, cgroupRoot: KUBERNETES_DEFAULTS.cgroupRoot };
   const get = (k: string) => {
     const e = m.get(k);
     return e && !r.absent(e.value) ? e : undefined;
@@ -50,6 +50,13 @@ export function readKubernetes(r: Reader, node: Node | null, fallback: Node): Ku
       if (failed(c)) r.report(item, `kubernetes.podCIDRs[${i}]: ${c.error}`);
       else out.podCIDRs.push(c);
     }
+  }
+  if ((e = get('cgroupRoot'))) {
+    // kubelet's --cgroup-root, relative to the cgroup v2 mount ("/" is allowed here: it is a root, not a source)
+    const s = r.string(e.value, 'kubernetes.cgroupRoot', e.key);
+    const p = s === undefined || s === '/' ? s : parseCgroupPath(s);
+    if (p !== undefined && failed(p)) r.report(e.value, `kubernetes.cgroupRoot "${s}" is not a cgroup path (kubelet's --cgroup-root under the cgroup v2 mount, e.g. "/" or "/kubelet"): ${p.error.replace(/, e\.g\. cgroup:\S+$/, '')}`);
+    else if (p !== undefined) out.cgroupRoot = p;
   }
   return out;
 }

@@ -49,6 +49,8 @@ export interface KubernetesConfig {
   unknownPodHoldMs: number;
   /** null = the Node object's spec.podCIDRs */
   podCIDRs: { cidr: string; family: Family; address: string; prefix: number }[] | null;
+  /** kubelet's --cgroup-root relative to the cgroup v2 mount, where hostNetwork pods' cgroups are looked for (default "/") */
+  cgroupRoot: string;
 }
 
 export interface Policy {

@@ -15,7 +15,7 @@ export function reselect(source: Source, index: PolicyIndex): Selection | null |
       return index.selectAddress(source.address) ?? undefined;
     case 'cgroup': {
       const cg = source.cgroup;
-      if (!cg) return undefined;
+      if (!cg || source.pod) return undefined; // a hostNetwork pod: decided again by its next query
       const sel = index.selectCgroup(cg.path);
       if (sel === null) return null;
       return deepestConfigured(index.cgroups.map((c) => c.path), cg.path) === cg.keyPath ? sel : undefined;

@@ -42,6 +42,8 @@ export interface Source {
   display: string;
   /** cgroup sources: the socket's cgroup id and path, and the configured ancestor the keys name. */
   cgroup?: CgroupInfo;
+  /** a hostNetwork pod (kind cgroup, keyed by its pod cgroup): which pod */
+  pod?: { namespace: string; name: string; uid: string };
 }
 
 export interface CgroupInfo {

@@ -8,6 +8,7 @@ import type { Config } from '../config/types';
 import { cidrBytes, cidrOf, minimalCidrs, minimalPairs, type Cidr } from './cidr';
 import { NftError, CAP_HINT } from './errors';
 import { isAllowSet } from './keys';
+import { podCgroupLevels } from '../kube/pod-cgroups';
 
 export interface ManagedIndex {
   managed: { v4: string[]; v6: string[] };
@@ -101,9 +102,14 @@ function egress(t: string, v: 4 | 6, cfg: Config): string[] {
   ];
 }
 
-/** `socket cgroupv2 level N` counts from the root: "/a" is 1, "/a/b" 2. */
-function cgroupLevels(idx: ManagedIndex): number[] {
-  return [...new Set((idx.cgroups ?? []).map((c) => c.path.split('/').length - 1).filter((n) => n > 0))].sort((a, b) => a - b);
+/**
+ * `socket cgroupv2 level N` counts from the root: "/a" is 1, "/a/b" 2. Pod selectors add the
+ * levels of kubelet's pod cgroups (hostNetwork pods: Guaranteed and Burstable/BestEffort).
+ */
+function cgroupLevels(idx: ManagedIndex, cfg: Config): number[] {
+  const levels = (idx.cgroups ?? []).map((c) => c.path.split('/').length - 1);
+  if (cfg.kubernetes && cfg.policies.some((p) => p.sources.some((s) => s.kind === 'pods'))) levels.push(...podCgroupLevels(cfg.kubernetes.cgroupRoot));
+  return [...new Set(levels.filter((n) => n > 0))].sort((a, b) => a - b);
 }
 
 /**
@@ -115,7 +121,7 @@ function cgroupLevels(idx: ManagedIndex): number[] {
  * and reject/drop. The three id sets are never flushed here: the daemon rewrites them whole.
  */
 function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
-  const levels = cgroupLevels(idx);
+  const levels = cgroupLevels(idx, cfg);
   const c = `add rule inet ${t} cgegress`;
   const dns = (v: 4 | 6) => cfg.listen.filter((e) => e.family === v).map((e) => (e.port ? `${e.host} . ${e.port}` : ''));
   const verdict = cfg.enforce.mode === 'audit'

@@ -185,7 +185,7 @@ export class Daemon {
     }
     this.upstreams = new Upstreams({ servers: cfg.upstreams, timeoutMs: cfg.limits.upstreamTimeoutMs, log: this.log.child({ part: 'upstream' }), metrics: this.metrics });
     await this.upstreams.start();
-    this.pods = startPodIdentity(cfg, () => this.index, this.programmer, this.log.child({ part: 'kubernetes' }));
+    this.pods = startPodIdentity(cfg, () => this.index, this.programmer, this.log.child({ part: 'kubernetes' }), this.cgroups);
     this.chain = this.newChain(cfg);
     await this.drops.start();
     const handle = () => this.chain!.handle;

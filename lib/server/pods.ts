@@ -10,11 +10,14 @@ import { KubeClient } from '../kube/client';
 import { PodSelectors } from '../policy/pods';
 import { PodIdentity } from '../identity/pod/resolver';
 import { NftPodKernel } from '../identity/pod/kernel';
+import { HostPods } from '../identity/pod/host';
+import type { CgroupIdentity } from '../identity/cgroup/identity';
+import { ownCgroupPath } from '../identity/cgroup/mount';
 
 export type { PodIdentity } from '../identity/pod/resolver';
 
 /** Starts the watch when the configuration has pod selector sources; undefined otherwise. Throws KubeConfigError for a bad connection. */
-export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programmer: Programmer | undefined, log: Logger): PodIdentity | undefined {
+export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programmer: Programmer | undefined, log: Logger, cgroups?: CgroupIdentity): PodIdentity | undefined {
   const k = cfg.kubernetes;
   if (!k) return undefined;
   if (!new PodSelectors(cfg.policies).any) {
@@ -25,6 +28,12 @@ export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programm
   const node = resolveNodeName(k);
   const kernel = programmer ? new NftPodKernel(cfg.nftables.table, programmer) : null;
   const pods = new PodIdentity(k, new KubeClient(conn, 'dnswall'), node, cfg.policies, index, kernel, log);
+  if (cgroups) {
+    // hostNetwork pods: by their pod cgroup, through the cgroup identity of local senders
+    pods.host = new HostPods(cgroups.tree.mount, k.cgroupRoot ?? '/', ownCgroupPath(), log);
+    pods.hostSync = () => cgroups.update();
+    cgroups.setPods(pods);
+  }
   log.info({ api: conn.describe, node }, 'kubernetes: watching the pods of this node');
   pods.start();
   return pods;

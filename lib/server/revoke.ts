@@ -42,7 +42,7 @@ export function stillAllowed(k: Pick<KeyFields, 'set' | 'proto' | 'port'>, d: De
   return d.ports.some((p) => IPPROTO[p.proto] === k.proto && p.port === k.port);
 }
 
-/** A source address known to another identity (a pod): its selection in `index`; undefined = not known there. */
+/** A source known to another identity (a pod address; a hostNetwork pod's "cgroup:<id>"): its selection in `index`; undefined = not known there. */
 export type SelectionOf = (address: string, index: PolicyIndex) => Selection | null | undefined;
 
 /** What else revocation consults: cgroup paths by id, the answer guard, pod selections by address. */
@@ -84,7 +84,9 @@ export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, i
     const pair = (cgroup ? 'cgroup:' : '') + source + ' ' + name;
     let d = decisions.get(pair);
     if (d === undefined) {
-      if (cgroup) {
+      const pod = cgroup ? selectionOf?.('cgroup:' + source, index) : undefined; // a hostNetwork pod's cgroup
+      if (pod !== undefined) d = index.decide(pod, name);
+      else if (cgroup) {
         const path = cgroupPath?.(BigInt(source));
         d = path === undefined ? null : index.decideCgroup(path, name);
       } else {

@@ -28,6 +28,7 @@ t.test('valid: the SPEC example shapes', async (t) => {
       '  nodeName: node-1',
       '  unknownPodHoldMs: 500',
       '  podCIDRs: ["10.244.1.0/24", "fd00:10:244:1::/64"]',
+      '  cgroupRoot: /kubelet',
       'policies:',
       '  - name: frontend',
       '    sources:',
@@ -51,19 +52,20 @@ t.test('valid: the SPEC example shapes', async (t) => {
       { cidr: '10.244.1.0/24', family: 4, address: '10.244.1.0', prefix: 24 },
       { cidr: 'fd00:10:244:1::/64', family: 6, address: 'fd00:10:244:1::', prefix: 64 },
     ],
+    cgroupRoot: '/kubelet',
   });
   const src = cfg.policies[0].sources;
   t.same(src[1], { kind: 'pods', namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' }, matchExpressions: [] }, podSelector: { matchLabels: { app: 'frontend' }, matchExpressions: [] } });
   t.same(src[2], { kind: 'pods', namespaceSelector: null, podSelector: { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', '1'] }, { key: 'canary', operator: 'DoesNotExist', values: [] }] } });
   t.same(src[3], { kind: 'pods', namespaceSelector: { matchLabels: {}, matchExpressions: [] }, podSelector: null }, 'namespaceSelector {} = every namespace');
-  t.match(summarize(cfg), /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms/);
+  t.match(summarize(cfg), /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms, kubelet cgroup root \/kubelet/);
   t.match(summarize(cfg), /frontend: 1 CIDR \+ 3 pod selectors/);
 });
 
 t.test('defaults', async (t) => {
   t.equal(parseConfig('listen: ["127.0.0.1:53"]', 'c.yaml').kubernetes, null, 'absent = off');
   const k = parseConfig('kubernetes: {}', 'c.yaml').kubernetes!;
-  t.same(k, { kubeconfig: null, nodeName: null, unknownPodHoldMs: 2000, podCIDRs: null });
+  t.same(k, { kubeconfig: null, nodeName: null, unknownPodHoldMs: 2000, podCIDRs: null, cgroupRoot: '/' });
   t.equal(resolveNodeName(k, { NODE_NAME: 'from-env' }), 'from-env', '$NODE_NAME');
   t.equal(resolveNodeName(k, {}), hostname().toLowerCase(), 'else the host name');
   t.equal(resolveNodeName({ ...k, nodeName: 'n' }, { NODE_NAME: 'from-env' }), 'n', 'the key wins');
@@ -77,6 +79,8 @@ t.test('errors with line and column', async (t) => {
     ['hold too long', 'kubernetes: { unknownPodHoldMs: 60000 }', '1:33', 'at most 30000'],
     ['hold negative', 'kubernetes: { unknownPodHoldMs: -1 }', '1:33', 'non-negative'],
     ['bad pod CIDR', 'kubernetes: { podCIDRs: ["10.244.1.0/33"] }', '1:26', 'podCIDRs[0]'],
+    ['relative cgroup root', 'kubernetes: { cgroupRoot: kubelet }', '1:27', 'kubernetes.cgroupRoot "kubelet" is not a cgroup path'],
+    ['cgroup root with ..', 'kubernetes: { cgroupRoot: /a/../b }', '1:27', 'must not contain ".."'],
     ['pod selector without kubernetes', 'policies:\n  - name: a\n    sources:\n      - podSelector: { matchLabels: { app: x } }\n', '4:9', 'need the "kubernetes:" key'],
     ['empty pod source', pol('{}'), '5:9', 'needs namespaceSelector and/or podSelector'],
     ['unknown pod source key', pol('{ podselector: {} }'), '5:11', 'did you mean "podSelector"'],

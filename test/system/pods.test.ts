@@ -2,18 +2,15 @@
 // server (over HTTPS with a test CA, a child process in the same namespace) and enforces pod
 // selector policies on the real kernel. Judged by DNS answers, connections and set contents.
 import t from 'tap';
-import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import { requireSystem, resolve, ADDR, config } from './world';
 import { requireOrSkip } from '../sandbox/need-root';
 import { opensslMissing, makePki, type TestPki } from '../kube/pki';
+import { Api, writeKubeconfig } from './kube-api';
 import { pod, waitFor } from '../kube/helpers';
 import { createTopology, type Topology } from '../../lib/sandbox/topology';
 import { onExitCleanup } from '../../lib/sandbox/cleanup';
 import { startZoneServer, startWebServer } from '../../lib/sandbox/peers';
 import { startDaemon, DNSWALL_BIN, type DaemonPeer } from '../../lib/sandbox/daemon-peer';
-import { ChildLines } from '../../lib/sandbox/child';
 import { Agent } from '../../lib/sandbox/agent';
 import type { ListedElement } from '../../lib/nft/list';
 
@@ -28,29 +25,6 @@ const ZONE = {
 const NODE = 'node-1';
 const P1 = [ADDR.pod1.v4, ADDR.pod1.v6];
 const dns4 = ADDR.nodePod1.v4;
-
-class Api {
-  private lines: ChildLines;
-  private queue: ((l: string) => void)[] = [];
-  constructor(readonly proc: ChildProcess) {
-    this.lines = new ChildLines(proc, 'test API server');
-    this.lines.on('line', (l: string) => this.queue.shift()?.(l));
-  }
-  static async start(topo: Topology, pki: TestPki): Promise<{ api: Api; port: number }> {
-    const proc = topo.spawn(topo.ns.node, [process.execPath, join(__dirname, '..', 'kube', 'apiserver-main.js'), pki.dir]);
-    const api = new Api(proc);
-    const first = await new Promise<string>((r) => api.queue.push(r));
-    return { api, port: (JSON.parse(first) as { port: number }).port };
-  }
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- replies are JSON of many shapes, read by each test
-  async do(cmd: Record<string, unknown>): Promise<any> {
-    const reply = new Promise<string>((r) => this.queue.push(r));
-    this.proc.stdin!.write(JSON.stringify(cmd) + '\n');
-    const o = JSON.parse(await reply) as { ok: boolean; out: unknown; error?: string };
-    if (!o.ok) throw new Error(`API server: ${o.error}`);
-    return o.out;
-  }
-}
 
 if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
   let topo: Topology;
@@ -99,8 +73,7 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
     await api.do({ op: 'create', resource: 'nodes', object: { metadata: { name: NODE }, spec: { podCIDRs: ['192.0.2.0/24', '2001:db8:1::/64'] } } });
     await createPod('shop', 'frontend-1', P1, { app: 'frontend' });
     await createPod('batch', 'other-1', [ADDR.pod2.v4, ADDR.pod2.v6], { app: 'unselected' });
-    const kc = join(pki.dir, 'kubeconfig');
-    writeFileSync(kc, `apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: "https://127.0.0.1:${started.port}", certificate-authority: ${pki.files.ca}}}]\nusers: [{name: t, user: {client-certificate: ${pki.files.clientCert}, client-key: ${pki.files.clientKey}}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n`);
+    const kc = writeKubeconfig(pki, started.port);
     daemon = await startDaemon(
       topo,
       config(`

@@ -11,7 +11,8 @@ import type { PolicyIndex } from '../../policy/index';
 import { CgroupTree } from './tree';
 import { SockDiag } from './sockdiag';
 import { LocalAddresses } from './local';
-import { CgroupResolver, type ManagedIds } from './resolver';
+import { CgroupResolver, type ManagedIds, type HostPodSources } from './resolver';
+import type { Selection } from '../types';
 import { ManagedCgroups, type ManagedCgroup } from '../../nft/cgroups';
 
 const CHECK_MS = 2000;
@@ -41,6 +42,12 @@ export class CgroupIdentity implements ManagedIds {
   private dirty = false;
   /** every id a configured path has had while we ran → that path (ids are never reused) */
   private readonly keyPaths = new Map<bigint, string>();
+  /** hostNetwork pods (the Kubernetes watch): their pod cgroups are managed too */
+  private pods?: HostPodSources & {
+    hostManaged(index: PolicyIndex): { id: bigint; selection: Selection }[];
+    /** looks for the pod cgroups kubelet has made since; true when one was found */
+    refreshHost(): boolean;
+  };
 
   constructor(private readonly opts: CgroupIdentityOptions) {
     this.cfg = opts.cfg;
@@ -58,6 +65,12 @@ export class CgroupIdentity implements ManagedIds {
     this.watch();
     this.timer = setInterval(() => this.check(), CHECK_MS);
     this.timer.unref();
+  }
+
+  /** hostNetwork pods are identified by their pod cgroup from now on (the pod identity runs). */
+  setPods(pods: NonNullable<CgroupIdentity['pods']>): void {
+    this.pods = pods;
+    this.resolver.pods = pods;
   }
 
   has(id: bigint): boolean {
@@ -108,10 +121,12 @@ export class CgroupIdentity implements ManagedIds {
   /** Each existing configured cgroup with the allowCIDRs of every policy selecting it. */
   wanted(): ManagedCgroup[] {
     const cidrs = new Map(this.cfg.policies.map((p) => [p.name, p.allowCIDRs.map((c) => c.cidr)]));
-    return [...this.tree.ids()].map(([p, id]) => ({
-      id,
-      allowCIDRs: [...new Set((this.index.selectCgroup(p)?.names ?? []).flatMap((n) => cidrs.get(n) ?? []))],
-    }));
+    const of = (sel: Selection | null) => [...new Set((sel?.names ?? []).flatMap((n) => cidrs.get(n) ?? []))];
+    return [
+      ...[...this.tree.ids()].map(([p, id]) => ({ id, allowCIDRs: of(this.index.selectCgroup(p)) })),
+      // selected hostNetwork pods, by pod cgroup (a pod that is also in a configured cgroup: both ids)
+      ...(this.pods?.hostManaged(this.index) ?? []).map((h) => ({ id: h.id, allowCIDRs: of(h.selection) })),
+    ];
   }
 
   close(): void {
@@ -149,7 +164,9 @@ export class CgroupIdentity implements ManagedIds {
 
   /** A configured cgroup changed (or the last write failed): write the sets again. */
   private check(): void {
-    if (this.tree.refresh() || this.dirty) void this.update().catch((e) => this.failed(e));
+    // (a hostNetwork pod's cgroup made by kubelet after the API showed the pod: managed within one check)
+    const hostPods = this.pods?.refreshHost() ?? false;
+    if (this.tree.refresh() || this.dirty || hostPods) void this.update().catch((e) => this.failed(e));
   }
 
   private failed(e: unknown): void {

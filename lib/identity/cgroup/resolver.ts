@@ -19,9 +19,17 @@ export interface ManagedIds {
   update(): Promise<void>;
 }
 
+/** hostNetwork pods by pod cgroup (lib/identity/pod): asked first for a local socket's cgroup id. */
+export interface HostPodSources {
+  hostSource(id: bigint, q: Query, index: PolicyIndex): Resolved | Promise<Resolved>;
+  settled?(source: Source, done: Promise<unknown>): void;
+}
+
 export class CgroupResolver implements Resolver {
   readonly name = 'cgroup';
   private readonly keys = new Map<bigint, Buffer>();
+  /** set once the Kubernetes watch runs (hostNetwork pods) */
+  pods?: HostPodSources;
 
   constructor(
     private readonly tree: CgroupTree,
@@ -33,13 +41,23 @@ export class CgroupResolver implements Resolver {
   ) {}
 
   resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
-    if (index.cgroups.length === 0 || !this.local.has(q.peer.address)) return null;
+    if ((index.cgroups.length === 0 && !this.pods) || !this.local.has(q.peer.address)) return null;
     return this.lookup(q, index);
+  }
+
+  /** A hostNetwork pod's query is handed to the pod identity (a revocation waits for it). */
+  settled(source: Source, done: Promise<unknown>): void {
+    if (source.pod) this.pods?.settled?.(source, done);
   }
 
   private async lookup(q: Query, index: PolicyIndex): Promise<Resolved> {
     const r = await this.diag.lookup({ transport: q.transport, family: q.peer.family, peer: q.peer, local: q.local });
     if ('error' in r) return { unattributable: `no socket found for ${q.transport} ${q.peer.address}:${q.peer.port} (${r.error})` };
+    if (this.pods) {
+      const pod = await this.pods.hostSource(r.id, q, index);
+      if (pod !== null) return 'unattributable' in pod ? pod : this.managedFirst(pod);
+    }
+    if (index.cgroups.length === 0) return null;
     const path = this.tree.locate(r.id);
     // Under no configured cgroup: its address decides, as for any sender (usually unmanaged).
     if (path === null) return null;
@@ -66,6 +84,16 @@ export class CgroupResolver implements Resolver {
       cgroup: { id: r.id, path, keyId, keyPath },
     };
     return source;
+  }
+
+  /** A hostNetwork pod's cgroup seen for the first time: in the managed sets before its answer. */
+  private async managedFirst(s: Source): Promise<Resolved> {
+    const id = s.cgroup!.keyId;
+    if (!this.managed || this.managed.has(id)) return s;
+    await this.managed.update();
+    if (!this.managed.has(id)) return { unattributable: `the cgroup of ${s.display} could not be made managed` };
+    this.log?.info({ pod: s.display, cgroup: s.cgroup!.keyPath, id: String(id) }, 'hostNetwork pod cgroup: managed');
+    return s;
   }
 
   private keyFor(id: bigint): Buffer {

@@ -7,9 +7,10 @@ import type { SetProgrammer } from '../../nft/programmer';
 import { installRuleset } from '../../nft/ruleset';
 import { decodeKey, type KeyFields } from '../../nft/keys';
 import { commentIsWhole } from '../../server/revoke';
+import { sourceFieldText } from '../../nft/owner';
 
 
-/** Per source address: null = delete all of its elements; else keep(name, key) decides each. */
+/** Per source address (or "cgroup:<id>" of a hostNetwork pod): null = delete all of its elements; else keep(name, key) decides each. */
 export type RevokePlan = Map<string, ((name: string, k: KeyFields) => boolean) | null>;
 
 export interface PodKernel {
@@ -31,8 +32,9 @@ export class NftPodKernel implements PodKernel {
     const doomed: KeyFields[] = [];
     await this.programmer.readLive((set, el) => {
       const k = decodeKey(set, el.key);
-      if (!k || (k.source.length !== 4 && k.source.length !== 16)) return;
-      const src = ipaddr.fromByteArray([...k.source]).toString();
+      if (!k) return;
+      // a pod address, or (8 bytes) a hostNetwork pod's cgroup id as "cgroup:<id>"
+      const src = k.source.length === 8 ? sourceFieldText(k.source) : ipaddr.fromByteArray([...k.source]).toString();
       if (!plan.has(src)) return;
       const keep = plan.get(src);
       if (!keep) {

@@ -19,6 +19,8 @@ import type { KubeNode, Pod } from '../../kube/types';
 import { addressBytes } from '../ip';
 import { stillAllowed } from '../../server/revoke';
 import type { PodKernel, RevokePlan } from './kernel';
+import type { HostPods, HostPod } from './host';
+import { cgroupIdBytes } from '../../nft/owner';
 
 export interface PodIdentityStats {
   /** pods of this node the watch knows (with an address) */
@@ -32,6 +34,15 @@ export interface PodIdentityStats {
   revokedElements: number;
   /** kernel updates that failed (retried with the next change) */
   kernelErrors: number;
+  /** hostNetwork pods of this node the watch knows; of which selected; of which with a pod cgroup found */
+  hostNetworkPods: number;
+  selectedHostNetworkPods: number;
+  hostNetworkPodCgroups: number;
+}
+
+/** The revocation key of a hostNetwork pod's elements: its pod cgroup id (pod addresses are keyed by their text). */
+export function cgroupKey(id: bigint): string {
+  return `cgroup:${id}`;
 }
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -41,7 +52,7 @@ const INFLIGHT_WAIT_MS = 5000;
 
 export class PodIdentity implements Resolver {
   readonly name = 'pod';
-  readonly stats: PodIdentityStats = { watchedPods: 0, selectedPods: 0, held: 0, heldTimedOut: 0, revokedElements: 0, kernelErrors: 0 };
+  readonly stats: PodIdentityStats = { watchedPods: 0, selectedPods: 0, held: 0, heldTimedOut: 0, revokedElements: 0, kernelErrors: 0, hostNetworkPods: 0, selectedHostNetworkPods: 0, hostNetworkPodCgroups: 0 };
   readonly watch: ClusterWatch;
   private readonly table = new PodAddressTable();
   private selectors: PodSelectors;
@@ -63,6 +74,11 @@ export class PodIdentity implements Resolver {
   private dirty = false;
   /** for tests and measurements: called after each kernel pass with the addresses it revoked */
   onKernelPass?: (revoked: string[]) => void;
+  /** hostNetwork pods by pod cgroup (absent without a cgroup v2 mount: they are not identified) */
+  host?: HostPods;
+  /** writes the managed cgroup sets (the cgroup identity's update): a kernel pass calls it when hostNetwork pods changed */
+  hostSync?: () => Promise<void>;
+  private hostChanged = false;
 
   constructor(
     private readonly cfg: KubernetesConfig,
@@ -123,7 +139,9 @@ export class PodIdentity implements Resolver {
   /** The identity plugin hands over each pod query's completion: a revocation waits for them. */
   settled(source: Source, done: Promise<unknown>): void {
     const addrs: string[] = [];
-    for (const k of [source.keys[4], source.keys[6]]) if (k) addrs.push(ipaddr.fromByteArray([...k]).toString());
+    if (source.kind === 'cgroup') {
+      if (source.cgroup) addrs.push(cgroupKey(source.cgroup.keyId)); // a hostNetwork pod
+    } else for (const k of [source.keys[4], source.keys[6]]) if (k) addrs.push(ipaddr.fromByteArray([...k]).toString());
     for (const a of addrs) this.inflight.set(a, (this.inflight.get(a) ?? 0) + 1);
     const end = () => {
       for (const a of addrs) {
@@ -138,6 +156,77 @@ export class PodIdentity implements Resolver {
       }
     };
     done.then(end, end);
+  }
+
+  /**
+   * hostNetwork pods (asked by the cgroup resolver for a local socket's cgroup id): the Source of
+   * a selected hostNetwork pod whose pod cgroup is `id` or an ancestor — keyed by the pod
+   * cgroup's id in the cgroup sets — or null (not such a pod's: configured cgroups, then the
+   * address decide). Before the first list is in, a local sender waits for it (bounded).
+   */
+  hostSource(id: bigint, q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
+    const host = this.host;
+    if (!host) return null;
+    if (!this.watch.hasSynced) {
+      return this.afterSync().then((ok) => (ok ? this.hostSource(id, q, this.index()) : { unattributable: 'the pod list is not in yet (a local sender may be a hostNetwork pod)' }));
+    }
+    if (host.size === 0) return null;
+    const hit = host.locate(id);
+    if (!hit || hit.pod.id === undefined) return null;
+    const h = hit.pod;
+    const key = cgroupKey(h.id!);
+    if (this.fenced(key)) {
+      return this.afterFence(key).then((ok) => (ok ? this.hostSource(id, q, this.index()) : { unattributable: `the revocation for ${h.namespace}/${h.name} did not finish within ${this.cfg.unknownPodHoldMs} ms` }));
+    }
+    const ids = this.selected.get(h.uid) ?? [];
+    const selection = ids.length ? index.selectPolicies(ids) : null;
+    if (!selection) return null;
+    const k = cgroupIdBytes(h.id!);
+    return {
+      kind: 'cgroup',
+      address: q.peer.address,
+      family: q.peer.family,
+      port: q.peer.port,
+      selection,
+      keys: { 4: k, 6: k },
+      display: `${q.peer.address} ${h.namespace}/${h.name} (hostNetwork)`,
+      cgroup: { id, path: hit.path, keyId: h.id!, keyPath: h.path! },
+      pod: { namespace: h.namespace, name: h.name, uid: h.uid },
+    };
+  }
+
+  /** The selected hostNetwork pods' cgroup ids with their selection in `index` (the managed cgroup sets). */
+  hostManaged(index: PolicyIndex): { id: bigint; path: string; selection: Selection }[] {
+    const out: { id: bigint; path: string; selection: Selection }[] = [];
+    for (const h of this.host?.all() ?? []) {
+      const ids = this.selected.get(h.uid) ?? [];
+      const sel = ids.length && h.id !== undefined ? index.selectPolicies(ids) : null;
+      if (sel && h.id !== undefined) out.push({ id: h.id, path: h.path!, selection: sel });
+    }
+    return out;
+  }
+
+  /** Looks for hostNetwork pods' cgroups made since (the cgroup identity's periodic check); true when one was found. */
+  refreshHost(): boolean {
+    const found = this.host?.refresh() ?? false;
+    if (found) this.updateStats();
+    return found;
+  }
+
+  /** Resolves true once the first list is in; false after the hold bound. */
+  private afterSync(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.syncWaiters.delete(done);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.syncWaiters.delete(done);
+        resolve(false);
+      }, this.cfg.unknownPodHoldMs);
+      this.syncWaiters.add(done);
+    });
   }
 
   private fenced(address: string): boolean {
@@ -263,6 +352,7 @@ export class PodIdentity implements Resolver {
   }
 
   private onPod(old: Pod | undefined, now: Pod | undefined): void {
+    if ((now ?? old)!.spec?.hostNetwork) return this.onHostPod(old, now);
     const touched = new Set<string>();
     const uid = (now ?? old)!.metadata.uid;
     for (const a of Object.values(this.table.get(uid)?.addresses ?? {})) touched.add(a as string);
@@ -282,6 +372,31 @@ export class PodIdentity implements Resolver {
     for (const a of touched) for (const w of this.waiters.get(a) ?? []) w();
   }
 
+  /** A hostNetwork pod: known by its pod cgroup; deleted or finished → its elements go; selection changed → re-decided. */
+  private onHostPod(old: Pod | undefined, now: Pod | undefined): void {
+    const host = this.host;
+    if (!host) return this.updateStats();
+    const uid = (now ?? old)!.metadata.uid;
+    const before = host.get(uid)?.id;
+    const prev = this.selected.get(uid);
+    if (now) host.set(now);
+    else host.remove(uid);
+    const h = host.get(uid);
+    let reselect = false;
+    if (h) {
+      const ids = this.selectors.select(this.facts(h.pod));
+      this.selected.set(uid, ids);
+      reselect = !!prev && !sameIds(prev, ids);
+    } else this.selected.delete(uid);
+    this.hostChanged = true;
+    if (this.watch.hasSynced && before !== undefined) {
+      const key = cgroupKey(before);
+      if (!h || h.id !== before) this.plan.set(key, null);
+      else if (reselect && !this.plan.has(key)) this.plan.set(key, this.keeper(uid));
+    }
+    this.schedule();
+  }
+
   private onNamespace(ns: string): void {
     this.reselectWhere((h) => h.namespace === ns);
   }
@@ -299,7 +414,8 @@ export class PodIdentity implements Resolver {
     this.reselectWhere(() => true, true);
   }
 
-  private reselectWhere(pred: (h: PodHold) => boolean, all = false): void {
+  private reselectWhere(pred: (h: { namespace: string }) => boolean, all = false): void {
+    this.reselectHost(pred, all);
     const changed = new Set<string>();
     const addrs: string[] = [];
     for (const h of this.table.holds()) {
@@ -315,6 +431,24 @@ export class PodIdentity implements Resolver {
     if (changed.size) this.settle(this.owners(addrs), changed);
   }
 
+  private reselectHost(pred: (h: HostPod) => boolean, all: boolean): void {
+    let changed = false;
+    for (const h of this.host?.all() ?? []) {
+      if (!pred(h)) continue;
+      const prev = this.selected.get(h.uid) ?? [];
+      const ids = this.selectors.select(this.facts(h.pod));
+      this.selected.set(h.uid, ids);
+      if (!all && sameIds(prev, ids)) continue;
+      changed = true;
+      const key = h.id !== undefined ? cgroupKey(h.id) : undefined;
+      if (key && this.watch.hasSynced && !this.plan.has(key)) this.plan.set(key, this.keeper(h.uid));
+    }
+    if (changed) {
+      this.hostChanged = true;
+      this.schedule();
+    }
+  }
+
   /** Whether an element of pod `uid` is still allowed by its current policies (as reload does). */
   private keeper(uid: string): (name: string, k: Parameters<typeof stillAllowed>[0]) => boolean {
     return (name, k) => {
@@ -327,6 +461,16 @@ export class PodIdentity implements Resolver {
 
   /** For reload revocation: the decision basis of a pod address (undefined = not a selected pod). */
   podSelection(address: string, index: PolicyIndex): Selection | null | undefined {
+    if (address.startsWith('cgroup:')) {
+      // a hostNetwork pod's cgroup id: its pod's selection (a removed pod's: none, revoked)
+      const id = BigInt(address.slice('cgroup:'.length));
+      for (const h of this.host?.all() ?? []) {
+        if (h.id !== id) continue;
+        const ids = this.selected.get(h.uid) ?? [];
+        return ids.length ? index.selectPolicies(ids) : null;
+      }
+      return undefined;
+    }
     const h = this.table.owner(address);
     if (!h) return undefined;
     const ids = this.selected.get(h.uid) ?? [];
@@ -359,6 +503,14 @@ export class PodIdentity implements Resolver {
         this.passing = plan;
         try {
           await this.kernel!.managed(this.selectedAddresses());
+          if (this.hostChanged && this.hostSync) {
+            // hostNetwork pods: the managed cgroup sets first (a pod no longer selected is unmanaged)
+            this.hostChanged = false;
+            await this.hostSync().catch((e: unknown) => {
+              this.hostChanged = true;
+              throw e;
+            });
+          }
           // answers already on their way for these addresses land first, then are judged
           await this.quiesce(plan.keys());
           this.stats.revokedElements += await this.kernel!.revoke(plan);
@@ -395,8 +547,17 @@ export class PodIdentity implements Resolver {
   private updateStats(): void {
     this.stats.watchedPods = this.table.size;
     let n = 0;
+    let hostSelected = 0;
+    let hostFound = 0;
+    for (const h of this.host?.all() ?? []) {
+      if ((this.selected.get(h.uid) ?? []).length) hostSelected++;
+      if (h.id !== undefined) hostFound++;
+    }
     for (const ids of this.selected.values()) if (ids.length) n++;
-    this.stats.selectedPods = n;
+    this.stats.selectedPods = n - hostSelected;
+    this.stats.hostNetworkPods = this.host?.size ?? 0;
+    this.stats.selectedHostNetworkPods = hostSelected;
+    this.stats.hostNetworkPodCgroups = hostFound;
   }
 }
 
