@@ -1,4 +1,4 @@
-// The flood stress run (issue 12): one pod sends ≥ 1,000,000 hostile packets (flood-main.ts:
+// The flood stress run: one pod sends ≥ 1,000,000 hostile packets (flood-main.ts:
 // mutated, truncated, random, QR=1, oversized datagrams, plus garbage TCP connections) at the
 // resolver on the node while the other pod asks a valid name every 0.2 s. Per target: the other
 // pod's success rate and latency during the flood, the flooder's first answer after it stops,

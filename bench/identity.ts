@@ -1,4 +1,4 @@
-// The cost of the identity step (issue 8), two numbers:
+// The cost of the identity step, two numbers:
 // 1. the sock_diag lookup per local query, µs: a UDP "resolver" socket and a connected client
 //    socket placed in a test cgroup, inside a private network namespace; N exact lookups one at a
 //    time and 64 in flight. Run as: ip netns add X; nsenter --net=/run/netns/X node dist/bench/identity.js lookup

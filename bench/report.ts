@@ -94,7 +94,7 @@ export function summarize(runs: RunRecord[]): Summary {
   const q = s.qps;
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? a / b : NaN);
   const check = (what: string, value: number, goal: string, pass: boolean) => s.checks.push({ what, value, goal, pass: Number.isFinite(value) && pass });
-  // The issue-13 targets, for dnswall (cache off, like the peers) and dnswall-cache (the defaults).
+  // The speed targets, for dnswall (cache off, like the peers) and dnswall-cache (the defaults).
   for (const t of ['dnswall', 'dnswall-cache'] as const) {
     if (!s.lost[t]) continue;
     const hot = ratio(q.hot[t], q.hot.dnsmasq);

@@ -1,4 +1,4 @@
-// Exit codes of the CLI (SPEC "Command line"): 0 ok, 1 bad input or configuration, 2 runtime failure.
+// Exit codes of the CLI (README.md, "Commands"): 0 ok, 1 bad input or configuration, 2 runtime failure.
 import { ConfigError } from '../config/errors';
 
 export const EXIT_OK = 0;

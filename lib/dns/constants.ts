@@ -133,38 +133,6 @@ export const SVCPARAM = {
 /** Sizes and limits with their reasons. */
 export const HEADER_SIZE = 12; // RFC 1035 §4.1.1
 export const MAX_NAME_WIRE = 255; // RFC 1035 §2.3.4, length octets included
-export const MAX_LABEL = 63; // RFC 1035 §2.3.4; 0x40/0x80 prefixes are other label types
 export const MIN_UDP_SIZE = 512; // RFC 6891 §6.2.5: smaller advertised sizes mean 512
 export const EDNS_UDP_SIZE = 1232; // DNS flag day 2020: avoids IP fragmentation
 export const MAX_EDE_TEXT = 200; // our bound: keeps synthesized answers far below 512 bytes
-
-const typeNames = invert(TYPE);
-const rcodeNames = invert(RCODE);
-
-/** "A", "AAAA", ... or "TYPE<n>" (RFC 3597 §5) for numbers without a name here. */
-export function typeName(n: number): string {
-  return typeNames.get(n) ?? `TYPE${n}`;
-}
-
-/** "NOERROR", "NXDOMAIN", ... or "RCODE<n>". */
-export function rcodeName(n: number): string {
-  return rcodeNames.get(n) ?? `RCODE${n}`;
-}
-
-/** Inverse of typeName for configuration and CLI input ("aaaa", "TYPE65"); undefined if unknown. */
-export function typeFromName(s: string): number | undefined {
-  const u = s.toUpperCase();
-  const v = (TYPE as Record<string, number>)[u];
-  if (v !== undefined) return v;
-  if (/^TYPE[0-9]{1,5}$/.test(u)) {
-    const n = Number(u.slice(4));
-    if (n <= 0xffff) return n;
-  }
-  return undefined;
-}
-
-function invert(o: Record<string, number>): Map<number, string> {
-  const m = new Map<number, string>();
-  for (const k of Object.keys(o)) m.set(o[k], k);
-  return m;
-}

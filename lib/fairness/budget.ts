@@ -1,4 +1,4 @@
-// The daemon's per-source bound (SPEC: Fairness), for what the kernel meter cannot see: audit
+// The daemon's per-source bound (README.md "Fairness"), for what the kernel meter cannot see: audit
 // mode (no ruleset), queries pipelined on TCP connections, connections per source, and a source
 // that stays under the rate but holds the pending-query pool. One SourceBudget is shared by
 // every listener (UDP and TCP, every listen address), keyed by the source address.
@@ -18,7 +18,7 @@ export const MAX_IDLE_SOURCES = 65536;
 const SWEEP_MS = 2000;
 /**
  * FORMERR/NOTIMP replies per second per source (burst 2×). Beyond it bad input is dropped
- * silently (SPEC: "FORMERR or dropped"): a stream of garbage costs a parse, not a parse and a send.
+ * silently (bad input gets FORMERR or is dropped): a stream of garbage costs a parse, not a parse and a send.
  */
 export const BAD_INPUT_REPLIES_PER_SECOND = 100;
 const REPLY_REFILL_MS = 2000; // the reply bucket (2 × per second) is full again after 2 s

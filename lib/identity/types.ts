@@ -1,4 +1,5 @@
-// Who asked: the one value the request path carries about a query's sender (issue 8/9 design).
+// Who asked: the one value the request path carries about a query's sender (docs/architecture.md,
+// "Who asked").
 // The identity plugin resolves it once per query; policy decides on its selection, nftset
 // programs its key bytes into the set of its kind.
 import type { Family } from '../config/types';

@@ -113,7 +113,7 @@ function cgroupLevels(idx: ManagedIndex, cfg: Config): number[] {
 }
 
 /**
- * Host processes by cgroup (issue 8): chain `output` jumps to `cgegress` for a socket whose
+ * Host processes by cgroup: chain `output` jumps to `cgegress` for a socket whose
  * cgroup, at the level of a configured path, is in `cgmanaged` (ids written over netlink by the
  * daemon, lib/nft/cgroups.ts). There: established/related, DNS to dnswall's own listen
  * addresses, `cgroup id . destination` (at every configured level: elements are keyed by the

@@ -25,8 +25,3 @@ export function explainDecision(d: Decision, who: string, name: string): string 
 export function explain(index: PolicyIndex, source: AddressSource, name: string): string {
   return explainDecision(index.decideAddress(source, name), source.address, name);
 }
-
-/** `explain --cgroup PATH`: every policy naming PATH or an ancestor selects it. */
-export function explainCgroup(index: PolicyIndex, path: string, name: string): string {
-  return explainDecision(index.decideCgroup(path, name), `cgroup ${path}`, name);
-}

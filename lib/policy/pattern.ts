@@ -1,4 +1,4 @@
-// DNS name patterns (SPEC "Name patterns"): exact names, '*' within one label, '**.' as the whole
+// DNS name patterns (lib/policy/README.md): exact names, '*' within one label, '**.' as the whole
 // first label (one or more labels), a lone '*' (every name) and brace sets. Pure, no I/O.
 import { braceExpand } from 'minimatch';
 

@@ -11,8 +11,8 @@ import * as dnsPacket from 'dns-packet';
 export const KINDS = ['mutated', 'truncated', 'random', 'response', 'oversized'] as const;
 export type Kind = (typeof KINDS)[number];
 
-/** The seeded generator of the fuzz tests' kind (LCG): the same seed, the same flood. */
-export function prng(seed: number): () => number {
+/** A seeded generator (LCG): the same seed, the same flood. */
+function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;

@@ -1,5 +1,5 @@
 // Bind failures, told as an operator needs them: which address, which transport, and the usual
-// cause of that errno on a node (SPEC: bad input gets a clear error naming the problem).
+// cause of that errno on a node (bad input gets a clear error naming the problem).
 import type { Endpoint } from '../config/types';
 import { formatEndpoint } from '../config/addresses';
 

@@ -1,6 +1,7 @@
 // What a reload changes, key by key, and which of those changes take effect without a restart
-// (SPEC "Reload": a reload applies every key it reports as applied; a key that needs a restart
-// is named in a warning, and its running value stays in force until then).
+// (docs/architecture.md "Lifecycle", Reload: a reload applies every key it reports as applied;
+// a key that needs a restart is named in a warning, and its running value stays in force until
+// then).
 import type { Config } from '../config/types';
 
 export type Handling = 'live' | 'restart';

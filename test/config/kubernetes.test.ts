@@ -20,7 +20,7 @@ function issues(text: string): string[] {
 const K = 'kubernetes: {}\n';
 const pol = (src: string) => `${K}policies:\n  - name: a\n    sources:\n      - ${src}\n`; // the source is on line 5, column 9
 
-t.test('valid: the SPEC example shapes', async (t) => {
+t.test('valid: the README example shapes', async (t) => {
   const cfg = parseConfig(
     [
       'kubernetes:',

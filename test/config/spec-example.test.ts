@@ -1,5 +1,6 @@
-// The configuration example of SPEC.md, verbatim: it has `allow` twice in one policy, which must
-// be a duplicate-key error at the second key. Without the first `allow` it is valid.
+// The configuration example of the product specification (a document outside this repository),
+// verbatim: it has `allow` twice in one policy, which must be a duplicate-key error at the second
+// key. Without the first `allow` it is valid.
 import t from 'tap';
 import { parseConfig } from '../../lib/config/load';
 import { ConfigError } from '../../lib/config/errors';

@@ -147,7 +147,7 @@ t.test('allowCIDRs: kept for the excepted policy, not programmed; the shared cac
   t.equal((await w.ask('192.0.2.20', 'loop.example.com')).rcode, 'SERVFAIL');
 });
 
-t.test('unmanaged sources are relayed unfiltered (SPEC: not managed, not touched)', async (t) => {
+t.test('unmanaged sources are relayed unfiltered (not managed, not touched)', async (t) => {
   const w = setup();
   const r = await w.ask('203.0.113.99', 'meta.example.com');
   t.equal(r.rcode, 'NOERROR');

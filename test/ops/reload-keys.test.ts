@@ -1,4 +1,4 @@
-// Reload, key by key (SPEC "Reload"): every key the plan calls live is in force after the
+// Reload, key by key (docs/architecture.md "Lifecycle"): every key the plan calls live is in force after the
 // reload — proven by what a client or the kernel sees — and every restart key is named in a
 // "configuration reloaded except: …" warning while its running value stays. The real Daemon,
 // real nft and netlink, in a namespace of its own; one zone server per upstream.

@@ -1,4 +1,4 @@
-// Accept/reject table for pattern syntax, and the SPEC's "Name patterns" table matched for real.
+// Accept/reject table for pattern syntax, and the product specification's name-pattern table (SPEC_TABLE, copied here) matched for real.
 import t from 'tap';
 import { validatePattern, expandPattern, normalizeName, LabelGlob } from '../../lib/policy/pattern';
 import { PolicyIndex } from '../../lib/policy/index';

@@ -1,4 +1,4 @@
-// Host senders by cgroup (issue 8): the daemon and test processes share the "node" namespace;
+// Host senders by cgroup: the daemon and test processes share the "node" namespace;
 // each test process runs in its own test cgroup under the v2 mount. Managed cgroups resolve and
 // connect only what their policy allows; another managed cgroup cannot use it; a descendant is
 // covered; an unmanaged cgroup is untouched; denials are answered and never forwarded; DNS over

@@ -1,4 +1,4 @@
-// Restart with handed-over sockets (issue 5): `dnswall hold-sockets` keeps the listening UDP
+// Restart with handed-over sockets: `dnswall hold-sockets` keeps the listening UDP
 // and TCP sockets while the daemon is replaced (SIGUSR2), so a steady stream of queries from
 // the pods loses none: the new daemon reads the shared sockets before the old one stops.
 import t from 'tap';

@@ -1,4 +1,4 @@
-// audit ↔ enforce by reload, with traffic (SPEC "Reload", issue 11): a pod that resolves and
+// audit ↔ enforce by reload, with traffic (docs/architecture.md "Lifecycle"): a pod that resolves and
 // connects in a loop across the switch never has a connection rejected — audit→enforce makes
 // the programmer and programs every answer before the enforcing verdict is installed, and
 // enforce→audit replaces the rejecting verdict before the chain stops programming. After each

@@ -1,4 +1,4 @@
-// Reload (SPEC "Reload"): an invalid file is rejected and the old policy kept; a valid one is
+// Reload (docs/architecture.md "Lifecycle"): an invalid file is rejected and the old policy kept; a valid one is
 // swapped and every element the new policy no longer allows is deleted before the reload is
 // reported done, so a new connection to a revoked address is blocked at once.
 import t from 'tap';

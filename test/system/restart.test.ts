@@ -1,4 +1,4 @@
-// Restart (SPEC "Restart"): SIGTERM exits 0 and leaves the sets; while the daemon is down and
+// Restart (docs/architecture.md "Lifecycle"): SIGTERM exits 0 and leaves the sets; while the daemon is down and
 // comes back, a held connection keeps working and new connections to an address resolved
 // before never fail. The restarted daemon adopts the elements (names kept, lives not shortened).
 import t from 'tap';

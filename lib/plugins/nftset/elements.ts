@@ -10,7 +10,7 @@ export interface TtlPolicy {
   grace: number;
 }
 
-/** element timeout = clamp(TTL, min, max) + grace (SPEC "TTLs"), in milliseconds. */
+/** element timeout = clamp(TTL, min, max) + grace (docs/architecture.md "Invariants"), in milliseconds. */
 export function elementTimeoutMs(ttl: number, p: TtlPolicy): number {
   const clamped = Math.min(Math.max(ttl, p.min), p.max);
   return (clamped + p.grace) * 1000;
