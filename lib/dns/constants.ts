@@ -136,3 +136,10 @@ export const MAX_NAME_WIRE = 255; // RFC 1035 §2.3.4, length octets included
 export const MIN_UDP_SIZE = 512; // RFC 6891 §6.2.5: smaller advertised sizes mean 512
 export const EDNS_UDP_SIZE = 1232; // DNS flag day 2020: avoids IP fragmentation
 export const MAX_EDE_TEXT = 200; // our bound: keeps synthesized answers far below 512 bytes
+
+const rcodeNames = new Map<number, string>(Object.entries(RCODE).map(([k, v]) => [v, k]));
+
+/** "NOERROR", "NXDOMAIN", ... or "RCODE<n>". */
+export function rcodeName(n: number): string {
+  return rcodeNames.get(n) ?? `RCODE${n}`;
+}

@@ -1,7 +1,7 @@
-// Constant tables agree with dns-packet's.
+// Constant tables agree with dns-packet's; rcodeName names them.
 import t from 'tap';
 import * as packet from 'dns-packet';
-import { TYPE, RCODE, EDE } from '../../lib/dns/constants';
+import { TYPE, RCODE, EDE, rcodeName } from '../../lib/dns/constants';
 
 // dns-packet ships these tables without type definitions
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,6 +21,12 @@ t.test('TYPE values match dns-packet', async (t) => {
 t.test('RCODE values match dns-packet', async (t) => {
   for (const [name, n] of Object.entries(RCODE)) if (n < 16) t.equal(rcodes.toRcode(name), n, name);
   void packet;
+});
+
+t.test('rcode names', async (t) => {
+  t.equal(rcodeName(3), 'NXDOMAIN');
+  t.equal(rcodeName(16), 'BADVERS');
+  t.equal(rcodeName(23), 'RCODE23');
 });
 
 t.test('RFC 8914 info codes used by dnswall', async (t) => {

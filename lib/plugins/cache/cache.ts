@@ -22,11 +22,6 @@ export class CachePlugin implements Plugin {
     return this.store.stats;
   }
 
-  /** Forget every entry (reload: the upstreams or the policy's view of them may have changed). */
-  clear(): void {
-    this.store.clear();
-  }
-
   setup(next: Handler, _log: Logger, metrics?: Metrics): Handler {
     const { store, inFlight } = this;
     if (metrics) registerCacheMetrics(metrics, store);

@@ -156,12 +156,6 @@ export class AnswerCache {
     return { wire: out, rcode: out[3] & RCODE_MASK, answer: { rcode: a.rcode, truncated: a.truncated, chain: a.chain, addresses } };
   }
 
-  /** Drops every entry (a reload calls this). Counters are kept. */
-  clear(): void {
-    this.map.clear();
-    this.used = 0;
-  }
-
   private delete(key: string): void {
     const e = this.map.get(key);
     if (!e) return;
