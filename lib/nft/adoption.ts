@@ -5,6 +5,12 @@
 // max(kernel, new). Should a lookup fail, the add waits until its set has been read (a blind
 // refresh would shorten the element for good if the read came after it); an element the
 // read finds refreshed with a shorter life is re-sent with max(kernel, ours).
+// A dump can repeat keys and miss others when the set changes during it (sets.ts, SetRead):
+// a set is "settled" only by a dump with no repeated key and no deletion heard during it
+// (ours, or another process's through the watch); until then its elements are still looked up
+// before their refresh, and it is read again (ADOPT_PAUSES_MS; then given up, with a warning).
+// Not detectable: the kernel's own garbage collection of expired elements during a dump (it
+// notifies nobody) can shift the walk past one live element per collected element.
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
 import type { NftTransport, TransportFactory } from './netlink/socket';
@@ -12,7 +18,10 @@ import { encodeElement, setElemMsg, decodeSetElemMsg, type DecodedElement } from
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from './netlink/constants';
 import { ALLOW_SETS, type AllowSet } from './keys';
 import { elementId, type Evicted, type ExpiryBook } from './expiry';
-import { dumpTransport, readSet } from './sets';
+import { dumpTransport, readSetChecked } from './sets';
+
+/** Pauses before re-reading a set whose dump was torn (so at most 1 + this many dumps per set). */
+export const ADOPT_PAUSES_MS = [250, 1_000, 5_000, 20_000];
 
 export type Requeue = (id: string, set: AllowSet, buf: Buffer) => void;
 
@@ -28,8 +37,12 @@ export interface AdoptionOptions {
 }
 
 export interface AdoptionStats {
-  /** elements read from the kernel */
+  /** distinct elements read from the kernel */
   elements: number;
+  /** set dumps made, keys a dump repeated (a torn dump), sets never read whole (given up) */
+  reads: number;
+  duplicates: number;
+  unsettledSets: number;
   /** elements re-sent because a refresh during adoption had given them a shorter life */
   repaired: number;
   /** elements looked up by key before their refresh, and how many of those lookups failed */
@@ -39,7 +52,7 @@ export interface AdoptionStats {
 }
 
 export class Adoption {
-  readonly stats: AdoptionStats = { elements: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0 };
+  readonly stats: AdoptionStats = { elements: 0, reads: 0, duplicates: 0, unsettledSets: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0 };
   private readonly touchedIds = new Set<string>();
   private readonly removedIds = new Set<string>();
   private sock: NftTransport | null = null;
@@ -48,6 +61,10 @@ export class Adoption {
   private done = false;
   /** Resolved when a set has been read and merged (or adoption ended). */
   private readonly setRead = new Map<AllowSet, { promise: Promise<void>; resolve: () => void }>();
+  /** Sets read whole: their unknown elements need no lookup. */
+  private readonly settled = new Set<AllowSet>();
+  /** Deletions seen per set (a deletion during a dump can hide an element without repeating one). */
+  private readonly deletions = new Map<AllowSet, number>();
   private readonly table: string;
   private readonly book: ExpiryBook;
   private readonly log?: Logger;
@@ -71,6 +88,12 @@ export class Adoption {
   /** The programmer deleted this element: never learn (or resurrect) it from an older read. */
   removed(id: string): void {
     this.removedIds.add(id);
+    this.deleted(ALLOW_SETS[id.charCodeAt(0)]);
+  }
+
+  /** An element of `set` was deleted (by us or, heard through the watch, by anyone). */
+  deleted(set: AllowSet | undefined): void {
+    if (set) this.deletions.set(set, (this.deletions.get(set) ?? 0) + 1);
   }
 
   cancel(): void {
@@ -80,7 +103,7 @@ export class Adoption {
 
   /** Learns the kernel's life of elements the book does not know yet, before they are refreshed. */
   async lookup(items: { id: string; set: AllowSet; key: Buffer }[]): Promise<void> {
-    const todo = items.filter((it) => !this.book.has(it.id) && !this.removedIds.has(it.id));
+    const todo = items.filter((it) => !this.settled.has(it.set) && !this.book.has(it.id) && !this.removedIds.has(it.id));
     if (todo.length === 0 || this.cancelled || this.done) return;
     this.lookupSock ??= this.opts.transport({ log: this.log });
     const sock = this.lookupSock;
@@ -110,9 +133,22 @@ export class Adoption {
     try {
       for (const set of ALLOW_SETS) {
         if (this.cancelled) break;
-        const started = performance.now();
-        const els = await readSet(this.sock, this.table, set);
-        for (const el of els) this.merge(set, el, started);
+        const read = await readSetChecked(this.sock, this.table, set, {
+          attempts: 1 + ADOPT_PAUSES_MS.length,
+          pauseMs: (n) => ADOPT_PAUSES_MS[n - 1],
+          disturbed: () => {
+            const before = this.deletions.get(set) ?? 0;
+            return () => (this.deletions.get(set) ?? 0) !== before;
+          },
+        });
+        this.stats.reads += read.reads;
+        this.stats.duplicates += read.duplicates;
+        for (let i = 0; i < read.elements.length; i++) this.merge(set, read.elements[i], read.readAt[i]);
+        if (read.consistent) this.settled.add(set);
+        else {
+          this.stats.unsettledSets++;
+          this.log?.warn({ set, reads: read.reads, duplicates: read.duplicates }, 'the set changed during every read; an element the previous daemon wrote may be refreshed with a shorter life');
+        }
         this.setRead.get(set)!.resolve();
       }
     } catch (e) {

@@ -7,7 +7,7 @@ import { performance } from 'perf_hooks';
 import { netlinkTransport, type NftTransport, type TransportFactory } from './netlink/socket';
 import { encodeElement } from './netlink/setelem';
 import type { DecodedElement } from './netlink/setelem';
-import { encodeKey, isAllowSet, type AllowSet, type Element, type KeyFields } from './keys';
+import { ALLOW_SETS, encodeKey, isAllowSet, type AllowSet, type Element, type KeyFields } from './keys';
 import { ExpiryBook, elementId, parseId, type Evicted } from './expiry';
 import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './pack';
 import type { BoundLimits } from './bounds';
@@ -170,9 +170,10 @@ export class SetProgrammer {
     if (this.slackMs <= 0 || !this.watchFactory) return;
     try {
       this.watcher = this.watchFactory(this.table, {
-        deleted: (set, key) => this.book.untrust(elementId(set, key)),
+        deleted: (set, key) => { this.book.untrust(elementId(set, key)); this.adoption?.deleted(set); },
         lost: (why, dead) => {
           this.book.untrustAll();
+          for (const set of ALLOW_SETS) this.adoption?.deleted(set);
           if (dead) { this.skipping = false; this.watcher = null; }
           this.opts.log?.info({ why, dead: !!dead }, 'the book no longer trusts what it knew of the kernel; every element is sent again');
         },

@@ -1,12 +1,14 @@
 // Set I/O: the one place that reads dnswall's allow sets from the kernel and deletes keys from
 // them, for the programmer (verify, adoption, remove), `dnswall list`, `dnswall forget` and
 // reload revocation. Errors name the set and what to do ("is the ruleset installed?").
+import { performance } from 'perf_hooks';
 import { NFPROTO_INET, NFT_MSG_DESTROYSETELEM, NFT_SET_TIMEOUT } from './netlink/constants';
 import { encodeElement, getSetElemDump, decodeSetElemMsg, newSetElemMsg, setElemMsg, type DecodedElement } from './netlink/setelem';
 import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
 import { netlinkTransport, type BatchPart, type NftTransport, type TransportFactory } from './netlink/socket';
 import { ALLOW_SETS, LAYOUTS, type AllowSet } from './keys';
 import { NftError, CAP_HINT } from './errors';
+import { IdTable } from './idtable';
 
 /** A dump of 100k elements takes seconds, more on a loaded machine: a dump waits this long for replies. */
 export const DUMP_REPLY_TIMEOUT_MS = 60_000;
@@ -30,17 +32,81 @@ export function dumpTransport(factory: TransportFactory = netlinkTransport): Nft
   return factory({ replyTimeoutMs: DUMP_REPLY_TIMEOUT_MS });
 }
 
-/** Every element of one set (GETSETELEM + NLM_F_DUMP). */
-export async function readSet(io: NftTransport, table: string, set: AllowSet): Promise<DecodedElement[]> {
-  let replies;
-  try {
-    replies = await io.dump(`set inet ${table} ${set} (GETSETELEM dump)`, (s) => getSetElemDump(s, NFPROTO_INET, table, set));
-  } catch (e) {
-    throw setError(e, table, set);
+/**
+ * A set read: its elements (one per key) and whether one dump showed the set whole. A dump is
+ * many kernel walks, each skipping the elements already sent; an element added or removed
+ * meanwhile (or the rhashtable resizing under a growing set) shifts the walk, so the dump can
+ * repeat keys and miss others — with no NLM_F_DUMP_INTR (measured: 100,001 replies, 91,909
+ * distinct keys, one insert during a 100k dump). A dump with a repeated key is read again.
+ */
+export interface SetRead {
+  /** the union of every attempt's elements, one per key (the latest read of it) */
+  elements: DecodedElement[];
+  /** per element: performance.now() when the dump it comes from was requested */
+  readAt: number[];
+  /** true: the last dump had no repeated key and `disturbed` said nothing changed during it */
+  consistent: boolean;
+  /** dumps made */
+  reads: number;
+  /** repeated keys seen, over all dumps */
+  duplicates: number;
+}
+
+export interface ReadOptions {
+  /** dumps at most (default READ_ATTEMPTS) */
+  attempts?: number;
+  /** ms to wait before dump n (n ≥ 1; default 100 × n): a set that was growing settles */
+  pauseMs?: (n: number) => number;
+  /** Called as a dump starts; the function it returns says, as it ends, whether the caller saw the set change meanwhile (a deletion shifts the walk without repeating a key). */
+  disturbed?: () => () => boolean;
+}
+
+/** Dumps per set read at most, when they keep showing repeated keys. */
+export const READ_ATTEMPTS = 3;
+
+/** Every element of one set (GETSETELEM + NLM_F_DUMP), read again while a dump is torn (see SetRead). */
+export async function readSetChecked(io: NftTransport, table: string, set: AllowSet, opts: ReadOptions = {}): Promise<SetRead> {
+  const attempts = Math.max(1, opts.attempts ?? READ_ATTEMPTS);
+  const keyLen = LAYOUTS[set].keyLen;
+  const seen = new IdTable(1024);
+  const elements: DecodedElement[] = [];
+  const readAt: number[] = [];
+  let duplicates = 0;
+  let reads = 0;
+  let consistent = false;
+  while (reads < attempts && !consistent) {
+    if (reads > 0) await new Promise((r) => setTimeout(r, opts.pauseMs?.(reads) ?? 100 * reads));
+    const changed = opts.disturbed?.();
+    const started = performance.now();
+    let replies;
+    try {
+      replies = await io.dump(`set inet ${table} ${set} (GETSETELEM dump)`, (s) => getSetElemDump(s, NFPROTO_INET, table, set));
+    } catch (e) {
+      throw setError(e, table, set);
+    }
+    reads++;
+    const round = new IdTable(1024);
+    let repeated = 0;
+    for (const msg of replies) {
+      for (const el of decodeSetElemMsg(msg).elements) {
+        if (el.key.length !== keyLen) continue;
+        const id = el.key.toString('latin1');
+        if (round.get(id) >= 0) { repeated++; continue; }
+        round.set(id, round.size);
+        const at = seen.get(id);
+        if (at >= 0) { elements[at] = el; readAt[at] = started; }
+        else { seen.set(id, elements.length); elements.push(el); readAt.push(started); }
+      }
+    }
+    duplicates += repeated;
+    consistent = repeated === 0 && !(changed?.() ?? false);
   }
-  const out: DecodedElement[] = [];
-  for (const msg of replies) for (const el of decodeSetElemMsg(msg).elements) if (el.key.length === LAYOUTS[set].keyLen) out.push(el);
-  return out;
+  return { elements, readAt, consistent, reads, duplicates };
+}
+
+/** Every element of one set, one per key (re-read while torn; the union of the reads). */
+export async function readSet(io: NftTransport, table: string, set: AllowSet): Promise<DecodedElement[]> {
+  return (await readSetChecked(io, table, set)).elements;
 }
 
 /** Calls `each` for every element of `sets` (default: all allow sets), one set after the other. */

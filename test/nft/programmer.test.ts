@@ -169,6 +169,35 @@ t.test('adoption: a failed lookup waits for its set to be read instead of shorte
   t.match(p.adoptionStats, { lookupFailures: 1 });
 });
 
+t.test('adoption: a torn dump (a key twice, one missed) is read again, so the missed element keeps its longer life', async (t) => {
+  const k = new FakeKernel();
+  for (let i = 1; i <= 4; i++) k.put('allow4', { key: encodeKey(el(`198.51.100.${i}`)), timeoutMs: 600_000, expirationMs: 550_000, comment: 'api.example.com' });
+  k.tornDumps = 1; // the first dump of allow4 misses 198.51.100.4
+  const p = await open(k, { adopt: 'background' });
+  await p.adopted;
+  t.match(p.adoptionStats, { elements: 4, duplicates: 1, unsettledSets: 0 });
+  t.ok(p.adoptionStats!.reads >= 9, 'allow4 twice, the other seven sets once');
+  await p.add([el('198.51.100.4', { timeoutMs: 5_000 })]);
+  const e4 = k.elements('allow4').find((e) => e.key.equals(encodeKey(el('198.51.100.4'))))!;
+  t.equal(e4.timeoutMs, 600_000, 'the refresh carried the life the second read found');
+  t.ok(e4.expirationMs! > 500_000);
+});
+
+t.test('adoption: while a set is not read whole its unknown elements are looked up; a settled set needs no lookup', async (t) => {
+  const k = new FakeKernel();
+  k.put('allow4', { key: encodeKey(el('198.51.100.7')), timeoutMs: 600_000, expirationMs: 550_000, comment: 'api.example.com' });
+  k.put('allow4', { key: encodeKey(el('198.51.100.8')), timeoutMs: 600_000, expirationMs: 550_000, comment: 'api.example.com' });
+  k.tornDumps = 1; // allow4's first dump is torn: it is read again after ADOPT_PAUSES_MS[0]
+  const p = await open(k, { adopt: 'background' });
+  // allow4 is read (torn) at once; the re-read waits 250 ms: an add now is looked up first
+  await new Promise((r) => setTimeout(r, 50));
+  await p.add([el('198.51.100.8', { timeoutMs: 5_000 })]);
+  t.equal(p.adoptionStats!.lookups, 1, 'looked up: its set was not read whole yet');
+  t.equal(k.elements('allow4').find((e) => e.key.equals(encodeKey(el('198.51.100.8'))))!.timeoutMs, 600_000);
+  await p.adopted;
+  t.equal(p.adoptionStats!.unsettledSets, 0);
+});
+
 t.test('remove() deletes and forgets; readLive() reads every allow set', async (t) => {
   const k = new FakeKernel();
   const p = await open(k);

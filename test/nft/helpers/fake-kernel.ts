@@ -47,6 +47,11 @@ export class FakeKernel {
   size = Infinity;
   /** While set, dumps wait for it (a set read that takes long, as 100k elements do). */
   dumpGate: Promise<void> | null = null;
+  /**
+   * The next this-many dumps are torn as the kernel's can be when the set changes during one
+   * (sets.ts): the last element is missed and the first sent twice.
+   */
+  tornDumps = 0;
   /** Sets the table lacks (verify fails ENOENT). */
   missing = new Set<string>();
 
@@ -178,6 +183,10 @@ export class FakeKernel {
     if (!isAllowSet(set) || this.missing.has(set)) throw new NftError('ENOENT', 'ENOENT');
     const out: NlMsg[] = [];
     const els = this.elements(set).map((el) => encodeElement(el));
+    if (this.tornDumps > 0 && els.length > 1) {
+      this.tornDumps--;
+      els[els.length - 1] = els[0];
+    }
     for (let i = 0; i < els.length; i += 100) out.push(...parseMessages(newSetElemMsg(1, NFPROTO_INET, this.table, set, els.slice(i, i + 100))));
     return out;
   }
