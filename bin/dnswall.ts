@@ -61,10 +61,12 @@ program
   .option('-c, --config <file>', 'configuration file', DEFAULT_CONFIG)
   .option('--source <ip>', 'the asking source address')
   .option('--cgroup <path>', 'the asking host process, by its cgroup v2 path (e.g. /system.slice/backup.service)')
+  .option('--pod <ns/name>', 'the asking pod of this node, by namespace/name (asks the running daemon for its policies)')
+  .option('--control <path>', 'the daemon\'s control socket, for --pod (default: the configuration\'s control:, else /run/dnswall/control.sock)')
   .option('--type <type>', 'query type', 'A')
   .option('--address <ip>', 'also say whether the answer guard would strip this answer address for the source (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
   .argument('<name>', 'the DNS name')
-  .action((name: string, o: { config: string; source?: string; cgroup?: string; type: string; address: string[] }) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup }, name, o.type, o.address)));
+  .action((name: string, o: { config: string; source?: string; cgroup?: string; pod?: string; control?: string; type: string; address: string[] }) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control }, name, o.type, o.address)));
 
 program
   .command('ruleset')
@@ -79,8 +81,10 @@ program
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .option('--source <ip>', 'only elements of this source')
   .option('--cgroup <path>', 'only elements of this cgroup (host processes)')
+  .option('--pod <ns/name>', 'only elements of this pod of this node (asks the running daemon)')
+  .option('--control <path>', 'the daemon\'s control socket, for pod names (default: the configuration\'s control:, else /run/dnswall/control.sock)')
   .option('--json', 'JSON output')
-  .action((o: { config: string; table?: string; source?: string; cgroup?: string; json?: boolean }) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, json: !!o.json })));
+  .action((o: { config: string; table?: string; source?: string; cgroup?: string; pod?: string; control?: string; json?: boolean }) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control, json: !!o.json })));
 
 program
   .command('forget')

@@ -18,6 +18,8 @@ import fsp from 'node:fs';
 import pathMod from 'node:path';
 import { CliError, EXIT_BAD_INPUT, EXIT_OK } from './exit';
 import { TYPE } from '../dns/constants';
+import { fetchPods, parsePodOption, podNames, type PodListing } from './pods';
+import type { Decision } from '../policy/types';
 
 export function runCheck(file: string): number {
   const cfg = loadConfigFile(file); // ConfigError → exit 1 with FILE:LINE:COL lines
@@ -43,14 +45,54 @@ export function parseCgroupOption(text: string): string {
   return p;
 }
 
-/** Exactly one of --source IP and --cgroup PATH. */
-function oneSource(o: { source?: string; cgroup?: string }): void {
-  if ((o.source === undefined) === (o.cgroup === undefined)) throw new CliError('give exactly one of --source IP and --cgroup PATH', EXIT_BAD_INPUT);
+/** Exactly one of --source IP and --cgroup PATH (and, where offered, --pod NS/NAME). */
+function oneSource(o: { source?: string; cgroup?: string; pod?: string }, pod = false): void {
+  if ([o.source, o.cgroup, o.pod].filter((x) => x !== undefined).length !== 1) {
+    throw new CliError(pod ? 'give exactly one of --source IP, --cgroup PATH and --pod NAMESPACE/NAME' : 'give exactly one of --source IP and --cgroup PATH', EXIT_BAD_INPUT);
+  }
 }
 
-export function runExplain(file: string, o: { source?: string; cgroup?: string }, name: string, type: string, addresses: string[] = []): number {
+/** `explain --pod NS/NAME`: the pod's policies as the running daemon sees them, decided with this configuration. */
+async function explainPod(file: string, o: { pod: string; control?: string }, name: string, addresses: string[]): Promise<number> {
+  const { namespace, name: podName } = parsePodOption(o.pod);
+  const addrs = addresses.map((a) => {
+    const ip = parseIP(a);
+    if (failed(ip)) throw new CliError(`--address ${ip.error}`, EXIT_BAD_INPUT);
+    return ip.address;
+  });
+  const cfg = loadConfigFile(file);
+  const pods = await fetchPods({ config: file, control: o.control });
+  const p = pods.find((x) => x.namespace === namespace && x.name === podName);
+  if (!p) throw new CliError(`no pod ${namespace}/${podName} on this node (the daemon knows ${pods.length}; a pod without an address yet is not listed)`, EXIT_BAD_INPUT);
+  const index = PolicyIndex.compile(cfg.policies);
+  const ids = p.policies.map((n) => cfg.policies.findIndex((x) => x.name === n));
+  const missing = p.policies.filter((_, i) => ids[i] < 0);
+  if (missing.length) process.stderr.write(`dnswall: the daemon selects ${namespace}/${podName} by ${missing.join(', ')}, which ${file} does not have (reload pending?)\n`);
+  const sel = index.selectPolicies(ids.filter((i) => i >= 0));
+  const where = p.hostNetwork ? `hostNetwork, cgroup ${p.cgroup?.path ?? '(not found yet)'}` : p.addresses.join(', ');
+  let d: Decision;
+  let how: string;
+  if (sel) {
+    d = index.decide(sel, name);
+    how = `selected by ${sel.names.join(', ')}`;
+  } else if (p.hostNetwork) {
+    d = p.cgroup ? index.decideCgroup(p.cgroup.path, name) : index.decide(null, name);
+    how = 'selected by no pod selector: judged by its cgroup, as a host process';
+  } else {
+    d = index.decideAddress({ address: p.addresses[0], family: p.addresses[0].includes(':') ? 6 : 4 }, name);
+    how = 'selected by no pod selector: judged by its address';
+  }
+  const lines = [explainDecision(d, `pod ${namespace}/${podName}`, name), `  pod ${namespace}/${podName} (${where}): ${how}`];
+  const guard = AnswerGuard.fromConfig(cfg);
+  for (const a of addrs) lines.push(explainAddress(guard, d, a));
+  process.stdout.write(lines.join('\n') + '\n');
+  return EXIT_OK;
+}
+
+export function runExplain(file: string, o: { source?: string; cgroup?: string; pod?: string; control?: string }, name: string, type: string, addresses: string[] = []): number | Promise<number> {
   if (!(type.toUpperCase() in TYPE)) throw new CliError(`--type ${JSON.stringify(type)} is not a known query type`, EXIT_BAD_INPUT);
-  oneSource(o);
+  oneSource(o, true);
+  if (o.pod !== undefined) return explainPod(file, { pod: o.pod, control: o.control }, name, addresses);
   const src = o.source !== undefined ? parseSource(o.source) : undefined;
   const cg = o.cgroup !== undefined ? parseCgroupOption(o.cgroup) : undefined;
   const addrs = addresses.map((a) => {
@@ -122,13 +164,34 @@ function cgroupPaths(): (source: string) => string {
   };
 }
 
-export async function runList(o: { config: string; table?: string; source?: string; cgroup?: string; json: boolean }): Promise<number> {
+/**
+ * The daemon's pods for naming elements: required for --pod; otherwise best effort — only when
+ * the configuration watches Kubernetes, and a daemon that does not answer costs only the names.
+ */
+async function podsForList(o: { config: string; control?: string; pod?: string }): Promise<PodListing[]> {
+  if (o.pod !== undefined) return fetchPods(o);
+  try {
+    if (o.control === undefined && (!fs.existsSync(o.config) || !loadConfigFile(o.config).kubernetes)) return [];
+    return await fetchPods(o);
+  } catch (err) {
+    process.stderr.write(`dnswall: pods not named: ${(err as Error).message}\n`);
+    return [];
+  }
+}
+
+export async function runList(o: { config: string; table?: string; source?: string; cgroup?: string; pod?: string; control?: string; json: boolean }): Promise<number> {
+  if ([o.source, o.cgroup, o.pod].filter((x) => x !== undefined).length > 1) throw new CliError('give at most one of --source, --cgroup and --pod', EXIT_BAD_INPUT);
   const table = tableFor(o);
   const src = o.source ? parseSource(o.source).address : undefined;
   const cg = o.cgroup !== undefined ? parseCgroupOption(o.cgroup) : undefined;
+  const wantPod = o.pod !== undefined ? parsePodOption(o.pod) : undefined;
+  const pods = podNames(await podsForList(o));
   const named = cgroupPaths();
-  const all = (await listElements(table)).map((e) => ({ ...e, source: named(e.source) }));
-  const shown = src ? all.filter((e) => e.source === src) : cg ? all.filter((e) => e.source === cg) : all;
+  const all = (await listElements(table)).map((e) => {
+    const pod = pods.get(e.source);
+    return { ...e, source: named(e.source), ...(pod ? { pod } : {}) };
+  });
+  const shown = src ? all.filter((e) => e.source === src) : cg ? all.filter((e) => e.source === cg) : wantPod ? all.filter((e) => e.pod === `${wantPod.namespace}/${wantPod.name}`) : all;
   process.stdout.write(formatList(shown, o.json));
   return EXIT_OK;
 }

@@ -13,6 +13,8 @@ export interface ListedElement {
   proto?: number; // 6 tcp, 17 udp (port sets only)
   port?: number;
   comment: string; // the DNS name
+  /** namespace/name of the pod the source belongs to (as the running daemon knows it) */
+  pod?: string;
   /** undefined for a permanent element (added without timeout by someone else). */
   timeoutMs?: number;
   expiresInMs?: number;
@@ -72,7 +74,7 @@ export function formatDuration(ms: number | undefined): string {
 export function formatList(elements: ListedElement[], json: boolean): string {
   if (json) return JSON.stringify(elements, null, 2) + '\n';
   const rows = [['SOURCE', 'DESTINATION', 'PORT', 'NAME', 'EXPIRES']];
-  for (const e of elements) rows.push([e.source, e.destination, formatPort(e), e.comment || '-', formatDuration(e.expiresInMs ?? e.timeoutMs)]);
+  for (const e of elements) rows.push([e.pod ? `${e.source} ${e.pod}` : e.source, e.destination, formatPort(e), e.comment || '-', formatDuration(e.expiresInMs ?? e.timeoutMs)]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
 }

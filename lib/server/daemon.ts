@@ -37,7 +37,7 @@ import { SourceBudget } from '../fairness/budget';
 import { KernelFairnessReader } from '../fairness/kernel';
 import { setupCgroups, cgroupResolver, GONE } from './cgroups';
 import type { CgroupIdentity } from '../identity/cgroup/identity';
-import { startPodIdentity, type PodIdentity } from './pods';
+import { startPodIdentity, podsHandler, type PodIdentity } from './pods';
 
 export interface BoundAddress {
   host: string;
@@ -255,6 +255,7 @@ export class Daemon {
       const stop = this.drops.follow((d) => { if (match(d)) reply.item(d); });
       reply.onClose(stop);
     });
+    control.handle('pods', podsHandler(() => this.pods));
     try {
       await control.listen();
       this.control = control;

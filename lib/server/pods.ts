@@ -14,7 +14,19 @@ import { HostPods } from '../identity/pod/host';
 import type { CgroupIdentity } from '../identity/cgroup/identity';
 import { ownCgroupPath } from '../identity/cgroup/mount';
 
-export type { PodIdentity } from '../identity/pod/resolver';
+export type { PodIdentity, PodListing } from '../identity/pod/resolver';
+import type { Handler } from '../control/server';
+
+/** Control op `pods`: every pod of this node the daemon knows, one item each (`dnswall list`, `explain --pod`). */
+export function podsHandler(pods: () => PodIdentity | undefined): Handler {
+  return (_req, reply) => {
+    const p = pods();
+    if (!p) return reply.error('this daemon does not watch Kubernetes (no kubernetes: key with pod selector sources)');
+    if (!p.watch.hasSynced) return reply.error('the pod list is not in yet; try again in a moment');
+    for (const item of p.listPods()) reply.item(item);
+    reply.end();
+  };
+}
 
 /** Starts the watch when the configuration has pod selector sources; undefined otherwise. Throws KubeConfigError for a bad connection. */
 export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programmer: Programmer | undefined, log: Logger, cgroups?: CgroupIdentity): PodIdentity | undefined {

@@ -6,7 +6,8 @@
 import t from 'tap';
 import fs from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { requireCgroups, createCgroupWorld, HOST_DNS, type CgroupWorld } from './cgroup-world';
+import { join } from 'node:path';
+import { requireCgroups, createCgroupWorld, cgroupConfig, HOST_DNS, type CgroupWorld } from './cgroup-world';
 import { requireOrSkip } from '../sandbox/need-root';
 import { opensslMissing, makePki, type TestPki } from '../kube/pki';
 import { Api, writeKubeconfig } from './kube-api';
@@ -27,6 +28,8 @@ if (requireCgroups(t) && requireOrSkip(t, opensslMissing())) {
   let w: CgroupWorld;
   let api: Api;
   let pki: TestPki;
+  let control: string;
+  let configFile: string;
   // agent: Burstable (cgroupfs level root+3); metrics: Guaranteed (level root+2); other: not selected
   const uid = { agent: randomUUID(), metrics: randomUUID(), other: randomUUID() };
   const podCgroup = {
@@ -53,7 +56,10 @@ if (requireCgroups(t) && requireOrSkip(t, opensslMissing())) {
     // running pods: kubelet made their cgroups before their containers started
     for (const p of Object.values(podCgroup)) fs.mkdirSync(w.dir(w.base + p), { recursive: true });
     const kc = writeKubeconfig(pki, started.port);
-    await w.startDaemon(`
+    control = join(pki.dir, 'control.sock');
+    configFile = join(pki.dir, 'config.yaml');
+    const body = `
+control: ${control}
 kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, cgroupRoot: ${w.base}, unknownPodHoldMs: 3000 }
 policies:
   - name: node-agent
@@ -65,7 +71,9 @@ policies:
     sources:
       - podSelector: { matchLabels: { app: metrics } }
     allow: ["other.example.com"]
-`);
+`;
+    fs.writeFileSync(configFile, cgroupConfig(body));
+    await w.startDaemon(body);
     await waitFor('first list in', () => w.daemon.logs.some((l) => l.msg === 'kubernetes: first list in; pod identity active'), 20_000);
   });
   t.teardown(async () => {
@@ -87,6 +95,22 @@ policies:
     t.ok(denied.ok && denied.rcode === 'NXDOMAIN', `a name its policy does not allow is denied: ${JSON.stringify(denied)}`);
     const els = await elementsOf('agent');
     t.same(els.map((e) => [e.set, e.destination, e.comment]), [['cgroup4', '198.18.0.10', 'api.example.com']], 'one cgroup4 element, keyed by the pod cgroup (not the container below it)');
+  });
+
+  t.test('list and explain name a hostNetwork pod by namespace/name', async (t) => {
+    const j = await w.cli('list', '--json', '--table', 'dnswall', '--control', control);
+    t.equal(j.code, 0, j.stderr);
+    const el = (JSON.parse(j.stdout) as { source: string; pod?: string; comment: string }[]).find((e) => e.comment === 'api.example.com');
+    t.same(el && [el.source, el.pod], [w.base + podCgroup.agent, 'kube-system/node-agent'], 'the pod cgroup\'s path and its pod');
+    const table = await w.cli('list', '--table', 'dnswall', '--control', control, '--pod', 'kube-system/node-agent');
+    t.match(table.stdout, `${w.base + podCgroup.agent} kube-system/node-agent`);
+    const e = await w.cli('explain', '-c', configFile, '--control', control, '--pod', 'kube-system/node-agent', 'api.example.com');
+    t.equal(e.code, 0, e.stderr);
+    t.match(e.stdout, /^allow {2}policy=node-agent/);
+    t.match(e.stdout, `(hostNetwork, cgroup ${w.base + podCgroup.agent}): selected by node-agent`);
+    const o = await w.cli('explain', '-c', configFile, '--control', control, '--pod', 'kube-system/other', 'evil.example.org');
+    t.match(o.stdout, /^unmanaged/);
+    t.match(o.stdout, 'judged by its cgroup, as a host process');
   });
 
   t.test('a Guaranteed hostNetwork pod (pod cgroup one level higher) gets its own policy', async (t) => {

@@ -2,6 +2,8 @@
 // server (over HTTPS with a test CA, a child process in the same namespace) and enforces pod
 // selector policies on the real kernel. Judged by DNS answers, connections and set contents.
 import t from 'tap';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { requireSystem, resolve, ADDR, config } from './world';
 import { requireOrSkip } from '../sandbox/need-root';
 import { opensslMissing, makePki, type TestPki } from '../kube/pki';
@@ -34,6 +36,9 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
   let pod2: Agent;
   let pki: TestPki;
   let removeHook: () => void;
+  let control: string;
+  let configFile: string;
+  const cli = (...args: string[]) => topo.exec(topo.ns.node, [process.execPath, DNSWALL_BIN, ...args]);
   const list = async (): Promise<ListedElement[]> => {
     const r = await topo.exec(topo.ns.node, [process.execPath, DNSWALL_BIN, 'list', '--json', '--table', 'dnswall']);
     if (r.code !== 0) throw new Error(`dnswall list failed: ${r.stderr}`);
@@ -74,9 +79,10 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
     await createPod('shop', 'frontend-1', P1, { app: 'frontend' });
     await createPod('batch', 'other-1', [ADDR.pod2.v4, ADDR.pod2.v6], { app: 'unselected' });
     const kc = writeKubeconfig(pki, started.port);
-    daemon = await startDaemon(
-      topo,
-      config(`
+    control = join(pki.dir, 'control.sock');
+    configFile = join(pki.dir, 'config.yaml');
+    const text = config(`
+control: ${control}
 kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, unknownPodHoldMs: 3000 }
 policies:
   - name: frontend
@@ -88,8 +94,9 @@ policies:
     sources:
       - podSelector: { matchLabels: { app: batch } }
     allow: ["tcp.example.com"]
-`),
-    );
+`);
+    writeFileSync(configFile, text);
+    daemon = await startDaemon(topo, text);
     [pod1, pod2] = await Promise.all([Agent.start(topo, topo.ns.pod1), Agent.start(topo, topo.ns.pod2)]);
     await waitFor('first list in', () => daemon.logs.some((l) => l.msg === 'kubernetes: first list in; pod identity active'), 20_000);
   });
@@ -109,6 +116,36 @@ policies:
     t.same((await fromPod1()).map((e) => [e.set, e.source, e.destination]), [['allow4', ADDR.pod1.v4, '198.18.0.10']]);
     const denied = await resolve(pod1, { server: dns4, name: 'evil.example.org' });
     t.equal(denied.rcode, 'NXDOMAIN', 'a name its policy does not allow is denied');
+  });
+
+  t.test('list and explain name pods by namespace/name (the running daemon\'s knowledge)', async (t) => {
+    await resolve(pod1, { server: dns4, name: 'api.example.com' });
+    const j = await cli('list', '--json', '--table', 'dnswall', '--control', control);
+    t.equal(j.code, 0, j.stderr);
+    const items = JSON.parse(j.stdout) as ListedElement[];
+    t.ok(items.some((e) => e.source === ADDR.pod1.v4 && e.pod === 'shop/frontend-1'), 'JSON: pod next to the address');
+    const table = await cli('list', '--table', 'dnswall', '--control', control);
+    t.match(table.stdout, `${ADDR.pod1.v4} shop/frontend-1`, 'table: SOURCE shows the pod');
+    const only = JSON.parse((await cli('list', '--json', '--table', 'dnswall', '--control', control, '--pod', 'shop/frontend-1')).stdout) as ListedElement[];
+    t.ok(only.length > 0 && only.every((e) => e.pod === 'shop/frontend-1'), 'list --pod');
+    t.same(JSON.parse((await cli('list', '--json', '--table', 'dnswall', '--control', control, '--pod', 'batch/other-1')).stdout), [], 'an unselected pod has none');
+    const allow = await cli('explain', '-c', configFile, '--control', control, '--pod', 'shop/frontend-1', 'api.example.com');
+    t.equal(allow.code, 0, allow.stderr);
+    t.match(allow.stdout, /^allow {2}policy=frontend pattern=api\.example\.com/);
+    t.match(allow.stdout, `pod shop/frontend-1 (${ADDR.pod1.v4}, ${ADDR.pod1.v6}): selected by frontend`);
+    t.match((await cli('explain', '-c', configFile, '--control', control, '--pod', 'shop/frontend-1', 'evil.example.org')).stdout, /^deny {2}policy\(s\)=frontend/);
+    const other = await cli('explain', '-c', configFile, '--control', control, '--pod', 'batch/other-1', 'evil.example.org');
+    t.match(other.stdout, /^unmanaged/);
+    t.match(other.stdout, 'selected by no pod selector: judged by its address');
+    const missing = await cli('explain', '-c', configFile, '--control', control, '--pod', 'shop/nope', 'api.example.com');
+    t.equal(missing.code, 1);
+    t.match(missing.stderr, 'no pod shop/nope on this node');
+    const bad = await cli('explain', '-c', configFile, '--control', control, '--pod', 'Shop_x', 'api.example.com');
+    t.equal(bad.code, 1);
+    t.match(bad.stderr, 'is not NAMESPACE/NAME');
+    const down = await cli('list', '--table', 'dnswall', '--control', join(pki.dir, 'nobody.sock'), '--pod', 'shop/frontend-1');
+    t.equal(down.code, 2, 'no daemon: --pod cannot be answered');
+    t.match(down.stderr, 'pods are known only to the running daemon');
   });
 
   t.test('dual-stack: AAAA asked over IPv4 opens the IPv6 address for the pod\'s IPv6 address', async (t) => {

@@ -47,6 +47,20 @@ export function cgroupKey(id: bigint): string {
 
 type Range = [ipaddr.IPv4 | ipaddr.IPv6, number];
 
+/** A pod of this node as the daemon knows it (control op `pods`: `dnswall list`, `explain --pod`). */
+export interface PodListing {
+  namespace: string;
+  name: string;
+  uid: string;
+  /** the addresses it holds now (a shared address: only its owner's) */
+  addresses: string[];
+  hostNetwork: boolean;
+  /** hostNetwork pods: the pod cgroup, once it exists (id as decimal text) */
+  cgroup?: { id: string; path: string };
+  /** the policies selecting it (empty: unmanaged, judged by its address or cgroup) */
+  policies: string[];
+}
+
 /** How long a revocation waits for answers already on their way for the address (an upstream's timeout). */
 const INFLIGHT_WAIT_MS = 5000;
 
@@ -475,6 +489,20 @@ export class PodIdentity implements Resolver {
     if (!h) return undefined;
     const ids = this.selected.get(h.uid) ?? [];
     return ids.length ? index.selectPolicies(ids) : undefined;
+  }
+
+  /** Every pod of this node the watch knows (with an address, or hostNetwork). */
+  listPods(): PodListing[] {
+    const names = (uid: string) => (this.selected.get(uid) ?? []).map((i) => this.policies[i]?.name).filter((n): n is string => n !== undefined);
+    const out: PodListing[] = [];
+    for (const h of this.table.holds()) {
+      const addresses = (Object.values(h.addresses) as string[]).filter((a) => this.table.owner(a)?.uid === h.uid);
+      out.push({ namespace: h.namespace, name: h.name, uid: h.uid, addresses, hostNetwork: false, policies: names(h.uid) });
+    }
+    for (const h of this.host?.all() ?? []) {
+      out.push({ namespace: h.namespace, name: h.name, uid: h.uid, addresses: [], hostNetwork: true, ...(h.id !== undefined ? { cgroup: { id: String(h.id), path: h.path! } } : {}), policies: names(h.uid) });
+    }
+    return out;
   }
 
   /** The pod holding an address, for logs / list / explain. */
