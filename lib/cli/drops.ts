@@ -31,7 +31,8 @@ export function controlPath(o: { config: string; control?: string }): string {
 
 export function formatDrop(d: Drop): string {
   const dst = d.port !== undefined ? `${d.proto}/${d.port}` : d.proto;
-  return `${d.time}  ${d.source} → ${d.destination} ${dst}  ${d.audit ? '(audit: let through) ' : ''}${d.detail}${d.policies.length ? `  [${d.policies.join(',')}]` : ''}`;
+  const who = d.pod ? `${d.source} ${d.pod}` : d.cgroup ? d.cgroup : d.source;
+  return `${d.time}  ${who} → ${d.destination} ${dst}  ${d.audit ? '(audit: let through) ' : ''}${d.detail}${d.policies.length ? `  [${d.policies.join(',')}]` : ''}`;
 }
 
 /** stdout to a pipe is asynchronous: resolve once the text is handed over, before the CLI exits. */
@@ -45,6 +46,7 @@ export async function runDrops(o: DropsOptions, out: (s: string) => void | Promi
     source = ipaddr.process(o.source).toString();
   }
   if (o.pod && !/^[a-z0-9.-]+\/[a-z0-9.-]+$/.test(o.pod)) throw new CliError(`--pod ${JSON.stringify(o.pod)} is not NAMESPACE/NAME`, EXIT_BAD_INPUT);
+  if (o.cgroup && !o.cgroup.startsWith('/')) throw new CliError(`--cgroup ${JSON.stringify(o.cgroup)} is not a cgroup v2 path (it starts with /, relative to the cgroup2 mount)`, EXIT_BAD_INPUT);
   const filter = { ...(source ? { source } : {}), ...(o.cgroup ? { cgroup: o.cgroup } : {}), ...(o.pod ? { pod: o.pod } : {}) };
   const items: Drop[] = [];
   try {

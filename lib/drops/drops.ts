@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Element } from '../nft/programmer';
 import type { Metrics } from '../metrics/registry';
 import type { PolicyIndex } from '../policy/index';
+import type { Selection } from '../policy/sources';
+import { cgroupIdBytes } from '../nft/owner';
 import { NflogReader, type LoggedPacket } from './nflog';
 import { AnswerHistory, addressText, type Verdict } from './history';
 
@@ -27,6 +29,19 @@ export interface Drop {
   policies: string[];
   /** audit mode: the connection was let through (would drop) */
   audit?: boolean;
+  /** the pod holding the source address when the drop was logged (NAMESPACE/NAME) */
+  pod?: string;
+  /** a local process's cgroup v2 path (cgroup sources: the output chain), when its socket was found */
+  cgroup?: string;
+}
+
+/** A logged packet's sender as the daemon knows it. */
+export interface DropSender {
+  /** the answer history's key for the sender (an address, or cgroup-id:HEX) */
+  key: string;
+  selection: Selection | null | undefined;
+  pod?: string;
+  cgroup?: string;
 }
 
 export interface DropsOptions {
@@ -34,6 +49,10 @@ export interface DropsOptions {
   index: () => PolicyIndex;
   log?: Logger;
   metrics?: Metrics;
+  /** the pod holding an address (pod identity), with its selection */
+  pod?: (address: string, index: PolicyIndex) => { name: string; selection: Selection | null | undefined } | undefined;
+  /** a local sender's cgroup from the logged packet's socket (sock_diag); undefined when the socket is gone */
+  cgroup?: (p: LoggedPacket) => Promise<{ id: bigint; path: string | null } | undefined>;
 }
 
 export class DropsService {
@@ -90,18 +109,46 @@ export class DropsService {
   }
 
   onPacket(p: LoggedPacket): void {
+    // The cgroup output chain's drops: a local process, found by its socket.
+    if (p.prefix.startsWith('dnswall cg')) {
+      void this.onLocal(p);
+      return;
+    }
     const index = this.opts.index();
-    const src = { address: p.source, family: p.family };
-    const v = this.history.classify(p.source, p.destination, p.proto, p.port, p.at, {
+    const pod = this.opts.pod?.(p.source, index);
+    this.record(p, { key: p.source, selection: pod ? pod.selection : index.selectAddress(p.source), ...(pod ? { pod: pod.name } : {}) });
+  }
+
+  private async onLocal(p: LoggedPacket): Promise<void> {
+    let cg: { id: bigint; path: string | null } | undefined;
+    try {
+      cg = await this.opts.cgroup?.(p);
+    } catch {
+      cg = undefined;
+    }
+    if (!cg) {
+      this.record(p, { key: '', selection: null }, { reason: 'unattributed', detail: 'a local process (cgroup source) whose socket was gone before its cgroup could be read (a rejected TCP connect closes at once)' });
+      return;
+    }
+    const index = this.opts.index();
+    const sel = cg.path !== null ? index.selectCgroup(cg.path) : null;
+    this.record(p, { key: addressText(cgroupIdBytes(cg.id)), selection: sel, cgroup: cg.path ?? `(removed cgroup ${cg.id})` });
+  }
+
+  private record(p: LoggedPacket, who: DropSender, fixed?: Verdict): void {
+    const index = this.opts.index();
+    const v = fixed ?? this.history.classify(who.key, p.destination, p.proto, p.port, p.at, {
       reloadedAt: this.reloadedAt,
-      stillAllowed: (_s, name) => index.decideAddress(src, name).verdict === 'allow',
+      stillAllowed: (_s, name) => index.decide(who.selection, name).verdict === 'allow',
     });
-    const policies = index.decideAddress(src, '').policies;
+    const policies = [...(who.selection?.names ?? [])];
     const d: Drop = {
       time: new Date(p.at).toISOString(), source: p.source, destination: p.destination, proto: p.proto,
       ...(p.port !== undefined ? { port: p.port } : {}),
       reason: v.reason, detail: v.detail, ...(v.name ? { name: v.name } : {}), policies,
-      ...(p.prefix === 'dnswall audit' ? { audit: true } : {}),
+      ...(p.prefix.endsWith('audit') ? { audit: true } : {}),
+      ...(who.pod ? { pod: who.pod } : {}),
+      ...(who.cgroup ? { cgroup: who.cgroup } : {}),
     };
     this.recent.push(d);
     if (this.recent.length > RECENT_MAX) this.recent.splice(0, this.recent.length - RECENT_MAX);
@@ -124,4 +171,11 @@ export class DropsService {
     this.followers.add(fn);
     return () => this.followers.delete(fn);
   }
+}
+
+/** `dnswall drops` filters: a source address, a pod (NAMESPACE/NAME), or a cgroup path and its descendants (as in the policies). */
+export function dropFilter(f: { source?: string; pod?: string; cgroup?: string }): (d: Drop) => boolean {
+  const cgroup = f.cgroup && f.cgroup.length > 1 ? f.cgroup.replace(/\/+$/, '') : f.cgroup;
+  return (d) => (!f.source || d.source === f.source) && (!f.pod || d.pod === f.pod)
+    && (!cgroup || (d.cgroup !== undefined && (cgroup === '/' || d.cgroup === cgroup || d.cgroup.startsWith(cgroup + '/'))));
 }

@@ -18,7 +18,7 @@ export interface Answered {
 }
 
 export interface Verdict {
-  reason: 'expired' | 'evicted' | 'revoked' | 'port' | 'other_source' | 'never_answered' | 'unexplained';
+  reason: 'expired' | 'evicted' | 'revoked' | 'port' | 'other_source' | 'never_answered' | 'unexplained' | 'unattributed';
   detail: string;
   name?: string;
 }

@@ -47,7 +47,9 @@ export interface LoggedPacket {
   proto: string;
   /** destination port for TCP/UDP */
   port?: number;
-  /** NFULA_PREFIX: "dnswall drop" / "dnswall audit" */
+  /** source port for TCP/UDP (finds a local sender's socket: cgroup drops) */
+  sport?: number;
+  /** NFULA_PREFIX: "dnswall drop" / "dnswall audit" (forward: addresses and pods), "dnswall cgdrop" / "dnswall cgaudit" (output: cgroup sources) */
   prefix: string;
   /** ms since the epoch: the kernel's timestamp when it sent one, else arrival here */
   at: number;
@@ -92,13 +94,19 @@ export function parsePacket(payload: Buffer, now = Date.now()): LoggedPacket | n
     const p = data[9];
     const out: LoggedPacket = { family: 4, source: ipaddr.fromByteArray([...data.subarray(12, 16)]).toString(), destination: ipaddr.fromByteArray([...data.subarray(16, 20)]).toString(), proto: protoName(p), prefix, at };
     const fragOffset = data.readUInt16BE(6) & 0x1fff;
-    if ((p === IPPROTO_TCP || p === IPPROTO_UDP) && fragOffset === 0 && data.length >= ihl + 4) out.port = data.readUInt16BE(ihl + 2);
+    if ((p === IPPROTO_TCP || p === IPPROTO_UDP) && fragOffset === 0 && data.length >= ihl + 4) {
+      out.sport = data.readUInt16BE(ihl);
+      out.port = data.readUInt16BE(ihl + 2);
+    }
     return out;
   }
   if ((family === NFPROTO_IPV6 || version === 6) && data.length >= 40 && version === 6) {
     const nh = data[6];
     const out: LoggedPacket = { family: 6, source: ipaddr.fromByteArray([...data.subarray(8, 24)]).toString(), destination: ipaddr.fromByteArray([...data.subarray(24, 40)]).toString(), proto: protoName(nh), prefix, at };
-    if ((nh === IPPROTO_TCP || nh === IPPROTO_UDP) && data.length >= 44) out.port = data.readUInt16BE(42);
+    if ((nh === IPPROTO_TCP || nh === IPPROTO_UDP) && data.length >= 44) {
+      out.sport = data.readUInt16BE(40);
+      out.port = data.readUInt16BE(42);
+    }
     return out;
   }
   return null;

@@ -69,12 +69,16 @@ function managed(list: string[], family: 4 | 6): string[] {
  * Before a managed source's new connection is rejected or dropped: log it to the netlink log
  * group the daemon reads (`dnswall drops`), at most drops.perSecond (burst twice that) for the
  * whole table, so a flood costs the node a bounded number of log messages. Beyond the limit the
- * packet is still rejected, only not logged. Prefix "dnswall audit" in audit mode (would drop).
- * Other chains (cgroup output, fairness input) put this rule before their own reject/drop too.
+ * packet is still rejected, only not logged. Prefix "dnswall audit" in audit mode (would drop);
+ * the cgroup output chain logs as "dnswall cgdrop"/"dnswall cgaudit" (a local process: the
+ * daemon finds its cgroup from the packet's socket). The fairness input chain logs nothing: its
+ * drops are floods by definition, counted per source in offenders4/6 (dnswall_fairness_* metrics).
+ * One limit per rule: the forward and output chains each log at most drops.perSecond.
  */
-export function dropLogRule(cfg: Config): string {
+export function dropLogRule(cfg: Config, kind: 'forward' | 'cgroup' = 'forward'): string {
   const d = cfg.drops ?? { logGroup: 7, perSecond: 100 };
-  const prefix = cfg.enforce.mode === 'audit' ? 'dnswall audit' : 'dnswall drop';
+  const audit = cfg.enforce.mode === 'audit';
+  const prefix = kind === 'cgroup' ? (audit ? 'dnswall cgaudit' : 'dnswall cgdrop') : audit ? 'dnswall audit' : 'dnswall drop';
   return `limit rate ${d.perSecond}/second burst ${2 * d.perSecond} packets log prefix "${prefix}" group ${d.logGroup}`;
 }
 
@@ -151,6 +155,7 @@ function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
     `${c} ct state established,related accept`,
     ...lookups,
     `${c} counter name cgdenied`,
+    `${c} ${dropLogRule(cfg, 'cgroup')}`,
     ...verdict,
   ];
 }

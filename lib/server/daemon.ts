@@ -19,13 +19,14 @@ import { registerServerMetrics, type ListenerView } from './metrics';
 import { registerProgrammerMetrics } from '../nft/metrics';
 import { registerFairnessMetrics } from '../fairness/metrics';
 import { registerCgroupMetrics } from '../identity/cgroup/metrics';
+import { registerPodMetrics } from '../identity/pod/metrics';
 import type { BatchInfo, Element } from '../nft/programmer';
 import type { CachePlugin } from '../plugins/cache/cache';
 import { SET_DEFINITIONS } from '../nft/ruleset';
 import { serveHealth, type ReadyCheck } from '../health/health';
 import { rulesetCheck, kernelCheck, upstreamCheck } from '../health/checks';
 import * as dnsPacket from 'dns-packet';
-import { DropsService, type Drop } from '../drops/drops';
+import { DropsService, dropFilter } from '../drops/drops';
 import { ControlServer } from '../control/server';
 import { decodeKey } from '../nft/keys';
 import { AnswerGuard } from '../plugins/guard/ranges';
@@ -115,7 +116,21 @@ export class Daemon {
     registerServerMetrics(this.metrics, () => this.listenerViews(), this.reloads);
     this.onBatchMetrics = registerProgrammerMetrics(this.metrics, () => this.programmer);
     registerFairnessMetrics(this.metrics, () => this.budget, () => this.kernelFairness);
-    this.drops = new DropsService({ group: cfg.drops.logGroup, index: () => this.index, log: this.log.child({ part: 'drops' }), metrics: this.metrics });
+    registerPodMetrics(this.metrics, () => this.pods);
+    this.drops = new DropsService({
+      group: cfg.drops.logGroup, index: () => this.index, log: this.log.child({ part: 'drops' }), metrics: this.metrics,
+      pod: (address, index) => {
+        const o = this.pods?.podOf(address);
+        return o && { name: `${o.namespace}/${o.name}`, selection: this.pods!.podSelection(address, index) };
+      },
+      cgroup: async (p) => {
+        const cg = this.cgroups;
+        if (!cg || p.sport === undefined || p.port === undefined || (p.proto !== 'tcp' && p.proto !== 'udp')) return undefined;
+        // The sender's own socket: its end is the packet's source, the other end its destination.
+        const r = await cg.diag.lookup({ transport: p.proto, family: p.family, peer: { address: p.source, port: p.sport }, local: { address: p.destination, port: p.port } });
+        return 'id' in r ? { id: r.id, path: cg.pathOf(r.id) } : undefined;
+      },
+    });
   }
 
   private listenerViews(): ListenerView[] {
@@ -248,8 +263,9 @@ export class Daemon {
     const control = new ControlServer(socketPath, this.log.child({ part: 'control' }));
     control.handle('drops', (req, reply) => {
       const f = (req.filter ?? {}) as { source?: string; pod?: string; cgroup?: string };
-      if (f.pod || f.cgroup) return reply.error('this daemon does not know pod or cgroup identities for drops yet; filter with --source IP');
-      const match = (d: Drop) => !f.source || d.source === f.source;
+      if (f.pod && !this.pods) return reply.error('pod identity is off (no `kubernetes:` key with pod selector sources): no drop has a pod');
+      if (f.cgroup && !this.cgroups) return reply.error('no policy has cgroup sources: no drop has a cgroup');
+      const match = dropFilter(f);
       for (const d of this.drops.list(match)) reply.item(d);
       if (!req.follow) return reply.end();
       const stop = this.drops.follow((d) => { if (match(d)) reply.item(d); });

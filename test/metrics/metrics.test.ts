@@ -8,6 +8,7 @@ import { serveMetrics } from '../../lib/metrics/http';
 import { MetricsRegistry } from '../../lib/metrics/registry';
 import { requireOrSkip } from '../sandbox/need-root';
 import { registerCgroupMetrics } from '../../lib/identity/cgroup/metrics';
+import { registerPodMetrics, type PodIdentityView } from '../../lib/identity/pod/metrics';
 import { promtoolMissing, promtoolProblems, samples, value } from './exposition';
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -102,4 +103,25 @@ t.test('cgroup lookups: counts by outcome and a real histogram of their time', a
   t.equal(value(m, 'dnswall_cgroup_lookups_total', { outcome: 'failed' }), 2);
   t.equal(value(m, 'dnswall_cgroup_lookup_duration_seconds_count'), 3);
   t.equal(value(m, 'dnswall_cgroup_lookup_duration_seconds_bucket', { le: '0.00005' }), 3, 'all three under 50 µs');
+});
+
+t.test('pod identity and the Kubernetes watch: pods, holds, revocations, 410s', async (t) => {
+  const reg = new MetricsRegistry();
+  const r = (o: Partial<Record<string, number>>) => ({ lists: 0, relists: 0, watches: 0, errors: 0, gone: 0, stalls: 0, events: 0, bookmarks: 0, ...o });
+  const state: { pods?: PodIdentityView } = {};
+  registerPodMetrics(reg, () => state.pods);
+  t.notMatch(await reg.text(), /dnswall_pods\{/, 'no pod identity: no samples');
+  state.pods = {
+    stats: { watchedPods: 12, selectedPods: 5, held: 3, heldTimedOut: 1, revokedElements: 7, kernelErrors: 0 },
+    watch: { hasSynced: true, stats: () => ({ pods: r({ lists: 2, relists: 1, watches: 3, errors: 2, gone: 1, events: 40 }), namespaces: r({ lists: 1 }), node: r({ lists: 1 }) }) },
+  };
+  const m = samples(await reg.text());
+  t.equal(value(m, 'dnswall_pods', { state: 'watched' }), 12);
+  t.equal(value(m, 'dnswall_pods', { state: 'selected' }), 5);
+  t.equal(value(m, 'dnswall_pod_held_queries_total', { outcome: 'timed_out' }), 1);
+  t.equal(value(m, 'dnswall_pod_revoked_elements_total'), 7);
+  t.equal(value(m, 'dnswall_kube_synced'), 1);
+  t.equal(value(m, 'dnswall_kube_watch_events_total', { resource: 'pods', event: 'relists' }), 1);
+  t.equal(value(m, 'dnswall_kube_watch_errors_total', { resource: 'pods', kind: 'gone' }), 1);
+  t.equal(value(m, 'dnswall_kube_watch_errors_total', { resource: 'pods', kind: 'other' }), 1);
 });
