@@ -43,7 +43,7 @@ export interface ChainDeps {
 
 export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
   const plugins: Plugin[] = [
-    new QueryLogPlugin(),
+    new QueryLogPlugin({ mode: cfg.queryLog, audit: cfg.enforce.mode === 'audit' }),
     new MetricsPlugin(),
     new IdentityPlugin({ index: deps.index, resolvers: deps.resolvers }),
     new PolicyPlugin({ index: deps.index, mode: cfg.enforce.mode, denyResponse: cfg.denyResponse }),

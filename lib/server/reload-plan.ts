@@ -39,6 +39,9 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
   'cache.maxEntries': 'live',
   'cache.maxBytes': 'live',
   metrics: 'live',
+  // the querylog plugin of the new chain logs by the new value (health, control and drops are
+  // bound once: not listed, so 'restart')
+  queryLog: 'live',
   // the answer guard is compiled again and the new chain reads it; revoke drops elements it refuses
   'answers.denyCIDRs': 'live',
   policies: 'live',

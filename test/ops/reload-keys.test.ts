@@ -75,6 +75,7 @@ runInNetns(__filename, async (t) => {
     limits: '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, maxElements: 1000 }',
     cache: '{ enabled: true, maxEntries: 1000 }',
     metrics: '"127.0.0.1:9301"',
+    queryLog: 'denied',
     answers: '{ denyCIDRs: [] }',
     policies: '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["**.example.com"] }]',
   };
@@ -114,6 +115,24 @@ runInNetns(__filename, async (t) => {
   t.test('denyResponse', async (t) => {
     await reload({ denyResponse: 'refused' }, ['denyResponse']);
     t.equal((await ask(port, 'evil.example.org')).rcode, 'REFUSED');
+  });
+
+  t.test('queryLog: denied (default) logs denials only; all logs every decision as one JSON line; off none', async (t) => {
+    const linesOf = async (name: string) => {
+      const from = lines.length;
+      await ask(port, name);
+      return lines.slice(from).filter((l) => l.name === name);
+    };
+    t.same(await linesOf('n3.example.com'), [], 'denied: an allowed query is not logged');
+    const [deny] = await linesOf('evil.example.org');
+    t.match(deny, { msg: 'denied', source: '127.0.0.1', qtype: 'A', verdict: 'deny', policies: ['loop'], rcode: 'REFUSED' });
+    await reload({ queryLog: 'all' }, ['queryLog']);
+    const [allow] = await linesOf('n3.example.com');
+    t.match(allow, { msg: 'allowed', source: '127.0.0.1', transport: 'udp', name: 'n3.example.com', qtype: 'A', verdict: 'allow', policy: 'loop', rcode: 'NOERROR' });
+    t.type(allow?.latencyMs, 'number', 'with its latency');
+    await reload({ queryLog: 'off' }, ['queryLog']);
+    t.same(await linesOf('evil.example.org'), [], 'off: not even a denial');
+    await reload({ queryLog: 'denied' }, ['queryLog']);
   });
 
   t.test('ttl.max, ttl.min, ttl.grace: new answers capped, elements sized; the cache is cleared', async (t) => {

@@ -8,13 +8,14 @@ import pino from 'pino';
 import { startForwarder, POLICY } from './harness';
 import { dnsQuery, type DnsOk } from '../../lib/sandbox/agent-dns';
 import type { PolicyPlugin } from '../../lib/plugins/policy/policy';
+import { DENIED_LINES_PER_SECOND } from '../../lib/plugins/querylog/querylog';
 
 const NAME = 'api.example.com';
 const EXPANSIONS = ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'example.internal'].map((d) => `${NAME}.${d}`);
 const FLOOD = 1000;
 const BATCH = 50;
-/** LogLimiter(20) in the policy plugin: a burst of 20, then 20 lines per second. */
-const LOG_PER_SECOND = 20;
+/** The querylog plugin's denial lines: a burst of 20, then 20 lines per second. */
+const LOG_PER_SECOND = DENIED_LINES_PER_SECOND;
 
 /** A logger whose JSON lines the test can read. */
 function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {

@@ -4,7 +4,6 @@ import type { Handler, Plugin, Request, Response } from '../types';
 import type { PolicyIndex } from '../../policy/index';
 import { denyResponse } from '../../dns/synth';
 import { RCODE } from '../../dns/constants';
-import { LogLimiter } from '../../util/ratelimit';
 import type { Metrics } from '../../metrics/registry';
 import { registerPolicyMetrics, countDecision } from './metrics';
 
@@ -28,12 +27,11 @@ export interface PolicyStats {
 export class PolicyPlugin implements Plugin {
   readonly name = 'policy';
   readonly stats: PolicyStats = { allowed: 0, denied: 0, unmanaged: 0, wouldDeny: 0, byPolicy: new Map() };
-  private readonly limiter = new LogLimiter(20);
 
   constructor(private readonly opts: PolicyOptions) {}
 
   setup(next: Handler, log: Logger, metrics?: Metrics): Handler {
-    const { opts, stats, limiter } = this;
+    const { opts, stats } = this;
     if (metrics) registerPolicyMetrics(metrics, stats);
     const rcode = opts.denyResponse === 'refused' ? RCODE.REFUSED : RCODE.NXDOMAIN;
     const audit = opts.mode === 'audit';
@@ -52,12 +50,7 @@ export class PolicyPlugin implements Plugin {
         countDecision(stats, '', 'unmanaged');
         return next(req);
       }
-      if (limiter.take()) {
-        log.info(
-          { source: req.source?.display ?? req.peer.address, name: req.query.name, qtype: req.query.qtype, policies: d.policies, audit, suppressed: limiter.suppressed() },
-          audit ? 'would deny (audit mode)' : 'denied',
-        );
-      }
+      // The denial is logged by querylog (config queryLog), with the final rcode and latency.
       if (audit) {
         stats.wouldDeny++;
         countDecision(stats, d.policies.join(','), 'would_deny');
