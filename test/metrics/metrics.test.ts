@@ -112,12 +112,13 @@ t.test('pod identity and the Kubernetes watch: pods, holds, revocations, 410s', 
   registerPodMetrics(reg, () => state.pods);
   t.notMatch(await reg.text(), /dnswall_pods\{/, 'no pod identity: no samples');
   state.pods = {
-    stats: { watchedPods: 12, selectedPods: 5, held: 3, heldTimedOut: 1, revokedElements: 7, kernelErrors: 0 },
+    stats: { watchedPods: 12, selectedPods: 5, held: 3, heldTimedOut: 1, revokedElements: 7, kernelErrors: 0, hostNetworkPods: 2, selectedHostNetworkPods: 1, hostNetworkPodCgroups: 1 },
     watch: { hasSynced: true, stats: () => ({ pods: r({ lists: 2, relists: 1, watches: 3, errors: 2, gone: 1, events: 40 }), namespaces: r({ lists: 1 }), node: r({ lists: 1 }) }) },
   };
   const m = samples(await reg.text());
   t.equal(value(m, 'dnswall_pods', { state: 'watched' }), 12);
   t.equal(value(m, 'dnswall_pods', { state: 'selected' }), 5);
+  t.equal(value(m, 'dnswall_pods', { state: 'host_network_selected' }), 1);
   t.equal(value(m, 'dnswall_pod_held_queries_total', { outcome: 'timed_out' }), 1);
   t.equal(value(m, 'dnswall_pod_revoked_elements_total'), 7);
   t.equal(value(m, 'dnswall_kube_synced'), 1);

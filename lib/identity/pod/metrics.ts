@@ -12,11 +12,14 @@ export interface PodIdentityView {
 }
 
 export function registerPodMetrics(m: Metrics, pods: () => PodIdentityView | undefined): void {
-  m.gaugeFrom('dnswall_pods', 'Pods of this node the watch knows (with an address), and of which selected by a policy', ['state'], (set) => {
+  m.gaugeFrom('dnswall_pods', 'Pods of this node the watch knows (watched: with an address; selected: by a policy), and hostNetwork pods (host_network; _selected; _cgroup_found: their pod cgroup found)', ['state'], (set) => {
     const p = pods();
     if (!p) return;
     set({ state: 'watched' }, p.stats.watchedPods);
     set({ state: 'selected' }, p.stats.selectedPods);
+    set({ state: 'host_network' }, p.stats.hostNetworkPods);
+    set({ state: 'host_network_selected' }, p.stats.selectedHostNetworkPods);
+    set({ state: 'host_network_cgroup_found' }, p.stats.hostNetworkPodCgroups);
   });
   m.counterFrom('dnswall_pod_held_queries_total', 'Queries from a pod-CIDR address no known pod held, held for the watch (outcome: held, timed_out = answered SERVFAIL after kubernetes.unknownPodHoldMs)', ['outcome'], (set) => {
     const p = pods();
