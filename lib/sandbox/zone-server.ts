@@ -37,17 +37,34 @@ export function qtypeName(t: number): string {
 // counts that the message cannot hold: a question takes >= 5 bytes, a record >= 11.
 const MIN_QUESTION = 5, MIN_RR = 11;
 const GUARDED = Symbol.for('dnswall.sandbox.dns2ParseGuard');
-function guardDns2Parse(): void {
-  const P = DNS2.Packet as unknown as { parse: (b: Buffer) => unknown; [GUARDED]?: true };
-  if (P[GUARDED]) return;
+
+/** What the guard did since it was installed: messages refused before dns2 saw them, and passed on. */
+export interface ParseGuardStats {
+  refused: number;
+  parsed: number;
+}
+
+function guardDns2Parse(): ParseGuardStats {
+  const P = DNS2.Packet as unknown as { parse: (b: Buffer) => unknown; [GUARDED]?: ParseGuardStats };
+  const installed = P[GUARDED];
+  if (installed) return installed;
+  const stats: ParseGuardStats = { refused: 0, parsed: 0 };
   const parse = P.parse;
   P.parse = (b: Buffer) => {
-    if (!Buffer.isBuffer(b) || b.length < 12) throw new Error('zone-server: message shorter than a header');
+    if (!Buffer.isBuffer(b) || b.length < 12) {
+      stats.refused++;
+      throw new Error('zone-server: message shorter than a header');
+    }
     const need = b.readUInt16BE(4) * MIN_QUESTION + (b.readUInt16BE(6) + b.readUInt16BE(8) + b.readUInt16BE(10)) * MIN_RR;
-    if (need > b.length - 12) throw new Error('zone-server: section counts exceed the message length');
+    if (need > b.length - 12) {
+      stats.refused++;
+      throw new Error('zone-server: section counts exceed the message length');
+    }
+    stats.parsed++;
     return parse.call(P, b);
   };
-  P[GUARDED] = true;
+  P[GUARDED] = stats;
+  return stats;
 }
 
 function u16(n: number): Buffer {
@@ -64,11 +81,13 @@ export class ZoneServer {
   private readonly closers: (() => Promise<void>)[] = [];
   /** where each endpoint ended up (port 0 resolved) */
   readonly bound: Endpoint[] = [];
+  /** the dns2 parse guard's counts (shared by every ZoneServer of the process) */
+  readonly parseGuard: ParseGuardStats;
 
   constructor(zone: Zone, opts: { log?: (l: QueryLogLine) => void } = {}) {
     this.zone = zone;
     this.log = opts.log ?? (() => {});
-    guardDns2Parse();
+    this.parseGuard = guardDns2Parse();
   }
 
   /** Swap the zone; queries already delayed keep the answer they computed. */

@@ -1,5 +1,8 @@
 // Fuzz: random and mutated packets through parseQuery, readAnswer and the synthesizers.
-// Only DnsFormatError may escape, and the whole run must be quick. Seeded, so failures replay.
+// Only DnsFormatError may escape. Seeded, so failures replay. That no input makes the codec
+// loop or follow pointers without end is proven without a clock: test/dns/name.test.ts (loops,
+// forward pointers, the 128-jump bound) and test/dns/answer-compression.test.ts (refused at the
+// offending pointer's offset).
 import t from 'tap';
 import { parseQuery, readQuestion } from '../../lib/dns/query';
 import { readAnswer } from '../../lib/dns/answer';
@@ -50,7 +53,6 @@ function randomPacket(rand: () => number): Buffer {
 
 t.test(`${COUNT} packets: only DnsFormatError escapes`, async (t) => {
   const rand = prng(SEED);
-  const started = Date.now();
   let accepted = 0;
   let answers = 0;
   let nameChecks = 0;
@@ -95,9 +97,7 @@ t.test(`${COUNT} packets: only DnsFormatError escapes`, async (t) => {
       if (!(e instanceof DnsFormatError)) t.fail(`readAnswer seed ${SEED} packet ${n} ${p.toString('hex')}: ${String(e)}`);
     }
   }
-  const ms = Date.now() - started;
   t.ok(accepted > 100, `parseQuery accepted ${accepted} packets (the mutations stay realistic)`);
   t.ok(answers > 100, `readAnswer accepted ${answers} packets`);
   t.ok(nameChecks > 50, `${nameChecks} names cross-checked with dns-packet`);
-  t.ok(ms < 10000, `finished in ${ms} ms`);
 });

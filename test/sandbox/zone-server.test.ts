@@ -106,6 +106,27 @@ t.test('each query is logged', async (t) => {
   t.same(log, [{ q: 'api.example.com', type: 'AAAA', transport: 'tcp', src: '127.0.0.1' }]);
 });
 
+/** Polls `cond` every 10 ms until it holds; fails the wait after `deadlineMs` (a bound on waiting, not on the behaviour). */
+async function until(cond: () => boolean, deadlineMs: number, what: string): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+t.test('a header claiming 40k records is refused before dns2 parses it', async (t) => {
+  // dns2 would try to parse every claimed record (1.4 s of CPU unguarded): the guard's count says
+  // it never got the message, whatever the machine's load.
+  const s = dgram.createSocket('udp4');
+  t.teardown(() => s.close());
+  const g = server.parseGuard;
+  const before = { ...g };
+  s.send(Buffer.from('ca2e9b947ccf90d2c882414c', 'hex'), port, '127.0.0.1');
+  await until(() => g.refused > before.refused, 10_000, 'the guard to see the datagram');
+  t.same({ refused: g.refused - before.refused, parsed: g.parsed - before.parsed }, { refused: 1, parsed: 0 });
+});
+
 t.test('hostile input does not stop the server', async (t) => {
   const s = dgram.createSocket('udp4');
   const resp = dnsPacket.encode({ type: 'response', id: 1, questions: [{ name: 'api.example.com', type: 'A', class: 'IN' }] });
@@ -124,7 +145,6 @@ t.test('hostile input does not stop the server', async (t) => {
   s.close();
   const r = ok(await q('api.example.com'));
   t.equal(r.answers.length, 1, 'still answers');
-  t.ok(r.ms < 200, `and at once (${r.ms.toFixed(1)} ms)`);
 });
 
 t.test('setZone swaps the data', async (t) => {

@@ -42,6 +42,8 @@ export class FakeProgrammer {
   calls: Element[][] = [];
   /** resolve add() after this many ms */
   delayMs = 0;
+  /** while set, add() waits for it too (a commit that finishes only when the test says so) */
+  gate: Promise<void> | null = null;
   fail: Error | null = null;
   committedAt: number[] = [];
   /** keys remove() was asked to delete (reload revocation) */
@@ -63,6 +65,7 @@ export class FakeProgrammer {
   async add(elements: Element[]): Promise<void> {
     this.calls.push(elements);
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    if (this.gate) await this.gate;
     if (this.fail) throw this.fail;
     this.committedAt.push(Date.now());
     this.stats.batches++;
