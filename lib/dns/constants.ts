@@ -137,7 +137,13 @@ export const MIN_UDP_SIZE = 512; // RFC 6891 §6.2.5: smaller advertised sizes m
 export const EDNS_UDP_SIZE = 1232; // DNS flag day 2020: avoids IP fragmentation
 export const MAX_EDE_TEXT = 200; // our bound: keeps synthesized answers far below 512 bytes
 
+const typeNames = new Map<number, string>(Object.entries(TYPE).map(([k, v]) => [v, k]));
 const rcodeNames = new Map<number, string>(Object.entries(RCODE).map(([k, v]) => [v, k]));
+
+/** "A", "AAAA", ... or "TYPE<n>" (RFC 3597 §5) for numbers without a name here. */
+export function typeName(n: number): string {
+  return typeNames.get(n) ?? `TYPE${n}`;
+}
 
 /** "NOERROR", "NXDOMAIN", ... or "RCODE<n>". */
 export function rcodeName(n: number): string {

@@ -1,7 +1,7 @@
-// Constant tables agree with dns-packet's; rcodeName names them.
+// Constant tables agree with dns-packet's; typeName and rcodeName name them.
 import t from 'tap';
 import * as packet from 'dns-packet';
-import { TYPE, RCODE, EDE, rcodeName } from '../../lib/dns/constants';
+import { TYPE, RCODE, EDE, rcodeName, typeName } from '../../lib/dns/constants';
 
 // dns-packet ships these tables without type definitions
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -21,6 +21,12 @@ t.test('TYPE values match dns-packet', async (t) => {
 t.test('RCODE values match dns-packet', async (t) => {
   for (const [name, n] of Object.entries(RCODE)) if (n < 16) t.equal(rcodes.toRcode(name), n, name);
   void packet;
+});
+
+t.test('type names', async (t) => {
+  t.equal(typeName(1), 'A');
+  t.equal(typeName(65), 'HTTPS');
+  t.equal(typeName(65000), 'TYPE65000');
 });
 
 t.test('rcode names', async (t) => {

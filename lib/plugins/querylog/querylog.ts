@@ -6,7 +6,7 @@
 // every query gets a line with the per-stage timings too.
 import type { Logger } from 'pino';
 import type { Handler, Plugin, Request, Response } from '../types';
-import { TYPE, rcodeName } from '../../dns/constants';
+import { rcodeName, typeName } from '../../dns/constants';
 import { LogLimiter } from '../../util/ratelimit';
 
 export type QueryLogMode = 'denied' | 'all' | 'off';
@@ -41,13 +41,6 @@ export class QueryLogPlugin implements Plugin {
       return res;
     };
   }
-}
-
-const TYPE_NAMES = new Map<number, string>(Object.entries(TYPE).map(([k, v]) => [v, k]));
-
-/** "A", "AAAA", … or "TYPE<n>" (RFC 3597 §5) for a number without a name here. */
-function typeName(n: number): string {
-  return TYPE_NAMES.get(n) ?? `TYPE${n}`;
 }
 
 /** One decision's line: who, what, which verdict and policy, the answer, how long. */
