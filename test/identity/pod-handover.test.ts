@@ -29,6 +29,15 @@ class GatedKernel implements PodKernel {
     return plan.size;
   }
   async managed(): Promise<void> {}
+  /** what a previous daemon left: pods4/pods6 and the sources of live elements */
+  previous = new Set<string>();
+  live = new Set<string>();
+  async previousPods(): Promise<Set<string>> {
+    return this.previous;
+  }
+  async liveSources(): Promise<Set<string>> {
+    return this.live;
+  }
 }
 
 const ADDR = '10.244.1.5';
@@ -39,12 +48,16 @@ if (opensslMissing()) {
   if (process.env.CI === 'true') t.fail(opensslMissing()!);
   else t.plan(0, `skip: ${opensslMissing()}`);
 } else {
-  const setup = async (t: Test) => {
+  const setup = async (t: Test, left?: { previous: string[]; live: string[] }) => {
     const env = await startEnv();
     t.teardown(() => env.close());
     const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.1.0/24"], unknownPodHoldMs: 3000 }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'c.yaml');
     const index = PolicyIndex.compile(cfg.policies);
     const kernel = new GatedKernel();
+    if (left) {
+      kernel.previous = new Set(left.previous);
+      kernel.live = new Set(left.live);
+    }
     env.server.create('namespaces', { metadata: { name: 'shop' } });
     env.server.create('nodes', { metadata: { name: 'n1' } });
     env.server.create('pods', pod('shop', 'old', 'n1', ADDR, { app: 'web' }));
@@ -52,6 +65,7 @@ if (opensslMissing()) {
     ids.start();
     t.teardown(() => ids.stop());
     await ids.watch.synced();
+    await waitFor('first list in and the startup sweep planned', () => ids.ready);
     return { env, ids, kernel, index };
   };
 
@@ -88,5 +102,22 @@ if (opensslMissing()) {
     land();
     await waitFor('revoked after it landed', () => kernel.revoked.some((p) => p.has(ADDR)));
     t.pass('revoked after the old answer landed');
+  });
+
+  t.test('startup sweep: what a previous daemon programmed for addresses no pod holds any more goes after the first list', async (t) => {
+    // live elements for: ADDR (the listed pod, selected), 10.244.1.9 (pod CIDR, no pod: deleted
+    // while no daemon ran), 10.9.9.9 (a previous pod address outside the CIDRs, no pod),
+    // 10.8.8.8 (neither: another identity's source, not swept)
+    const { ids, kernel } = await setup(t, { previous: [ADDR, '10.9.9.9'], live: [ADDR, '10.244.1.9', '10.9.9.9', '10.8.8.8'] });
+    await waitFor('the first kernel pass', () => kernel.revoked.length > 0);
+    const plan = kernel.revoked[0];
+    t.same([...plan.keys()].sort(), ['10.244.1.5', '10.244.1.9', '10.9.9.9'], 'pod addresses only');
+    t.equal(plan.get('10.244.1.9'), null, 'no pod holds it: everything goes');
+    t.equal(plan.get('10.9.9.9'), null, 'a previous pod address outside the CIDRs likewise');
+    const keep = plan.get(ADDR);
+    t.type(keep, 'function', 'a selected pod holds it: judged by its policies');
+    t.ok(keep!('api.example.com', { set: 'allow4', source: Buffer.alloc(4), destination: Buffer.alloc(4) }), 'its policy\'s names stay');
+    t.notOk(keep!('evil.example.org', { set: 'allow4', source: Buffer.alloc(4), destination: Buffer.alloc(4) }), 'others go');
+    t.ok(ids.ready);
   });
 }

@@ -42,6 +42,7 @@ runInNetns(__filename, async (t) => {
     ids.start();
     t.teardown(() => ids.stop());
     await ids.watch.synced();
+    await waitFor('first list in and the startup sweep planned', () => ids.ready);
     const els: Element[] = [];
     for (let i = 0; i < N; i++) for (let d = 0; d < 20; d++) els.push({ set: 'allow4', source: ip4(`10.244.1.${i + 1}`), destination: ip4(`198.18.${i}.${d + 1}`), timeoutMs: 300_000, comment: `n${d}.example.com` });
     await p.add(els);

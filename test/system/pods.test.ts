@@ -38,6 +38,7 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
   let removeHook: () => void;
   let control: string;
   let configFile: string;
+  let text: string;
   const cli = (...args: string[]) => topo.exec(topo.ns.node, [process.execPath, DNSWALL_BIN, ...args]);
   const list = async (): Promise<ListedElement[]> => {
     const r = await topo.exec(topo.ns.node, [process.execPath, DNSWALL_BIN, 'list', '--json', '--table', 'dnswall']);
@@ -81,7 +82,7 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
     const kc = writeKubeconfig(pki, started.port);
     control = join(pki.dir, 'control.sock');
     configFile = join(pki.dir, 'config.yaml');
-    const text = config(`
+    text = config(`
 control: ${control}
 kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, unknownPodHoldMs: 3000 }
 policies:
@@ -213,5 +214,30 @@ policies:
     const t0 = Date.now();
     const s = await pod1.dns({ server: dns4, name: 'api.example.com', timeoutMs: 6000 });
     t.ok(s.ok && s.rcode === 'SERVFAIL', `SERVFAIL after the hold (${Date.now() - t0} ms): ${JSON.stringify(s).slice(0, 200)}`);
+  });
+
+  t.test('restart: elements of a pod deleted while no daemon ran are revoked after the first list; a live pod keeps its own', async (t) => {
+    await createPod('shop', 'frontend-3', P1, { app: 'frontend' });
+    await api.do({ op: 'patchLabels', resource: 'pods', key: 'batch/other-1', labels: { app: 'batch' } });
+    const answered = async (agent: Agent, server: string, name: string) => {
+      const end = Date.now() + 15_000;
+      let r = await resolve(agent, { server, name });
+      while (r.rcode !== 'NOERROR' && Date.now() < end) r = await resolve(agent, { server, name });
+      return r.rcode;
+    };
+    t.equal(await answered(pod1, dns4, 'api.example.com'), 'NOERROR');
+    t.equal(await answered(pod2, ADDR.nodePod2.v4, 'tcp.example.com'), 'NOERROR');
+    t.ok(await pod1Has('api.example.com'), 'frontend-3 has its element');
+    const pod2Has = async () => (await list()).some((e) => e.source === ADDR.pod2.v4 && e.comment === 'tcp.example.com');
+    t.ok(await pod2Has(), 'other-1 (now selected) has its element');
+    await daemon.stop();
+    await api.do({ op: 'delete', resource: 'pods', key: 'shop/frontend-3' });
+    daemon = await startDaemon(topo, text);
+    await waitFor('first list in', () => daemon.logs.some((l) => l.msg === 'kubernetes: first list in; pod identity active'), 20_000);
+    const t0 = Date.now();
+    await until('the vanished pod\'s elements gone', async () => !(await pod1Has()));
+    t.pass(`the vanished pod's elements are gone (${Date.now() - t0} ms after the first list)`);
+    t.ok(await pod2Has(), 'the live pod kept its element across the restart');
+    t.ok((await pod2.connect('198.18.0.40', 80)).ok, 'and connects without asking again');
   });
 }

@@ -2,6 +2,7 @@
 // pods6, next to the config's managed4/6 CIDRs), and deleting the allow elements of a pod
 // address that changed hands or whose policies shrank — through the programmer, so its book
 // forgets them too.
+import { execFile } from 'node:child_process';
 import ipaddr from 'ipaddr.js';
 import type { SetProgrammer } from '../../nft/programmer';
 import { installRuleset } from '../../nft/ruleset';
@@ -15,6 +16,10 @@ export type RevokePlan = Map<string, ((name: string, k: KeyFields) => boolean) |
 
 export interface PodKernel {
   revoke(plan: RevokePlan): Promise<number>;
+  /** The addresses in pods4/pods6 now (before this daemon's first managed(): the previous daemon's pods). */
+  previousPods(): Promise<Set<string>>;
+  /** The source addresses that have live allow elements (cgroup ids left out). */
+  liveSources(): Promise<Set<string>>;
   /** Makes pods4/pods6 hold exactly `want` (first call: flush + fill in one transaction). */
   managed(want: ReadonlySet<string>): Promise<void>;
 }
@@ -49,6 +54,21 @@ export class NftPodKernel implements PodKernel {
     return doomed.length;
   }
 
+  async previousPods(): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (const set of ['pods4', 'pods6']) for (const a of await listAddresses(this.table, set)) out.add(ipaddr.process(a).toString());
+    return out;
+  }
+
+  async liveSources(): Promise<Set<string>> {
+    const out = new Set<string>();
+    await this.programmer.readLive((set, el) => {
+      const k = decodeKey(set, el.key);
+      if (k && (k.source.length === 4 || k.source.length === 16)) out.add(ipaddr.fromByteArray([...k.source]).toString());
+    });
+    return out;
+  }
+
   async managed(want: ReadonlySet<string>): Promise<void> {
     const t = this.table;
     const fam = (a: string) => (a.includes(':') ? 'pods6' : 'pods4');
@@ -63,4 +83,20 @@ export class NftPodKernel implements PodKernel {
     if (lines.length) await installRuleset(lines.join('\n') + '\n');
     this.have = new Set(want);
   }
+}
+
+/** The elements of a plain address set, read with `nft -j list set` (a handful: the node's pods). */
+function listAddresses(table: string, set: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    execFile('nft', ['-j', 'list', 'set', 'inet', table, set], { timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`nft list set ${set}: ${stderr.trim() || err.message}`));
+      try {
+        const doc = JSON.parse(stdout) as { nftables?: { set?: { elem?: unknown[] } }[] };
+        const elems = doc.nftables?.find((o) => o.set)?.set?.elem ?? [];
+        resolve(elems.filter((e): e is string => typeof e === 'string' && ipaddr.isValid(e)));
+      } catch (e) {
+        reject(new Error(`nft list set ${set}: unreadable JSON (${(e as Error).message})`));
+      }
+    });
+  });
 }

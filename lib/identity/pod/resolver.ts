@@ -85,6 +85,9 @@ export class PodIdentity implements Resolver {
   private readonly inflight = new Map<string, number>();
   private readonly idleWaiters = new Map<string, Set<() => void>>();
   private working?: Promise<void>;
+  /** the first list is in and the startup sweep is planned: pod identity answers */
+  ready = false;
+  private previous: Promise<Set<string>> = Promise.resolve(new Set());
   private dirty = false;
   /** for tests and measurements: called after each kernel pass with the addresses it revoked */
   onKernelPass?: (revoked: string[]) => void;
@@ -111,13 +114,53 @@ export class PodIdentity implements Resolver {
   }
 
   start(): void {
+    // what the previous daemon managed as pod addresses, read before this one's first write
+    this.previous = this.kernel ? this.kernel.previousPods().catch((err: unknown) => {
+      this.log.warn({ err: (err as Error).message }, 'kubernetes: the previous pod addresses (pods4/pods6) could not be read; only pod-CIDR addresses are swept');
+      return new Set<string>();
+    }) : Promise.resolve(new Set<string>());
     this.watch.start();
-    void this.watch.synced().then(() => {
-      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a.toString()}/${p}`) }, 'kubernetes: first list in; pod identity active');
+    void this.watch.synced().then(async () => {
+      const swept = await this.sweepPlan();
+      this.ready = true;
+      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a.toString()}/${p}`), sweep: swept }, 'kubernetes: first list in; pod identity active');
       for (const w of this.syncWaiters) w();
       this.syncWaiters.clear();
       this.schedule();
     });
+  }
+
+  /**
+   * Startup cleanup, once the first list is in: the live elements of an address that was a pod's
+   * (the previous daemon's pods4/pods6, or inside the pod CIDRs) are judged like a reload — no
+   * pod holds it now (deleted while no daemon ran): all go; a selected pod holds it: what its
+   * policies do not allow goes; an unselected pod: what its address's CIDR policies do not allow.
+   * The first kernel pass carries it out. Returns how many addresses were planned.
+   */
+  private async sweepPlan(): Promise<number> {
+    if (!this.kernel) return 0;
+    let n = 0;
+    try {
+      const previous = await this.previous;
+      const live = await this.kernel.liveSources();
+      for (const a of live) {
+        if (!previous.has(a) && !this.inPodCIDRs(a)) continue;
+        const owner = this.table.owner(a);
+        if (!owner) this.plan.set(a, null);
+        else if ((this.selected.get(owner.uid) ?? []).length) this.plan.set(a, this.keeper(owner.uid));
+        else this.plan.set(a, this.addressKeeper(a));
+        n++;
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'kubernetes: the startup sweep could not read the live elements; they expire on their own');
+    }
+    return n;
+  }
+
+  /** An address judged as an IP source (its CIDR policies), as reload does. */
+  private addressKeeper(address: string): (name: string, k: Parameters<typeof stillAllowed>[0]) => boolean {
+    const family = address.includes(':') ? 6 : 4;
+    return (name, k) => stillAllowed(k, this.index().decideAddress({ address, family }, name));
   }
 
   async stop(): Promise<void> {
@@ -131,7 +174,7 @@ export class PodIdentity implements Resolver {
   resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
     const address = q.peer.address;
     const owner = this.table.owner(address);
-    if (owner && this.watch.hasSynced) {
+    if (owner && this.ready) {
       // The address changed hands or its policies shrank and the revocation has not run yet:
       // an answer now would program elements that the revocation then deletes (or that it must
       // delete and does not see). Wait for the pass, bounded like a hold.
@@ -146,7 +189,7 @@ export class PodIdentity implements Resolver {
     return this.hold(address).then((h) => {
       if (h) return this.resolve(q, this.index());
       this.stats.heldTimedOut++;
-      return { unattributable: this.watch.hasSynced ? `no pod of this node holds ${address} (waited ${this.cfg.unknownPodHoldMs} ms)` : 'the pod list is not in yet' };
+      return { unattributable: this.ready ? `no pod of this node holds ${address} (waited ${this.cfg.unknownPodHoldMs} ms)` : 'the pod list is not in yet' };
     });
   }
 
@@ -181,7 +224,7 @@ export class PodIdentity implements Resolver {
   hostSource(id: bigint, q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
     const host = this.host;
     if (!host) return null;
-    if (!this.watch.hasSynced) {
+    if (!this.ready) {
       return this.afterSync().then((ok) => (ok ? this.hostSource(id, q, this.index()) : { unattributable: 'the pod list is not in yet (a local sender may be a hostNetwork pod)' }));
     }
     if (host.size === 0) return null;
@@ -300,7 +343,7 @@ export class PodIdentity implements Resolver {
       let done = false;
       const check = () => {
         if (done) return;
-        const h = this.watch.hasSynced ? this.table.owner(address) : undefined;
+        const h = this.ready ? this.table.owner(address) : undefined;
         if (!h) return;
         finish(h);
       };
@@ -355,8 +398,8 @@ export class PodIdentity implements Resolver {
 
   /** After a change: an address whose owner changed loses everything; one whose owner's policies changed is re-decided. */
   private settle(before: Map<string, string | undefined>, reselectUids: Set<string>): void {
-    // The first list only learns who is there: what a previous daemon programmed for them stays.
-    if (!this.watch.hasSynced) return this.updateStats();
+    // Before the first list is in, only who is there is learned: the startup sweep (sweepPlan) judges what a previous daemon programmed.
+    if (!this.ready) return this.updateStats();
     for (const [a, was] of before) {
       const now = this.table.owner(a)?.uid;
       if (now !== was) this.plan.set(a, null);
@@ -403,7 +446,7 @@ export class PodIdentity implements Resolver {
       reselect = !!prev && !sameIds(prev, ids);
     } else this.selected.delete(uid);
     this.hostChanged = true;
-    if (this.watch.hasSynced && before !== undefined) {
+    if (this.ready && before !== undefined) {
       const key = cgroupKey(before);
       if (!h || h.id !== before) this.plan.set(key, null);
       else if (reselect && !this.plan.has(key)) this.plan.set(key, this.keeper(uid));
@@ -455,7 +498,7 @@ export class PodIdentity implements Resolver {
       if (!all && sameIds(prev, ids)) continue;
       changed = true;
       const key = h.id !== undefined ? cgroupKey(h.id) : undefined;
-      if (key && this.watch.hasSynced && !this.plan.has(key)) this.plan.set(key, this.keeper(h.uid));
+      if (key && this.ready && !this.plan.has(key)) this.plan.set(key, this.keeper(h.uid));
     }
     if (changed) {
       this.hostChanged = true;
@@ -520,7 +563,7 @@ export class PodIdentity implements Resolver {
 
   private schedule(): void {
     this.updateStats();
-    if (!this.kernel || !this.watch.hasSynced) return;
+    if (!this.kernel || !this.ready) return;
     this.dirty = true;
     if (this.working) return;
     this.working = (async () => {
@@ -530,6 +573,7 @@ export class PodIdentity implements Resolver {
         this.plan = new Map();
         this.passing = plan;
         try {
+          await this.previous; // read before the first write replaces pods4/pods6
           await this.kernel!.managed(this.selectedAddresses());
           if (this.hostChanged && this.hostSync) {
             // hostNetwork pods: the managed cgroup sets first (a pod no longer selected is unmanaged)
