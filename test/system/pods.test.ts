@@ -119,6 +119,21 @@ policies:
     t.equal(denied.rcode, 'NXDOMAIN', 'a name its policy does not allow is denied');
   });
 
+  t.test('dnswall drops --pod: a selected pod\'s blocked connection carries the pod and its policy', async (t) => {
+    t.notOk((await pod1.connect('198.18.0.99', 443, { timeoutMs: 1000 })).ok, 'a literal IP is blocked');
+    const drops = async (...args: string[]) => {
+      const r = await cli('drops', '--json', '--control', control, ...args);
+      if (r.code !== 0) throw new Error(`dnswall drops: ${r.stderr}`);
+      return JSON.parse(r.stdout) as { destination: string; pod?: string; reason: string; policies: string[] }[];
+    };
+    let d: { destination: string; pod?: string; reason: string; policies: string[] } | undefined;
+    await until('the drop is listed under its pod', async () => !!(d = (await drops('--pod', 'shop/frontend-1')).find((x) => x.destination === '198.18.0.99')), 10_000);
+    t.equal(d?.pod, 'shop/frontend-1');
+    t.equal(d?.reason, 'never_answered');
+    t.same(d?.policies, ['frontend'], 'the policies of the pod\'s selectors');
+    t.notOk((await drops('--pod', 'batch/other-1')).some((x) => x.destination === '198.18.0.99'), 'not under another pod');
+  });
+
   t.test('list and explain name pods by namespace/name (the running daemon\'s knowledge)', async (t) => {
     await resolve(pod1, { server: dns4, name: 'api.example.com' });
     const j = await cli('list', '--json', '--table', 'dnswall', '--control', control);
