@@ -14,7 +14,7 @@
 import type { Logger } from 'pino';
 import { performance } from 'perf_hooks';
 import type { NftTransport, TransportFactory } from './netlink/socket';
-import { encodeElement, setElemMsg, decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
+import { encodeElement, setElemMsg, decodeSetElemMsg, commentIsWhole, type DecodedElement } from './netlink/setelem';
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from './netlink/constants';
 import { ALLOW_SETS, type AllowSet } from './keys';
 import { elementId, type Evicted, type ExpiryBook } from './expiry';
@@ -51,6 +51,12 @@ export interface AdoptionStats {
   ms: number;
 }
 
+/** The element's name for the book: its comment, lowercased, when the comment is the whole name; else null. */
+export function wholeName(el: Pick<DecodedElement, 'comment'>): string | null {
+  const c = el.comment ?? '';
+  return commentIsWhole(c) ? c.toLowerCase() : null;
+}
+
 export class Adoption {
   readonly stats: AdoptionStats = { elements: 0, reads: 0, duplicates: 0, unsettledSets: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0 };
   private readonly touchedIds = new Set<string>();
@@ -59,6 +65,7 @@ export class Adoption {
   private lookupSock: NftTransport | null = null;
   private cancelled = false;
   private done = false;
+  private failed = false;
   /** Resolved when a set has been read and merged (or adoption ended). */
   private readonly setRead = new Map<AllowSet, { promise: Promise<void>; resolve: () => void }>();
   /** Sets read whole: their unknown elements need no lookup. */
@@ -94,6 +101,11 @@ export class Adoption {
   /** An element of `set` was deleted (by us or, heard through the watch, by anyone). */
   deleted(set: AllowSet | undefined): void {
     if (set) this.deletions.set(set, (this.deletions.get(set) ?? 0) + 1);
+  }
+
+  /** Every set was read whole (no repeated key, no deletion during its read), and adoption was not cancelled. */
+  get whole(): boolean {
+    return this.done && !this.cancelled && !this.failed && this.settled.size === ALLOW_SETS.length;
   }
 
   cancel(): void {
@@ -152,6 +164,7 @@ export class Adoption {
         this.setRead.get(set)!.resolve();
       }
     } catch (e) {
+      this.failed = true;
       if (!this.cancelled) this.log?.warn({ err: (e as Error).message }, 'reading the live elements failed; a refresh may shorten an element the previous daemon wrote');
     } finally {
       this.done = true;
@@ -196,9 +209,9 @@ export class Adoption {
     this.opts.requeue(id, set, encodeElement({ key: el.key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment: el.comment ?? '' }));
   }
 
-  /** Learns a kernel element the book does not know; the caps may push older ones out. */
+  /** Learns a kernel element the book does not know (named by its comment when whole); the caps may push older ones out. */
   private learn(id: string, el: DecodedElement): void {
-    const out = this.book.learn(id, el.timeoutMs, el.expirationMs);
+    const out = this.book.learn(id, el.timeoutMs, el.expirationMs, wholeName(el));
     if (out) this.opts.evicted(out);
   }
 }

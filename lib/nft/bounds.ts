@@ -57,7 +57,9 @@ function groupKey(source: string, name: string): string {
 }
 
 function nameOfKey(key: string): string {
-  return Buffer.from(key.slice(1 + key.charCodeAt(0)), 'latin1').toString('utf8');
+  const start = 1 + key.charCodeAt(0);
+  for (let i = start; i < key.length; i++) if (key.charCodeAt(i) > 127) return Buffer.from(key.slice(start), 'latin1').toString('utf8');
+  return key.slice(start); // ASCII (every DNS name in practice): the bytes are the characters
 }
 
 /** A slot a cap pushed out: off every list but not yet free (its owner reads its id, then frees it). */
@@ -173,8 +175,10 @@ export class Bounds {
    * none, e.g. adopted from the kernel — only the source and total caps apply until a refresh
    * names it), then evicts the oldest elements of whichever group is over its cap and returns
    * them (null: none), unlinked but not freed: the caller frees them and deletes them from the kernel.
+   * `capName` false: link the name but leave its cap to the next refresh (an element learned
+   * from the kernel: its width — elements per address — is not known yet).
    */
-  touch(i: number, source: string, name: string | null, width = 1): EvictedSlot[] | null {
+  touch(i: number, source: string, name: string | null, width = 1, capName = true): EvictedSlot[] | null {
     let out: EvictedSlot[] | null = null;
     const cur = this.srcOf(i);
     if (cur && cur.key !== source) this.drop(i);
@@ -199,7 +203,7 @@ export class Bounds {
     if (g !== NONE) {
       this.linkName(g, i);
       if (width > this.grpWidth[g]) this.grpWidth[g] = Math.min(width, 0xffff);
-      const cap = this.limits.maxAddressesPerName * this.grpWidth[g];
+      const cap = capName ? this.limits.maxAddressesPerName * this.grpWidth[g] : Infinity;
       // g stays alive while i is on it, so its rows are re-read after every eviction.
       while (this.grpCount[g] > cap && this.grpHead[g] !== NONE && this.grpHead[g] !== i) (out ??= []).push(this.evict(this.grpHead[g], 'perName'));
     }
@@ -227,6 +231,26 @@ export class Bounds {
     }
     while (this.count > this.limits.maxElements && this.head !== NONE) out.push(this.evict(this.head, 'total'));
     return out;
+  }
+
+  /** Every (source, name) group with elements: its index, source key bytes (latin1) and name. */
+  forEachGroup(fn: (g: number, source: string, name: string) => void): void {
+    for (let g = 0; g < this.grpTop; g++) {
+      if (this.grpCount[g] === 0) continue; // a free row
+      const key = this.groups.idOf(g);
+      const srcLen = key.charCodeAt(0);
+      fn(g, key.slice(1, 1 + srcLen), nameOfKey(key));
+    }
+  }
+
+  /** The slots of group `g` (do not change the book meanwhile). */
+  forEachInGroup(g: number, fn: (slot: number) => void): void {
+    for (let i = this.grpHead[g]; i !== NONE; i = this.nNext[i]) fn(i);
+  }
+
+  /** Linked (counted) slots without a name: learned from the kernel with a cut comment, or none. */
+  forEachUnnamed(fn: (slot: number) => void): void {
+    for (let i = this.head; i !== NONE; i = this.gNext[i]) if (this.grpOf[i] === NONE) fn(i);
   }
 
   /** Takes slot `i` off every list (expired, removed, or permanent now). */

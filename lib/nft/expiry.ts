@@ -150,7 +150,40 @@ export class ExpiryBook {
     const now = this.now();
     const slot = this.lives.get(id);
     if (timeoutMs === undefined) return this.remember(id, slot, Infinity, Infinity, null, 1);
-    return this.remember(id, slot, timeoutMs, now + (expiresInMs ?? timeoutMs), name, 1);
+    // The name (from the element's whole comment) is linked; its cap waits for a refresh that knows the width.
+    return this.remember(id, slot, timeoutMs, now + (expiresInMs ?? timeoutMs), name, 1, false);
+  }
+
+  /**
+   * Every live element by (source, name) group, for a revocation that needs no kernel read:
+   * `visit(source, name)` answers for a group — true keeps all of it, false deletes all, a
+   * function decides each element (true: keep). Elements without a name are counted as
+   * `unnamed` and kept; permanent ones (added by hand) are not dnswall's and not visited.
+   * Returns the ids to delete (the caller removes them; the book is not changed here). Every
+   * group of one source gets the same `source` Buffer.
+   */
+  revocations(visit: (source: Buffer, name: string) => boolean | ((set: AllowSet, key: Buffer) => boolean)): { checked: number; unnamed: number; doomed: string[] } {
+    const b = this.bounds;
+    const doomed: string[] = [];
+    let checked = 0;
+    let unnamed = 0;
+    // One Buffer per source (few sources, many names): visitors may key caches on it.
+    const sources = new Map<string, Buffer>();
+    b.forEachGroup((g, source, name) => {
+      let src = sources.get(source);
+      if (!src) sources.set(source, (src = Buffer.from(source, 'latin1')));
+      const verdict = visit(src, name);
+      b.forEachInGroup(g, (slot) => {
+        checked++;
+        if (verdict === true) return;
+        const id = this.lives.idOf(slot);
+        if (verdict === false) { doomed.push(id); return; }
+        const { set, key } = parseId(id);
+        if (!verdict(set, key)) doomed.push(id);
+      });
+    });
+    b.forEachUnnamed(() => { checked++; unnamed++; });
+    return { checked, unnamed, doomed };
   }
 
   forget(id: string): void {
@@ -194,7 +227,7 @@ export class ExpiryBook {
     return n;
   }
 
-  private remember(id: string, known: number, timeoutMs: number, expiresAt: number, name: string | null, width: number): Evicted[] | null {
+  private remember(id: string, known: number, timeoutMs: number, expiresAt: number, name: string | null, width: number, capName = true): Evicted[] | null {
     let slot = known;
     if (slot < 0) {
       slot = this.bounds.alloc();
@@ -204,7 +237,7 @@ export class ExpiryBook {
     this.lastSlot = slot;
     // A permanent element is not dnswall's to evict (someone added it by hand): not counted.
     if (timeoutMs === Infinity) { this.bounds.drop(slot); return null; }
-    const out = this.bounds.touch(slot, sourceOfId(id), name, width);
+    const out = this.bounds.touch(slot, sourceOfId(id), name, width, capName);
     return out && out.map((e) => this.release(e));
   }
 

@@ -13,7 +13,7 @@ import { packBatch, type PackedBatch, type QueuedItem, type Waiter } from './pac
 import type { BoundLimits } from './bounds';
 import { LogLimiter } from '../util/ratelimit';
 import { portWidths, sourceText } from './owner';
-import { Adoption, type AdoptionStats } from './adoption';
+import { Adoption, wholeName, type AdoptionStats } from './adoption';
 import { NftError } from './errors';
 import { verifySets, setElemPart, deleteKeys, dumpTransport, readAllowSets } from './sets';
 import { netlinkWatch, type SetWatcher, type WatchFactory } from './watch';
@@ -75,6 +75,10 @@ interface Skipped {
 /** An element lives at most this long (the kernel rejects larger timeouts with ERANGE anyway). */
 export const MAX_TIMEOUT_MS = 365 * 86400 * 1000;
 const SWEEP_INTERVAL_MS = 30_000;
+/** remove() with a watch: keys per deletion batch, then the watch catches up (see removeIds). */
+const DELETE_CHUNK = 2_000;
+const WATCH_QUIET_MS = 20;
+const WATCH_CATCHUP_MAX_MS = 2_000;
 
 export class SetProgrammer {
   readonly table: string;
@@ -102,6 +106,16 @@ export class SetProgrammer {
   /** add() may skip the kernel (a watch is up, refreshSlackMs > 0) */
   private skipping = false;
   private skipped: Skipped[] = [];
+  /** Deletions of allow-set elements the watch reported (ours included): removeIds waits for them. */
+  private heardDeletions = 0;
+  /** Port ids of this programmer's own sockets: their additions are in the book already. */
+  private readonly ports = new Set<number>();
+  /**
+   * Why the book may not hold every element of the allow sets (null: it does — adoption read
+   * every set whole, and the watch has reported every change by others since). While it does,
+   * reload revocation reads the book (revokeFromBook) instead of dumping the sets.
+   */
+  private incomplete: string | null = 'not adopted yet';
   /** What the last adoption did (null: none ran). */
   adoptionStats: AdoptionStats | null = null;
   /** Resolves when the live elements are learned (at once without seeding); never rejects. */
@@ -144,14 +158,20 @@ export class SetProgrammer {
     try {
       await verifySets(this.sock, this.table);
       this.startWatch();
-      if (this.opts.seed !== false) {
+      if (this.opts.seed === false) this.incomplete = 'the live elements were not read (seed: false)';
+      else {
         this.adoption = new Adoption({
           table: this.table, book: this.book, transport: this.transport, log: this.opts.log,
           requeue: (id, set, buf) => this.requeue(id, set, buf),
           evicted: (list) => this.evict(list),
         });
         this.adoptionStats = this.adoption.stats;
-        this.adopted = this.adoption.run().finally(() => { this.adoption = null; });
+        const adoption = this.adoption;
+        this.adopted = adoption.run().finally(() => {
+          this.adoption = null;
+          // Whole only if every set was read whole, and the watch has been up since before the reads.
+          if (this.incomplete === 'not adopted yet') this.incomplete = adoption.whole ? (this.watcher ? null : 'no change notifications') : 'adoption did not read every set whole';
+        });
         if (this.opts.adopt !== 'background') await this.adopted;
       }
     } catch (e) {
@@ -165,14 +185,23 @@ export class SetProgrammer {
     this.sweeper.unref();
   }
 
-  /** Skipping needs to hear of deletions by others; without the watch every add() goes to the kernel. */
+  /**
+   * Skipping needs to hear of deletions by others, and a complete book of additions by others;
+   * without the watch every add() goes to the kernel and revocation dumps the sets.
+   */
   private startWatch(): void {
+    // Only with skipping on: netlink@0.3.0 aborts the process when the notification socket
+    // overflows (POLLERR reaches its PollHandler, which builds an error with a NULL syscall), so
+    // the watch is not opened where nothing asked for it (a burst of 100k adds overflowed it).
     if (this.slackMs <= 0 || !this.watchFactory) return;
     try {
       this.watcher = this.watchFactory(this.table, {
-        deleted: (set, key) => { this.book.untrust(elementId(set, key)); this.adoption?.deleted(set); },
+        deleted: (set, key) => { this.heardDeletions++; this.book.untrust(elementId(set, key)); this.adoption?.deleted(set); },
+        added: (set, el) => this.learnForeign(set, el),
+        ours: (port) => this.ports.has(port),
         lost: (why, dead) => {
           this.book.untrustAll();
+          this.markIncomplete(`change notifications lost: ${why}`);
           for (const set of ALLOW_SETS) this.adoption?.deleted(set);
           if (dead) { this.skipping = false; this.watcher = null; }
           this.opts.log?.info({ why, dead: !!dead }, 'the book no longer trusts what it knew of the kernel; every element is sent again');
@@ -182,6 +211,36 @@ export class SetProgrammer {
     } catch (e) {
       this.opts.log?.warn({ err: (e as Error).message }, 'cannot watch nftables changes; every answer goes to the kernel');
     }
+  }
+
+  /** Another process added an element: the book learns it (unless it knows it), so it stays complete. */
+  private learnForeign(set: AllowSet, el: DecodedElement): void {
+    const id = elementId(set, el.key);
+    if (this.book.has(id) || this.closing) return;
+    const out = this.book.learn(id, el.timeoutMs, el.expirationMs, wholeName(el));
+    if (out) this.evict(out);
+  }
+
+  private markIncomplete(why: string): void {
+    if (this.incomplete === null) this.opts.log?.info({ why }, 'the book may miss live elements; reload revocation reads the kernel');
+    this.incomplete = why; // for good: nothing makes the book whole again but a restart
+  }
+
+  /** Null when the book holds every live element (revokeFromBook works), else why not. */
+  get bookIncomplete(): string | null {
+    return this.incomplete;
+  }
+
+  /**
+   * Reload revocation from the book, no kernel read: `visit(source, name)` decides each
+   * (source, name) group (see ExpiryBook.revocations) and the elements it rejects are deleted.
+   * Null when the book may miss elements (bookIncomplete): the caller reads the kernel instead.
+   */
+  async revokeFromBook(visit: Parameters<ExpiryBook['revocations']>[0]): Promise<{ checked: number; unnamed: number; revoked: number } | null> {
+    if (this.incomplete !== null || !this.sock) return null;
+    const { checked, unnamed, doomed } = this.book.revocations(visit);
+    if (doomed.length > 0) await this.removeIds(doomed);
+    return { checked, unnamed, revoked: doomed.length };
   }
 
   /** Reads every live element of the allow sets (on a connection of its own; reload revocation). */
@@ -291,15 +350,47 @@ export class SetProgrammer {
   /** Deletes elements (DESTROYSETELEM: absent ones are no error); for reloads. */
   async remove(keys: KeyFields[]): Promise<void> {
     if (!this.sock) throw new NftError('ENOTCONN', 'SetProgrammer.open() has not been called');
+    await this.removeIds(keys.map((k) => elementId(k.set, encodeKey(k))));
+  }
+
+  private async removeIds(ids: string[]): Promise<void> {
     const list: { set: AllowSet; key: Buffer }[] = [];
-    for (const k of keys) {
-      const key = encodeKey(k);
-      const id = elementId(k.set, key);
+    for (const id of ids) {
       this.book.forget(id);
       this.adoption?.removed(id);
-      list.push({ set: k.set, key });
+      list.push(parseId(id));
     }
-    await deleteKeys(this.socket(), this.table, list);
+    try {
+      if (!this.watcher) return await deleteKeys(this.socket(), this.table, list);
+      // Our own deletions come back as notifications on the watch socket; netlink@0.3.0 aborts
+      // the process when that socket overflows (startWatch). Deleting 100k at once did; so
+      // delete in chunks and let the watch read each chunk's notifications before the next.
+      for (let i = 0; i < list.length; i += DELETE_CHUNK) {
+        const chunk = list.slice(i, i + DELETE_CHUNK);
+        const target = this.heardDeletions + chunk.length;
+        await deleteKeys(this.socket(), this.table, chunk);
+        await this.watchCatchUp(target);
+      }
+    } catch (e) {
+      this.markIncomplete('a deletion failed'); // the book forgot elements the kernel may still hold
+      throw e;
+    }
+  }
+
+  /**
+   * Waits until the watch has heard `target` deletions, or heard nothing new for WATCH_QUIET_MS
+   * (absent keys are not notified), at most WATCH_CATCHUP_MAX_MS.
+   */
+  private async watchCatchUp(target: number): Promise<void> {
+    const end = performance.now() + WATCH_CATCHUP_MAX_MS;
+    let last = this.heardDeletions;
+    let quietSince = performance.now();
+    while (this.watcher && this.heardDeletions < target && performance.now() < end) {
+      await new Promise((r) => setTimeout(r, 1));
+      const now = performance.now();
+      if (this.heardDeletions !== last) { last = this.heardDeletions; quietSince = now; }
+      else if (now - quietSince > WATCH_QUIET_MS) return;
+    }
   }
 
   /**
@@ -416,7 +507,11 @@ export class SetProgrammer {
       this.stats.failedBatches++;
       this.opts.log?.warn({ err: { code: (err as NftError).code, message: err.message }, elements: batch.elements, deleted: batch.deleted.length }, 'nftables batch failed');
       // Evicted elements must still go; once (a repeated failure leaves them to their timeout).
-      for (const d of batch.deleted) if (!d.retried && !this.book.has(d.id) && !this.closing) this.queue.push({ ...d, retried: true });
+      for (const d of batch.deleted) {
+        if (this.book.has(d.id) || this.closing) continue;
+        if (!d.retried) this.queue.push({ ...d, retried: true });
+        else this.markIncomplete('an evicted element could not be deleted'); // the book forgot it; the kernel holds it until it expires
+      }
     }
     // The kernel rolls the whole batch back: every add() with an element in it fails.
     for (const w of batch.waiters) {
@@ -435,6 +530,8 @@ export class SetProgrammer {
   }
 
   private newSocket(): NftTransport {
-    return this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
+    const sock = this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
+    if (sock.port !== undefined) this.ports.add(sock.port);
+    return sock;
   }
 }

@@ -6,14 +6,16 @@
 // notifications: ENOBUFS). The kernel queues a notification on this socket at commit, before
 // the deleting command returns, so the notification of a deletion done before a query arrived
 // is read in the same event-loop turn as that query, at the latest.
+// It also reports elements another process added (the sender's netlink port id is not one of
+// ours), so the book can stay complete: reload revocation reads the book instead of the sets.
 import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import {
-  NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFNL_SUBSYS_NFTABLES, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSETELEM, NFT_MSG_DELSET,
+  NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSETELEM, NFT_MSG_DELSET,
   NFT_MSG_DESTROYSET, NFT_MSG_DELTABLE, NFT_MSG_DESTROYTABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_NAME, NFTA_TABLE_NAME,
 } from './netlink/constants';
 import { parseMessages, nfAttrs, attrMap, readString, type NlMsg } from './netlink/decode';
-import { decodeSetElemMsg } from './netlink/setelem';
+import { decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
 import { isAllowSet, type AllowSet } from './keys';
 
 export interface WatchHandler {
@@ -21,6 +23,10 @@ export interface WatchHandler {
   deleted(set: AllowSet, key: Buffer): void;
   /** Changes may have been missed: trust nothing the book knew. `dead`: the watch has stopped for good. */
   lost(why: string, dead?: boolean): void;
+  /** An element was added to an allow set by a socket `ours` does not own (absent: additions are not reported). */
+  added?(set: AllowSet, el: DecodedElement): void;
+  /** Is this netlink port id one of the listener's own sockets? (its additions are known already) */
+  ours?(portid: number): boolean;
 }
 
 export interface SetWatcher {
@@ -36,6 +42,13 @@ export function applyNotification(msg: NlMsg, table: string, h: WatchHandler): v
   const type = msg.type & 0xff;
   const a = attrMap(nfAttrs(msg));
   switch (type) {
+    case NFT_MSG_NEWSETELEM: {
+      if (!h.added || h.ours?.(msg.pid) || readString(a.get(NFTA_SET_ELEM_LIST_TABLE)) !== table) return;
+      const d = decodeSetElemMsg(msg);
+      if (!isAllowSet(d.set)) return;
+      for (const el of d.elements) h.added(d.set, el);
+      return;
+    }
     case NFT_MSG_DELSETELEM:
     case NFT_MSG_DESTROYSETELEM: {
       if (readString(a.get(NFTA_SET_ELEM_LIST_TABLE)) !== table) return;
@@ -55,7 +68,7 @@ export function applyNotification(msg: NlMsg, table: string, h: WatchHandler): v
       if (readString(a.get(NFTA_TABLE_NAME)) === table) h.lost(`table inet ${table} deleted`);
       return;
     default:
-      // additions (ours or others') never make the book wrong: it only under-trusts them
+      // nothing else changes what the book holds
   }
 }
 

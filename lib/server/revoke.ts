@@ -1,5 +1,8 @@
 // Reload revocation: every live allow-set element is decided again with the new policy index
 // (source, the name in its comment, its port) and the ones no longer allowed are deleted.
+// From the programmer's book when it holds every live element (its watch says so: see
+// SetProgrammer.revokeFromBook) — one decision per (source, name), no kernel read; else from a
+// dump of the sets.
 import ipaddr from 'ipaddr.js';
 import { performance } from 'perf_hooks';
 import type { PolicyIndex } from '../policy/index';
@@ -18,15 +21,18 @@ export interface RevokeResult {
   undecided?: number;
   /** ms spent reading and deleting */
   ms: number;
+  /** where the live elements came from: the programmer's book, or a dump of the kernel's sets */
+  from: 'book' | 'kernel';
+  /** why the book could not be used (from: 'kernel') */
+  bookIncomplete?: string;
 }
 
 /** Where the live elements come from, where revoked keys go, and (optionally) the book's whole names (SetProgrammer). */
-export type LiveSets = Pick<SetProgrammer, 'readLive' | 'remove'> & Partial<Pick<SetProgrammer, 'nameOf'>>;
+export type LiveSets = Pick<SetProgrammer, 'readLive' | 'remove'> & Partial<Pick<SetProgrammer, 'nameOf' | 'revokeFromBook' | 'bookIncomplete'>>;
 
-/** A comment sanitizeComment cut ("~" + the name's right end) or changed ("?" for a byte nft cannot print). */
-export function commentIsWhole(comment: string): boolean {
-  return !comment.startsWith('~') && !comment.includes('?');
-}
+import { commentIsWhole } from '../nft/netlink/setelem';
+
+export { commentIsWhole };
 
 /** The whole name of an element, when the daemon's book has it (SetProgrammer.nameOf). */
 export type NameOf = (set: AllowSet, key: Buffer) => string | null;
@@ -100,10 +106,50 @@ export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, i
   return { checked, keys, undecided };
 }
 
+/**
+ * The book's visitor (SetProgrammer.revokeFromBook): decides a (source, name) group once — keep
+ * all, delete all, or per element when ports or the answer guard decide. Same rules as findRevoked.
+ */
+export function groupVisitor(index: PolicyIndex, ctx: RevokeContext = {}): (source: Buffer, name: string) => boolean | ((set: AllowSet, key: Buffer) => boolean) {
+  const { cgroupPath, guard, selectionOf } = ctx;
+  // Few sources, many names: a source's selection is looked up once (the book passes one Buffer per source).
+  const selections = new Map<Buffer, Selection | null | undefined>();
+  return (source, name) => {
+    let d: Decision | null;
+    if (source.length === LAYOUTS.cgroup4.srcLen) {
+      const path = cgroupPath?.(cgroupIdOf(source));
+      d = path === undefined ? null : index.decideCgroup(path, name);
+    } else {
+      let sel = selections.get(source);
+      if (sel === undefined && !selections.has(source)) {
+        const address = ipaddr.fromByteArray([...source]).toString();
+        const other = selectionOf?.(address, index);
+        sel = other !== undefined ? other : index.selectAddress(address);
+        selections.set(source, sel);
+      }
+      d = index.decide(sel, name);
+    }
+    if (!d) return true; // cannot be decided here: kept, it expires on its own
+    if (d.verdict !== 'allow') return false;
+    if (d.allPorts && !guard) return true;
+    const decided = d;
+    return (set, key) => {
+      const k = decodeKey(set, key);
+      return !k || (stillAllowed(k, decided) && !(guard && guardRevokes(guard, k.destination, decided.policies)));
+    };
+  };
+}
+
 /** Deletes what the new index no longer allows, through the programmer (so its book forgets them too). */
 export async function revokeDisallowed(live: LiveSets, index: PolicyIndex, ctx: RevokeContext = {}): Promise<RevokeResult> {
   const t0 = performance.now();
+  const fromBook = await live.revokeFromBook?.(groupVisitor(index, ctx));
+  if (fromBook) {
+    const { checked, unnamed, revoked } = fromBook;
+    return { checked, revoked, ...(unnamed ? { undecided: unnamed } : {}), ms: Math.round(performance.now() - t0), from: 'book' };
+  }
   const { checked, keys, undecided } = await findRevoked(live, index, ctx);
   if (keys.length > 0) await live.remove(keys);
-  return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0) };
+  const why = live.bookIncomplete;
+  return { checked, revoked: keys.length, ...(undecided ? { undecided } : {}), ms: Math.round(performance.now() - t0), from: 'kernel', ...(why ? { bookIncomplete: why } : {}) };
 }

@@ -30,6 +30,11 @@ export function sanitizeComment(s: string): string {
   return out.length > MAX_COMMENT_CHARS ? '~' + out.slice(out.length - MAX_COMMENT_CHARS + 1) : out;
 }
 
+/** Is the comment the whole name? Not when sanitizeComment cut it ("~" + the name's right end) or changed it ("?" for a byte nft cannot print). */
+export function commentIsWhole(comment: string): boolean {
+  return !comment.startsWith('~') && !comment.includes('?');
+}
+
 /** libnftnl udata TLV: u8 type NFTNL_UDATA_SET_ELEM_COMMENT, u8 len, the string with its NUL. */
 export function commentUserdata(comment: string): Buffer {
   const s = Buffer.from(sanitizeComment(comment) + '\0', 'latin1');

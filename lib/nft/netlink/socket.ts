@@ -47,6 +47,8 @@ export interface NftTransport {
   readonly closed: boolean;
   /** SO_RCVBUF as the kernel reports it (0 where there is no socket). */
   readonly recvBufferSize: number;
+  /** The socket's netlink port id (the nlmsg_pid of the change notifications its batches cause); absent where there is none. */
+  readonly port?: number;
 }
 
 export interface TransportOptions {
@@ -70,6 +72,7 @@ export class NfnlSocket implements NftTransport {
   /** Replies that matched nothing (late answers to timed-out or failed requests). */
   strayReplies = 0;
   readonly recvBufferSize: number;
+  readonly port: number;
 
   constructor(opts: { log?: Logger; replyTimeoutMs?: number } = {}) {
     this.log = opts.log;
@@ -84,6 +87,7 @@ export class NfnlSocket implements NftTransport {
     sock.on('truncatedMessage', () => this.failAll(new NftError('EMSGSIZE', 'netlink reply truncated: outcome of in-flight requests unknown')));
     sock.on('close', () => { this.sock = null; this.failAll(new NftError('ECONNRESET', 'netlink socket closed')); });
     this.recvBufferSize = sock.getRecvBufferSize();
+    this.port = sock.address().port;
     // Idle sockets must not keep the process alive; ref() while a request waits.
     sock.unref();
   }

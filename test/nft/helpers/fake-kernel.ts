@@ -79,9 +79,10 @@ export class FakeKernel {
     return this.sets.get(set)!.has(key.toString('hex'));
   }
 
-  /** Adds an element as another process would (nft add element). */
+  /** Adds an element as another process would (nft add element); watchers hear of it. */
   put(set: AllowSet, el: DecodedElement): void {
     this.sets.get(set)!.set(el.key.toString('hex'), el);
+    for (const w of this.watchers) w.added?.(set, el);
   }
 
   /** Deletes an element as another process would (nft delete element); watchers hear of it. */
