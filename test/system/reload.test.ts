@@ -41,10 +41,15 @@ if (requireSystem(t)) {
     for (const n of ['a', 'b', 'c']) await resolve(w.pod1, { server: dns, name: `${n}.example.com` });
     for (const ip of ['198.18.0.71', '198.18.0.72', '198.18.0.73']) t.ok((await w.pod1.connect(ip, 443)).ok, `${ip} open before`);
     const held = await w.pod1.open('198.18.0.72', 443);
+    // Another process adds an element for b (as an operator's nft would): the daemon's book
+    // hears of it through its change notifications, so the revocation from the book takes it too.
+    const added = await w.nft('add', 'element', 'inet', 'dnswall', 'allow4', `{ ${ADDR.pod1.v4} . 198.18.0.74 timeout 10m comment "b.example.com" }`);
+    t.equal(added.code, 0, added.stderr);
 
     const line = await w.daemon.reload(config(NARROW));
     t.equal(line.msg, 'configuration reloaded');
-    t.equal(line.revoked, 2, `b's element and c's all-ports element revoked: ${JSON.stringify(line)}`);
+    t.equal(line.from, 'book', `revoked from the programmer's book, no kernel read: ${JSON.stringify(line)}`);
+    t.equal(line.revoked, 3, `b's element, the one added from outside, and c's all-ports element revoked: ${JSON.stringify(line)}`);
     t.ok(typeof line.reloadMs === 'number', `reload took ${line.reloadMs} ms (revocation ${line.ms} ms over ${line.checked} elements)`);
     t.comment(`reload ${line.reloadMs} ms, revocation ${line.ms} ms, ${line.checked} elements checked`);
 
@@ -53,7 +58,7 @@ if (requireSystem(t)) {
     t.notOk(blocked.ok, 'a new connection to b is blocked at once');
     t.ok((await w.pod1.connect('198.18.0.71', 443)).ok, 'a still works');
     const els = await w.list();
-    t.notOk(els.some((e) => e.comment === 'b.example.com'), 'b no longer listed');
+    t.notOk(els.some((e) => e.comment === 'b.example.com'), 'b no longer listed (the element added from outside neither)');
     t.ok(els.some((e) => e.comment === 'a.example.com'), 'a still listed');
     t.notOk(els.some((e) => e.comment === 'c.example.com' && e.set === 'allow4'), "c's all-ports element gone");
     t.equal((await w.pod1.dns({ server: dns, name: 'b.example.com', timeoutMs: 2000 }) as { rcode?: string }).rcode, 'NXDOMAIN', 'b is denied now');
