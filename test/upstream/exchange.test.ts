@@ -24,7 +24,9 @@ t.test('query bytes forwarded unchanged except the ID; reply ID restored', async
     const clientId = 0x1234;
     const q = query('WwW.ExAmple.COM', 'A', clientId);
     const before = Buffer.from(q);
+    const t0 = performance.now();
     const res = await up.exchange(q, { name: 'www.example.com', qtype: 1, qclass: 1, id: clientId });
+    const around = performance.now() - t0;
     const got = srv.received[i];
     t.equal(got.length, q.length, 'same length');
     t.same(got.subarray(2), q.subarray(2), 'bytes after the ID identical (name case, EDNS COOKIE/PADDING, DO)');
@@ -35,7 +37,7 @@ t.test('query bytes forwarded unchanged except the ID; reply ID restored', async
     t.equal(answerAddress(res.wire), '198.18.0.7');
     t.equal(res.transport, 'udp');
     t.same(res.server, srv.endpoint);
-    t.ok(res.ms >= 0 && res.ms < 1000, 'ms measured');
+    t.ok(res.ms >= 0 && res.ms <= around, `ms measured (${res.ms.toFixed(2)} of the ${around.toFixed(2)} ms around the call)`);
   }
   // 20 random IDs all equal to one value: probability 2^-304. Shows the ID is rewritten randomly.
   t.ok(ids.size > 1, `upstream saw ${ids.size} distinct IDs`);
