@@ -19,7 +19,9 @@ policies:
 `;
 const UDP_RATE = 200;
 const TCP_RATE = 20;
-const LOOP_MS = 6000;
+const SEGMENT_MS = 1000;
+/** the streams stop at this bound even if the hand-over never happened (the test then fails) */
+const MAX_STREAM_MS = 30_000;
 const RESTART_AT_MS = 2000;
 // Long enough that a query waiting in the socket during the restart gap counts as answered.
 const QUERY_TIMEOUT_MS = 3000;
@@ -50,11 +52,32 @@ if (requireSystem(t)) {
     t.same(first.listen.map((l: { inherited?: string[] }) => l.inherited), [['udp', 'tcp'], ['udp', 'tcp'], ['udp', 'tcp'], ['udp', 'tcp']], 'every listen socket inherited, none bound by serve');
     await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'api.example.com' });
 
+    // The query streams run in back-to-back segments until a whole segment has run after the old
+    // daemon stopped (bounded): on a loaded box the new daemon may need longer than any fixed
+    // stream, and a hand-over after the stream ended would prove nothing.
     const loopStart = performance.now();
     let oldStoppedAt = -1;
     lines.on('line', (l: string) => { if (l.includes('"msg":"stopped"')) oldStoppedAt = performance.now() - loopStart; });
-    const udp = w.pod1.dnsLoop({ server: ADDR.nodePod1.v4, name: 'api.example.com', rate: UDP_RATE, durationMs: LOOP_MS, timeoutMs: QUERY_TIMEOUT_MS });
-    const tcp = w.pod2.dnsLoop({ server: ADDR.nodePod2.v4, name: 'api.example.com', tcp: true, rate: TCP_RATE, durationMs: LOOP_MS, timeoutMs: QUERY_TIMEOUT_MS });
+    const streams = (async () => {
+      const sum = { udp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 }, tcp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 } };
+      for (;;) {
+        const segStart = performance.now() - loopStart;
+        if (segStart > MAX_STREAM_MS) break;
+        if (oldStoppedAt >= 0 && segStart > oldStoppedAt + SEGMENT_MS) break;
+        const [u, c] = await Promise.all([
+          w.pod1.dnsLoop({ server: ADDR.nodePod1.v4, name: 'api.example.com', rate: UDP_RATE, durationMs: SEGMENT_MS, timeoutMs: QUERY_TIMEOUT_MS }),
+          w.pod2.dnsLoop({ server: ADDR.nodePod2.v4, name: 'api.example.com', tcp: true, rate: TCP_RATE, durationMs: SEGMENT_MS, timeoutMs: QUERY_TIMEOUT_MS }),
+        ]);
+        for (const [k, r] of [['udp', u], ['tcp', c]] as const) {
+          if (!r.ok) throw new Error(`${k} loop did not run: ${JSON.stringify(r).slice(0, 200)}`);
+          const a = sum[k];
+          a.sent += r.sent; a.noerror += r.noerror; a.failed += r.failed; a.otherRcode += r.otherRcode;
+          a.errors.push(...r.errors.slice(0, 10 - a.errors.length));
+          if (r.maxMs > a.maxMs) { a.maxMs = r.maxMs; a.maxAt = segStart + r.maxAtMs; }
+        }
+      }
+      return { sum, endedAt: performance.now() - loopStart };
+    })();
     await new Promise((r) => setTimeout(r, RESTART_AT_MS));
     const t0 = performance.now();
     const second = lines.waitFor(isServing, READY_MS);
@@ -62,20 +85,18 @@ if (requireSystem(t)) {
     await second;
     const servingMs = performance.now() - t0;
 
-    const [u, c] = await Promise.all([udp, tcp]);
-    for (const [what, r, rate] of [['udp', u, UDP_RATE], ['tcp', c, TCP_RATE]] as const) {
-      t.ok(r.ok, `${what} loop ran: ${JSON.stringify(r).slice(0, 200)}`);
-      if (!r.ok) continue;
-      const res = r;
-      t.ok(res.sent >= (rate * LOOP_MS) / 1000 - 1, `${what}: ${res.sent} queries sent`);
+    const { sum, endedAt } = await streams;
+    for (const [what, rate] of [['udp', UDP_RATE], ['tcp', TCP_RATE]] as const) {
+      const res = sum[what];
+      t.ok(res.sent >= (rate * (endedAt - 500)) / 1000 * 0.9, `${what}: ${res.sent} queries sent in ${endedAt.toFixed(0)} ms`);
       t.equal(res.failed + res.otherRcode, 0, `${what}: none lost or failed ${res.errors.join('; ')}`);
       t.equal(res.noerror, res.sent, `${what}: every query answered NOERROR`);
-      t.comment(`${what}: longest answer ${res.maxMs.toFixed(0)} ms (query sent ${(res.maxAtMs - RESTART_AT_MS).toFixed(0)} ms after SIGUSR2)`);
+      t.comment(`${what}: longest answer ${res.maxMs.toFixed(0)} ms (query sent ${(res.maxAt - RESTART_AT_MS).toFixed(0)} ms after SIGUSR2)`);
     }
     t.comment(`SIGUSR2 → new daemon "serving": ${servingMs.toFixed(0)} ms`);
     // The keeper stops the old daemon only once the new one is ready, so nothing needs to wait:
-    // prove the hand-over happened while the queries flowed.
-    t.ok(oldStoppedAt > RESTART_AT_MS && oldStoppedAt < LOOP_MS, `the old daemon stopped ${oldStoppedAt.toFixed(0)} ms into the ${LOOP_MS} ms stream`);
+    // prove the hand-over happened while the queries flowed (a segment ran on after it).
+    t.ok(oldStoppedAt > RESTART_AT_MS && oldStoppedAt + SEGMENT_MS <= endedAt, `the old daemon stopped ${oldStoppedAt.toFixed(0)} ms into the ${endedAt.toFixed(0)} ms stream`);
     await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'api.example.com' });
     t.ok((await w.pod1.connect('198.18.0.10', 443)).ok, 'the new daemon programs the sets');
   });
