@@ -4,7 +4,8 @@
 // revoked keys are deleted; no set is read. Prints one JSON line with the time and CPU of the
 // decision and of the deletions, and checks in the kernel that a revoked element is gone and a
 // kept one is there. Run it in a namespace of its own, under the bench lock:
-//   ip netns add dwrs && flock /work/notes/bench.lock ip netns exec dwrs node dist/bench/revoke-scale.js [N]; ip netns delete dwrs
+//   ip netns add dwrs && flock /work/notes/bench.lock ip netns exec dwrs node dist/bench/revoke-scale.js [N] [--kernel]; ip netns delete dwrs
+// --kernel: revoke from a dump of the sets instead (the path the book replaces), to compare.
 import { performance } from 'node:perf_hooks';
 import { parseConfig } from '../lib/config/load';
 import { renderRuleset, installRuleset } from '../lib/nft/ruleset';
@@ -80,14 +81,17 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   if (!dry) throw new Error(`the book is not whole: ${p.bookIncomplete}`);
 
   process.stderr.write(`decided in ${decideMs.toFixed(0)} ms\n`);
-  // 2. The reload's revocation: decide + delete what the new policy drops.
+  // 2. The reload's revocation: decide + delete what the new policy drops. With --kernel: the
+  //    path the book replaces (a dump of the sets), for comparison.
+  const fromKernel = process.argv.includes('--kernel');
+  const live = fromKernel ? { readLive: p.readLive.bind(p), remove: p.remove.bind(p), nameOf: p.nameOf.bind(p) } : p;
   const c1 = process.cpuUsage(); const r0 = performance.now();
-  const r = await revokeDisallowed(p, after);
+  const r = await revokeDisallowed(live, after);
   const revokeMs = performance.now() - r0; const revokeCpuMs = cpuMs(process.cpuUsage(c1));
 
   // 3. A second reload that revokes nothing (the common case).
   const c2 = process.cpuUsage(); const s0 = performance.now();
-  const again = await revokeDisallowed(p, after);
+  const again = await revokeDisallowed(live, after);
   const againMs = performance.now() - s0; const againCpuMs = cpuMs(process.cpuUsage(c2));
 
   const sock = new NfnlSocket();
