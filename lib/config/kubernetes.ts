@@ -9,8 +9,11 @@ import type { KubernetesConfig, SourceSpec } from './types';
 import { failed, parseCIDR, parseCgroupPath } from './addresses';
 import { labelKeyError, labelValueError, OPERATORS, requirementError, type LabelSelector, type Requirement } from '../kube/selector';
 
-export const KUBERNETES_KEYS = ['kubeconfig', 'nodeName', 'unknownPodHoldMs', 'podCIDRs', 'cgroupRoot'] as const;
-export const KUBERNETES_DEFAULTS = { unknownPodHoldMs: 2000, cgroupRoot: '/' } as const;
+export const KUBERNETES_KEYS = ['kubeconfig', 'nodeName', 'unknownPodHoldMs', 'podCIDRs', 'cgroupRoot', 'watchIdleMs'] as const;
+export const KUBERNETES_DEFAULTS = { unknownPodHoldMs: 2000, cgroupRoot: '/', watchIdleMs: 90_000 } as const;
+/** The API server sends a bookmark about once a minute: a no-data timer far below that reconnects healthy watches. */
+const IDLE_MIN_MS = 1000;
+const IDLE_MAX_MS = 3_600_000;
 /** A held query may wait at most this long; beyond it clients have long retried. */
 const HOLD_MAX_MS = 30_000;
 /** Node names are DNS subdomains (RFC 1123). */
@@ -19,7 +22,7 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 export function readKubernetes(r: Reader, node: Node | null, fallback: Node): KubernetesConfig | null {
   const m = r.map(node, 'kubernetes', KUBERNETES_KEYS, fallback);
   if (!m) return null;
-  const out: KubernetesConfig = { kubeconfig: null, nodeName: null, unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs, podCIDRs: null, cgroupRoot: KUBERNETES_DEFAULTS.cgroupRoot };
+  const out: KubernetesConfig = { kubeconfig: null, nodeName: null, unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs, podCIDRs: null, cgroupRoot: KUBERNETES_DEFAULTS.cgroupRoot, watchIdleMs: KUBERNETES_DEFAULTS.watchIdleMs };
   const get = (k: string) => {
     const e = m.get(k);
     return e && !r.absent(e.value) ? e : undefined;
@@ -50,6 +53,11 @@ export function readKubernetes(r: Reader, node: Node | null, fallback: Node): Ku
       if (failed(c)) r.report(item, `kubernetes.podCIDRs[${i}]: ${c.error}`);
       else out.podCIDRs.push(c);
     }
+  }
+  if ((e = get('watchIdleMs'))) {
+    const v = r.int(e.value, 'kubernetes.watchIdleMs', 0, e.key);
+    if (v !== undefined && (v < IDLE_MIN_MS || v > IDLE_MAX_MS)) r.report(e.value, `kubernetes.watchIdleMs must be ${IDLE_MIN_MS}..${IDLE_MAX_MS} (a list or watch silent this long is reconnected; bookmarks come about once a minute), got ${v}`);
+    else if (v !== undefined) out.watchIdleMs = v;
   }
   if ((e = get('cgroupRoot'))) {
     // kubelet's --cgroup-root, relative to the cgroup v2 mount ("/" is allowed here: it is a root, not a source)

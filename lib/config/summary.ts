@@ -7,7 +7,7 @@ import type { KubernetesConfig } from './types';
 function kubernetesLine(k: KubernetesConfig): string {
   const where = k.kubeconfig ? `kubeconfig ${k.kubeconfig}` : 'in-cluster';
   const cidrs = k.podCIDRs ? k.podCIDRs.map((c) => c.cidr).join(', ') : "the Node's spec.podCIDRs";
-  return `kubernetes ${where}, node ${resolveNodeName(k)}${k.nodeName ? '' : ' ($NODE_NAME or host name)'}, pod CIDRs ${cidrs}, unknown pods held ${k.unknownPodHoldMs} ms, kubelet cgroup root ${k.cgroupRoot}`;
+  return `kubernetes ${where}, node ${resolveNodeName(k)}${k.nodeName ? '' : ' ($NODE_NAME or host name)'}, pod CIDRs ${cidrs}, unknown pods held ${k.unknownPodHoldMs} ms, kubelet cgroup root ${k.cgroupRoot}, silent watch reconnected after ${k.watchIdleMs} ms`;
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {

@@ -51,6 +51,8 @@ export interface KubernetesConfig {
   podCIDRs: { cidr: string; family: Family; address: string; prefix: number }[] | null;
   /** kubelet's --cgroup-root relative to the cgroup v2 mount, where hostNetwork pods' cgroups are looked for (default "/") */
   cgroupRoot: string;
+  /** ms a LIST or WATCH may send nothing (not even a bookmark) before it is taken as dead and reconnected (default 90000) */
+  watchIdleMs: number;
 }
 
 export interface Policy {

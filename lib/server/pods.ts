@@ -39,7 +39,7 @@ export function startPodIdentity(cfg: Config, index: () => PolicyIndex, programm
   const conn = k.kubeconfig ? fromKubeconfig(k.kubeconfig) : inCluster();
   const node = resolveNodeName(k);
   const kernel = programmer ? new NftPodKernel(cfg.nftables.table, programmer) : null;
-  const pods = new PodIdentity(k, new KubeClient(conn, 'dnswall'), node, cfg.policies, index, kernel, log);
+  const pods = new PodIdentity(k, new KubeClient(conn, 'dnswall'), node, cfg.policies, index, kernel, log, { idleMs: k.watchIdleMs ?? 90_000 });
   if (cgroups) {
     // hostNetwork pods: by their pod cgroup, through the cgroup identity of local senders
     pods.host = new HostPods(cgroups.tree.mount, k.cgroupRoot ?? '/', ownCgroupPath(), log);

@@ -29,6 +29,7 @@ t.test('valid: the README example shapes', async (t) => {
       '  unknownPodHoldMs: 500',
       '  podCIDRs: ["10.244.1.0/24", "fd00:10:244:1::/64"]',
       '  cgroupRoot: /kubelet',
+      '  watchIdleMs: 30000',
       'policies:',
       '  - name: frontend',
       '    sources:',
@@ -53,19 +54,20 @@ t.test('valid: the README example shapes', async (t) => {
       { cidr: 'fd00:10:244:1::/64', family: 6, address: 'fd00:10:244:1::', prefix: 64 },
     ],
     cgroupRoot: '/kubelet',
+    watchIdleMs: 30000,
   });
   const src = cfg.policies[0].sources;
   t.same(src[1], { kind: 'pods', namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' }, matchExpressions: [] }, podSelector: { matchLabels: { app: 'frontend' }, matchExpressions: [] } });
   t.same(src[2], { kind: 'pods', namespaceSelector: null, podSelector: { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', '1'] }, { key: 'canary', operator: 'DoesNotExist', values: [] }] } });
   t.same(src[3], { kind: 'pods', namespaceSelector: { matchLabels: {}, matchExpressions: [] }, podSelector: null }, 'namespaceSelector {} = every namespace');
-  t.match(summarize(cfg), /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms, kubelet cgroup root \/kubelet/);
+  t.match(summarize(cfg), /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms, kubelet cgroup root \/kubelet, silent watch reconnected after 30000 ms/);
   t.match(summarize(cfg), /frontend: 1 CIDR \+ 3 pod selectors/);
 });
 
 t.test('defaults', async (t) => {
   t.equal(parseConfig('listen: ["127.0.0.1:53"]', 'c.yaml').kubernetes, null, 'absent = off');
   const k = parseConfig('kubernetes: {}', 'c.yaml').kubernetes!;
-  t.same(k, { kubeconfig: null, nodeName: null, unknownPodHoldMs: 2000, podCIDRs: null, cgroupRoot: '/' });
+  t.same(k, { kubeconfig: null, nodeName: null, unknownPodHoldMs: 2000, podCIDRs: null, cgroupRoot: '/', watchIdleMs: 90000 });
   t.equal(resolveNodeName(k, { NODE_NAME: 'from-env' }), 'from-env', '$NODE_NAME');
   t.equal(resolveNodeName(k, {}), hostname().toLowerCase(), 'else the host name');
   t.equal(resolveNodeName({ ...k, nodeName: 'n' }, { NODE_NAME: 'from-env' }), 'n', 'the key wins');
@@ -79,6 +81,7 @@ t.test('errors with line and column', async (t) => {
     ['hold too long', 'kubernetes: { unknownPodHoldMs: 60000 }', '1:33', 'at most 30000'],
     ['hold negative', 'kubernetes: { unknownPodHoldMs: -1 }', '1:33', 'non-negative'],
     ['bad pod CIDR', 'kubernetes: { podCIDRs: ["10.244.1.0/33"] }', '1:26', 'podCIDRs[0]'],
+    ['idle timer too short', 'kubernetes: { watchIdleMs: 500 }', '1:28', 'must be 1000..3600000'],
     ['relative cgroup root', 'kubernetes: { cgroupRoot: kubelet }', '1:27', 'kubernetes.cgroupRoot "kubelet" is not a cgroup path'],
     ['cgroup root with ..', 'kubernetes: { cgroupRoot: /a/../b }', '1:27', 'must not contain ".."'],
     ['pod selector without kubernetes', 'policies:\n  - name: a\n    sources:\n      - podSelector: { matchLabels: { app: x } }\n', '4:9', 'need the "kubernetes:" key'],

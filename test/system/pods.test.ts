@@ -27,6 +27,8 @@ const ZONE = {
 const NODE = 'node-1';
 const P1 = [ADDR.pod1.v4, ADDR.pod1.v6];
 const dns4 = ADDR.nodePod1.v4;
+/** The daemon's no-data timer for lists and watches (the test API server bookmarks every second). */
+const IDLE_MS = 3000;
 
 if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
   let topo: Topology;
@@ -84,7 +86,7 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
     configFile = join(pki.dir, 'config.yaml');
     text = config(`
 control: ${control}
-kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, unknownPodHoldMs: 3000 }
+kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, unknownPodHoldMs: 3000, watchIdleMs: ${IDLE_MS} }
 policies:
   - name: frontend
     sources:
@@ -254,5 +256,29 @@ policies:
     t.pass(`the vanished pod's elements are gone (${Date.now() - t0} ms after the first list)`);
     t.ok(await pod2Has(), 'the live pod kept its element across the restart');
     t.ok((await pod2.connect('198.18.0.40', 80)).ok, 'and connects without asking again');
+  });
+
+  t.test('a stalled API server (watches open and silent, then a silent relist): known pods keep being answered; the idle timer reconnects and the change arrives', async (t) => {
+    // batch/other-1 is selected (app: batch) since the restart case
+    t.equal((await resolve(pod2, { server: ADDR.nodePod2.v4, name: 'tcp.example.com' })).rcode, 'NOERROR');
+    const pod2Has = async () => (await list()).some((e) => e.source === ADDR.pod2.v4);
+    t.ok(await pod2Has());
+    // every watch the daemon opens next stalls (pods, namespaces, node), and so does the next LIST
+    for (let i = 0; i < 3; i++) await api.do({ op: 'fault', fault: { on: 'watch', kind: 'stall' } });
+    await api.do({ op: 'fault', fault: { on: 'list', kind: 'stall' } });
+    await api.do({ op: 'closeWatches' });
+    await until('the three re-watches are stalled', async () => (await api.do({ op: 'state' })).faults === 1, 10_000);
+    const t0 = Date.now();
+    // unselected now (its elements must go), and the history is gone: the re-watch gets 410, the relist stalls too
+    await api.do({ op: 'patchLabels', resource: 'pods', key: 'batch/other-1', labels: { app: 'unselected' } });
+    await api.do({ op: 'compact' });
+    const during = await resolve(pod2, { server: ADDR.nodePod2.v4, name: 'tcp.example.com' });
+    t.equal(during.rcode, 'NOERROR', 'answered during the stall (the daemon still knows the pod)');
+    await until('the relabelled pod\'s elements gone', async () => !(await pod2Has()), 60_000);
+    const ms = Date.now() - t0;
+    t.ok(ms >= IDLE_MS - 500, `the change arrived only after the silent watch was given up (${ms} ms; idle timer ${IDLE_MS} ms)`);
+    t.equal((await api.do({ op: 'state' })).faults, 0, 'the stalled relist was given up and retried too');
+    const after = await resolve(pod2, { server: ADDR.nodePod2.v4, name: 'evil.example.org' });
+    t.equal(after.rcode, 'NOERROR', 'unselected now: answered unfiltered');
   });
 }
