@@ -117,8 +117,13 @@ export function groupVisitor(index: PolicyIndex, ctx: RevokeContext = {}): (sour
   return (source, name) => {
     let d: Decision | null;
     if (source.length === LAYOUTS.cgroup4.srcLen) {
-      const path = cgroupPath?.(cgroupIdOf(source));
-      d = path === undefined ? null : index.decideCgroup(path, name);
+      const id = cgroupIdOf(source);
+      const pod = selectionOf?.(`cgroup:${id}`, index); // a hostNetwork pod's cgroup: its pod's selection
+      if (pod !== undefined) d = index.decide(pod, name);
+      else {
+        const path = cgroupPath?.(id);
+        d = path === undefined ? null : index.decideCgroup(path, name);
+      }
     } else {
       let sel = selections.get(source);
       if (sel === undefined && !selections.has(source)) {

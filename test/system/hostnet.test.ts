@@ -30,6 +30,7 @@ if (requireCgroups(t) && requireOrSkip(t, opensslMissing())) {
   let pki: TestPki;
   let control: string;
   let configFile: string;
+  let body: (agentAllow?: string) => string;
   // agent: Burstable (cgroupfs level root+3); metrics: Guaranteed (level root+2); other: not selected
   const uid = { agent: randomUUID(), metrics: randomUUID(), other: randomUUID() };
   const podCgroup = {
@@ -58,7 +59,7 @@ if (requireCgroups(t) && requireOrSkip(t, opensslMissing())) {
     const kc = writeKubeconfig(pki, started.port);
     control = join(pki.dir, 'control.sock');
     configFile = join(pki.dir, 'config.yaml');
-    const body = `
+    body = (agentAllow = '"api.example.com"') => `
 control: ${control}
 kubernetes: { kubeconfig: ${kc}, nodeName: ${NODE}, cgroupRoot: ${w.base}, unknownPodHoldMs: 3000 }
 policies:
@@ -66,14 +67,14 @@ policies:
     sources:
       - namespaceSelector: { matchLabels: { kubernetes.io/metadata.name: kube-system } }
         podSelector: { matchLabels: { app: node-agent } }
-    allow: ["api.example.com"]
+    allow: [${agentAllow}]
   - name: metrics
     sources:
       - podSelector: { matchLabels: { app: metrics } }
     allow: ["other.example.com"]
 `;
-    fs.writeFileSync(configFile, cgroupConfig(body));
-    await w.startDaemon(body);
+    fs.writeFileSync(configFile, cgroupConfig(body()));
+    await w.startDaemon(body());
     await waitFor('first list in', () => w.daemon.logs.some((l) => l.msg === 'kubernetes: first list in; pod identity active'), 20_000);
   });
   t.teardown(async () => {
@@ -111,6 +112,22 @@ policies:
     const o = await w.cli('explain', '-c', configFile, '--control', control, '--pod', 'kube-system/other', 'evil.example.org');
     t.match(o.stdout, /^unmanaged/);
     t.match(o.stdout, 'judged by its cgroup, as a host process');
+  });
+
+  t.test('reload: a hostNetwork pod\'s elements are decided by its pod\'s policies (kept while allowed, revoked when not)', async (t) => {
+    const apiEls = async () => (await elementsOf('agent')).filter((e) => e.comment === 'api.example.com');
+    t.equal((await apiEls()).length, 1);
+    const r1 = await w.daemon.reload(cgroupConfig(body('"api.example.com", "x.example.com"')));
+    t.equal(r1.msg, 'configuration reloaded', JSON.stringify(r1));
+    t.equal((await apiEls()).length, 1, 'still allowed: kept');
+    const r2 = await w.daemon.reload(cgroupConfig(body('"x.example.com"')));
+    t.equal(r2.msg, 'configuration reloaded', JSON.stringify(r2));
+    t.same(await apiEls(), [], 'no longer allowed: revoked');
+    t.notOk((await agent.connect('198.18.0.10', 443, { timeoutMs: 1000 })).ok);
+    await w.daemon.reload(cgroupConfig(body()));
+    const r = await agent.dns(dns('api.example.com'));
+    t.ok(r.ok && r.rcode === 'NOERROR', 'allowed again after the reload back');
+    t.equal((await apiEls()).length, 1);
   });
 
   t.test('a Guaranteed hostNetwork pod (pod cgroup one level higher) gets its own policy', async (t) => {
