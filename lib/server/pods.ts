@@ -22,7 +22,7 @@ export function podsHandler(pods: () => PodIdentity | undefined): Handler {
   return (_req, reply) => {
     const p = pods();
     if (!p) return reply.error('this daemon does not watch Kubernetes (no kubernetes: key with pod selector sources)');
-    if (!p.watch.hasSynced) return reply.error('the pod list is not in yet; try again in a moment');
+    if (!p.ready) return reply.error('the pod list is not in yet; try again in a moment');
     for (const item of p.listPods()) reply.item(item);
     reply.end();
   };
