@@ -21,6 +21,8 @@ export interface ManagedIds {
 
 /** hostNetwork pods by pod cgroup (lib/identity/pod): asked first for a local socket's cgroup id. */
 export interface HostPodSources {
+  /** Whether local senders may be selected hostNetwork pods (before the first list: maybe). */
+  wantsLocal(): boolean;
   hostSource(id: bigint, q: Query, index: PolicyIndex): Resolved | Promise<Resolved>;
   settled?(source: Source, done: Promise<unknown>): void;
 }
@@ -41,7 +43,8 @@ export class CgroupResolver implements Resolver {
   ) {}
 
   resolve(q: Query, index: PolicyIndex): Resolved | Promise<Resolved> {
-    if ((index.cgroups.length === 0 && !this.pods) || !this.local.has(q.peer.address)) return null;
+    // no cgroup sources and no selected hostNetwork pod: local senders are judged by address, no lookup
+    if ((index.cgroups.length === 0 && !this.pods?.wantsLocal()) || !this.local.has(q.peer.address)) return null;
     return this.lookup(q, index);
   }
 
@@ -53,7 +56,7 @@ export class CgroupResolver implements Resolver {
   private async lookup(q: Query, index: PolicyIndex): Promise<Resolved> {
     const r = await this.diag.lookup({ transport: q.transport, family: q.peer.family, peer: q.peer, local: q.local });
     if ('error' in r) return { unattributable: `no socket found for ${q.transport} ${q.peer.address}:${q.peer.port} (${r.error})` };
-    if (this.pods) {
+    if (this.pods?.wantsLocal()) {
       const pod = await this.pods.hostSource(r.id, q, index);
       if (pod !== null) return 'unattributable' in pod ? pod : this.managedFirst(pod);
     }

@@ -252,6 +252,11 @@ export class PodIdentity implements Resolver {
     };
   }
 
+  /** Local senders may be selected hostNetwork pods: before the first list (not known yet), or while one is selected. */
+  wantsLocal(): boolean {
+    return !!this.host && (!this.ready || this.stats.selectedHostNetworkPods > 0);
+  }
+
   /** The selected hostNetwork pods' cgroup ids with their selection in `index` (the managed cgroup sets). */
   hostManaged(index: PolicyIndex): { id: bigint; path: string; selection: Selection }[] {
     const out: { id: bigint; path: string; selection: Selection }[] = [];
