@@ -5,6 +5,10 @@
 // 2. the pod path with and without cgroup sources: the identity and policy plugins over
 //    pod-address queries (not local: one Set lookup says so), queries/s of the chain in process,
 //    interleaved rounds. `node dist/bench/identity.js pods`
+// 3. the query path with and without `kubernetes:`: the same chain over pod-address queries, the
+//    sources selected by a CIDR (IP identity) or by a pod selector (pod identity fed by the real
+//    watch from the in-process test API server, 1000 pods), interleaved rounds.
+//    `node dist/bench/identity.js kube`
 // Under the shared lock: flock /work/notes/bench.lock ...
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -23,6 +27,9 @@ import { LocalAddresses } from '../lib/identity/cgroup/local';
 import { parseQuery } from '../lib/dns/query';
 import type { Request } from '../lib/plugins/types';
 import * as dnsPacket from 'dns-packet';
+import type { Resolver } from '../lib/identity/resolver';
+import { PodIdentity } from '../lib/identity/pod/resolver';
+import { startEnv, pod } from '../test/kube/helpers';
 
 async function lookup(n: number): Promise<void> {
   const mount = findCgroup2Mount();
@@ -102,9 +109,51 @@ async function pods(n: number): Promise<void> {
   console.log(`pod path, identity + policy chain in process, ${n} queries per round, 5 interleaved rounds:\n  before (no cgroup resolver): ${fmt(out.before)}\n  after (cgroup sources configured, resolver asked first): ${fmt(out.after)}`);
 }
 
+async function kube(n: number): Promise<void> {
+  const log = pino({ level: 'silent' });
+  const env = await startEnv();
+  try {
+    env.server.create('namespaces', { metadata: { name: 'shop' } });
+    env.server.create('nodes', { metadata: { name: 'n1' } });
+    for (let i = 0; i < 1000; i++) env.server.create('pods', pod('shop', `web-${i}`, 'n1', `10.244.${Math.floor(i / 250)}.${(i % 250) + 1}`, { app: 'web' }));
+    const byCidr = PolicyIndex.compile(parseConfig('policies:\n  - name: web\n    sources: ["10.244.0.0/16"]\n    allow: ["*.example.com"]\n', 'a.yaml').policies);
+    const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.0.0/16"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'b.yaml');
+    const byPod = PolicyIndex.compile(cfg.policies);
+    const ids = new PodIdentity(cfg.kubernetes!, env.client, 'n1', cfg.policies, () => byPod, null, log);
+    ids.start();
+    while (!ids.ready || ids.stats.selectedPods < 1000) await new Promise((r) => setTimeout(r, 20));
+    const bottom = () => Promise.resolve({ wire: Buffer.alloc(0), rcode: 0, origin: 'upstream' as const });
+    const wire = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'api.example.com', type: 'A' }] });
+    const query = parseQuery(wire);
+    const req = (i: number): Request => ({ wire, query, peer: { address: `10.244.${Math.floor((i % 1000) / 250)}.${(i % 250) + 1}`, family: 4, port: 40000 }, local: { address: '169.254.20.10', port: 53 }, transport: 'udp', maxReplySize: 512, received: 0n, timings: {} });
+    const chain = (index: PolicyIndex, resolvers: Resolver[]) => buildChain([
+      new IdentityPlugin({ index: () => index, resolvers }),
+      new PolicyPlugin({ index: () => index, mode: 'enforce', denyResponse: 'nxdomain' }),
+      { name: 'stop', setup: () => bottom },
+    ], log, undefined, false).handle;
+    const h = { cidr: chain(byCidr, []), pods: chain(byPod, [ids]) };
+    const probe = await h.pods(req(0));
+    if (probe.rcode !== 0) throw new Error('the pod path did not allow the name: not measuring a denial');
+    for (let i = 0; i < 50_000; i++) { await h.cidr(req(i)); await h.pods(req(i)); }
+    const out: Record<string, number[]> = { cidr: [], pods: [] };
+    for (let round = 0; round < 5; round++) {
+      for (const which of ['cidr', 'pods'] as const) {
+        const t0 = process.hrtime.bigint();
+        for (let i = 0; i < n; i++) await h[which](req(i));
+        out[which].push(n / (Number(process.hrtime.bigint() - t0) / 1e9));
+      }
+    }
+    const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} q/s (median ${Math.round([...xs].sort((a, b) => a - b)[2])})`;
+    console.log(`identity + policy chain in process, 1000 pods, ${n} queries per round, 5 interleaved rounds:\n  without kubernetes: (CIDR source): ${fmt(out.cidr)}\n  with kubernetes: (pod selector, pod identity): ${fmt(out.pods)}`);
+    await ids.stop();
+  } finally {
+    await env.close();
+  }
+}
+
 const mode = process.argv[2];
 const n = Number(process.argv[3] ?? (mode === 'pods' ? 200_000 : 20_000));
-(mode === 'lookup' ? lookup(n) : mode === 'pods' ? pods(n) : Promise.reject(new Error('usage: identity.js lookup|pods [N]'))).then(
+(mode === 'lookup' ? lookup(n) : mode === 'pods' ? pods(n) : mode === 'kube' ? kube(n) : Promise.reject(new Error('usage: identity.js lookup|pods|kube [N]'))).then(
   () => process.exit(0),
   (e) => { console.error(e); process.exit(1); },
 );
