@@ -84,7 +84,7 @@ export class SetProgrammer {
   readonly table: string;
   /** `deleted`: elements deleted because a cap evicted them; `evictions`: by cap. */
   /** `skipped`: elements not sent because the kernel surely held them long enough (refreshSlackMs). */
-  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; skipped: number; evictions: { perName: number; perSource: number; total: number } };
+  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; skipped: number; watchBehind: number; evictions: { perName: number; perSource: number; total: number } };
   private readonly opts: SetProgrammerOptions;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
@@ -128,7 +128,7 @@ export class SetProgrammer {
     this.maxQueued = opts.maxQueued ?? 200_000;
     this.transport = opts.transport ?? netlinkTransport;
     this.book = new ExpiryBook({ limits: opts.limits });
-    this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, evictions: this.book.bounds.evictions };
+    this.stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, watchBehind: 0, evictions: this.book.bounds.evictions };
     this.slackMs = Math.max(0, opts.refreshSlackMs ?? 0);
     this.watchFactory = opts.watch !== undefined ? opts.watch : opts.transport ? null : netlinkWatch;
   }
@@ -190,9 +190,9 @@ export class SetProgrammer {
    * without the watch every add() goes to the kernel and revocation dumps the sets.
    */
   private startWatch(): void {
-    // Only with skipping on: netlink@0.3.0 aborts the process when the notification socket
-    // overflows (POLLERR reaches its PollHandler, which builds an error with a NULL syscall), so
-    // the watch is not opened where nothing asked for it (a burst of 100k adds overflowed it).
+    // Only with skipping on (nothing else needs it). The watch socket cannot abort the process on
+    // an overflow (NETLINK_NO_ENOBUFS; netlink@0.3.0 aborts on POLLERR): lost notifications are
+    // found by the kernel's drop counter and NEWGEN gaps instead (watch.ts).
     if (this.slackMs <= 0 || !this.watchFactory) return;
     try {
       this.watcher = this.watchFactory(this.table, {
@@ -228,6 +228,7 @@ export class SetProgrammer {
 
   /** Null when the book holds every live element (revokeFromBook works), else why not. */
   get bookIncomplete(): string | null {
+    this.watcher?.check?.(true); // notifications dropped so far make it incomplete now
     return this.incomplete;
   }
 
@@ -237,6 +238,7 @@ export class SetProgrammer {
    * Null when the book may miss elements (bookIncomplete): the caller reads the kernel instead.
    */
   async revokeFromBook(visit: Parameters<ExpiryBook['revocations']>[0]): Promise<{ checked: number; unnamed: number; revoked: number } | null> {
+    this.watcher?.check?.(true);
     if (this.incomplete !== null || !this.sock) return null;
     const { checked, unnamed, doomed } = this.book.revocations(visit);
     if (doomed.length > 0) await this.removeIds(doomed);
@@ -329,10 +331,15 @@ export class SetProgrammer {
   private settleSkipped(): void {
     const list = this.skipped;
     this.skipped = [];
+    // Notifications the kernel dropped (the watch socket has NETLINK_NO_ENOBUFS) untrust the book
+    // here, before it vouches for anything; and while the watch is behind (a backlog still
+    // queued) the book may not know a deletion yet: send them all this turn (watch.ts check()).
+    const caughtUp = this.watcher?.check?.() ?? true;
+    if (!caughtUp) this.stats.watchBehind++;
     for (const s of list) {
       const w = s.waiter;
       if (w.failed) continue;
-      if (this.skipping && this.book.trustedFor(s.id, s.needMs)) {
+      if (caughtUp && this.skipping && this.book.trustedFor(s.id, s.needMs)) {
         this.stats.skipped++;
         if (--w.unsent === 0 && w.batches === 0) w.resolve();
         continue;
@@ -530,7 +537,7 @@ export class SetProgrammer {
   }
 
   private newSocket(): NftTransport {
-    const sock = this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs });
+    const sock = this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs, overflowSafe: true });
     if (sock.port !== undefined) this.ports.add(sock.port);
     return sock;
   }

@@ -16,7 +16,7 @@ runInNetns(__filename, (t) => {
     const left = expiresSeconds(a4, '198.51.100.20');
     t.ok(left !== null && left > 55 && left <= 60, `expires in ${left}s`);
     t.match(nft('list', 'set', 'inet', 'dnswall', 'allow4p'), /10\.244\.1\.5 \. 198\.51\.100\.21 \. tcp \. 443 timeout 30s expires \S+ comment "p\.example\.com"/);
-    t.same(p.stats, { batches: 1, messages: 2, elements: 2, failedBatches: 0, deleted: 0, skipped: 0, evictions: { perName: 0, perSource: 0, total: 0 } });
+    t.same(p.stats, { batches: 1, messages: 2, elements: 2, failedBatches: 0, deleted: 0, skipped: 0, watchBehind: 0, evictions: { perName: 0, perSource: 0, total: 0 } });
     await p.close();
   });
 

@@ -48,7 +48,7 @@ export class FakeProgrammer {
   committedAt: number[] = [];
   /** keys remove() was asked to delete (reload revocation) */
   removed: KeyFields[] = [];
-  readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, evictions: { perName: 0, perSource: 0, total: 0 } };
+  readonly stats = { batches: 0, messages: 0, elements: 0, failedBatches: 0, deleted: 0, skipped: 0, watchBehind: 0, evictions: { perName: 0, perSource: 0, total: 0 } };
   opened = false;
   closed = false;
   readonly limits = { maxElements: 1_000_000, maxElementsPerSource: Infinity, maxAddressesPerName: Infinity };

@@ -6,6 +6,7 @@ import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_ACK } 
 import { parseMessages, parseError, type NlMsg } from './decode';
 import { batchBegin, batchEnd, readI32 } from './encode';
 import { NftError, kernelError } from '../errors';
+import { hardenNetlinkSocket } from './sockopt';
 
 /** Replies for a whole batch can be large (one NLMSG_ERROR per failed message). 8 MiB; the
  * kernel caps it at net.core.rmem_max and reports double the accepted value. */
@@ -54,6 +55,13 @@ export interface NftTransport {
 export interface TransportOptions {
   log?: Logger;
   replyTimeoutMs?: number;
+  /**
+   * NETLINK_NO_ENOBUFS and SO_RCVBUFFORCE(RECV_BUFFER_SIZE) on the socket (netlink/sockopt.ts), so
+   * replies can never overflow it into netlink@0.3.0's abort; a reply the kernel still could not
+   * queue is then lost silently and its request times out (an error, not a dead process). For
+   * the programmer's long-lived socket; best effort (a warning if it cannot be set).
+   */
+  overflowSafe?: boolean;
 }
 
 /** Opens a connection to nf_tables; each caller opens what it needs (the programmer, adoption, a dump). */
@@ -74,7 +82,7 @@ export class NfnlSocket implements NftTransport {
   readonly recvBufferSize: number;
   readonly port: number;
 
-  constructor(opts: { log?: Logger; replyTimeoutMs?: number } = {}) {
+  constructor(opts: TransportOptions = {}) {
     this.log = opts.log;
     this.replyTimeoutMs = opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
     // Own counter, far from the package's (which starts at 1); the kernel echoes it back.
@@ -86,8 +94,15 @@ export class NfnlSocket implements NftTransport {
     sock.on('message', (buf) => this.onDatagram(buf));
     sock.on('truncatedMessage', () => this.failAll(new NftError('EMSGSIZE', 'netlink reply truncated: outcome of in-flight requests unknown')));
     sock.on('close', () => { this.sock = null; this.failAll(new NftError('ECONNRESET', 'netlink socket closed')); });
-    this.recvBufferSize = sock.getRecvBufferSize();
     this.port = sock.address().port;
+    if (opts.overflowSafe) {
+      try {
+        hardenNetlinkSocket(NETLINK_NETFILTER, this.port, { noEnobufs: true, recvBufferForce: RECV_BUFFER_SIZE });
+      } catch (e) {
+        this.log?.warn({ err: (e as Error).message }, 'netlink request socket keeps ENOBUFS (replies are bounded: maxInFlight batches of ≤ 8 messages)');
+      }
+    }
+    this.recvBufferSize = sock.getRecvBufferSize();
     // Idle sockets must not keep the process alive; ref() while a request waits.
     sock.unref();
   }
