@@ -137,7 +137,7 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
     drops = h.drops;
   } catch (e) {
     sock.close();
-    throw new Error(`the change-notification socket cannot be made overflow-safe: ${(e as Error).message}`);
+    throw new Error(`the change-notification socket cannot be made overflow-safe: ${(e as Error).message}`, { cause: e });
   }
   let closing = false;
   let dead = false;

@@ -5,7 +5,7 @@ import { openProgrammer, ip4, expiresSeconds } from './fixtures';
 runInNetns(__filename, (t) => {
   t.test('allow4 and allow4p elements appear in nft list set', async (t) => {
     const p = await openProgrammer();
-    t.equal(p.recvBufferSize, 8 << 20, 'SO_RCVBUF reports 8 MiB (rmem_max 4 MiB, doubled by the kernel)');
+    t.equal(p.recvBufferSize, 16 << 20, 'SO_RCVBUF reports 16 MiB (8 MiB forced past rmem_max, doubled by the kernel)');
     await p.add([
       { set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.20'), timeoutMs: 60_000, comment: 'api.example.com' },
       { set: 'allow4p', source: ip4('10.244.1.5'), destination: ip4('198.51.100.21'), proto: 6, port: 443, timeoutMs: 30_000, comment: 'p.example.com' },

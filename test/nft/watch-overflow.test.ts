@@ -46,7 +46,7 @@ async function until(what: string, cond: () => boolean, ms = 10_000): Promise<vo
 
 runInNetns(__filename, (t) => {
   t.test('control: a plain netlink@0.3.0 socket in the group aborts its process on the same burst', async (t) => {
-    (await openProgrammer()).close(); // installs the ruleset; only the table is needed
+    await (await openProgrammer()).close(); // installs the ruleset; only the table is needed
     // The child's loop is busy (as a daemon's under load) until the burst was committed.
     const marker = join(tmpdir(), `dnswall-burst-${process.pid}-done`);
     const child = spawn(process.execPath, ['-e', `
