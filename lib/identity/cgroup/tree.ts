@@ -108,32 +108,12 @@ export class CgroupTree {
     const t0 = Date.now();
     this.stats.walks++;
     this.refresh();
-    let visited = 0;
     // Breadth first from every configured path, deepest configured paths not walked twice.
     const roots = [...this.current.keys()].filter((p) => !this.configured.some((q) => q !== p && (p.startsWith(q + '/') || q === '/')));
-    const queue = roots.slice();
-    while (queue.length > 0 && visited < WALK_MAX_DIRS) {
-      const p = queue.shift()!;
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(this.dir(p), { withFileTypes: true });
-      } catch {
-        continue; // removed meanwhile
-      }
-      for (const e of entries) {
-        if (!e.isDirectory()) continue;
-        const child = p === '/' ? `/${e.name}` : `${p}/${e.name}`;
-        const id = this.stat(child);
-        visited++;
-        if (id === undefined) continue;
-        this.remember(id, child);
-        if (id === want) {
-          queue.length = 0;
-          break;
-        }
-        queue.push(child);
-      }
-    }
+    const visited = walkCgroups(this.mount, roots, WALK_MAX_DIRS, (child, id) => {
+      this.remember(id, child);
+      return id === want;
+    });
     this.stats.visited += visited;
     this.stats.walkMs += Date.now() - t0;
   }
@@ -159,27 +139,43 @@ export function findInHierarchy(mount: string, id: bigint): string | null {
   } catch {
     return null;
   }
-  const queue = ['/'];
+  let found: string | null = null;
+  walkCgroups(mount, ['/'], WALK_MAX_DIRS, (child, ino) => {
+    if (ino === id) found = child;
+    return found !== null;
+  });
+  return found;
+}
+
+/**
+ * Breadth first through the directories below `roots` (paths relative to the cgroup v2 mount),
+ * at most `max` of them: `visit` gets each one's path and inode (its cgroup id) and stops the
+ * walk by returning true. A directory removed meanwhile is skipped. Returns how many were visited.
+ */
+export function walkCgroups(mount: string, roots: readonly string[], max: number, visit: (path: string, id: bigint) => boolean): number {
+  const queue = roots.slice();
   let visited = 0;
-  while (queue.length > 0 && visited < WALK_MAX_DIRS) {
+  while (queue.length > 0 && visited < max) {
     const p = queue.shift()!;
     let entries: fs.Dirent[];
     try {
-      entries = fs.readdirSync(p === '/' ? mount : path.join(mount, p), { withFileTypes: true });
+      entries = fs.readdirSync(path.join(mount, p), { withFileTypes: true });
     } catch {
-      continue;
+      continue; // removed meanwhile
     }
     for (const e of entries) {
       if (!e.isDirectory()) continue;
       const child = p === '/' ? `/${e.name}` : `${p}/${e.name}`;
       visited++;
+      let id: bigint;
       try {
-        if (fs.statSync(path.join(mount, child), { bigint: true }).ino === id) return child;
+        id = fs.statSync(path.join(mount, child), { bigint: true }).ino;
       } catch {
         continue;
       }
+      if (visit(child, id)) return visited;
       queue.push(child);
     }
   }
-  return null;
+  return visited;
 }

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Pod } from '../../kube/types';
 import { isFinished } from '../../kube/pod-addresses';
 import { podCgroupPaths } from '../../kube/pod-cgroups';
+import { walkCgroups } from '../cgroup/tree';
 
 /** Directories one walk may visit (a pod has a handful of containers). */
 const WALK_MAX_DIRS = 20_000;
@@ -134,30 +135,13 @@ export class HostPods {
     if (direct !== undefined) return [direct, this.pods.get(direct)!.path!];
     let visited = 0;
     for (const h of this.pods.values()) {
-      if (h.path === undefined) continue;
-      const queue = [h.path];
-      while (queue.length > 0 && visited < WALK_MAX_DIRS) {
-        const p = queue.shift()!;
-        let entries: fs.Dirent[];
-        try {
-          entries = fs.readdirSync(this.dir(p), { withFileTypes: true });
-        } catch {
-          continue;
-        }
-        for (const e of entries) {
-          if (!e.isDirectory()) continue;
-          const child = `${p}/${e.name}`;
-          visited++;
-          let id: bigint;
-          try {
-            id = fs.statSync(this.dir(child), { bigint: true }).ino;
-          } catch {
-            continue;
-          }
-          if (id === want) return [h.uid, child];
-          queue.push(child);
-        }
-      }
+      if (h.path === undefined || visited >= WALK_MAX_DIRS) continue;
+      let hit: string | null = null;
+      visited += walkCgroups(this.mount, [h.path], WALK_MAX_DIRS - visited, (child, id) => {
+        if (id === want) hit = child;
+        return hit !== null;
+      });
+      if (hit !== null) return [h.uid, hit];
     }
     return null;
   }

@@ -208,8 +208,7 @@ export class PodIdentity implements Resolver {
           continue;
         }
         this.inflight.delete(a);
-        for (const w of this.idleWaiters.get(a) ?? []) w();
-        this.idleWaiters.delete(a);
+        wake(this.idleWaiters, a);
       }
     };
     done.then(end, end);
@@ -297,41 +296,14 @@ export class PodIdentity implements Resolver {
 
   /** Resolves true once no pending or running revocation covers `address`; false after the hold bound. */
   private afterFence(address: string): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.fenceWaiters.get(address)?.delete(done);
-        resolve(false);
-      }, this.cfg.unknownPodHoldMs);
-      const done = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const set = this.fenceWaiters.get(address) ?? new Set();
-      set.add(done);
-      this.fenceWaiters.set(address, set);
-    });
+    return waitOn(this.fenceWaiters, address, this.cfg.unknownPodHoldMs);
   }
 
   /** Waits until no query resolved for these addresses is still on its way to the kernel (bounded). */
-  private quiesce(addresses: Iterable<string>): Promise<void> {
-    const busy = [...addresses].filter((a) => this.inflight.has(a));
-    if (busy.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      let left = busy.length;
-      const timer = setTimeout(resolve, INFLIGHT_WAIT_MS);
-      const one = () => {
-        if (--left === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      for (const a of busy) {
-        const set = this.idleWaiters.get(a) ?? new Set();
-        set.add(one);
-        this.idleWaiters.set(a, set);
-      }
-    });
+  private async quiesce(addresses: Iterable<string>): Promise<void> {
+    await Promise.all([...addresses].filter((a) => this.inflight.has(a)).map((a) => waitOn(this.idleWaiters, a, INFLIGHT_WAIT_MS)));
   }
+
 
   private sourceOf(h: PodHold, q: Query, index: PolicyIndex): Resolved {
     const ids = this.selected.get(h.uid) ?? [];
@@ -594,8 +566,7 @@ export class PodIdentity implements Resolver {
           this.passing = new Map();
           for (const a of plan.keys()) {
             if (this.plan.has(a)) continue; // changed again meanwhile: the next pass releases it
-            for (const w of this.fenceWaiters.get(a) ?? []) w();
-            this.fenceWaiters.delete(a);
+            wake(this.fenceWaiters, a);
           }
           this.onKernelPass?.([...plan.keys()]);
         } catch (err) {
@@ -653,4 +624,26 @@ function addrsOf(p: Pod | undefined): string[] {
 
 function sameIds(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Resolves true when `wake(waiters, key)` runs, false after `ms`. */
+function waitOn(waiters: Map<string, Set<() => void>>, key: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      waiters.get(key)?.delete(done);
+      resolve(false);
+    }, ms);
+    const done = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    const set = waiters.get(key) ?? new Set();
+    set.add(done);
+    waiters.set(key, set);
+  });
+}
+
+function wake(waiters: Map<string, Set<() => void>>, key: string): void {
+  for (const w of waiters.get(key) ?? []) w();
+  waiters.delete(key);
 }
