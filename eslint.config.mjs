@@ -15,11 +15,14 @@ export default tseslint.config(
       // A leading underscore marks a parameter a plugin interface requires but this one does not
       // use (setup(next, _log)); `const { id: _id, ...rest }` drops a field on purpose.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
-      '@typescript-eslint/no-floating-promises': ['error', {
-        // tap's t.test() returns a promise that tap itself awaits (subtests run in order and
-        // a rejected subtest fails the run); awaiting each one by hand would add nothing.
-        allowForKnownSafeCalls: [{ from: 'package', package: '@tapjs/test-built', name: ['test', 'todo', 'skip', 'only'] }],
-      }],
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          // tap's t.test() returns a promise that tap itself awaits (subtests run in order and
+          // a rejected subtest fails the run); awaiting each one by hand would add nothing.
+          allowForKnownSafeCalls: [{ from: 'package', package: '@tapjs/test-built', name: ['test', 'todo', 'skip', 'only'] }],
+        },
+      ],
     },
   },
   {

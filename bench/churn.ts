@@ -69,13 +69,28 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
   const p = new SetProgrammer({ table, limits: o.limits, seed: false });
   await p.open();
   const samples: ChurnSample[] = [];
-  let seq = 0, added = 0, failed = 0, pending = 0, skippedTicks = 0;
+  let seq = 0,
+    added = 0,
+    failed = 0,
+    pending = 0,
+    skippedTicks = 0;
   const t0 = performance.now();
   const sample = () => {
     const m = process.memoryUsage();
     const z = p.sizes();
     const e = p.stats.evictions;
-    const s: ChurnSample = { s: Math.round((performance.now() - t0) / 1000), rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), book: z.book, elements: z.elements, sources: z.sources, names: z.names, queued: z.queued, added, evicted: e.perName + e.perSource + e.total };
+    const s: ChurnSample = {
+      s: Math.round((performance.now() - t0) / 1000),
+      rssMiB: mib(m.rss),
+      heapUsedMiB: mib(m.heapUsed),
+      book: z.book,
+      elements: z.elements,
+      sources: z.sources,
+      names: z.names,
+      queued: z.queued,
+      added,
+      evicted: e.perName + e.perSource + e.total,
+    };
     samples.push(s);
     o.onSample?.(s);
   };
@@ -84,7 +99,8 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
   let nextSample = o.sampleEveryMs;
   for (let tick = 0; tick < ticks; tick++) {
     const due = t0 + (tick + 1) * TICK_MS;
-    if (pending > MAX_PENDING_ADDS) skippedTicks++; // the kernel is behind: do not pile up
+    if (pending > MAX_PENDING_ADDS)
+      skippedTicks++; // the kernel is behind: do not pile up
     else {
       // One answer = 1..3 addresses of an ever-new name for one source.
       for (let i = 0; i < perTick;) {
@@ -98,10 +114,24 @@ export async function runChurn(o: ChurnOptions): Promise<ChurnResult> {
           els.push({ set: 'allow4', source, destination: Buffer.from([198, 18 + (d >> 16), (d >> 8) & 255, d & 255]), timeoutMs: 600_000, comment: name });
         }
         pending++;
-        p.add(els).then(() => { added += els.length; }, () => { failed += els.length; }).finally(() => { pending--; });
+        p.add(els)
+          .then(
+            () => {
+              added += els.length;
+            },
+            () => {
+              failed += els.length;
+            },
+          )
+          .finally(() => {
+            pending--;
+          });
       }
     }
-    if (performance.now() - t0 >= nextSample) { sample(); nextSample += o.sampleEveryMs; }
+    if (performance.now() - t0 >= nextSample) {
+      sample();
+      nextSample += o.sampleEveryMs;
+    }
     const wait = due - performance.now();
     await new Promise((r) => (wait > 0 ? setTimeout(r, wait) : setImmediate(r)));
   }
@@ -146,8 +176,14 @@ async function inner(): Promise<void> {
   process.stdout.write(`churn: ${minutes} min at ${rate} elements/s, caps ${JSON.stringify(limits)}, sample every 10 s\n`);
   process.stdout.write('   s  rssMiB  heapMiB     book  sources  names  queued     added  evicted\n');
   const r = await runChurn({
-    seconds: minutes * 60, rate, limits, sampleEveryMs: 10_000,
-    onSample: (s) => process.stdout.write(`${String(s.s).padStart(4)}  ${String(s.rssMiB).padStart(6)}  ${String(s.heapUsedMiB).padStart(7)}  ${String(s.book).padStart(7)}  ${String(s.sources).padStart(7)}  ${String(s.names).padStart(5)}  ${String(s.queued).padStart(6)}  ${String(s.added).padStart(8)}  ${String(s.evicted).padStart(7)}\n`),
+    seconds: minutes * 60,
+    rate,
+    limits,
+    sampleEveryMs: 10_000,
+    onSample: (s) =>
+      process.stdout.write(
+        `${String(s.s).padStart(4)}  ${String(s.rssMiB).padStart(6)}  ${String(s.heapUsedMiB).padStart(7)}  ${String(s.book).padStart(7)}  ${String(s.sources).padStart(7)}  ${String(s.names).padStart(5)}  ${String(s.queued).padStart(6)}  ${String(s.added).padStart(8)}  ${String(s.evicted).padStart(7)}\n`,
+      ),
   });
   process.stdout.write(`added ${r.added}, failed ${r.failed}, skipped ticks ${r.skippedTicks}, evictions ${JSON.stringify(r.evictions)}\n`);
   process.stdout.write(`kernel elements at the end ${r.kernel}, book ${r.bookAtEnd} (cap ${maxElements})\n`);
@@ -156,18 +192,31 @@ async function inner(): Promise<void> {
 }
 
 function outer(): void {
-  if (process.getuid?.() !== 0) { process.stderr.write('churn: needs root (a network namespace and nftables)\n'); process.exit(2); }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('churn: needs root (a network namespace and nftables)\n');
+    process.exit(2);
+  }
   const ns = `dwb-churn-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
-  const cleanup = () => { spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' }); };
+  const cleanup = () => {
+    spawnSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+  };
   const child = spawn('ip', ['netns', 'exec', ns, process.execPath, __filename, ...process.argv.slice(2)], { stdio: 'inherit', env: { ...process.env, [NS_ENV]: ns } });
   // Hard bound: 10 minutes of churn plus setup and the final dump.
   const killer = setTimeout(() => child.kill('SIGKILL'), 12 * 60_000);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-  child.on('exit', (code, signal) => { clearTimeout(killer); cleanup(); process.exit(code ?? (signal ? 1 : 0)); });
+  child.on('exit', (code, signal) => {
+    clearTimeout(killer);
+    cleanup();
+    process.exit(code ?? (signal ? 1 : 0));
+  });
 }
 
 if (require.main === module) {
-  if (process.env[NS_ENV]) inner().catch((e) => { process.stderr.write(`churn failed: ${(e as Error).stack}\n`); process.exit(2); });
+  if (process.env[NS_ENV])
+    inner().catch((e) => {
+      process.stderr.write(`churn failed: ${(e as Error).stack}\n`);
+      process.exit(2);
+    });
   else outer();
 }

@@ -61,8 +61,7 @@ export function parseDnsperf(out: string, verbose: boolean): DnsperfResult {
 }
 
 export async function runDnsperf(topo: Topology, ns: string, o: DnsperfRun): Promise<DnsperfResult> {
-  const argv = ['dnsperf', '-s', o.server, '-p', '53', '-d', o.file, '-l', String(o.durationS),
-    '-c', String(o.clients), '-q', String(o.outstanding), '-t', String(o.timeoutS)];
+  const argv = ['dnsperf', '-s', o.server, '-p', '53', '-d', o.file, '-l', String(o.durationS), '-c', String(o.clients), '-q', String(o.outstanding), '-t', String(o.timeoutS)];
   if (o.qps) argv.push('-Q', String(o.qps), '-v');
   const r = await topo.exec(ns, argv, { timeoutMs: (o.durationS + o.timeoutS + 20) * 1000 });
   if (r.code !== 0) throw new Error(`dnsperf exited ${r.code}: ${(r.stderr || r.stdout).slice(-800)}`);

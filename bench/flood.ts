@@ -27,10 +27,22 @@ const ANSWER = '198.18.0.10';
 const PROBE_EVERY_MS = 200;
 const PROBE_TIMEOUT_MS = 2000;
 
-interface Options { targets: TargetName[]; packets: number; seconds: number; senders: number; tcp: number; seed: number; rate: number; profile: boolean }
+interface Options {
+  targets: TargetName[];
+  packets: number;
+  seconds: number;
+  senders: number;
+  tcp: number;
+  seed: number;
+  rate: number;
+  profile: boolean;
+}
 
 function parse(argv: string[]): Options {
-  const get = (k: string, d: string) => { const i = argv.indexOf(`--${k}`); return i >= 0 && argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[i + 1] : d; };
+  const get = (k: string, d: string) => {
+    const i = argv.indexOf(`--${k}`);
+    return i >= 0 && argv[i + 1] && !argv[i + 1].startsWith('--') ? argv[i + 1] : d;
+  };
   const int = (k: string, d: number, lo: number, hi: number) => {
     const v = Number(get(k, String(d)));
     if (!Number.isInteger(v) || v < lo || v > hi) throw new Error(`--${k} must be an integer in ${lo}..${hi}`);
@@ -39,8 +51,12 @@ function parse(argv: string[]): Options {
   const targets = get('targets', 'dnswall,dnsmasq').split(',') as TargetName[];
   for (const t of targets) if (t !== 'dnswall' && t !== 'dnsmasq') throw new Error(`--targets: "${t}" is not dnswall or dnsmasq`);
   return {
-    targets, packets: int('packets', 1_000_000, 1000, 10_000_000), seconds: int('seconds', 20, 1, 120),
-    senders: int('senders', 2, 1, 4), tcp: int('tcp', 400, 0, 5000), seed: int('seed', 1, 0, 2 ** 31 - 1),
+    targets,
+    packets: int('packets', 1_000_000, 1000, 10_000_000),
+    seconds: int('seconds', 20, 1, 120),
+    senders: int('senders', 2, 1, 4),
+    tcp: int('tcp', 400, 0, 5000),
+    seed: int('seed', 1, 0, 2 ** 31 - 1),
     rate: int('rate', 2000, 0, 1_000_000),
     profile: argv.includes('--profile'),
   };
@@ -49,7 +65,12 @@ function parse(argv: string[]): Options {
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Probe { at: number; ok: boolean; ms: number; error?: string }
+interface Probe {
+  at: number;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
 
 /** Every PROBE_EVERY_MS a lookup from `agent`, not waiting for the previous one; stop() ends it. */
 function prober(agent: Agent, t0: number) {
@@ -59,14 +80,23 @@ function prober(agent: Agent, t0: number) {
   const loop = (async () => {
     while (!stopped) {
       const at = performance.now() - t0;
-      inflight.push(agent.dns({ server: ADDR.nodePod1.v4, name: NAME, timeoutMs: PROBE_TIMEOUT_MS }).then((r) => {
-        const ok = r.ok && r.rcode === 'NOERROR' && r.answers.some((a) => a.data === ANSWER);
-        probes.push({ at, ok, ms: r.ms, ...(ok ? {} : { error: r.ok ? r.rcode : r.error }) });
-      }));
+      inflight.push(
+        agent.dns({ server: ADDR.nodePod1.v4, name: NAME, timeoutMs: PROBE_TIMEOUT_MS }).then((r) => {
+          const ok = r.ok && r.rcode === 'NOERROR' && r.answers.some((a) => a.data === ANSWER);
+          probes.push({ at, ok, ms: r.ms, ...(ok ? {} : { error: r.ok ? r.rcode : r.error }) });
+        }),
+      );
       await sleep(PROBE_EVERY_MS);
     }
   })();
-  return { probes, async stop() { stopped = true; await loop; await Promise.all(inflight); } };
+  return {
+    probes,
+    async stop() {
+      stopped = true;
+      await loop;
+      await Promise.all(inflight);
+    },
+  };
 }
 
 function summarizeProbes(ps: Probe[]) {
@@ -98,22 +128,36 @@ async function runTarget(topo: Topology, target: TargetName, o: Options, profDir
     }
     const rss0 = t.pid ? rssMiB(t.pid) : null;
     let peak = rss0?.rss ?? 0;
-    const sampler = setInterval(() => { const m = t.pid ? rssMiB(t.pid) : null; if (m && m.rss > peak) peak = m.rss; }, 100);
+    const sampler = setInterval(() => {
+      const m = t.pid ? rssMiB(t.pid) : null;
+      if (m && m.rss > peak) peak = m.rss;
+    }, 100);
     const t0 = performance.now();
     const other = prober(pod2, t0);
     await sleep(1000); // a second of normal service first
     const floodStart = performance.now() - t0;
     const per = Math.ceil(o.packets / o.senders);
-    const sent = await Promise.all(Array.from({ length: o.senders }, (_, k) => flood(topo, topo.ns.pod1, {
-      server: ADDR.nodePod1.v4, packets: per, seconds: o.seconds, seed: o.seed + k, tcp: k === 0 ? o.tcp : 0,
-    })));
+    const sent = await Promise.all(
+      Array.from({ length: o.senders }, (_, k) =>
+        flood(topo, topo.ns.pod1, {
+          server: ADDR.nodePod1.v4,
+          packets: per,
+          seconds: o.seconds,
+          seed: o.seed + k,
+          tcp: k === 0 ? o.tcp : 0,
+        }),
+      ),
+    );
     const floodEnd = performance.now() - t0;
     // the flooding pod asks normally again: how soon is it answered?
     let flooderBackMs = NaN;
     for (let i = 0; i < 50; i++) {
       const at = performance.now() - t0;
       const r = await pod1.dns({ server: ADDR.nodePod1.v4, name: NAME, timeoutMs: 500 });
-      if (r.ok && r.rcode === 'NOERROR') { flooderBackMs = at + r.ms - floodEnd; break; }
+      if (r.ok && r.rcode === 'NOERROR') {
+        flooderBackMs = at + r.ms - floodEnd;
+        break;
+      }
     }
     await sleep(1000);
     await other.stop();
@@ -123,11 +167,23 @@ async function runTarget(topo: Topology, target: TargetName, o: Options, profDir
     const kernel = target === 'dnswall' ? await counters(topo) : {};
     const udpTotal = sent.reduce((a, s) => a + s.udp.total, 0);
     const res = {
-      target, floodSeconds: (floodEnd - floodStart) / 1000, udpSent: udpTotal,
-      udpRate: udpTotal / ((floodEnd - floodStart) / 1000), kinds: sent.map((s) => s.udp), tcp: sent[0].tcp,
-      otherDuring: summarizeProbes(during), otherAll: summarizeProbes(other.probes),
-      failures: during.filter((p) => !p.ok).map((p) => `${(p.at / 1000).toFixed(1)}s ${p.error}`).slice(0, 20),
-      flooderBackMs, rssBeforeMiB: rss0?.rss, peakRssMiB: Math.max(peak, end?.rss ?? 0), hwmMiB: end?.hwm, kernel,
+      target,
+      floodSeconds: (floodEnd - floodStart) / 1000,
+      udpSent: udpTotal,
+      udpRate: udpTotal / ((floodEnd - floodStart) / 1000),
+      kinds: sent.map((s) => s.udp),
+      tcp: sent[0].tcp,
+      otherDuring: summarizeProbes(during),
+      otherAll: summarizeProbes(other.probes),
+      failures: during
+        .filter((p) => !p.ok)
+        .map((p) => `${(p.at / 1000).toFixed(1)}s ${p.error}`)
+        .slice(0, 20),
+      flooderBackMs,
+      rssBeforeMiB: rss0?.rss,
+      peakRssMiB: Math.max(peak, end?.rss ?? 0),
+      hwmMiB: end?.hwm,
+      kernel,
       profile: undefined as ReturnType<typeof topSelfTime> | undefined,
     };
     return { res, started };
@@ -138,8 +194,11 @@ async function runTarget(topo: Topology, target: TargetName, o: Options, profDir
 }
 
 function latestProfile(dir: string, since: number): string | undefined {
-  return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))
-    .filter((f) => statSync(f).mtimeMs >= since).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= since)
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
 
 function report(r: Awaited<ReturnType<typeof runTarget>>['res']): string {
@@ -150,7 +209,12 @@ function report(r: Awaited<ReturnType<typeof runTarget>>['res']): string {
     `  flooding pod answered again ${r.flooderBackMs.toFixed(0)} ms after the flood ended`,
     `  RSS ${r.rssBeforeMiB?.toFixed(1)} MiB before, peak ${r.peakRssMiB.toFixed(1)} MiB (VmHWM ${r.hwmMiB?.toFixed(1)})`,
   ];
-  if (Object.keys(r.kernel).length) lines.push(`  kernel counters: ${Object.entries(r.kernel).map(([k, v]) => `${k}=${v.packets}`).join(' ')}`);
+  if (Object.keys(r.kernel).length)
+    lines.push(
+      `  kernel counters: ${Object.entries(r.kernel)
+        .map(([k, v]) => `${k}=${v.packets}`)
+        .join(' ')}`,
+    );
   if (r.failures.length) lines.push(`  failures: ${r.failures.join(', ')}`);
   if (r.profile) lines.push(formatProfile({ totalMs: r.profile.totalMs, top: r.profile.top.slice(0, 15) }).replace(/^/gm, '  '));
   return lines.join('\n');
@@ -158,7 +222,10 @@ function report(r: Awaited<ReturnType<typeof runTarget>>['res']): string {
 
 async function main(): Promise<number> {
   const o = parse(process.argv.slice(2));
-  if (process.getuid?.() !== 0) { log('flood: needs root (network namespaces)'); return 2; }
+  if (process.getuid?.() !== 0) {
+    log('flood: needs root (network namespaces)');
+    return 2;
+  }
   await removeStaleTopologies('dwflood');
   const topo = await createTopology({ prefix: 'dwflood' });
   const removeHook = onExitCleanup(topo);
@@ -172,7 +239,9 @@ async function main(): Promise<number> {
     const upstream = await startDnsmasq(topo, { ns: topo.ns.net, listen: ADDR.net.v4, hostsFile: hosts, localTtl: 300, cacheSize: 0 });
     const all = [];
     for (const target of o.targets) {
-      log(`flood: ${target}: ${o.packets} datagrams from ${o.senders} sender(s) in pod1 (≤ ${o.seconds} s) + ${o.tcp} garbage TCP connections; pod2 asks ${NAME} every ${PROBE_EVERY_MS} ms`);
+      log(
+        `flood: ${target}: ${o.packets} datagrams from ${o.senders} sender(s) in pod1 (≤ ${o.seconds} s) + ${o.tcp} garbage TCP connections; pod2 asks ${NAME} every ${PROBE_EVERY_MS} ms`,
+      );
       const { res, started } = await runTarget(topo, target, o, profDir);
       if (target === 'dnswall' && o.profile) {
         const f = latestProfile(profDir, started);
@@ -194,4 +263,10 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((c) => process.exit(c), (e: Error) => { log(`flood: ${e.stack ?? e.message}`); process.exit(2); });
+main().then(
+  (c) => process.exit(c),
+  (e: Error) => {
+    log(`flood: ${e.stack ?? e.message}`);
+    process.exit(2);
+  },
+);

@@ -64,7 +64,9 @@ async function lookup(n: number): Promise<void> {
       rounds.push(`round ${round + 1}: ${seq.toFixed(1)} µs/lookup one at a time, ${par.toFixed(1)} µs/lookup with 64 in flight`);
     }
     console.log(`sock_diag exact lookup, ${n} per round, connected UDP client in ${cg}:\n  ${rounds.join('\n  ')}`);
-    d.close(); cli.close(); srv.close();
+    d.close();
+    cli.close();
+    srv.close();
   } finally {
     fs.rmdirSync(cg);
   }
@@ -72,31 +74,57 @@ async function lookup(n: number): Promise<void> {
 
 async function pods(n: number): Promise<void> {
   const log = pino({ level: 'silent' });
-  const withCg = PolicyIndex.compile(parseConfig(`policies:
+  const withCg = PolicyIndex.compile(
+    parseConfig(
+      `policies:
   - name: pods
     sources: ["10.244.0.0/16"]
     allow: ["*.example.com"]
   - name: host
     sources: ["cgroup:/system.slice/backup.service"]
     allow: ["*.backup.example.com"]
-`, 'b.yaml').policies);
+`,
+      'b.yaml',
+    ).policies,
+  );
   const mount = findCgroup2Mount()?.path ?? '/sys/fs/cgroup';
-  const resolver = new CgroupResolver(new CgroupTree(mount, ['/system.slice/backup.service']), { lookup: () => Promise.resolve({ error: 'unused' }) }, new LocalAddresses(['169.254.20.10']));
+  const resolver = new CgroupResolver(
+    new CgroupTree(mount, ['/system.slice/backup.service']),
+    { lookup: () => Promise.resolve({ error: 'unused' }) },
+    new LocalAddresses(['169.254.20.10']),
+  );
   const bottom = () => Promise.resolve({ wire: Buffer.alloc(0), rcode: 0, origin: 'upstream' as const });
   const wire = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'api.example.com', type: 'A' }] });
   const query = parseQuery(wire);
-  const req = (i: number): Request => ({ wire, query, peer: { address: `10.244.${(i >> 8) & 255}.${i & 255}`, family: 4, port: 40000 }, local: { address: '169.254.20.10', port: 53 }, transport: 'udp', maxReplySize: 512, received: 0n, timings: {} });
+  const req = (i: number): Request => ({
+    wire,
+    query,
+    peer: { address: `10.244.${(i >> 8) & 255}.${i & 255}`, family: 4, port: 40000 },
+    local: { address: '169.254.20.10', port: 53 },
+    transport: 'udp',
+    maxReplySize: 512,
+    received: 0n,
+    timings: {},
+  });
   // the chain's bottom is "no next plugin" (SERVFAIL synthesis): replace by a trivial handler
   const handle = (which: 'before' | 'after') => {
-    const c = buildChain([
-      which === 'before' ? new IdentityPlugin({ index: () => withCg }) : new IdentityPlugin({ index: () => withCg, resolvers: [resolver] }),
-      new PolicyPlugin({ index: () => withCg, mode: 'enforce', denyResponse: 'nxdomain' }),
-      { name: 'stop', setup: () => bottom },
-    ], log, undefined, false);
+    const c = buildChain(
+      [
+        which === 'before' ? new IdentityPlugin({ index: () => withCg }) : new IdentityPlugin({ index: () => withCg, resolvers: [resolver] }),
+        new PolicyPlugin({ index: () => withCg, mode: 'enforce', denyResponse: 'nxdomain' }),
+        { name: 'stop', setup: () => bottom },
+      ],
+      log,
+      undefined,
+      false,
+    );
     return c.handle;
   };
   const h = { before: handle('before'), after: handle('after') };
-  for (let i = 0; i < 50_000; i++) { await h.before(req(i)); await h.after(req(i)); }
+  for (let i = 0; i < 50_000; i++) {
+    await h.before(req(i));
+    await h.after(req(i));
+  }
   const out: Record<string, number[]> = { before: [], after: [] };
   for (let round = 0; round < 5; round++) {
     for (const which of ['before', 'after'] as const) {
@@ -106,7 +134,9 @@ async function pods(n: number): Promise<void> {
     }
   }
   const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} q/s (median ${Math.round([...xs].sort((a, b) => a - b)[2])})`;
-  console.log(`pod path, identity + policy chain in process, ${n} queries per round, 5 interleaved rounds:\n  before (no cgroup resolver): ${fmt(out.before)}\n  after (cgroup sources configured, resolver asked first): ${fmt(out.after)}`);
+  console.log(
+    `pod path, identity + policy chain in process, ${n} queries per round, 5 interleaved rounds:\n  before (no cgroup resolver): ${fmt(out.before)}\n  after (cgroup sources configured, resolver asked first): ${fmt(out.after)}`,
+  );
 }
 
 async function kube(n: number): Promise<void> {
@@ -117,7 +147,10 @@ async function kube(n: number): Promise<void> {
     env.server.create('nodes', { metadata: { name: 'n1' } });
     for (let i = 0; i < 1000; i++) env.server.create('pods', pod('shop', `web-${i}`, 'n1', `10.244.${Math.floor(i / 250)}.${(i % 250) + 1}`, { app: 'web' }));
     const byCidr = PolicyIndex.compile(parseConfig('policies:\n  - name: web\n    sources: ["10.244.0.0/16"]\n    allow: ["*.example.com"]\n', 'a.yaml').policies);
-    const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.0.0/16"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'b.yaml');
+    const cfg = parseConfig(
+      'kubernetes: { podCIDRs: ["10.244.0.0/16"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n',
+      'b.yaml',
+    );
     const byPod = PolicyIndex.compile(cfg.policies);
     const ids = new PodIdentity(cfg.kubernetes!, env.client, 'n1', cfg.policies, () => byPod, null, log);
     ids.start();
@@ -125,16 +158,34 @@ async function kube(n: number): Promise<void> {
     const bottom = () => Promise.resolve({ wire: Buffer.alloc(0), rcode: 0, origin: 'upstream' as const });
     const wire = dnsPacket.encode({ type: 'query', id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'api.example.com', type: 'A' }] });
     const query = parseQuery(wire);
-    const req = (i: number): Request => ({ wire, query, peer: { address: `10.244.${Math.floor((i % 1000) / 250)}.${(i % 250) + 1}`, family: 4, port: 40000 }, local: { address: '169.254.20.10', port: 53 }, transport: 'udp', maxReplySize: 512, received: 0n, timings: {} });
-    const chain = (index: PolicyIndex, resolvers: Resolver[]) => buildChain([
-      new IdentityPlugin({ index: () => index, resolvers }),
-      new PolicyPlugin({ index: () => index, mode: 'enforce', denyResponse: 'nxdomain' }),
-      { name: 'stop', setup: () => bottom },
-    ], log, undefined, false).handle;
+    const req = (i: number): Request => ({
+      wire,
+      query,
+      peer: { address: `10.244.${Math.floor((i % 1000) / 250)}.${(i % 250) + 1}`, family: 4, port: 40000 },
+      local: { address: '169.254.20.10', port: 53 },
+      transport: 'udp',
+      maxReplySize: 512,
+      received: 0n,
+      timings: {},
+    });
+    const chain = (index: PolicyIndex, resolvers: Resolver[]) =>
+      buildChain(
+        [
+          new IdentityPlugin({ index: () => index, resolvers }),
+          new PolicyPlugin({ index: () => index, mode: 'enforce', denyResponse: 'nxdomain' }),
+          { name: 'stop', setup: () => bottom },
+        ],
+        log,
+        undefined,
+        false,
+      ).handle;
     const h = { cidr: chain(byCidr, []), pods: chain(byPod, [ids]) };
     const probe = await h.pods(req(0));
     if (probe.rcode !== 0) throw new Error('the pod path did not allow the name: not measuring a denial');
-    for (let i = 0; i < 50_000; i++) { await h.cidr(req(i)); await h.pods(req(i)); }
+    for (let i = 0; i < 50_000; i++) {
+      await h.cidr(req(i));
+      await h.pods(req(i));
+    }
     const out: Record<string, number[]> = { cidr: [], pods: [] };
     for (let round = 0; round < 5; round++) {
       for (const which of ['cidr', 'pods'] as const) {
@@ -144,7 +195,9 @@ async function kube(n: number): Promise<void> {
       }
     }
     const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))}–${Math.round(Math.max(...xs))} q/s (median ${Math.round([...xs].sort((a, b) => a - b)[2])})`;
-    console.log(`identity + policy chain in process, 1000 pods, ${n} queries per round, 5 interleaved rounds:\n  without kubernetes: (CIDR source): ${fmt(out.cidr)}\n  with kubernetes: (pod selector, pod identity): ${fmt(out.pods)}`);
+    console.log(
+      `identity + policy chain in process, 1000 pods, ${n} queries per round, 5 interleaved rounds:\n  without kubernetes: (CIDR source): ${fmt(out.cidr)}\n  with kubernetes: (pod selector, pod identity): ${fmt(out.pods)}`,
+    );
     await ids.stop();
   } finally {
     await env.close();
@@ -155,5 +208,8 @@ const mode = process.argv[2];
 const n = Number(process.argv[3] ?? (mode === 'pods' ? 200_000 : 20_000));
 (mode === 'lookup' ? lookup(n) : mode === 'pods' ? pods(n) : mode === 'kube' ? kube(n) : Promise.reject(new Error('usage: identity.js lookup|pods|kube [N]'))).then(
   () => process.exit(0),
-  (e) => { console.error(e); process.exit(1); },
+  (e) => {
+    console.error(e);
+    process.exit(1);
+  },
 );

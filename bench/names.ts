@@ -45,13 +45,15 @@ async function writeLines(file: string, count: number, line: (i: number) => stri
  */
 export async function writeNameFiles(dir: string, uniqueNames: number): Promise<NameFiles> {
   const f: NameFiles = {
-    hosts: path.join(dir, 'hosts'), hot: path.join(dir, 'hot.txt'),
-    unique: path.join(dir, 'unique.txt'), mixed: path.join(dir, 'mixed.txt'), uniqueNames,
+    hosts: path.join(dir, 'hosts'),
+    hot: path.join(dir, 'hot.txt'),
+    unique: path.join(dir, 'unique.txt'),
+    mixed: path.join(dir, 'mixed.txt'),
+    uniqueNames,
   };
-  await writeLines(f.hosts, HOT_NAMES + uniqueNames, (i) => i < HOT_NAMES
-    ? `${hotAddress(i)} ${hotName(i)}` : `${uniqueAddress(i - HOT_NAMES)} ${uniqueName(i - HOT_NAMES)}`);
+  await writeLines(f.hosts, HOT_NAMES + uniqueNames, (i) => (i < HOT_NAMES ? `${hotAddress(i)} ${hotName(i)}` : `${uniqueAddress(i - HOT_NAMES)} ${uniqueName(i - HOT_NAMES)}`));
   await writeLines(f.hot, HOT_NAMES * 100, (i) => `${hotName(i % HOT_NAMES)} A`);
   await writeLines(f.unique, uniqueNames, (i) => `${uniqueName(i)} A`);
-  await writeLines(f.mixed, uniqueNames, (i) => i % 10 === 9 ? `${uniqueName(Math.floor(i / 10))} A` : `${hotName(i % HOT_NAMES)} A`);
+  await writeLines(f.mixed, uniqueNames, (i) => (i % 10 === 9 ? `${uniqueName(Math.floor(i / 10))} A` : `${hotName(i % HOT_NAMES)} A`));
   return f;
 }

@@ -16,11 +16,18 @@ const MAX_KEYS = 1000;
   const missing: string[] = [];
   for (const h of hex) {
     const key = Buffer.from(h, 'hex');
-    const ok = await sock.get(`get element ${h}`, (seq) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, seq, NFPROTO_INET, table, set, [encodeElement({ key })]))
-      .then(() => true, () => false);
+    const ok = await sock
+      .get(`get element ${h}`, (seq) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, seq, NFPROTO_INET, table, set, [encodeElement({ key })]))
+      .then(
+        () => true,
+        () => false,
+      );
     if (ok) found++;
     else if (missing.length < 20) missing.push(h);
   }
   sock.close();
   console.log(JSON.stringify({ checked: hex.length, found, missing }));
-})().catch((e) => { console.error(`probe: ${(e as Error).message}`); process.exit(1); });
+})().catch((e) => {
+  console.error(`probe: ${(e as Error).message}`);
+  process.exit(1);
+});

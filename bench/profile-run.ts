@@ -7,8 +7,13 @@ import { runDnsperf } from './dnsperf';
 import { startTarget } from './targets';
 import { topSelfTime, formatProfile, type SelfTime } from './profile';
 
-export async function runProfile(topo: Topology, o: { duration: number; clients: number; outstanding: number }, workload: string, file: string, dir: string):
-  Promise<{ text: string; summary: { workload: string; file: string; qps: number; totalMs: number; top: SelfTime[] } }> {
+export async function runProfile(
+  topo: Topology,
+  o: { duration: number; clients: number; outstanding: number },
+  workload: string,
+  file: string,
+  dir: string,
+): Promise<{ text: string; summary: { workload: string; file: string; qps: number; totalMs: number; top: SelfTime[] } }> {
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
   const t = await startTarget(topo, 'dnswall', { dnswallNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
@@ -19,8 +24,10 @@ export async function runProfile(topo: Topology, o: { duration: number; clients:
   } finally {
     await t.stop(); // SIGTERM: the daemon exits normally, and node writes the profile then
   }
-  const prof = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => path.join(dir, f)).filter((f) => statSync(f).mtimeMs >= started)
+  const prof = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => path.join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= started)
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   if (!prof) throw new Error(`no .cpuprofile written to ${dir} (did the daemon exit cleanly?)`);
   const s = topSelfTime(prof, 25);

@@ -8,7 +8,12 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-export interface SelfTime { fn: string; where: string; selfMs: number; pct: number }
+export interface SelfTime {
+  fn: string;
+  where: string;
+  selfMs: number;
+  pct: number;
+}
 
 /** Top `limit` functions by self time; `where` is file:line relative to cwd (or the V8 category). */
 export function topSelfTime(file: string, limit = 20): { totalMs: number; top: SelfTime[] } {
@@ -29,7 +34,9 @@ export function topSelfTime(file: string, limit = 20): { totalMs: number; top: S
     e.us += dt;
     self.set(key, e);
   }
-  const top = [...self.values()].sort((a, b) => b.us - a.us).slice(0, limit)
+  const top = [...self.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, limit)
     .map((e) => ({ fn: e.fn, where: e.where, selfMs: e.us / 1000, pct: total ? (100 * e.us) / total : 0 }));
   return { totalMs: total / 1000, top };
 }

@@ -57,7 +57,13 @@ export function summarize(runs: RunRecord[]): Summary {
     for (const b of TARGETS) {
       if (a === b) continue;
       const rows: Record<string, Ratio> = {};
-      for (const [label, w, m] of [['hot qps', 'hot', 'qps'], ['unique qps', 'unique', 'qps'], ['mixed qps', 'mixed', 'qps'], ['p50', 'latency', 'p50'], ['p99', 'latency', 'p99']] as const) {
+      for (const [label, w, m] of [
+        ['hot qps', 'hot', 'qps'],
+        ['unique qps', 'unique', 'qps'],
+        ['mixed qps', 'mixed', 'qps'],
+        ['p50', 'latency', 'p50'],
+        ['p99', 'latency', 'p99'],
+      ] as const) {
         const xs: number[] = [];
         for (const round of rounds) {
           const ra = runs.find((r) => r.round === round && r.workload === w && r.target === a);

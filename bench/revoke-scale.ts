@@ -25,7 +25,9 @@ const DEADLINE_MS = 15 * 60_000;
 const src = (i: number) => Buffer.from([192, 0, 2, 10 + (i & 7)]);
 const dst = (i: number) => Buffer.from([198, 18 + ((i >>> 19) & 1), (i >>> 11) & 255, (i >>> 3) & 255]);
 const name = (i: number) => `u${i}.${i % 10 === 0 ? 'gone' : 'keep'}.bench`;
-const config = (allow: string) => parseConfig(`listen: ["127.0.0.1:53"]
+const config = (allow: string) =>
+  parseConfig(
+    `listen: ["127.0.0.1:53"]
 upstreams: ["127.0.0.1:53"]
 nftables: { table: dnswall }
 limits: { maxElementsPerSource: 1000000, maxElements: 1000000 }
@@ -33,7 +35,9 @@ policies:
   - name: bench
     sources: ["192.0.2.0/24"]
     allow: ["${allow}"]
-`, '<revoke-scale>');
+`,
+    '<revoke-scale>',
+  );
 
 async function present(sock: NfnlSocket, i: number): Promise<boolean> {
   const key = encodeKey({ set: 'allow4', source: src(i), destination: dst(i) });
@@ -55,14 +59,26 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   await installRuleset(renderRuleset(before, { managed: { v4: ['192.0.2.0/24'], v6: [] } }));
   const p = new SetProgrammer({ table: 'dnswall', limits: before.limits, refreshSlackMs: 5_000 });
   await p.open();
-  let done = 0, failed = 0, firstError = '';
+  let done = 0,
+    failed = 0,
+    firstError = '';
   const t0 = performance.now();
   for (let i = 0; i < n;) {
     if (performance.now() - t0 > DEADLINE_MS) throw new Error(`programming over ${DEADLINE_MS / 60000} min at ${done} elements`);
-    if (i - done - failed > MAX_OUTSTANDING) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    if (i - done - failed > MAX_OUTSTANDING) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
     for (const end = Math.min(n, i + WAVE); i < end; i++) {
-      p.add([{ set: 'allow4', source: src(i), destination: dst(i), timeoutMs: 3600_000, comment: name(i) }])
-        .then(() => { done++; }, (e: Error) => { failed++; firstError ||= e.message; });
+      p.add([{ set: 'allow4', source: src(i), destination: dst(i), timeoutMs: 3600_000, comment: name(i) }]).then(
+        () => {
+          done++;
+        },
+        (e: Error) => {
+          failed++;
+          firstError ||= e.message;
+        },
+      );
     }
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -73,11 +89,17 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
 
   // 1. Decide only (the book's visit, nothing deleted): the CPU a reload spends on 1M elements.
   const after = PolicyIndex.compile(config('**.keep.bench').policies);
-  const c0 = process.cpuUsage(); const d0 = performance.now();
+  const c0 = process.cpuUsage();
+  const d0 = performance.now();
   let wouldGo = 0;
   const visit = groupVisitor(after);
-  const dry = await p.revokeFromBook((s, nm) => { const v = visit(s, nm); if (v === false) wouldGo++; return true; });
-  const decideMs = performance.now() - d0; const decideCpuMs = cpuMs(process.cpuUsage(c0));
+  const dry = await p.revokeFromBook((s, nm) => {
+    const v = visit(s, nm);
+    if (v === false) wouldGo++;
+    return true;
+  });
+  const decideMs = performance.now() - d0;
+  const decideCpuMs = cpuMs(process.cpuUsage(c0));
   if (!dry) throw new Error(`the book is not whole: ${p.bookIncomplete}`);
 
   process.stderr.write(`decided in ${decideMs.toFixed(0)} ms\n`);
@@ -85,22 +107,39 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   //    path the book replaces (a dump of the sets), for comparison.
   const fromKernel = process.argv.includes('--kernel');
   const live = fromKernel ? { readLive: p.readLive.bind(p), remove: p.remove.bind(p), nameOf: p.nameOf.bind(p) } : p;
-  const c1 = process.cpuUsage(); const r0 = performance.now();
+  const c1 = process.cpuUsage();
+  const r0 = performance.now();
   const r = await revokeDisallowed(live, after);
-  const revokeMs = performance.now() - r0; const revokeCpuMs = cpuMs(process.cpuUsage(c1));
+  const revokeMs = performance.now() - r0;
+  const revokeCpuMs = cpuMs(process.cpuUsage(c1));
 
   // 3. A second reload that revokes nothing (the common case).
-  const c2 = process.cpuUsage(); const s0 = performance.now();
+  const c2 = process.cpuUsage();
+  const s0 = performance.now();
   const again = await revokeDisallowed(live, after);
-  const againMs = performance.now() - s0; const againCpuMs = cpuMs(process.cpuUsage(c2));
+  const againMs = performance.now() - s0;
+  const againCpuMs = cpuMs(process.cpuUsage(c2));
 
   const sock = new NfnlSocket();
-  const probes = { revokedGone: !(await present(sock, 0)) && !(await present(sock, 10 * Math.floor((n - 1) / 10))), keptThere: (await present(sock, 1)) && (await present(sock, n - 1) || (n - 1) % 10 === 0) };
+  const probes = {
+    revokedGone: !(await present(sock, 0)) && !(await present(sock, 10 * Math.floor((n - 1) / 10))),
+    keptThere: (await present(sock, 1)) && ((await present(sock, n - 1)) || (n - 1) % 10 === 0),
+  };
   sock.close();
-  console.log(JSON.stringify({
-    elements: n, programSec, wouldGo, decide: { ms: decideMs, cpuMs: decideCpuMs, checked: dry.checked },
-    revoke: { ...r, wallMs: revokeMs, cpuMs: revokeCpuMs }, second: { ...again, wallMs: againMs, cpuMs: againCpuMs }, probes,
-    book: p.sizes(),
-  }));
+  console.log(
+    JSON.stringify({
+      elements: n,
+      programSec,
+      wouldGo,
+      decide: { ms: decideMs, cpuMs: decideCpuMs, checked: dry.checked },
+      revoke: { ...r, wallMs: revokeMs, cpuMs: revokeCpuMs },
+      second: { ...again, wallMs: againMs, cpuMs: againCpuMs },
+      probes,
+      book: p.sizes(),
+    }),
+  );
   await p.close();
-})().catch((e) => { console.error(`revoke-scale: ${(e as Error).stack ?? e}`); process.exit(1); });
+})().catch((e) => {
+  console.error(`revoke-scale: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

@@ -38,7 +38,12 @@ const log = (s: string) => process.stderr.write(s + '\n');
 
 function missing(): string | null {
   if (process.getuid?.() !== 0) return 'the bench needs root (network namespaces, nftables)';
-  for (const [cmd, arg] of [['dnsperf', '-h'], ['dnsmasq', '--version'], ['nft', '--version'], ['ip', '-V']]) {
+  for (const [cmd, arg] of [
+    ['dnsperf', '-h'],
+    ['dnsmasq', '--version'],
+    ['nft', '--version'],
+    ['ip', '-V'],
+  ]) {
     const r = spawnSync(cmd, [arg], { encoding: 'utf8' });
     if (r.error) return `the bench needs "${cmd}" (${r.error.message}); on Debian: apt-get install dnsperf dnsmasq nftables iproute2`;
   }
@@ -62,9 +67,19 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--scale-elements <n>', 'elements for --scale', '1000000')
     .parse(argv);
   const o = c.opts<{
-    quick?: boolean; rounds: string; duration: string; clients: string; outstanding: string; rate: string;
-    uniqueNames: string; budget: string; targets: string; workloads: string; profile?: string | true;
-    scale?: boolean; scaleElements: string;
+    quick?: boolean;
+    rounds: string;
+    duration: string;
+    clients: string;
+    outstanding: string;
+    rate: string;
+    uniqueNames: string;
+    budget: string;
+    targets: string;
+    workloads: string;
+    profile?: string | true;
+    scale?: boolean;
+    scaleElements: string;
   }>();
   const int = (v: string, what: string, min: number, max: number) => {
     const n = Number(v);
@@ -72,7 +87,10 @@ function parseArgs(argv: string[]): BenchOptions {
     return n;
   };
   const list = <T extends string>(v: string, all: readonly T[], what: string): T[] => {
-    const xs = v.split(',').map((x) => x.trim()).filter(Boolean);
+    const xs = v
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     for (const x of xs) if (!all.includes(x as T)) throw new Error(`--${what}: unknown "${x}" (one of ${all.join(', ')})`);
     return xs as T[];
   };
@@ -120,7 +138,10 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
   for (let round = 1; round <= o.rounds; round++) {
     for (const workload of o.workloads) {
       for (const target of o.targets) {
-        if ((performance.now() - t0) / 1000 + o.duration + 5 > o.budgetS) { skipped++; continue; }
+        if ((performance.now() - t0) / 1000 + o.duration + 5 > o.budgetS) {
+          skipped++;
+          continue;
+        }
         const s0 = performance.now();
         const t = await startTarget(topo, target);
         const startMs = performance.now() - s0;
@@ -130,14 +151,26 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
           // The unique names are untouched by it: their run still exercises inserts.
           await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: files.hot, durationS: 1, clients: o.clients, outstanding: 20, timeoutS: 2, qps: o.rate });
           const result = await runDnsperf(topo, topo.ns.pod1, {
-            server: t.server, file: fileFor(files, workload), durationS: o.duration, clients: o.clients,
-            outstanding: o.outstanding, timeoutS: 2, qps: workload === 'latency' ? o.rate : undefined,
+            server: t.server,
+            file: fileFor(files, workload),
+            durationS: o.duration,
+            clients: o.clients,
+            outstanding: o.outstanding,
+            timeoutS: 2,
+            qps: workload === 'latency' ? o.rate : undefined,
           });
           const mem = t.pid ? rssMiB(t.pid) : null;
-          const probe = t.probe ? await t.probe(sampleAddresses(workload, result.completed)).catch((e: Error) => { log(`warning: ${e.message}`); return undefined; }) : undefined;
+          const probe = t.probe
+            ? await t.probe(sampleAddresses(workload, result.completed)).catch((e: Error) => {
+                log(`warning: ${e.message}`);
+                return undefined;
+              })
+            : undefined;
           runs.push({ round, workload, target, result, startMs, rssMiB: mem?.rss, hwmMiB: mem?.hwm, probe });
           const lat = result.p99Ms !== undefined ? ` p50 ${result.p50Ms!.toFixed(3)} p99 ${result.p99Ms.toFixed(3)} ms` : '';
-          log(`round ${round} ${workload.padEnd(7)} ${target.padEnd(14)} ${result.qps.toFixed(0).padStart(7)} qps  lost ${result.lost}/${result.sent}${lat}${mem ? `  rss ${mem.rss.toFixed(1)} MiB` : ''}${probe ? `  in set ${probe.found}/${probe.checked}` : ''}`);
+          log(
+            `round ${round} ${workload.padEnd(7)} ${target.padEnd(14)} ${result.qps.toFixed(0).padStart(7)} qps  lost ${result.lost}/${result.sent}${lat}${mem ? `  rss ${mem.rss.toFixed(1)} MiB` : ''}${probe ? `  in set ${probe.found}/${probe.checked}` : ''}`,
+          );
         } finally {
           await t.stop();
         }
@@ -160,7 +193,10 @@ function writeResults(name: string, doc: unknown): string {
 async function main(): Promise<number> {
   const o = parseArgs(process.argv);
   const why = missing();
-  if (why) { log(`bench: ${why}`); return 2; }
+  if (why) {
+    log(`bench: ${why}`);
+    return 2;
+  }
   await removeStaleTopologies('dwbench');
   const t0 = performance.now();
   const topo = await createTopology({ prefix: 'dwbench' });
@@ -177,8 +213,12 @@ async function main(): Promise<number> {
     await tuneConntrack(topo);
     const files = await writeNameFiles(dir, o.uniqueNames);
     const upstream = await startDnsmasq(topo, { ns: topo.ns.net, listen: ADDR.net.v4, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 });
-    log(`bench: topology ${topo.ns.node.replace(/-node$/, '')}, upstream dnsmasq with ${files.uniqueNames + 100} names ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    log(`bench: ${o.rounds} round(s) × ${o.workloads.length} workloads × ${o.targets.length} targets, ${o.duration} s each (dnsperf -c ${o.clients} -q ${o.outstanding} -t 2; latency -Q ${o.rate})`);
+    log(
+      `bench: topology ${topo.ns.node.replace(/-node$/, '')}, upstream dnsmasq with ${files.uniqueNames + 100} names ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
+    log(
+      `bench: ${o.rounds} round(s) × ${o.workloads.length} workloads × ${o.targets.length} targets, ${o.duration} s each (dnsperf -c ${o.clients} -q ${o.outstanding} -t 2; latency -Q ${o.rate})`,
+    );
     // warm-up: page in the upstream's hash tables and dnsperf itself
     await runDnsperf(topo, topo.ns.pod1, { server: ADDR.net.v4, file: files.mixed, durationS: 1, clients: o.clients, outstanding: o.outstanding, timeoutS: 2 });
     const { runs, skipped } = await benchmark(topo, o, files, t0);
@@ -188,8 +228,15 @@ async function main(): Promise<number> {
     process.stdout.write(formatTable(summary) + '\n');
     if (profile) process.stdout.write('\n' + profile.text + '\n');
     const file = writeResults('bench', {
-      when: new Date().toISOString(), machine: machine(), options: o, seconds: (performance.now() - t0) / 1000,
-      summary, runs, skipped, profile: profile?.summary, upstream: upstream.argv,
+      when: new Date().toISOString(),
+      machine: machine(),
+      options: o,
+      seconds: (performance.now() - t0) / 1000,
+      summary,
+      runs,
+      skipped,
+      profile: profile?.summary,
+      upstream: upstream.argv,
     });
     log(`results: ${file}`);
     await upstream.stop();
@@ -206,5 +253,13 @@ function machine() {
 }
 
 if (require.main === module) {
-  main().then((code) => { process.exitCode = code; }, (e) => { log(`bench: ${(e as Error).stack ?? e}`); process.exitCode = 2; });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e) => {
+      log(`bench: ${(e as Error).stack ?? e}`);
+      process.exitCode = 2;
+    },
+  );
 }

@@ -14,7 +14,7 @@ import { encodeKey } from '../lib/nft/keys';
 import { readSet } from '../lib/nft/sets';
 import { dnswallConfig } from './targets';
 
-const WAVE = 2000;           // add() calls per tick, one element each (the DNS path's shape)
+const WAVE = 2000; // add() calls per tick, one element each (the DNS path's shape)
 const MAX_OUTSTANDING = 50_000;
 const TIMEOUT_MS = 3600_000; // live for the whole run
 const DEADLINE_MS = 15 * 60_000;
@@ -31,7 +31,12 @@ function memMiB(): { rss: number; hwm: number } {
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
-interface Lookup { element: string; ms: number; found: boolean; error?: string }
+interface Lookup {
+  element: string;
+  ms: number;
+  found: boolean;
+  error?: string;
+}
 
 /** One NFT_MSG_GETSETELEM for one key (no dump): the kernel's own lookup. */
 async function netlinkLookup(sock: NfnlSocket, i: number): Promise<Lookup> {
@@ -77,14 +82,26 @@ async function timeDump(): Promise<{ ms: number; elements: number; error?: strin
   const p = new SetProgrammer({ table: 'dnswall', limits: cfg.limits });
   await p.open();
   const before = memMiB();
-  let done = 0, failed = 0, firstError = '';
+  let done = 0,
+    failed = 0,
+    firstError = '';
   const t0 = performance.now();
   for (let i = 0; i < n;) {
     if (performance.now() - t0 > DEADLINE_MS) throw new Error(`scale run over ${DEADLINE_MS / 60000} min at ${done} elements`);
-    if (i - done - failed > MAX_OUTSTANDING) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    if (i - done - failed > MAX_OUTSTANDING) {
+      await new Promise((r) => setTimeout(r, 1));
+      continue;
+    }
     for (const end = Math.min(n, i + WAVE); i < end; i++) {
-      p.add([{ set: 'allow4', source: src(i), destination: dst(i), timeoutMs: TIMEOUT_MS, comment: `u${i}.example.bench` }])
-        .then(() => { done++; }, (e: Error) => { failed++; firstError ||= e.message; });
+      p.add([{ set: 'allow4', source: src(i), destination: dst(i), timeoutMs: TIMEOUT_MS, comment: `u${i}.example.bench` }]).then(
+        () => {
+          done++;
+        },
+        (e: Error) => {
+          failed++;
+          firstError ||= e.message;
+        },
+      );
     }
     await new Promise((r) => setImmediate(r));
   }
@@ -97,15 +114,34 @@ async function timeDump(): Promise<{ ms: number; elements: number; error?: strin
   const sock = new NfnlSocket();
   const lookups: Lookup[] = [];
   for (const i of probe) lookups.push(await netlinkLookup(sock, i));
-  const absentLookup = n < (8 << 17) ? await netlinkLookup(sock, n) : undefined;
+  const absentLookup = n < 8 << 17 ? await netlinkLookup(sock, n) : undefined;
   sock.close();
   const nftCli = [nftLookup(probe[2])];
   const dump = await timeDump();
-  console.log(JSON.stringify({
-    elements: n, programmed: done, failed, firstError, seconds: secs, elementsPerSec: done / secs,
-    batches: p.stats.batches, messages: p.stats.messages, evictions: (p.stats as { evictions?: unknown }).evictions,
-    rssMiB: after.rss, hwmMiB: after.hwm, rssBeforeMiB: before.rss, heapUsedMiB: heap.heapUsed / 1048576,
-    heapTotalMiB: heap.heapTotal / 1048576, lookups, absentLookup, nftCli, dump,
-  }));
+  console.log(
+    JSON.stringify({
+      elements: n,
+      programmed: done,
+      failed,
+      firstError,
+      seconds: secs,
+      elementsPerSec: done / secs,
+      batches: p.stats.batches,
+      messages: p.stats.messages,
+      evictions: (p.stats as { evictions?: unknown }).evictions,
+      rssMiB: after.rss,
+      hwmMiB: after.hwm,
+      rssBeforeMiB: before.rss,
+      heapUsedMiB: heap.heapUsed / 1048576,
+      heapTotalMiB: heap.heapTotal / 1048576,
+      lookups,
+      absentLookup,
+      nftCli,
+      dump,
+    }),
+  );
   await p.close();
-})().catch((e) => { console.error(`scale: ${(e as Error).stack ?? e}`); process.exit(1); });
+})().catch((e) => {
+  console.error(`scale: ${(e as Error).stack ?? e}`);
+  process.exit(1);
+});

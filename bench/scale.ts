@@ -2,12 +2,27 @@
 import path from 'node:path';
 import type { Topology } from '../lib/sandbox/topology';
 
-interface Lookup { element: string; ms: number; found: boolean; error?: string }
+interface Lookup {
+  element: string;
+  ms: number;
+  found: boolean;
+  error?: string;
+}
 
 export interface ScaleResult {
-  elements: number; programmed: number; failed: number; firstError: string;
-  seconds: number; elementsPerSec: number; batches: number; messages: number;
-  rssMiB: number; hwmMiB: number; rssBeforeMiB: number; heapUsedMiB: number; heapTotalMiB: number;
+  elements: number;
+  programmed: number;
+  failed: number;
+  firstError: string;
+  seconds: number;
+  elementsPerSec: number;
+  batches: number;
+  messages: number;
+  rssMiB: number;
+  hwmMiB: number;
+  rssBeforeMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
   /** single-key NFT_MSG_GETSETELEM (the kernel lookup) */
   lookups: Lookup[];
   absentLookup?: Lookup;
@@ -35,7 +50,9 @@ export async function runScale(topo: Topology, elements: number): Promise<ScaleR
     `scale: RSS ${res.rssMiB.toFixed(1)} MiB (peak ${res.hwmMiB.toFixed(1)}, before ${res.rssBeforeMiB.toFixed(1)}), JS heap used ${res.heapUsedMiB.toFixed(1)} MiB`,
     `scale: JS heap ${res.heapUsedMiB.toFixed(1)} used / ${res.heapTotalMiB.toFixed(1)} MiB total`,
     ...res.lookups.map((l) => `scale: GETSETELEM allow4 { ${l.element} }: ${l.ms.toFixed(2)} ms ${l.found ? 'found' : `NOT FOUND (${l.error})`}`),
-    ...(res.absentLookup ? [`scale: GETSETELEM absent { ${res.absentLookup.element} }: ${res.absentLookup.ms.toFixed(2)} ms ${res.absentLookup.found ? 'FOUND (wrong)' : 'not found (right)'}`] : []),
+    ...(res.absentLookup
+      ? [`scale: GETSETELEM absent { ${res.absentLookup.element} }: ${res.absentLookup.ms.toFixed(2)} ms ${res.absentLookup.found ? 'FOUND (wrong)' : 'not found (right)'}`]
+      : []),
     ...res.nftCli.map((l) => `scale: nft get element allow4 '{ ${l.element} }': ${l.ms.toFixed(0)} ms ${l.found ? 'found' : `failed: ${l.error}`}`),
     `scale: GETSETELEM dump of allow4 (what open() seeds from): ${res.dump.error ? `failed after ${res.dump.ms.toFixed(0)} ms: ${res.dump.error}` : `${res.dump.elements} elements in ${res.dump.ms.toFixed(0)} ms`}`,
     ...res.checks.map((c) => `  ${c.pass ? 'PASS' : 'FAIL'}  ${c.what} = ${c.value.toFixed(1)} (goal ${c.goal})`),

@@ -103,9 +103,13 @@ export async function startTarget(topo: Topology, name: TargetName, o: StartOpti
       await nft(topo, ['-f', '-'], BENCH_NFT);
       const p = await startDnsmasq(topo, { ns: node, listen, server: ADDR.net.v4, cacheSize: 0, nftset: [`/${DOMAIN}/4#inet#bench#set4`] });
       return {
-        server: listen, pid: p.proc.pid,
+        server: listen,
+        pid: p.proc.pid,
         probe: (as) => probeKeys(topo, 'bench', 'set4', as.map(hexIp)),
-        stop: async () => { await p.stop(); await dropTable(topo, 'bench'); },
+        stop: async () => {
+          await p.stop();
+          await dropTable(topo, 'bench');
+        },
       };
     }
     case 'dnswall':
@@ -115,14 +119,23 @@ export async function startTarget(topo: Topology, name: TargetName, o: StartOpti
       // startDaemon spawns [node, dnswall.js, ...] through this: node flags go after argv[0]
       const spawner = {
         ns: topo.ns,
-        spawn: (ns: string, argv: string[], so?: SpawnOptions) =>
-          topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
+        spawn: (ns: string, argv: string[], so?: SpawnOptions) => topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
       };
       const d = await startDaemon(spawner, dnswallConfig({ cache: name === 'dnswall-cache', sourceQueriesPerSecond: o.sourceQueriesPerSecond }), { logLevel: 'info' });
       return {
-        server: listen, pid: d.proc.pid,
-        probe: (as) => probeKeys(topo, 'dnswall', 'allow4', as.map((a) => hexIp(ADDR.pod1.v4) + hexIp(a))),
-        stop: async () => { await d.stop(); await dropTable(topo, 'dnswall'); },
+        server: listen,
+        pid: d.proc.pid,
+        probe: (as) =>
+          probeKeys(
+            topo,
+            'dnswall',
+            'allow4',
+            as.map((a) => hexIp(ADDR.pod1.v4) + hexIp(a)),
+          ),
+        stop: async () => {
+          await d.stop();
+          await dropTable(topo, 'dnswall');
+        },
       };
     }
   }

@@ -62,11 +62,18 @@ program
   .option('--source <ip>', 'the asking source address')
   .option('--cgroup <path>', 'the asking host process, by its cgroup v2 path (e.g. /system.slice/backup.service)')
   .option('--pod <ns/name>', 'the asking pod of this node, by namespace/name (asks the running daemon for its policies)')
-  .option('--control <path>', 'the daemon\'s control socket, for --pod (default: the configuration\'s control:, else /run/dnswall/control.sock)')
+  .option('--control <path>', "the daemon's control socket, for --pod (default: the configuration's control:, else /run/dnswall/control.sock)")
   .option('--type <type>', 'query type', 'A')
-  .option('--address <ip>', 'also say whether the answer guard would strip this answer address for the source (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option(
+    '--address <ip>',
+    'also say whether the answer guard would strip this answer address for the source (repeatable)',
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
   .argument('<name>', 'the DNS name')
-  .action((name: string, o: { config: string; source?: string; cgroup?: string; pod?: string; control?: string; type: string; address: string[] }) => run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control }, name, o.type, o.address)));
+  .action((name: string, o: { config: string; source?: string; cgroup?: string; pod?: string; control?: string; type: string; address: string[] }) =>
+    run(() => runExplain(o.config, { source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control }, name, o.type, o.address)),
+  );
 
 program
   .command('ruleset')
@@ -82,9 +89,11 @@ program
   .option('--source <ip>', 'only elements of this source')
   .option('--cgroup <path>', 'only elements of this cgroup (host processes)')
   .option('--pod <ns/name>', 'only elements of this pod of this node (asks the running daemon)')
-  .option('--control <path>', 'the daemon\'s control socket, for pod names (default: the configuration\'s control:, else /run/dnswall/control.sock)')
+  .option('--control <path>', "the daemon's control socket, for pod names (default: the configuration's control:, else /run/dnswall/control.sock)")
   .option('--json', 'JSON output')
-  .action((o: { config: string; table?: string; source?: string; cgroup?: string; pod?: string; control?: string; json?: boolean }) => run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control, json: !!o.json })));
+  .action((o: { config: string; table?: string; source?: string; cgroup?: string; pod?: string; control?: string; json?: boolean }) =>
+    run(() => runList({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup, pod: o.pod, control: o.control, json: !!o.json })),
+  );
 
 program
   .command('forget')
@@ -93,7 +102,9 @@ program
   .option('--table <name>', 'nftables table (default: from the configuration, else dnswall)')
   .option('--source <ip>', 'the source address to forget')
   .option('--cgroup <path>', 'the cgroup to forget: its path (its current id) or the id dnswall list shows for a removed one')
-  .action((o: { config: string; table?: string; source?: string; cgroup?: string }) => run(() => runForget({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup })));
+  .action((o: { config: string; table?: string; source?: string; cgroup?: string }) =>
+    run(() => runForget({ config: o.config, table: o.table, source: o.source, cgroup: o.cgroup })),
+  );
 
 program
   .command('teardown')
@@ -106,13 +117,15 @@ program
   .command('drops')
   .description('the new connections the kernel rejected for managed sources, and why (asks the running daemon)')
   .option('-c, --config <file>', 'configuration file (for the control socket path)', DEFAULT_CONFIG)
-  .option('--control <path>', 'the daemon\'s control socket (default: the configuration\'s control:, else /run/dnswall/control.sock)')
+  .option('--control <path>', "the daemon's control socket (default: the configuration's control:, else /run/dnswall/control.sock)")
   .option('--source <ip>', 'only drops of this source')
   .option('--cgroup <path>', 'only drops of this cgroup')
   .option('--pod <ns/name>', 'only drops of this pod')
   .option('--follow', 'keep printing new drops')
   .option('--json', 'JSON output (one object per line with --follow)')
-  .action((o: { config: string; control?: string; source?: string; cgroup?: string; pod?: string; follow?: boolean; json?: boolean }) => run(() => runDrops({ config: o.config, control: o.control, source: o.source, cgroup: o.cgroup, pod: o.pod, follow: !!o.follow, json: !!o.json })));
+  .action((o: { config: string; control?: string; source?: string; cgroup?: string; pod?: string; follow?: boolean; json?: boolean }) =>
+    run(() => runDrops({ config: o.config, control: o.control, source: o.source, cgroup: o.cgroup, pod: o.pod, follow: !!o.follow, json: !!o.json })),
+  );
 
 program
   .command('hold-sockets')

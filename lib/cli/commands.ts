@@ -89,7 +89,13 @@ async function explainPod(file: string, o: { pod: string; control?: string }, na
   return EXIT_OK;
 }
 
-export function runExplain(file: string, o: { source?: string; cgroup?: string; pod?: string; control?: string }, name: string, type: string, addresses: string[] = []): number | Promise<number> {
+export function runExplain(
+  file: string,
+  o: { source?: string; cgroup?: string; pod?: string; control?: string },
+  name: string,
+  type: string,
+  addresses: string[] = [],
+): number | Promise<number> {
   if (!(type.toUpperCase() in TYPE)) throw new CliError(`--type ${JSON.stringify(type)} is not a known query type`, EXIT_BAD_INPUT);
   oneSource(o, true);
   if (o.pod !== undefined) return explainPod(file, { pod: o.pod, control: o.control }, name, addresses);
@@ -191,7 +197,13 @@ export async function runList(o: { config: string; table?: string; source?: stri
     const pod = pods.get(e.source);
     return { ...e, source: named(e.source), ...(pod ? { pod } : {}) };
   });
-  const shown = src ? all.filter((e) => e.source === src) : cg ? all.filter((e) => e.source === cg) : wantPod ? all.filter((e) => e.pod === `${wantPod.namespace}/${wantPod.name}`) : all;
+  const shown = src
+    ? all.filter((e) => e.source === src)
+    : cg
+      ? all.filter((e) => e.source === cg)
+      : wantPod
+        ? all.filter((e) => e.pod === `${wantPod.namespace}/${wantPod.name}`)
+        : all;
   process.stdout.write(formatList(shown, o.json));
   return EXIT_OK;
 }

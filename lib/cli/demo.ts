@@ -34,7 +34,8 @@ export async function demo(opts: { keep: boolean }, _log: Logger): Promise<numbe
     const daemon = await startDaemon(topo, demoConfig());
     const pod1 = await Agent.start(topo, topo.ns.pod1);
     const pod2 = await Agent.start(topo, topo.ns.pod2);
-    const dns1 = ADDR.nodePod1.v4, dns2 = ADDR.nodePod2.v4;
+    const dns1 = ADDR.nodePod1.v4,
+      dns2 = ADDR.nodePod2.v4;
     out(`daemon: dnswall serve in ${topo.ns.node}, listening on ${dns1}:53 and ${dns2}:53, upstream ${ADDR.net.v4}:53`);
     out();
     out('policy frontend (pod1 192.0.2.10): api.example.com, www.example.com, storage.example.com tcp/443 only');
@@ -66,7 +67,10 @@ export async function demo(opts: { keep: boolean }, _log: Logger): Promise<numbe
     if (opts.keep) {
       out();
       out(`sandbox kept: try  ip netns exec ${topo.ns.pod1} dig @${dns1} api.example.com  — Ctrl-C removes everything`);
-      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
     }
     await pod1.stop();
     await pod2.stop();

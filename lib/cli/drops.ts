@@ -46,7 +46,8 @@ export async function runDrops(o: DropsOptions, out: (s: string) => void | Promi
     source = ipaddr.process(o.source).toString();
   }
   if (o.pod && !/^[a-z0-9.-]+\/[a-z0-9.-]+$/.test(o.pod)) throw new CliError(`--pod ${JSON.stringify(o.pod)} is not NAMESPACE/NAME`, EXIT_BAD_INPUT);
-  if (o.cgroup && !o.cgroup.startsWith('/')) throw new CliError(`--cgroup ${JSON.stringify(o.cgroup)} is not a cgroup v2 path (it starts with /, relative to the cgroup2 mount)`, EXIT_BAD_INPUT);
+  if (o.cgroup && !o.cgroup.startsWith('/'))
+    throw new CliError(`--cgroup ${JSON.stringify(o.cgroup)} is not a cgroup v2 path (it starts with /, relative to the cgroup2 mount)`, EXIT_BAD_INPUT);
   const filter = { ...(source ? { source } : {}), ...(o.cgroup ? { cgroup: o.cgroup } : {}), ...(o.pod ? { pod: o.pod } : {}) };
   const items: Drop[] = [];
   try {

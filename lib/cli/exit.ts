@@ -7,7 +7,10 @@ export const EXIT_RUNTIME = 2;
 
 /** A user-facing error: message printed as is, with the exit code it deserves. */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number) {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
     super(message);
   }
 }

@@ -93,7 +93,9 @@ export function followFile(file: string, onChange: (hash: string) => void, opts:
   poll?.unref();
 
   return {
-    setHash(h) { known = h; },
+    setHash(h) {
+      known = h;
+    },
     close() {
       closed = true;
       clearTimeout(timer);

@@ -17,10 +17,15 @@ export interface TeardownResult {
 /** Does `table inet T` exist? (`nft list table` says "No such file or directory" when not.) */
 function tableExists(table: string, nft: string): boolean {
   const r = spawnSync(nft, ['list', 'table', 'inet', table], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 30_000 });
-  if (r.error) throw new NftError((r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENOENT' : 'EIO', (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft not found: install nftables (the nft command)' : `cannot run nft: ${r.error.message}`);
+  if (r.error)
+    throw new NftError(
+      (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'ENOENT' : 'EIO',
+      (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft not found: install nftables (the nft command)' : `cannot run nft: ${r.error.message}`,
+    );
   if (r.status === 0) return true;
   if (/No such file or directory/.test(r.stderr)) return false;
-  if (/Operation not permitted/.test(r.stderr)) throw new NftError('EPERM', 'nft: Operation not permitted — dnswall teardown needs CAP_NET_ADMIN (run as root or grant the capability)');
+  if (/Operation not permitted/.test(r.stderr))
+    throw new NftError('EPERM', 'nft: Operation not permitted — dnswall teardown needs CAP_NET_ADMIN (run as root or grant the capability)');
   throw new NftError('ENFTLOAD', `nft list table inet ${table} failed: ${r.stderr.trim() || 'exit ' + r.status}`);
 }
 

@@ -61,7 +61,8 @@ export function parseCIDR(text: string): Parsed<Cidr> {
 /** cgroup v2 path: absolute, no empty, "." or ".." segments. */
 export function parseCgroupPath(path: string): Parsed<string> {
   if (!path.startsWith('/')) return { error: `cgroup path "${path}" must be absolute, e.g. cgroup:/system.slice/x.service` };
-  if (path === '/') return { error: 'cgroup:/ would select every process of the host, dnswall and its own upstream queries included: name a subtree, e.g. cgroup:/system.slice/x.service' };
+  if (path === '/')
+    return { error: 'cgroup:/ would select every process of the host, dnswall and its own upstream queries included: name a subtree, e.g. cgroup:/system.slice/x.service' };
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(path)) return { error: 'cgroup path contains control characters' };
   const segs = path.slice(1).split('/');

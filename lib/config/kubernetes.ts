@@ -22,7 +22,14 @@ const NODE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])
 export function readKubernetes(r: Reader, node: Node | null, fallback: Node): KubernetesConfig | null {
   const m = r.map(node, 'kubernetes', KUBERNETES_KEYS, fallback);
   if (!m) return null;
-  const out: KubernetesConfig = { kubeconfig: null, nodeName: null, unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs, podCIDRs: null, cgroupRoot: KUBERNETES_DEFAULTS.cgroupRoot, watchIdleMs: KUBERNETES_DEFAULTS.watchIdleMs };
+  const out: KubernetesConfig = {
+    kubeconfig: null,
+    nodeName: null,
+    unknownPodHoldMs: KUBERNETES_DEFAULTS.unknownPodHoldMs,
+    podCIDRs: null,
+    cgroupRoot: KUBERNETES_DEFAULTS.cgroupRoot,
+    watchIdleMs: KUBERNETES_DEFAULTS.watchIdleMs,
+  };
   const get = (k: string) => {
     const e = m.get(k);
     return e && !r.absent(e.value) ? e : undefined;
@@ -56,14 +63,22 @@ export function readKubernetes(r: Reader, node: Node | null, fallback: Node): Ku
   }
   if ((e = get('watchIdleMs'))) {
     const v = r.int(e.value, 'kubernetes.watchIdleMs', 0, e.key);
-    if (v !== undefined && (v < IDLE_MIN_MS || v > IDLE_MAX_MS)) r.report(e.value, `kubernetes.watchIdleMs must be ${IDLE_MIN_MS}..${IDLE_MAX_MS} (a list or watch silent this long is reconnected; bookmarks come about once a minute), got ${v}`);
+    if (v !== undefined && (v < IDLE_MIN_MS || v > IDLE_MAX_MS))
+      r.report(
+        e.value,
+        `kubernetes.watchIdleMs must be ${IDLE_MIN_MS}..${IDLE_MAX_MS} (a list or watch silent this long is reconnected; bookmarks come about once a minute), got ${v}`,
+      );
     else if (v !== undefined) out.watchIdleMs = v;
   }
   if ((e = get('cgroupRoot'))) {
     // kubelet's --cgroup-root, relative to the cgroup v2 mount ("/" is allowed here: it is a root, not a source)
     const s = r.string(e.value, 'kubernetes.cgroupRoot', e.key);
     const p = s === undefined || s === '/' ? s : parseCgroupPath(s);
-    if (p !== undefined && failed(p)) r.report(e.value, `kubernetes.cgroupRoot "${s}" is not a cgroup path (kubelet's --cgroup-root under the cgroup v2 mount, e.g. "/" or "/kubelet"): ${p.error.replace(/, e\.g\. cgroup:\S+$/, '')}`);
+    if (p !== undefined && failed(p))
+      r.report(
+        e.value,
+        `kubernetes.cgroupRoot "${s}" is not a cgroup path (kubelet's --cgroup-root under the cgroup v2 mount, e.g. "/" or "/kubelet"): ${p.error.replace(/, e\.g\. cgroup:\S+$/, '')}`,
+      );
     else if (p !== undefined) out.cgroupRoot = p;
   }
   return out;

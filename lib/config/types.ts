@@ -25,10 +25,7 @@ export interface AllowRule {
   ports: PortRule[];
 }
 
-export type SourceSpec =
-  | { kind: 'cidr'; cidr: string; family: Family; address: string; prefix: number }
-  | { kind: 'cgroup'; path: string }
-  | PodSourceSpec;
+export type SourceSpec = { kind: 'cidr'; cidr: string; family: Family; address: string; prefix: number } | { kind: 'cgroup'; path: string } | PodSourceSpec;
 
 /** Pods of this node chosen as in a NetworkPolicy peer; null = that selector is absent. */
 export interface PodSourceSpec {

@@ -8,7 +8,24 @@ import { readPolicies } from './policies';
 import { readKubernetes } from './kubernetes';
 import { readAnswers } from './answers';
 
-const TOP_KEYS = ['listen', 'upstreams', 'denyResponse', 'ttl', 'enforce', 'nftables', 'limits', 'cache', 'metrics', 'health', 'queryLog', 'control', 'drops', 'kubernetes', 'answers', 'policies'] as const;
+const TOP_KEYS = [
+  'listen',
+  'upstreams',
+  'denyResponse',
+  'ttl',
+  'enforce',
+  'nftables',
+  'limits',
+  'cache',
+  'metrics',
+  'health',
+  'queryLog',
+  'control',
+  'drops',
+  'kubernetes',
+  'answers',
+  'policies',
+] as const;
 const LIMIT_KEYS = Object.keys(DEFAULTS.limits) as (keyof Config['limits'])[];
 /** Limits where 0 means off; every other limit must be at least 1. */
 const ZERO_OFF_LIMITS: ReadonlySet<string> = new Set(['sourceQueriesPerSecond']);
@@ -50,7 +67,10 @@ function wildcardWithCgroups(r: Reader, cfg: Config, listen: { key: Node | null;
   cfg.listen.forEach((ep, i) => {
     if (ep.host !== '0.0.0.0' && ep.host !== '::') return;
     const item = listen && isSeq(listen.value) ? (listen.value.items[i] as Node) : null;
-    r.report(item ?? policies ?? null, `listen[${i}]: ${ep.host} is a wildcard address; cgroup sources need the exact address each query was sent to (a connected client's socket is found only with it): list each address to serve on`);
+    r.report(
+      item ?? policies ?? null,
+      `listen[${i}]: ${ep.host} is a wildcard address; cgroup sources need the exact address each query was sent to (a connected client's socket is found only with it): list each address to serve on`,
+    );
   });
 }
 

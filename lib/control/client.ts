@@ -13,11 +13,13 @@ export function request(socketPath: string, req: Record<string, unknown>, onItem
       if (done) return;
       done = true;
       s.destroy();
-      if (err) reject(err); else resolve();
+      if (err) reject(err);
+      else resolve();
     };
     s.once('connect', () => s.write(JSON.stringify(req) + '\n'));
     s.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') finish(new NotRunning(`dnswall is not running (no daemon answers on ${socketPath}; start it with dnswall serve, or pass --control PATH)`));
+      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED')
+        finish(new NotRunning(`dnswall is not running (no daemon answers on ${socketPath}; start it with dnswall serve, or pass --control PATH)`));
       else if (err.code === 'EACCES') finish(new Error(`cannot connect to ${socketPath}: permission denied (run as root)`));
       else finish(err);
     });
@@ -28,7 +30,11 @@ export function request(socketPath: string, req: Record<string, unknown>, onItem
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         let m: { item?: unknown; end?: boolean; error?: string };
-        try { m = JSON.parse(line) as typeof m; } catch { return finish(new Error(`bad reply from the daemon: ${line.slice(0, 200)}`)); }
+        try {
+          m = JSON.parse(line) as typeof m;
+        } catch {
+          return finish(new Error(`bad reply from the daemon: ${line.slice(0, 200)}`));
+        }
         if (m.error !== undefined) return finish(new Error(m.error));
         if (m.end) return finish();
         if ('item' in m) onItem(m.item);

@@ -24,7 +24,10 @@ export class ControlServer {
   private readonly handlers = new Map<string, Handler>();
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly socketPath: string, private readonly log?: Logger) {}
+  constructor(
+    private readonly socketPath: string,
+    private readonly log?: Logger,
+  ) {}
 
   handle(op: string, h: Handler): void {
     this.handlers.set(op, h);
@@ -40,7 +43,10 @@ export class ControlServer {
     const server = net.createServer((s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.socketPath, () => { server.off('error', reject); resolve(); });
+      server.listen(this.socketPath, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     fs.chmodSync(this.socketPath, 0o600);
     server.unref();
@@ -51,7 +57,11 @@ export class ControlServer {
     for (const s of this.sockets) s.destroy();
     if (this.server) {
       this.server.close();
-      try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
+      try {
+        fs.unlinkSync(this.socketPath);
+      } catch {
+        /* gone */
+      }
     }
     this.server = null;
   }
@@ -60,13 +70,24 @@ export class ControlServer {
     this.sockets.add(s);
     s.unref();
     const closers: (() => void)[] = [];
-    s.on('close', () => { this.sockets.delete(s); for (const c of closers) c(); });
+    s.on('close', () => {
+      this.sockets.delete(s);
+      for (const c of closers) c();
+    });
     s.on('error', () => s.destroy());
-    const write = (o: unknown) => { if (!s.destroyed) s.write(JSON.stringify(o) + '\n'); };
+    const write = (o: unknown) => {
+      if (!s.destroyed) s.write(JSON.stringify(o) + '\n');
+    };
     const reply: Reply = {
       item: (v) => write({ item: v }),
-      end: () => { write({ end: true }); s.end(); },
-      error: (message) => { write({ error: message }); s.end(); },
+      end: () => {
+        write({ end: true });
+        s.end();
+      },
+      error: (message) => {
+        write({ error: message });
+        s.end();
+      },
       onClose: (fn) => closers.push(fn),
     };
     let buf = '';
@@ -98,7 +119,10 @@ export class ControlServer {
 function isLive(p: string): Promise<boolean> {
   return new Promise((resolve) => {
     const c = net.connect(p);
-    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
     c.once('error', () => resolve(false));
   });
 }

@@ -4,16 +4,7 @@
 import { DnsFormatError } from './errors';
 import { readName, nameText } from './name';
 import { RecordWalker } from './records';
-import {
-  EDNS_DO,
-  FLAG,
-  HEADER_SIZE,
-  MIN_UDP_SIZE,
-  OPCODE,
-  OPCODE_MASK,
-  OPCODE_SHIFT,
-  TYPE,
-} from './constants';
+import { EDNS_DO, FLAG, HEADER_SIZE, MIN_UDP_SIZE, OPCODE, OPCODE_MASK, OPCODE_SHIFT, TYPE } from './constants';
 import type { Query } from './types';
 
 export { DnsFormatError } from './errors';

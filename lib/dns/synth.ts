@@ -1,18 +1,7 @@
 // Synthesized responses, built from the client's own header and question bytes so the question
 // comes back exactly as sent (name case included), with ID, opcode, RD and CD echoed.
 
-import {
-  EDE,
-  EDNS_DO,
-  EDNS_OPTION,
-  EDNS_UDP_SIZE,
-  FLAG,
-  HEADER_SIZE,
-  MAX_EDE_TEXT,
-  OPCODE_MASK,
-  RCODE_MASK,
-  TYPE,
-} from './constants';
+import { EDE, EDNS_DO, EDNS_OPTION, EDNS_UDP_SIZE, FLAG, HEADER_SIZE, MAX_EDE_TEXT, OPCODE_MASK, RCODE_MASK, TYPE } from './constants';
 import type { Query } from './types';
 
 const OPT_FIXED = 11; // root owner, TYPE, CLASS, TTL, RDLENGTH
@@ -28,12 +17,7 @@ export function denyResponse(wire: Buffer, q: Query, rcode: number, edeText: str
  * is a bare header: ID (and opcode, RD) from the packet's first bytes when present, QDCOUNT 0.
  * `ede` is sent only when the query had EDNS.
  */
-export function errorResponse(
-  wire: Buffer,
-  q: Query | null,
-  rcode: number,
-  ede?: { code: number; text: string },
-): Buffer {
+export function errorResponse(wire: Buffer, q: Query | null, rcode: number, ede?: { code: number; text: string }): Buffer {
   if (q !== null) return build(wire, q, rcode, 0, ede ? ede.code : -1, ede ? ede.text : '');
   const out = Buffer.alloc(HEADER_SIZE);
   if (wire.length >= 2) wire.copy(out, 0, 0, 2);

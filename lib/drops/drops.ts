@@ -64,13 +64,20 @@ export class DropsService {
   private reloadedAt = 0;
 
   constructor(private readonly opts: DropsOptions) {
-    opts.metrics?.counterFrom('dnswall_kernel_drops_total', 'New connections of managed sources the kernel rejected or dropped (as logged, at most drops.perSecond), by reason and policy', ['reason', 'policy'], (set) => {
-      for (const [k, v] of this.counts) {
-        const i = k.indexOf('\0');
-        set({ reason: k.slice(0, i), policy: k.slice(i + 1) }, v);
-      }
-    });
-    opts.metrics?.counterFrom('dnswall_kernel_drops_unread_total', 'Log messages the kernel could not queue to dnswall (socket buffer full: ENOBUFS)', [], (set) => set({}, this.reader?.lost ?? 0));
+    opts.metrics?.counterFrom(
+      'dnswall_kernel_drops_total',
+      'New connections of managed sources the kernel rejected or dropped (as logged, at most drops.perSecond), by reason and policy',
+      ['reason', 'policy'],
+      (set) => {
+        for (const [k, v] of this.counts) {
+          const i = k.indexOf('\0');
+          set({ reason: k.slice(0, i), policy: k.slice(i + 1) }, v);
+        }
+      },
+    );
+    opts.metrics?.counterFrom('dnswall_kernel_drops_unread_total', 'Log messages the kernel could not queue to dnswall (socket buffer full: ENOBUFS)', [], (set) =>
+      set({}, this.reader?.lost ?? 0),
+    );
     opts.metrics?.gaugeFrom('dnswall_drops_history_entries', 'The (source, destination) answers remembered to explain drops (bounded)', [], (set) => set({}, this.history.size));
   }
 
@@ -127,7 +134,11 @@ export class DropsService {
       cg = undefined;
     }
     if (!cg) {
-      this.record(p, { key: '', selection: null }, { reason: 'unattributed', detail: 'a local process (cgroup source) whose socket was gone before its cgroup could be read (a rejected TCP connect closes at once)' });
+      this.record(
+        p,
+        { key: '', selection: null },
+        { reason: 'unattributed', detail: 'a local process (cgroup source) whose socket was gone before its cgroup could be read (a rejected TCP connect closes at once)' },
+      );
       return;
     }
     const index = this.opts.index();
@@ -137,15 +148,23 @@ export class DropsService {
 
   private record(p: LoggedPacket, who: DropSender, fixed?: Verdict): void {
     const index = this.opts.index();
-    const v = fixed ?? this.history.classify(who.key, p.destination, p.proto, p.port, p.at, {
-      reloadedAt: this.reloadedAt,
-      stillAllowed: (_s, name) => index.decide(who.selection, name).verdict === 'allow',
-    });
+    const v =
+      fixed ??
+      this.history.classify(who.key, p.destination, p.proto, p.port, p.at, {
+        reloadedAt: this.reloadedAt,
+        stillAllowed: (_s, name) => index.decide(who.selection, name).verdict === 'allow',
+      });
     const policies = [...(who.selection?.names ?? [])];
     const d: Drop = {
-      time: new Date(p.at).toISOString(), source: p.source, destination: p.destination, proto: p.proto,
+      time: new Date(p.at).toISOString(),
+      source: p.source,
+      destination: p.destination,
+      proto: p.proto,
       ...(p.port !== undefined ? { port: p.port } : {}),
-      reason: v.reason, detail: v.detail, ...(v.name ? { name: v.name } : {}), policies,
+      reason: v.reason,
+      detail: v.detail,
+      ...(v.name ? { name: v.name } : {}),
+      policies,
       ...(p.prefix.endsWith('audit') ? { audit: true } : {}),
       ...(who.pod ? { pod: who.pod } : {}),
       ...(who.cgroup ? { cgroup: who.cgroup } : {}),
@@ -176,6 +195,8 @@ export class DropsService {
 /** `dnswall drops` filters: a source address, a pod (NAMESPACE/NAME), or a cgroup path and its descendants (as in the policies). */
 export function dropFilter(f: { source?: string; pod?: string; cgroup?: string }): (d: Drop) => boolean {
   const cgroup = f.cgroup && f.cgroup.length > 1 ? f.cgroup.replace(/\/+$/, '') : f.cgroup;
-  return (d) => (!f.source || d.source === f.source) && (!f.pod || d.pod === f.pod)
-    && (!cgroup || (d.cgroup !== undefined && (cgroup === '/' || d.cgroup === cgroup || d.cgroup.startsWith(cgroup + '/'))));
+  return (d) =>
+    (!f.source || d.source === f.source) &&
+    (!f.pod || d.pod === f.pod) &&
+    (!cgroup || (d.cgroup !== undefined && (cgroup === '/' || d.cgroup === cgroup || d.cgroup.startsWith(cgroup + '/'))));
 }

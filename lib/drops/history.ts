@@ -79,10 +79,15 @@ export class AnswerHistory {
       const ago = (t: number) => `${Math.max(0, Math.round((at - t) / 1000))} s ago`;
       if (e.evicted) return { reason: 'evicted', name: e.name, detail: `answered ${e.name} to this source ${ago(e.at)}, evicted (cap ${e.evicted.cap}) ${ago(e.evicted.at)}` };
       if (e.expiresAt <= at) return { reason: 'expired', name: e.name, detail: `answered ${e.name} to this source, expired ${ago(e.expiresAt)}` };
-      if (ctx.reloadedAt > e.at && !ctx.stillAllowed(source, e.name)) return { reason: 'revoked', name: e.name, detail: `answered ${e.name} to this source ${ago(e.at)}, revoked by reload ${ago(ctx.reloadedAt)}` };
+      if (ctx.reloadedAt > e.at && !ctx.stillAllowed(source, e.name))
+        return { reason: 'revoked', name: e.name, detail: `answered ${e.name} to this source ${ago(e.at)}, revoked by reload ${ago(ctx.reloadedAt)}` };
       const want = port === undefined ? proto : `${proto}/${port}`;
       if (e.ports && !e.ports.has(want)) return { reason: 'port', name: e.name, detail: `answered ${e.name} to this source for ${[...e.ports].join(', ')} only, not ${want}` };
-      return { reason: 'unexplained', name: e.name, detail: `answered ${e.name} to this source ${ago(e.at)} and not known to have ended (deleted by hand, or the ruleset was reinstalled?)` };
+      return {
+        reason: 'unexplained',
+        name: e.name,
+        detail: `answered ${e.name} to this source ${ago(e.at)} and not known to have ended (deleted by hand, or the ruleset was reinstalled?)`,
+      };
     }
     const other = this.byDestination.get(destination);
     if (other && other.source !== source) return { reason: 'other_source', name: other.name, detail: `answered only to another source (${other.source}, ${other.name})` };

@@ -92,7 +92,14 @@ export function parsePacket(payload: Buffer, now = Date.now()): LoggedPacket | n
   if ((family === NFPROTO_IPV4 || version === 4) && data.length >= 20 && version === 4) {
     const ihl = (data[0] & 0x0f) * 4;
     const p = data[9];
-    const out: LoggedPacket = { family: 4, source: ipaddr.fromByteArray([...data.subarray(12, 16)]).toString(), destination: ipaddr.fromByteArray([...data.subarray(16, 20)]).toString(), proto: protoName(p), prefix, at };
+    const out: LoggedPacket = {
+      family: 4,
+      source: ipaddr.fromByteArray([...data.subarray(12, 16)]).toString(),
+      destination: ipaddr.fromByteArray([...data.subarray(16, 20)]).toString(),
+      proto: protoName(p),
+      prefix,
+      at,
+    };
     const fragOffset = data.readUInt16BE(6) & 0x1fff;
     if ((p === IPPROTO_TCP || p === IPPROTO_UDP) && fragOffset === 0 && data.length >= ihl + 4) {
       out.sport = data.readUInt16BE(ihl);
@@ -102,7 +109,14 @@ export function parsePacket(payload: Buffer, now = Date.now()): LoggedPacket | n
   }
   if ((family === NFPROTO_IPV6 || version === 6) && data.length >= 40 && version === 6) {
     const nh = data[6];
-    const out: LoggedPacket = { family: 6, source: ipaddr.fromByteArray([...data.subarray(8, 24)]).toString(), destination: ipaddr.fromByteArray([...data.subarray(24, 40)]).toString(), proto: protoName(nh), prefix, at };
+    const out: LoggedPacket = {
+      family: 6,
+      source: ipaddr.fromByteArray([...data.subarray(8, 24)]).toString(),
+      destination: ipaddr.fromByteArray([...data.subarray(24, 40)]).toString(),
+      proto: protoName(nh),
+      prefix,
+      at,
+    };
     if ((nh === IPPROTO_TCP || nh === IPPROTO_UDP) && data.length >= 44) {
       out.sport = data.readUInt16BE(40);
       out.port = data.readUInt16BE(42);
@@ -123,7 +137,11 @@ export class NflogReader {
   lost = 0;
   received = 0;
 
-  constructor(private readonly group: number, private readonly onPacket: (p: LoggedPacket) => void, private readonly log?: Logger) {}
+  constructor(
+    private readonly group: number,
+    private readonly onPacket: (p: LoggedPacket) => void,
+    private readonly log?: Logger,
+  ) {}
 
   /** Binds the group; rejects with the kernel's reason (EBUSY: another reader holds the group). */
   async open(): Promise<void> {
@@ -132,7 +150,10 @@ export class NflogReader {
     const seq = (Date.now() & 0x7fffffff) >>> 0;
     const acks = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
     sock.on('error', (err) => {
-      if (err.code === 'ENOBUFS') { this.lost++; return; }
+      if (err.code === 'ENOBUFS') {
+        this.lost++;
+        return;
+      }
       this.log?.warn({ err: err.message }, 'drops: netlink log socket error');
     });
     sock.on('message', (buf) => {
@@ -143,7 +164,15 @@ export class NflogReader {
           if (!a) continue;
           acks.delete(m.seq);
           if (errno === 0) a.resolve();
-          else a.reject(Object.assign(new Error(`binding netlink log group ${this.group} failed: errno ${errno}${errno === 16 ? ' (EBUSY: another program reads this group — choose another drops.logGroup)' : errno === 1 ? ' (EPERM: needs CAP_NET_ADMIN)' : ''}`), { errno }));
+          else
+            a.reject(
+              Object.assign(
+                new Error(
+                  `binding netlink log group ${this.group} failed: errno ${errno}${errno === 16 ? ' (EBUSY: another program reads this group — choose another drops.logGroup)' : errno === 1 ? ' (EPERM: needs CAP_NET_ADMIN)' : ''}`,
+                ),
+                { errno },
+              ),
+            );
           continue;
         }
         if (m.type !== ((NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_PACKET)) continue;
@@ -154,9 +183,13 @@ export class NflogReader {
     });
     const msgs = bindMessages(this.group, seq);
     const waits = msgs.map((_, i) => new Promise<void>((resolve, reject) => acks.set(seq + i, { resolve, reject })));
-    const timer = setTimeout(() => { for (const a of acks.values()) a.reject(new Error(`no answer from the kernel binding netlink log group ${this.group}`)); }, 3000);
+    const timer = setTimeout(() => {
+      for (const a of acks.values()) a.reject(new Error(`no answer from the kernel binding netlink log group ${this.group}`));
+    }, 3000);
     try {
-      sock.send(Buffer.concat(msgs), undefined, (err) => { if (err) for (const a of acks.values()) a.reject(err); });
+      sock.send(Buffer.concat(msgs), undefined, (err) => {
+        if (err) for (const a of acks.values()) a.reject(err);
+      });
       await Promise.all(waits);
     } catch (err) {
       this.close();
@@ -171,7 +204,10 @@ export class NflogReader {
     const s = this.sock;
     this.sock = null;
     if (!s) return;
-    try { s.close(); } catch { /* closed */ }
+    try {
+      s.close();
+    } catch {
+      /* closed */
+    }
   }
 }
-

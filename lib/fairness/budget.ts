@@ -66,7 +66,11 @@ export class SourceBudget {
   private readonly timer: NodeJS.Timeout;
   readonly stats: FairnessStats = { rateDropped: 0, ratePaused: 0, pendingRejected: 0, connectionsRejected: 0, badInputSilenced: 0 };
 
-  constructor(limits: BudgetLimits, private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(
+    limits: BudgetLimits,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
     this.configure(limits);
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();

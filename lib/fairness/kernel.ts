@@ -18,13 +18,19 @@ function nftJson(args: string[], nft: string): Promise<unknown> {
     /* eslint-disable @typescript-eslint/prefer-promise-reject-errors -- execFile's error and JSON.parse's throw are Errors; the typings do not say so */
     execFile(nft, ['-j', ...args], { timeout: 5000, maxBuffer: 8 << 20 }, (err, stdout) => {
       if (err) return reject(err);
-      try { resolve(JSON.parse(stdout)); } catch (e) { reject(e); }
+      try {
+        resolve(JSON.parse(stdout));
+      } catch (e) {
+        reject(e);
+      }
     });
     /* eslint-enable @typescript-eslint/prefer-promise-reject-errors */
   });
 }
 
-interface NftList { nftables: { counter?: { name: string; packets: number }; set?: { elem?: { elem?: { val: string; counter?: { packets: number } } }[] } }[] }
+interface NftList {
+  nftables: { counter?: { name: string; packets: number }; set?: { elem?: { elem?: { val: string; counter?: { packets: number } } }[] } }[];
+}
 
 /** One read of the kernel's fairness state in table inet `table`. */
 export async function readKernelFairness(table: string, nft = 'nft'): Promise<KernelFairness> {
@@ -54,14 +60,25 @@ export class KernelFairnessReader {
   private at = 0;
   private inflight?: Promise<KernelFairness | undefined>;
 
-  constructor(private readonly table: string, private readonly nft = 'nft') {}
+  constructor(
+    private readonly table: string,
+    private readonly nft = 'nft',
+  ) {}
 
   read(): Promise<KernelFairness | undefined> {
     if (this.last && Date.now() - this.at < CACHE_MS) return Promise.resolve(this.last);
-    this.inflight ??= readKernelFairness(this.table, this.nft).then(
-      (k) => { this.last = k; this.at = Date.now(); return k; },
-      () => this.last,
-    ).finally(() => { this.inflight = undefined; });
+    this.inflight ??= readKernelFairness(this.table, this.nft)
+      .then(
+        (k) => {
+          this.last = k;
+          this.at = Date.now();
+          return k;
+        },
+        () => this.last,
+      )
+      .finally(() => {
+        this.inflight = undefined;
+      });
     return this.inflight;
   }
 }

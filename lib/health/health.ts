@@ -15,20 +15,24 @@ export interface ReadyCheck {
 export const CHECK_TIMEOUT_MS = 3000;
 
 export async function runChecks(checks: readonly ReadyCheck[]): Promise<{ ready: boolean; lines: string[] }> {
-  const results = await Promise.all(checks.map(async (c) => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const why = await Promise.race([
-        c.check(),
-        new Promise<string>((r) => { timer = setTimeout(() => r(`no answer within ${CHECK_TIMEOUT_MS} ms`), CHECK_TIMEOUT_MS); }),
-      ]);
-      return { name: c.name, why };
-    } catch (err) {
-      return { name: c.name, why: (err as Error).message };
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
+  const results = await Promise.all(
+    checks.map(async (c) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const why = await Promise.race([
+          c.check(),
+          new Promise<string>((r) => {
+            timer = setTimeout(() => r(`no answer within ${CHECK_TIMEOUT_MS} ms`), CHECK_TIMEOUT_MS);
+          }),
+        ]);
+        return { name: c.name, why };
+      } catch (err) {
+        return { name: c.name, why: (err as Error).message };
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
   return {
     ready: results.every((r) => r.why === null),
     lines: results.map((r) => (r.why === null ? `[+]${r.name} ok` : `[-]${r.name} failed: ${r.why}`)),
@@ -41,13 +45,19 @@ export async function serveHealth(ep: Endpoint, checks: () => readonly ReadyChec
     if (req.method !== 'GET' && req.method !== 'HEAD') return void res.writeHead(405).end();
     if (path === '/healthz') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     if (path !== '/readyz') return void res.writeHead(404).end('not found\n');
-    runChecks(checks()).then(({ ready, lines }) => {
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n${ready ? 'ready' : 'not ready'}\n`);
-    }, (err: Error) => res.writeHead(500).end(`${err.message}\n`));
+    runChecks(checks()).then(
+      ({ ready, lines }) => {
+        res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${lines.join('\n')}\n${ready ? 'ready' : 'not ready'}\n`);
+      },
+      (err: Error) => res.writeHead(500).end(`${err.message}\n`),
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(ep.port, ep.host, () => { server.off('error', reject); resolve(); });
+    server.listen(ep.port, ep.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server;
 }

@@ -36,7 +36,10 @@ export class SystemdNotifier {
   private readonly address: string | null;
   private readonly intervalMs: number | null;
 
-  constructor(env: NotifyEnv = process.env, private readonly log?: Logger) {
+  constructor(
+    env: NotifyEnv = process.env,
+    private readonly log?: Logger,
+  ) {
     this.address = notifyAddress(env);
     this.intervalMs = this.address ? watchdogIntervalMs(env) : null;
     if (env.NOTIFY_SOCKET && !this.address) log?.warn({ NOTIFY_SOCKET: env.NOTIFY_SOCKET }, 'NOTIFY_SOCKET is neither a path nor an abstract @name; not notifying systemd');
@@ -80,6 +83,13 @@ export class SystemdNotifier {
     const s = this.sock;
     this.sock = null;
     // Let queued datagrams go out first.
-    if (s) setImmediate(() => { try { s.close(); } catch { /* already closed */ } });
+    if (s)
+      setImmediate(() => {
+        try {
+          s.close();
+        } catch {
+          /* already closed */
+        }
+      });
   }
 }

@@ -18,7 +18,12 @@ export function reselect(source: Source, index: PolicyIndex): Selection | null |
       if (!cg || source.pod) return undefined; // a hostNetwork pod: decided again by its next query
       const sel = index.selectCgroup(cg.path);
       if (sel === null) return null;
-      return deepestConfigured(index.cgroups.map((c) => c.path), cg.path) === cg.keyPath ? sel : undefined;
+      return deepestConfigured(
+        index.cgroups.map((c) => c.path),
+        cg.path,
+      ) === cg.keyPath
+        ? sel
+        : undefined;
     }
     default:
       return undefined;

@@ -241,7 +241,8 @@ export class Reflector<T extends KubeObject> {
       }
       if (ev.type === 'ERROR') {
         const st = ev.object as unknown as { code?: number; message?: string; reason?: string };
-        inStreamError = st.code === 410 ? new GoneError(st.message ?? 'Gone') : new KubeHttpError(st.code ?? 500, `watch ${this.opts.path}: ${st.message ?? 'error'}`, undefined, st.reason);
+        inStreamError =
+          st.code === 410 ? new GoneError(st.message ?? 'Gone') : new KubeHttpError(st.code ?? 500, `watch ${this.opts.path}: ${st.message ?? 'error'}`, undefined, st.reason);
         handle.abort(inStreamError);
         return;
       }

@@ -17,7 +17,10 @@ export async function serveMetrics(ep: Endpoint, reg: MetricsRegistry): Promise<
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(ep.port, ep.host, () => { server.off('error', reject); resolve(); });
+    server.listen(ep.port, ep.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return server;
 }

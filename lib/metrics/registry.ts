@@ -49,7 +49,12 @@ export class MetricsRegistry implements Metrics {
       // have _total suffix"); nodejs_active_handles{type} etc. carry the same numbers by type.
       for (const n of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.prom.removeSingleMetric(n);
     }
-    const g = new Gauge({ name: 'dnswall_build_info', help: 'A metric with constant value 1, labelled by version and Node.js version', labelNames: ['version', 'nodejs'], registers: [this.prom] });
+    const g = new Gauge({
+      name: 'dnswall_build_info',
+      help: 'A metric with constant value 1, labelled by version and Node.js version',
+      labelNames: ['version', 'nodejs'],
+      registers: [this.prom],
+    });
     g.set({ version: opts.version ?? 'unknown', nodejs: process.version }, 1);
   }
 
@@ -104,7 +109,10 @@ export class MetricsRegistry implements Metrics {
       }
     };
     new Counter({
-      name, help, labelNames, registers: [this.prom],
+      name,
+      help,
+      labelNames,
+      registers: [this.prom],
       collect() {
         const r = read(update);
         if (r instanceof Promise) return r.then(() => report(this));
@@ -116,7 +124,10 @@ export class MetricsRegistry implements Metrics {
   gaugeFrom(name: string, help: string, labelNames: readonly string[], read: Read | ReadAsync): void {
     if (this.prom.getSingleMetric(name)) this.prom.removeSingleMetric(name);
     new Gauge({
-      name, help, labelNames, registers: [this.prom],
+      name,
+      help,
+      labelNames,
+      registers: [this.prom],
       collect() {
         this.reset();
         const r = read((labels, v) => this.set(labels, v));
@@ -135,7 +146,10 @@ export class MetricsRegistry implements Metrics {
 }
 
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join('\0');
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join('\0');
 }
 
 /** A synchronous read's values now (undefined for an asynchronous one). */

@@ -82,7 +82,9 @@ export class Adoption {
     this.log = opts.log;
     for (const set of ALLOW_SETS) {
       let resolve!: () => void;
-      const promise = new Promise<void>((r) => { resolve = r; });
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
       this.setRead.set(set, { promise, resolve });
     }
   }
@@ -120,21 +122,25 @@ export class Adoption {
     this.lookupSock ??= this.opts.transport({ log: this.log });
     const sock = this.lookupSock;
     this.stats.lookups += todo.length;
-    await Promise.all(todo.map(async (it) => {
-      try {
-        const replies = await sock.get(`set inet ${this.table} ${it.set} (GETSETELEM)`, (s) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, s, NFPROTO_INET, this.table, it.set, [encodeElement({ key: it.key })]));
-        const el = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
-        if (el && !this.book.has(it.id)) this.learn(it.id, el);
-      } catch (e) {
-        // ENOENT: a new element. Anything else: its life in the kernel is unknown, and a refresh
-        // now could shorten it for good (a read of the set after the refresh sees only the
-        // refresh): wait until its set has been read and merged.
-        if ((e as { code?: string }).code === 'ENOENT') return;
-        this.stats.lookupFailures++;
-        this.log?.debug({ err: (e as Error).message }, 'element lookup failed; waiting for its set to be read');
-        await this.setRead.get(it.set)!.promise;
-      }
-    }));
+    await Promise.all(
+      todo.map(async (it) => {
+        try {
+          const replies = await sock.get(`set inet ${this.table} ${it.set} (GETSETELEM)`, (s) =>
+            setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, s, NFPROTO_INET, this.table, it.set, [encodeElement({ key: it.key })]),
+          );
+          const el = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
+          if (el && !this.book.has(it.id)) this.learn(it.id, el);
+        } catch (e) {
+          // ENOENT: a new element. Anything else: its life in the kernel is unknown, and a refresh
+          // now could shorten it for good (a read of the set after the refresh sees only the
+          // refresh): wait until its set has been read and merged.
+          if ((e as { code?: string }).code === 'ENOENT') return;
+          this.stats.lookupFailures++;
+          this.log?.debug({ err: (e as Error).message }, 'element lookup failed; waiting for its set to be read');
+          await this.setRead.get(it.set)!.promise;
+        }
+      }),
+    );
   }
 
   /** Reads the allow sets on a socket of its own (a dump error must not fail the batches). Never rejects. */
@@ -159,7 +165,10 @@ export class Adoption {
         if (read.consistent) this.settled.add(set);
         else {
           this.stats.unsettledSets++;
-          this.log?.warn({ set, reads: read.reads, duplicates: read.duplicates }, 'the set changed during every read; an element the previous daemon wrote may be refreshed with a shorter life');
+          this.log?.warn(
+            { set, reads: read.reads, duplicates: read.duplicates },
+            'the set changed during every read; an element the previous daemon wrote may be refreshed with a shorter life',
+          );
         }
         this.setRead.get(set)!.resolve();
       }

@@ -3,7 +3,7 @@
 // elements, its source's, its name's), oldest-programmed at the head; a refresh moves it to the
 // tail. Linking, unlinking and evicting the head are O(1), and a group is dropped when it empties,
 // so memory follows the live elements.
-// Memory (1M live elements, issue 4): a slot is a row of typed arrays — its life as two doubles,
+// Memory (1M live elements): a slot is a row of typed arrays — its life as two doubles,
 // its links and group as int32 — so it costs no object of its own (its id is in idtable.ts);
 // a (source, name) group is a row too, its key (source + name) held once, as bytes, in an
 // IdTable of its own: no string, Map entry or object per group either.
@@ -51,7 +51,11 @@ const MAX_GROUP_KEY = 4096;
 /** The (source, name) group's key: source length, source bytes, the name as UTF-8 bytes (latin1). */
 function groupKey(source: string, name: string): string {
   let ascii = true;
-  for (let i = 0; i < name.length; i++) if (name.charCodeAt(i) > 127) { ascii = false; break; }
+  for (let i = 0; i < name.length; i++)
+    if (name.charCodeAt(i) > 127) {
+      ascii = false;
+      break;
+    }
   const k = String.fromCharCode(source.length) + source + (ascii ? name : Buffer.from(name, 'utf8').toString('latin1'));
   return k.length > MAX_GROUP_KEY ? k.slice(0, MAX_GROUP_KEY) : k;
 }
@@ -72,8 +76,16 @@ export interface EvictedSlot {
 }
 
 // Rows are written when taken, so new rows need no fill (untouched pages stay free).
-function grownF64(a: Float64Array, n: number): Float64Array { const b = new Float64Array(n); b.set(a); return b; }
-function grownI32(a: Int32Array, n: number): Int32Array { const b = new Int32Array(n); b.set(a); return b; }
+function grownF64(a: Float64Array, n: number): Float64Array {
+  const b = new Float64Array(n);
+  b.set(a);
+  return b;
+}
+function grownI32(a: Int32Array, n: number): Int32Array {
+  const b = new Int32Array(n);
+  b.set(a);
+  return b;
+}
 
 export class Bounds {
   readonly evictions = { perName: 0, perSource: 0, total: 0 };
@@ -154,21 +166,41 @@ export class Bounds {
     this.freeSlot = i;
   }
 
-  timeoutOf(i: number): number { return this.timeouts[i]; }
-  expiresAtOf(i: number): number { return this.expiries[i]; }
-  setLife(i: number, timeoutMs: number, expiresAt: number): void { this.timeouts[i] = timeoutMs; this.expiries[i] = expiresAt; }
-  trustedOf(i: number): number { return this.trusted[i]; }
-  setTrusted(i: number, until: number): void { this.trusted[i] = until; }
-  untrustAll(): void { this.trusted.fill(0); }
-  sentOf(i: number): number { return this.sent[i]; }
-  setSent(i: number, seq: number): void { this.sent[i] = seq; }
+  timeoutOf(i: number): number {
+    return this.timeouts[i];
+  }
+  expiresAtOf(i: number): number {
+    return this.expiries[i];
+  }
+  setLife(i: number, timeoutMs: number, expiresAt: number): void {
+    this.timeouts[i] = timeoutMs;
+    this.expiries[i] = expiresAt;
+  }
+  trustedOf(i: number): number {
+    return this.trusted[i];
+  }
+  setTrusted(i: number, until: number): void {
+    this.trusted[i] = until;
+  }
+  untrustAll(): void {
+    this.trusted.fill(0);
+  }
+  sentOf(i: number): number {
+    return this.sent[i];
+  }
+  setSent(i: number, seq: number): void {
+    this.sent[i] = seq;
+  }
   private srcOf(i: number): SourceGroup | null {
     const x = this.srcIdx[i];
     return x === NONE ? null : this.srcTable[x];
   }
 
   /** The name the element's (source, name) group holds; null if none yet. */
-  nameOf(i: number): string | null { const g = this.grpOf[i]; return g === NONE ? null : nameOfKey(this.groups.idOf(g)); }
+  nameOf(i: number): string | null {
+    const g = this.grpOf[i];
+    return g === NONE ? null : nameOfKey(this.groups.idOf(g));
+  }
 
   /**
    * Makes slot `i` the newest element of all, of `source` and of `name` (null: keep its name, or
@@ -298,7 +330,9 @@ export class Bounds {
     this.grpCount = grownI32(this.grpCount, n);
     this.grpHead = grownI32(this.grpHead, n);
     this.grpTail = grownI32(this.grpTail, n);
-    const w = new Uint16Array(n); w.set(this.grpWidth); this.grpWidth = w;
+    const w = new Uint16Array(n);
+    w.set(this.grpWidth);
+    this.grpWidth = w;
     this.grpCap = n;
   }
 
@@ -327,16 +361,20 @@ export class Bounds {
   private linkGlobal(i: number): void {
     this.gPrev[i] = this.tail;
     this.gNext[i] = NONE;
-    if (this.tail !== NONE) this.gNext[this.tail] = i; else this.head = i;
+    if (this.tail !== NONE) this.gNext[this.tail] = i;
+    else this.head = i;
     this.tail = i;
     this.count++;
   }
 
   private unlinkGlobal(i: number): void {
-    const p = this.gPrev[i], n = this.gNext[i];
+    const p = this.gPrev[i],
+      n = this.gNext[i];
     if (p === NONE && this.head !== i) return; // not linked
-    if (p !== NONE) this.gNext[p] = n; else this.head = n;
-    if (n !== NONE) this.gPrev[n] = p; else this.tail = p;
+    if (p !== NONE) this.gNext[p] = n;
+    else this.head = n;
+    if (n !== NONE) this.gPrev[n] = p;
+    else this.tail = p;
     this.gPrev[i] = this.gNext[i] = NONE;
     this.count--;
   }
@@ -344,16 +382,20 @@ export class Bounds {
   private linkSource(s: SourceGroup, i: number): void {
     this.sPrev[i] = s.tail;
     this.sNext[i] = NONE;
-    if (s.tail !== NONE) this.sNext[s.tail] = i; else s.head = i;
+    if (s.tail !== NONE) this.sNext[s.tail] = i;
+    else s.head = i;
     s.tail = i;
     s.count++;
   }
 
   private unlinkSource(i: number): void {
     const s = this.srcOf(i)!;
-    const p = this.sPrev[i], n = this.sNext[i];
-    if (p !== NONE) this.sNext[p] = n; else s.head = n;
-    if (n !== NONE) this.sPrev[n] = p; else s.tail = p;
+    const p = this.sPrev[i],
+      n = this.sNext[i];
+    if (p !== NONE) this.sNext[p] = n;
+    else s.head = n;
+    if (n !== NONE) this.sPrev[n] = p;
+    else s.tail = p;
     this.sPrev[i] = this.sNext[i] = NONE;
     s.count--;
   }
@@ -361,16 +403,20 @@ export class Bounds {
   private linkName(g: number, i: number): void {
     this.nPrev[i] = this.grpTail[g];
     this.nNext[i] = NONE;
-    if (this.grpTail[g] !== NONE) this.nNext[this.grpTail[g]] = i; else this.grpHead[g] = i;
+    if (this.grpTail[g] !== NONE) this.nNext[this.grpTail[g]] = i;
+    else this.grpHead[g] = i;
     this.grpTail[g] = i;
     this.grpCount[g]++;
   }
 
   /** Off its name's list, keeping the group (it is re-linked at once). */
   private unlinkNameKeep(g: number, i: number): void {
-    const p = this.nPrev[i], n = this.nNext[i];
-    if (p !== NONE) this.nNext[p] = n; else this.grpHead[g] = n;
-    if (n !== NONE) this.nPrev[n] = p; else this.grpTail[g] = p;
+    const p = this.nPrev[i],
+      n = this.nNext[i];
+    if (p !== NONE) this.nNext[p] = n;
+    else this.grpHead[g] = n;
+    if (n !== NONE) this.nPrev[n] = p;
+    else this.grpTail[g] = p;
     this.nPrev[i] = this.nNext[i] = NONE;
     this.grpCount[g]--;
   }

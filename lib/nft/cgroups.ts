@@ -6,7 +6,18 @@
 // hold one entry per configured cgroup and CIDR, a handful), so no moment has a managed cgroup
 // unmanaged. The ruleset script never flushes them: a restarted daemon takes over the content.
 import { NfnlSocket, type BatchPart } from './netlink/socket';
-import { NFPROTO_INET, NFT_MSG_DELSETELEM, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET, NFTA_LIST_ELEM, NFTA_SET_ELEM_KEY, NFTA_SET_ELEM_KEY_END, NFTA_DATA_VALUE, NLM_F_REQUEST, nftType } from './netlink/constants';
+import {
+  NFPROTO_INET,
+  NFT_MSG_DELSETELEM,
+  NFTA_SET_ELEM_LIST_TABLE,
+  NFTA_SET_ELEM_LIST_SET,
+  NFTA_LIST_ELEM,
+  NFTA_SET_ELEM_KEY,
+  NFTA_SET_ELEM_KEY_END,
+  NFTA_DATA_VALUE,
+  NLM_F_REQUEST,
+  nftType,
+} from './netlink/constants';
 import { newSetElemMsg } from './netlink/setelem';
 import { attr, nested, nlmsg, strAttr } from './netlink/encode';
 import { cidrOf, minimalCidrs, type Cidr } from './cidr';
@@ -42,10 +53,7 @@ function staticElement(id: bigint, c: Cidr): Buffer {
 
 /** DELSETELEM without an element list: the kernel flushes the set (as `nft flush set`). */
 function flushMsg(seq: number, table: string, set: string): Buffer {
-  return nlmsg(nftType(NFT_MSG_DELSETELEM), NLM_F_REQUEST, seq, NFPROTO_INET, [
-    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    strAttr(NFTA_SET_ELEM_LIST_SET, set),
-  ]);
+  return nlmsg(nftType(NFT_MSG_DELSETELEM), NLM_F_REQUEST, seq, NFPROTO_INET, [strAttr(NFTA_SET_ELEM_LIST_TABLE, table), strAttr(NFTA_SET_ELEM_LIST_SET, set)]);
 }
 
 /** The batch that makes the three sets hold exactly `cgroups` (flush, then add). */

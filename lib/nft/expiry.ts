@@ -96,9 +96,11 @@ export class ExpiryBook {
   refresh(id: string, timeoutMs: number, name?: string, width = 1): Refresh {
     const now = this.now();
     const slot = this.lives.get(id);
-    let timeout = timeoutMs, expiration = timeoutMs;
+    let timeout = timeoutMs,
+      expiration = timeoutMs;
     if (slot >= 0) {
-      const knownTimeout = this.bounds.timeoutOf(slot), knownExpiry = this.bounds.expiresAtOf(slot);
+      const knownTimeout = this.bounds.timeoutOf(slot),
+        knownExpiry = this.bounds.expiresAtOf(slot);
       if (knownExpiry > now) {
         if (knownTimeout === Infinity) {
           const seq = ++this.seq;
@@ -177,12 +179,18 @@ export class ExpiryBook {
         checked++;
         if (verdict === true) return;
         const id = this.lives.idOf(slot);
-        if (verdict === false) { doomed.push(id); return; }
+        if (verdict === false) {
+          doomed.push(id);
+          return;
+        }
         const { set, key } = parseId(id);
         if (!verdict(set, key)) doomed.push(id);
       });
     });
-    b.forEachUnnamed(() => { checked++; unnamed++; });
+    b.forEachUnnamed(() => {
+      checked++;
+      unnamed++;
+    });
     return { checked, unnamed, doomed };
   }
 
@@ -236,7 +244,10 @@ export class ExpiryBook {
     this.bounds.setLife(slot, timeoutMs, expiresAt);
     this.lastSlot = slot;
     // A permanent element is not dnswall's to evict (someone added it by hand): not counted.
-    if (timeoutMs === Infinity) { this.bounds.drop(slot); return null; }
+    if (timeoutMs === Infinity) {
+      this.bounds.drop(slot);
+      return null;
+    }
     const out = this.bounds.touch(slot, sourceOfId(id), name, width, capName);
     return out && out.map((e) => this.release(e));
   }

@@ -22,9 +22,14 @@ export async function forgetSource(table: string, ip: string, transport: Transpo
   const io = dumpTransport(transport);
   try {
     const found: { set: AllowSet; key: Buffer }[] = [];
-    await readAllowSets(io, table, (set, el) => {
-      if (el.key.subarray(0, src.length).equals(src)) found.push({ set, key: el.key });
-    }, sets);
+    await readAllowSets(
+      io,
+      table,
+      (set, el) => {
+        if (el.key.subarray(0, src.length).equals(src)) found.push({ set, key: el.key });
+      },
+      sets,
+    );
     await deleteKeys(io, table, found, true);
     return found.length;
   } finally {
@@ -42,9 +47,14 @@ export async function forgetCgroup(table: string, id: bigint, transport: Transpo
   const io = dumpTransport(transport);
   try {
     const found: { set: AllowSet; key: Buffer }[] = [];
-    await readAllowSets(io, table, (set, el) => {
-      if (el.key.subarray(0, 8).equals(key)) found.push({ set, key: el.key });
-    }, sets);
+    await readAllowSets(
+      io,
+      table,
+      (set, el) => {
+        if (el.key.subarray(0, 8).equals(key)) found.push({ set, key: el.key });
+      },
+      sets,
+    );
     await deleteKeys(io, table, found, true);
     return found.length;
   } finally {

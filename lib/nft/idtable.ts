@@ -36,7 +36,9 @@ class Arena {
   bytes: Uint8Array;
   rows = 0;
   readonly free: number[] = [];
-  constructor(readonly len: number) { this.bytes = new Uint8Array(len * 64); }
+  constructor(readonly len: number) {
+    this.bytes = new Uint8Array(len * 64);
+  }
 
   take(): number {
     const r = this.free.pop();
@@ -82,12 +84,18 @@ export class IdTable {
     if ((this.count + 1) * 4 > this.buckets.length * 3) this.rehash(this.buckets.length * 2);
     if (slot >= this.lens.length) this.growSlots(slot + 1);
     let arena = this.arenas.get(id.length);
-    if (!arena) { arena = new Arena(id.length); this.arenas.set(id.length, arena); }
+    if (!arena) {
+      arena = new Arena(id.length);
+      this.arenas.set(id.length, arena);
+    }
     const row = arena.take();
     const off = row * id.length;
     for (let i = 0; i < id.length; i++) {
       const c = id.charCodeAt(i);
-      if (c > 255) { arena.free.push(row); throw new RangeError('element id is not latin1'); }
+      if (c > 255) {
+        arena.free.push(row);
+        throw new RangeError('element id is not latin1');
+      }
       arena.bytes[off + i] = c;
     }
     const h = hashId(id);
@@ -127,7 +135,10 @@ export class IdTable {
       const s = this.buckets[j];
       const k = this.hashOf(s) & this.mask;
       const reachable = i <= j ? i < k && k <= j : i < k || k <= j;
-      if (!reachable) { this.buckets[i] = s; i = j; }
+      if (!reachable) {
+        this.buckets[i] = s;
+        i = j;
+      }
     }
     this.buckets[i] = EMPTY;
     this.arenas.get(len)!.free.push(this.rows[slot]);
@@ -152,8 +163,12 @@ export class IdTable {
   private growSlots(min: number): void {
     let n = Math.max(this.slots, 2 * this.lens.length);
     while (n < min) n *= 2;
-    const lens = new Uint16Array(n); lens.set(this.lens); this.lens = lens;
-    const rows = new Int32Array(n); rows.set(this.rows); this.rows = rows;
+    const lens = new Uint16Array(n);
+    lens.set(this.lens);
+    this.lens = lens;
+    const rows = new Int32Array(n);
+    rows.set(this.rows);
+    this.rows = rows;
   }
 
   private rehash(n: number): void {

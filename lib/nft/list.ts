@@ -37,16 +37,24 @@ export async function listElements(table: string, opts: ListOptions = {}): Promi
   const want = opts.source ? ipaddr.process(opts.source).toString() : undefined;
   const out: ListedElement[] = [];
   try {
-    await readAllowSets(io, table, (set, el) => {
-      const k = decodeKey(set, el.key);
-      if (!k) return;
-      const item: ListedElement = { set, source: sourceFieldText(k.source), destination: addr(k.destination), comment: el.comment ?? '' };
-      if (want && item.source !== want) return;
-      if (k.proto !== undefined) { item.proto = k.proto; item.port = k.port; }
-      if (el.timeoutMs !== undefined) item.timeoutMs = el.timeoutMs;
-      if (el.expirationMs !== undefined) item.expiresInMs = el.expirationMs;
-      out.push(item);
-    }, opts.sets ?? ALLOW_SETS);
+    await readAllowSets(
+      io,
+      table,
+      (set, el) => {
+        const k = decodeKey(set, el.key);
+        if (!k) return;
+        const item: ListedElement = { set, source: sourceFieldText(k.source), destination: addr(k.destination), comment: el.comment ?? '' };
+        if (want && item.source !== want) return;
+        if (k.proto !== undefined) {
+          item.proto = k.proto;
+          item.port = k.port;
+        }
+        if (el.timeoutMs !== undefined) item.timeoutMs = el.timeoutMs;
+        if (el.expirationMs !== undefined) item.expiresInMs = el.expirationMs;
+        out.push(item);
+      },
+      opts.sets ?? ALLOW_SETS,
+    );
   } finally {
     io.close();
   }
@@ -64,9 +72,12 @@ export function formatPort(e: Pick<ListedElement, 'proto' | 'port'>): string {
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined) return 'never';
   let s = Math.max(0, Math.round(ms / 1000));
-  const d = Math.floor(s / 86400); s -= d * 86400;
-  const h = Math.floor(s / 3600); s -= h * 3600;
-  const m = Math.floor(s / 60); s -= m * 60;
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
   const parts = [d && `${d}d`, h && `${h}h`, m && `${m}m`, (s || (!d && !h && !m)) && `${s}s`].filter(Boolean);
   return parts.join('');
 }

@@ -7,7 +7,12 @@ export type ProgrammerView = Pick<SetProgrammer, 'stats' | 'limits' | 'sizes'>;
 
 /** Registers the metrics; returns the onBatch hook to hand to the programmer. */
 export function registerProgrammerMetrics(m: Metrics, programmer: () => ProgrammerView | undefined): (info: BatchInfo) => void {
-  const commit = m.histogram('dnswall_nft_commit_duration_seconds', 'Time from sending a netlink batch to nf_tables until its commit (or failure) was acknowledged', [], COMMIT_BUCKETS);
+  const commit = m.histogram(
+    'dnswall_nft_commit_duration_seconds',
+    'Time from sending a netlink batch to nf_tables until its commit (or failure) was acknowledged',
+    [],
+    COMMIT_BUCKETS,
+  );
   m.counterFrom('dnswall_nft_batches_total', 'Netlink batches sent to nf_tables, by outcome', ['outcome'], (set) => {
     const s = programmer()?.stats;
     if (!s) return;
@@ -22,13 +27,18 @@ export function registerProgrammerMetrics(m: Metrics, programmer: () => Programm
     const p = programmer();
     if (p) set({}, p.sizes().elements);
   });
-  m.gaugeFrom('dnswall_nft_elements_max', 'The caps beside dnswall_nft_elements: limits.maxElements (total; also each allow set\'s kernel size), maxElementsPerSource, maxAddressesPerName (per source and name)', ['cap'], (set) => {
-    const l = programmer()?.limits;
-    if (!l) return;
-    set({ cap: 'maxElements' }, l.maxElements);
-    if (Number.isFinite(l.maxElementsPerSource)) set({ cap: 'maxElementsPerSource' }, l.maxElementsPerSource);
-    if (Number.isFinite(l.maxAddressesPerName)) set({ cap: 'maxAddressesPerName' }, l.maxAddressesPerName);
-  });
+  m.gaugeFrom(
+    'dnswall_nft_elements_max',
+    "The caps beside dnswall_nft_elements: limits.maxElements (total; also each allow set's kernel size), maxElementsPerSource, maxAddressesPerName (per source and name)",
+    ['cap'],
+    (set) => {
+      const l = programmer()?.limits;
+      if (!l) return;
+      set({ cap: 'maxElements' }, l.maxElements);
+      if (Number.isFinite(l.maxElementsPerSource)) set({ cap: 'maxElementsPerSource' }, l.maxElementsPerSource);
+      if (Number.isFinite(l.maxAddressesPerName)) set({ cap: 'maxAddressesPerName' }, l.maxAddressesPerName);
+    },
+  );
   m.gaugeFrom('dnswall_nft_sources', 'Sources with live elements', [], (set) => {
     const p = programmer();
     if (p) set({}, p.sizes().sources);

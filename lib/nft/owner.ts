@@ -31,14 +31,19 @@ export function cgroupIdOf(b: Buffer): bigint {
 /** The 8 key bytes of a cgroup id. */
 export function cgroupIdBytes(id: bigint): Buffer {
   const b = Buffer.alloc(8);
-  if (LE) b.writeBigUInt64LE(id); else b.writeBigUInt64BE(id);
+  if (LE) b.writeBigUInt64LE(id);
+  else b.writeBigUInt64BE(id);
   return b;
 }
 
 /** A source key field as text: an address, or `cgroup:<id>` for a cgroup id. */
 export function sourceFieldText(b: Buffer): string {
   if (b.length === 8) return `cgroup:${cgroupIdOf(b)}`;
-  try { return ipaddr.fromByteArray([...b]).toString(); } catch { return b.toString('hex'); }
+  try {
+    return ipaddr.fromByteArray([...b]).toString();
+  } catch {
+    return b.toString('hex');
+  }
 }
 
 /** Source key bytes (latin1, as in the element id, see expiry.ts) as text, for logs. */

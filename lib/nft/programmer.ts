@@ -84,7 +84,16 @@ export class SetProgrammer {
   readonly table: string;
   /** `deleted`: elements deleted because a cap evicted them; `evictions`: by cap. */
   /** `skipped`: elements not sent because the kernel surely held them long enough (refreshSlackMs). */
-  readonly stats: { batches: number; messages: number; elements: number; failedBatches: number; deleted: number; skipped: number; watchBehind: number; evictions: { perName: number; perSource: number; total: number } };
+  readonly stats: {
+    batches: number;
+    messages: number;
+    elements: number;
+    failedBatches: number;
+    deleted: number;
+    skipped: number;
+    watchBehind: number;
+    evictions: { perName: number; perSource: number; total: number };
+  };
   private readonly opts: SetProgrammerOptions;
   private readonly maxInFlight: number;
   private readonly maxQueued: number;
@@ -161,7 +170,10 @@ export class SetProgrammer {
       if (this.opts.seed === false) this.incomplete = 'the live elements were not read (seed: false)';
       else {
         this.adoption = new Adoption({
-          table: this.table, book: this.book, transport: this.transport, log: this.opts.log,
+          table: this.table,
+          book: this.book,
+          transport: this.transport,
+          log: this.opts.log,
           requeue: (id, set, buf) => this.requeue(id, set, buf),
           evicted: (list) => this.evict(list),
         });
@@ -195,18 +207,29 @@ export class SetProgrammer {
     // found by the kernel's drop counter and NEWGEN gaps instead (watch.ts).
     if (this.slackMs <= 0 || !this.watchFactory) return;
     try {
-      this.watcher = this.watchFactory(this.table, {
-        deleted: (set, key) => { this.heardDeletions++; this.book.untrust(elementId(set, key)); this.adoption?.deleted(set); },
-        added: (set, el) => this.learnForeign(set, el),
-        ours: (port) => this.ports.has(port),
-        lost: (why, dead) => {
-          this.book.untrustAll();
-          this.markIncomplete(`change notifications lost: ${why}`);
-          for (const set of ALLOW_SETS) this.adoption?.deleted(set);
-          if (dead) { this.skipping = false; this.watcher = null; }
-          this.opts.log?.info({ why, dead: !!dead }, 'the book no longer trusts what it knew of the kernel; every element is sent again');
+      this.watcher = this.watchFactory(
+        this.table,
+        {
+          deleted: (set, key) => {
+            this.heardDeletions++;
+            this.book.untrust(elementId(set, key));
+            this.adoption?.deleted(set);
+          },
+          added: (set, el) => this.learnForeign(set, el),
+          ours: (port) => this.ports.has(port),
+          lost: (why, dead) => {
+            this.book.untrustAll();
+            this.markIncomplete(`change notifications lost: ${why}`);
+            for (const set of ALLOW_SETS) this.adoption?.deleted(set);
+            if (dead) {
+              this.skipping = false;
+              this.watcher = null;
+            }
+            this.opts.log?.info({ why, dead: !!dead }, 'the book no longer trusts what it knew of the kernel; every element is sent again');
+          },
         },
-      }, this.opts.log);
+        this.opts.log,
+      );
       this.skipping = true;
     } catch (e) {
       this.opts.log?.warn({ err: (e as Error).message }, 'cannot watch nftables changes; every answer goes to the kernel');
@@ -269,8 +292,13 @@ export class SetProgrammer {
       // Still reading the live sets: learn unknown elements' lives first (never shorten them).
       const items: { id: string; set: AllowSet; key: Buffer }[] = [];
       try {
-        for (const e of elements) { const key = encodeKey(e); items.push({ id: elementId(e.set, key), set: e.set, key }); }
-      } catch { return this.addNow(elements); } // addNow names the bad element
+        for (const e of elements) {
+          const key = encodeKey(e);
+          items.push({ id: elementId(e.set, key), set: e.set, key });
+        }
+      } catch {
+        return this.addNow(elements);
+      } // addNow names the bad element
       return adoption.lookup(items).then(() => this.addNow(elements));
     }
     return this.addNow(elements);
@@ -319,7 +347,11 @@ export class SetProgrammer {
   private trySkip(e: Element, widths: Map<string, number> | null, waiter: Waiter): boolean {
     if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
     let id: string;
-    try { id = elementId(e.set, encodeKey(e)); } catch { return false; } // enqueue names the bad field
+    try {
+      id = elementId(e.set, encodeKey(e));
+    } catch {
+      return false;
+    } // enqueue names the bad field
     const needMs = e.timeoutMs - this.slackMs;
     if (!this.book.trustedFor(id, needMs)) return false;
     waiter.unsent++;
@@ -395,8 +427,10 @@ export class SetProgrammer {
     while (this.watcher && this.heardDeletions < target && performance.now() < end) {
       await new Promise((r) => setTimeout(r, 1));
       const now = performance.now();
-      if (this.heardDeletions !== last) { last = this.heardDeletions; quietSince = now; }
-      else if (now - quietSince > WATCH_QUIET_MS) return;
+      if (this.heardDeletions !== last) {
+        last = this.heardDeletions;
+        quietSince = now;
+      } else if (now - quietSince > WATCH_QUIET_MS) return;
     }
   }
 
@@ -452,7 +486,14 @@ export class SetProgrammer {
     // The book keeps the name once per (source, name) group: an existing group's name is
     // looked up, not stored again (toLowerCase returns the string itself when it is lowercase).
     const life = this.book.refresh(id, Math.ceil(e.timeoutMs), comment.toLowerCase(), widths?.get(comment) ?? 1);
-    return { set: e.set, id, buf: encodeElement({ key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment }), evicted: life.evicted, seq: life.seq, until: life.until };
+    return {
+      set: e.set,
+      id,
+      buf: encodeElement({ key, timeoutMs: life.timeoutMs, expirationMs: life.expirationMs, comment }),
+      evicted: life.evicted,
+      seq: life.seq,
+      until: life.until,
+    };
   }
 
   /** Caps pushed these elements out of the book: delete them from the kernel with the next batch. */
@@ -468,8 +509,10 @@ export class SetProgrammer {
       if (this.opts.log && this.capLog.take()) {
         const limit = cap === 'perName' ? this.limits.maxAddressesPerName : cap === 'perSource' ? this.limits.maxElementsPerSource : this.limits.maxElements;
         const suppressed = this.capLog.suppressed();
-        this.opts.log.warn({ cap, limit, source: sourceText(source), name, evictions: this.evictions[cap], ...(suppressed ? { suppressed } : {}) },
-          `element cap ${cap} reached; deleting the oldest element (new connections to it are blocked, established ones continue)`);
+        this.opts.log.warn(
+          { cap, limit, source: sourceText(source), name, evictions: this.evictions[cap], ...(suppressed ? { suppressed } : {}) },
+          `element cap ${cap} reached; deleting the oldest element (new connections to it are blocked, established ones continue)`,
+        );
       }
     }
   }
@@ -479,7 +522,11 @@ export class SetProgrammer {
     this.scheduled = true;
     // Skipped elements are settled here, in the check phase: every notification that was already
     // queued when their query arrived has been read by then (watch.ts).
-    setImmediate(() => { this.scheduled = false; if (this.skipped.length > 0) this.settleSkipped(); this.pump(); });
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.skipped.length > 0) this.settleSkipped();
+      this.pump();
+    });
   }
 
   private pump(): void {
@@ -488,8 +535,13 @@ export class SetProgrammer {
       this.head = head;
       if (batch.messages.length > 0) this.send(batch);
     }
-    if (this.head >= this.queue.length) { this.queue = []; this.head = 0; }
-    else if (this.head > 4096 && this.head * 2 > this.queue.length) { this.queue = this.queue.slice(this.head); this.head = 0; }
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     if (this.inFlight === 0 && this.head >= this.queue.length && this.skipped.length === 0) for (const r of this.idle.splice(0)) r();
   }
 
@@ -501,10 +553,12 @@ export class SetProgrammer {
     this.stats.elements += batch.elements;
     this.stats.deleted += batch.deleted.length;
     const t0 = performance.now();
-    this.socket().batch(parts).then(
-      () => this.done(batch, t0, undefined),
-      (err: Error) => this.done(batch, t0, err),
-    );
+    this.socket()
+      .batch(parts)
+      .then(
+        () => this.done(batch, t0, undefined),
+        (err: Error) => this.done(batch, t0, err),
+      );
   }
 
   private done(batch: PackedBatch, t0: number, err: Error | undefined): void {
@@ -523,7 +577,11 @@ export class SetProgrammer {
     // The kernel rolls the whole batch back: every add() with an element in it fails.
     for (const w of batch.waiters) {
       if (w.failed) continue;
-      if (err) { w.failed = true; w.reject(err); continue; }
+      if (err) {
+        w.failed = true;
+        w.reject(err);
+        continue;
+      }
       if (--w.batches === 0 && w.unsent === 0) w.resolve();
     }
     this.opts.onBatch?.({ elements: batch.elements, messages: batch.messages.length, durationMs: performance.now() - t0, error: err });

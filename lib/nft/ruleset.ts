@@ -85,11 +85,12 @@ export function dropLogRule(cfg: Config, kind: 'forward' | 'cgroup' = 'forward')
 function egress(t: string, v: 4 | 6, cfg: Config): string[] {
   const ip = v === 4 ? 'ip' : 'ip6';
   const c = `add rule inet ${t} egress${v}`;
-  const verdict = cfg.enforce.mode === 'audit'
-    ? [`${c} accept comment "audit: count only"`]
-    : cfg.enforce.action === 'drop'
-      ? [`${c} drop`]
-      : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  const verdict =
+    cfg.enforce.mode === 'audit'
+      ? [`${c} accept comment "audit: count only"`]
+      : cfg.enforce.action === 'drop'
+        ? [`${c} drop`]
+        : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
   return [
     `${c} ct state established,related accept`,
     // ct original: the destination before DNAT, so a Kubernetes Service IP that a DNS answer
@@ -128,11 +129,12 @@ function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
   const levels = cgroupLevels(idx, cfg);
   const c = `add rule inet ${t} cgegress`;
   const dns = (v: 4 | 6) => cfg.listen.filter((e) => e.family === v).map((e) => (e.port ? `${e.host} . ${e.port}` : ''));
-  const verdict = cfg.enforce.mode === 'audit'
-    ? [`${c} accept comment "audit: count only"`]
-    : cfg.enforce.action === 'drop'
-      ? [`${c} drop`]
-      : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  const verdict =
+    cfg.enforce.mode === 'audit'
+      ? [`${c} accept comment "audit: count only"`]
+      : cfg.enforce.action === 'drop'
+        ? [`${c} drop`]
+        : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
   const lookups: string[] = [];
   for (const v of [4, 6] as const) {
     const ip = v === 4 ? 'ip' : 'ip6';
@@ -239,7 +241,9 @@ function fairness(t: string, cfg: Config): string[] {
   const verdict = cfg.enforce.mode === 'audit' ? 'accept comment "audit: count only"' : 'drop';
   for (const v of [4, 6] as const) {
     const ip = v === 4 ? 'ip' : 'ip6';
-    lines.push(`add rule inet ${t} fair${v} update @meter${v} { ${ip} saddr limit rate over ${rate}/second burst ${2 * rate} packets } update @offenders${v} { ${ip} saddr } counter name overrate${v} ${verdict}`);
+    lines.push(
+      `add rule inet ${t} fair${v} update @meter${v} { ${ip} saddr limit rate over ${rate}/second burst ${2 * rate} packets } update @offenders${v} { ${ip} saddr } counter name overrate${v} ${verdict}`,
+    );
   }
   return lines;
 }
@@ -284,11 +288,20 @@ export function installRuleset(script: string, opts: { nft?: string; timeoutMs?:
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
     child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (d: string) => { if (stderr.length < 65536) stderr += d; });
-    child.stdin.on('error', () => { /* nft exited early; its stderr says why */ });
+    child.stderr.on('data', (d: string) => {
+      if (stderr.length < 65536) stderr += d;
+    });
+    child.stdin.on('error', () => {
+      /* nft exited early; its stderr says why */
+    });
     child.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new NftError(err.code === 'ENOENT' ? 'ENOENT' : err.code ?? 'EIO', err.code === 'ENOENT' ? 'nft not found: install nftables (the nft command)' : `cannot run nft: ${err.message}`));
+      reject(
+        new NftError(
+          err.code === 'ENOENT' ? 'ENOENT' : (err.code ?? 'EIO'),
+          err.code === 'ENOENT' ? 'nft not found: install nftables (the nft command)' : `cannot run nft: ${err.message}`,
+        ),
+      );
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);

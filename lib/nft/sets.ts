@@ -91,11 +91,20 @@ export async function readSetChecked(io: NftTransport, table: string, set: Allow
       for (const el of decodeSetElemMsg(msg).elements) {
         if (el.key.length !== keyLen) continue;
         const id = el.key.toString('latin1');
-        if (round.get(id) >= 0) { repeated++; continue; }
+        if (round.get(id) >= 0) {
+          repeated++;
+          continue;
+        }
         round.set(id, round.size);
         const at = seen.get(id);
-        if (at >= 0) { elements[at] = el; readAt[at] = started; }
-        else { seen.set(id, elements.length); elements.push(el); readAt.push(started); }
+        if (at >= 0) {
+          elements[at] = el;
+          readAt[at] = started;
+        } else {
+          seen.set(id, elements.length);
+          elements.push(el);
+          readAt.push(started);
+        }
       }
     }
     duplicates += repeated;
@@ -130,20 +139,25 @@ export async function verifySets(io: NftTransport, table: string): Promise<void>
     }
     const info = replies.length ? decodeSet(replies[0]) : {};
     if (info.keyLen !== LAYOUTS[set].keyLen || !((info.flags ?? 0) & NFT_SET_TIMEOUT)) {
-      throw new NftError('EINVAL', `set inet ${table} ${set} has key length ${info.keyLen} and flags ${info.flags}; expected ${LAYOUTS[set].keyLen} bytes with flags timeout — reinstall the ruleset`);
+      throw new NftError(
+        'EINVAL',
+        `set inet ${table} ${set} has key length ${info.keyLen} and flags ${info.flags}; expected ${LAYOUTS[set].keyLen} bytes with flags timeout — reinstall the ruleset`,
+      );
     }
   }
 }
 
 /** One NEWSETELEM or DESTROYSETELEM message of a batch (elements already encoded). */
 export function setElemPart(table: string, set: AllowSet, del: boolean, elements: Buffer[]): BatchPart {
-  return del ? {
-    label: `set inet ${table} ${set} (DESTROYSETELEM, ${elements.length} elements)`,
-    build: (s: number) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, table, set, elements),
-  } : {
-    label: `set inet ${table} ${set} (NEWSETELEM, ${elements.length} elements)`,
-    build: (s: number) => newSetElemMsg(s, NFPROTO_INET, table, set, elements),
-  };
+  return del
+    ? {
+        label: `set inet ${table} ${set} (DESTROYSETELEM, ${elements.length} elements)`,
+        build: (s: number) => setElemMsg(NFT_MSG_DESTROYSETELEM, 0, s, NFPROTO_INET, table, set, elements),
+      }
+    : {
+        label: `set inet ${table} ${set} (NEWSETELEM, ${elements.length} elements)`,
+        build: (s: number) => newSetElemMsg(s, NFPROTO_INET, table, set, elements),
+      };
 }
 
 /** The one delete-batch builder: DESTROYSETELEM messages (absent keys are no error, Linux 6.3+), KEYS_PER_MSG keys each. */

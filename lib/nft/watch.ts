@@ -23,9 +23,21 @@
 import { RawNetlinkSocket } from 'netlink';
 import type { Logger } from 'pino';
 import {
-  NETLINK_NETFILTER, NFNLGRP_NFTABLES, NFNL_SUBSYS_NFTABLES, NFT_MSG_NEWSETELEM, NFT_MSG_DELSETELEM, NFT_MSG_DESTROYSETELEM, NFT_MSG_DELSET,
-  NFT_MSG_DESTROYSET, NFT_MSG_DELTABLE, NFT_MSG_DESTROYTABLE, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_NAME, NFTA_TABLE_NAME,
-  NFT_MSG_NEWGEN, NFTA_GEN_ID,
+  NETLINK_NETFILTER,
+  NFNLGRP_NFTABLES,
+  NFNL_SUBSYS_NFTABLES,
+  NFT_MSG_NEWSETELEM,
+  NFT_MSG_DELSETELEM,
+  NFT_MSG_DESTROYSETELEM,
+  NFT_MSG_DELSET,
+  NFT_MSG_DESTROYSET,
+  NFT_MSG_DELTABLE,
+  NFT_MSG_DESTROYTABLE,
+  NFTA_SET_ELEM_LIST_TABLE,
+  NFTA_SET_NAME,
+  NFTA_TABLE_NAME,
+  NFT_MSG_NEWGEN,
+  NFTA_GEN_ID,
 } from './netlink/constants';
 import { parseMessages, nfAttrs, attrMap, readString, readBe32, type NlMsg } from './netlink/decode';
 import { hardenNetlinkSocket, netlinkRowByInode } from './netlink/sockopt';
@@ -119,7 +131,7 @@ export function applyNotification(msg: NlMsg, table: string, h: WatchHandler): v
       if (readString(a.get(NFTA_TABLE_NAME)) === table) h.lost(`table inet ${table} deleted`);
       return;
     default:
-      // nothing else changes what the book holds
+    // nothing else changes what the book holds
   }
 }
 
@@ -152,10 +164,18 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
     lost(`notification socket: ${err.code || err.message}`);
   });
   sock.on('truncatedMessage', () => lost('notification truncated'));
-  sock.on('close', () => { if (!closing) lost('notification socket closed', true); });
+  sock.on('close', () => {
+    if (!closing) lost('notification socket closed', true);
+  });
   const gap = generationGap();
   let datagrams = 0;
-  const watching: WatchHandler = { ...handler, generation: (id) => { const g = gap(id); if (g) lost(g); } };
+  const watching: WatchHandler = {
+    ...handler,
+    generation: (id) => {
+      const g = gap(id);
+      if (g) lost(g);
+    },
+  };
   sock.on('message', (buf) => {
     datagrams++;
     for (const msg of parseMessages(buf)) applyNotification(msg, table, watching);
@@ -168,8 +188,16 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
     if (!force && datagrams < RECV_BATCH) return true;
     datagrams = 0;
     let row;
-    try { row = netlinkRowByInode(inode); } catch (e) { lost(`cannot read the drop counter: ${(e as Error).message}`, true); return false; }
-    if (!row) { lost('notification socket gone from /proc/net/netlink', true); return false; }
+    try {
+      row = netlinkRowByInode(inode);
+    } catch (e) {
+      lost(`cannot read the drop counter: ${(e as Error).message}`, true);
+      return false;
+    }
+    if (!row) {
+      lost('notification socket gone from /proc/net/netlink', true);
+      return false;
+    }
     if (row.drops !== drops) {
       log?.warn({ dropped: row.drops - drops }, 'nftables change notifications dropped (receive buffer full); refreshing every element again');
       lost(`${row.drops - drops} notifications dropped (receive buffer full)`);
@@ -187,5 +215,12 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
     throw e;
   }
   sock.unref();
-  return { close: () => { closing = true; clearInterval(timer); sock.close(); }, check };
+  return {
+    close: () => {
+      closing = true;
+      clearInterval(timer);
+      sock.close();
+    },
+    check,
+  };
 }

@@ -7,11 +7,12 @@ import { RCODE } from '../dns/constants';
 import { MetricsRegistry, type Metrics } from '../metrics/registry';
 
 /** The handler below the last plugin: nothing answered the query, so SERVFAIL ("no next plugin"). */
-const noNextPlugin: Handler = (req: Request): Promise<Response> => Promise.resolve({
-  wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL),
-  rcode: RCODE.SERVFAIL,
-  origin: 'synthesized',
-});
+const noNextPlugin: Handler = (req: Request): Promise<Response> =>
+  Promise.resolve({
+    wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL),
+    rcode: RCODE.SERVFAIL,
+    origin: 'synthesized',
+  });
 
 export interface Chain {
   handle: Handler;

@@ -49,7 +49,15 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
     new PolicyPlugin({ index: deps.index, mode: cfg.enforce.mode, denyResponse: cfg.denyResponse }),
   ];
   if (cfg.enforce.mode === 'enforce' && deps.programmer) {
-    plugins.push(new NftsetPlugin({ programmer: deps.programmer, ttl: cfg.ttl, commitTimeoutMs: cfg.limits.commitTimeoutMs, maxAddressesPerName: cfg.limits.maxAddressesPerName, index: deps.index }));
+    plugins.push(
+      new NftsetPlugin({
+        programmer: deps.programmer,
+        ttl: cfg.ttl,
+        commitTimeoutMs: cfg.limits.commitTimeoutMs,
+        maxAddressesPerName: cfg.limits.maxAddressesPerName,
+        index: deps.index,
+      }),
+    );
   }
   plugins.push(new GuardPlugin({ guard: deps.guard ?? constant(AnswerGuard.fromConfig(cfg)), mode: cfg.enforce.mode }));
   if (cfg.cache.enabled) plugins.push(deps.cache ?? new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));

@@ -14,9 +14,7 @@ export function explainDecision(d: Decision, who: string, name: string): string 
     case 'allow':
       return `allow  policy=${d.policy} pattern=${d.pattern} ports=${formatPorts(d)}`;
     case 'deny':
-      return d.policies.length === 0
-        ? `deny  ${who} is not an IP address`
-        : `deny  policy(s)=${d.policies.join(',')}: no pattern matches ${n}`;
+      return d.policies.length === 0 ? `deny  ${who} is not an IP address` : `deny  policy(s)=${d.policies.join(',')}: no pattern matches ${n}`;
     default:
       return `unmanaged  no policy selects ${who}`;
   }

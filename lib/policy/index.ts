@@ -39,9 +39,7 @@ export class PolicyIndex {
 
   private constructor(policies: Policy[]) {
     this.policyNames = Object.freeze(policies.map((p) => p.name));
-    this.rules = policies.map((p) =>
-      p.allow.map((r) => ({ pattern: r.pattern, ports: Object.freeze(r.ports.map((x) => ({ ...x }))) })),
-    );
+    this.rules = policies.map((p) => p.allow.map((r) => ({ pattern: r.pattern, ports: Object.freeze(r.ports.map((x) => ({ ...x }))) })));
     this.trie = new NameTrie();
     const cidrs: CidrEntry[] = [];
     const v4 = new Set<string>();

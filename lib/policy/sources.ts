@@ -81,7 +81,10 @@ export class SourceTable {
   private readonly cache = new Map<string, Selection | null>();
   private readonly interned = new Map<string, Selection>();
 
-  constructor(entries: CidrEntry[], private readonly policyNames: readonly string[]) {
+  constructor(
+    entries: CidrEntry[],
+    private readonly policyNames: readonly string[],
+  ) {
     for (const e of entries) {
       if (e.family === 4) addTo(this.v4, e.prefix, v4Mask(v4ToNumber(e.address), e.prefix), e.policy);
       else addTo(this.v6, e.prefix, v6Mask(bytesToBigInt(ipaddr.IPv6.parse(e.address).toByteArray()), e.prefix), e.policy);

@@ -21,12 +21,29 @@ export interface DnsRequest {
   /** false: take the first reply even when its ID or question differ (to observe a bad upstream) */
   strict?: boolean;
 }
-export interface DnsAnswer { name: string; type: string; ttl: number; data: unknown }
-export interface DnsOk {
-  ok: true; rcode: string; tc: boolean; aa: boolean; /** the DNS message ID of the reply */ msgId: number; question: string;
-  answers: DnsAnswer[]; ede: { code: number; text: string }[]; ms: number;
+export interface DnsAnswer {
+  name: string;
+  type: string;
+  ttl: number;
+  data: unknown;
 }
-export interface OpError { ok: false; error: string; message?: string; ms: number }
+export interface DnsOk {
+  ok: true;
+  rcode: string;
+  tc: boolean;
+  aa: boolean;
+  /** the DNS message ID of the reply */ msgId: number;
+  question: string;
+  answers: DnsAnswer[];
+  ede: { code: number; text: string }[];
+  ms: number;
+}
+export interface OpError {
+  ok: false;
+  error: string;
+  message?: string;
+  ms: number;
+}
 export type DnsResult = DnsOk | OpError;
 
 const FLAG_RD = 1 << 8;
@@ -48,12 +65,17 @@ export function typeNumber(t: string): number {
 
 function answerOf(a: dnsPacket.Answer): DnsAnswer {
   const r = a as { name: string; type: string; ttl?: number; data?: unknown };
-  let type = r.type, data = r.data;
+  let type = r.type,
+    data = r.data;
   if (type === `UNKNOWN_${TYPE_HTTPS}` || type === `UNKNOWN_${TYPE_SVCB}`) {
     type = type === `UNKNOWN_${TYPE_HTTPS}` ? 'HTTPS' : 'SVCB';
-    try { data = decodeSvcb(data as Buffer); } catch (e) { data = { error: (e as Error).message }; }
+    try {
+      data = decodeSvcb(data as Buffer);
+    } catch (e) {
+      data = { error: (e as Error).message };
+    }
   } else if (type === 'TXT' && Array.isArray(data)) {
-    data = (data as unknown[]).map((b) => Buffer.isBuffer(b) ? b.toString() : b);
+    data = (data as unknown[]).map((b) => (Buffer.isBuffer(b) ? b.toString() : b));
   } else if (Buffer.isBuffer(data)) {
     data = data.toString('hex');
   }
@@ -70,9 +92,15 @@ function result(p: dnsPacket.Packet, started: number): DnsOk {
     }
   }
   return {
-    ok: true, rcode: (p as { rcode?: string }).rcode ?? 'NOERROR', tc: (flags & (1 << 9)) !== 0, aa: (flags & (1 << 10)) !== 0,
-    msgId: p.id ?? 0, question: p.questions?.[0]?.name ?? '',
-    answers: (p.answers ?? []).map(answerOf), ede, ms: performance.now() - started,
+    ok: true,
+    rcode: (p as { rcode?: string }).rcode ?? 'NOERROR',
+    tc: (flags & (1 << 9)) !== 0,
+    aa: (flags & (1 << 10)) !== 0,
+    msgId: p.id ?? 0,
+    question: p.questions?.[0]?.name ?? '',
+    answers: (p.answers ?? []).map(answerOf),
+    ede,
+    ms: performance.now() - started,
   };
 }
 
@@ -93,12 +121,13 @@ export async function dnsQuery(req: DnsRequest): Promise<DnsResult> {
     const id = randomInt(0, 65536);
     const name = req.name.replace(/\.$/, '');
     const wire = dnsPacket.encode({
-      type: 'query', id, flags: FLAG_RD,
+      type: 'query',
+      id,
+      flags: FLAG_RD,
       questions: [{ name, type: packetTypes.toString(qtype) as dnsPacket.RecordType, class: 'IN' }],
       additionals: req.edns === false ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as dnsPacket.Answer],
     });
-    const matches = (p: dnsPacket.Packet) => req.strict === false ||
-      (p.id === id && p.type === 'response' && (p.questions?.[0]?.name ?? '').toLowerCase() === name.toLowerCase());
+    const matches = (p: dnsPacket.Packet) => req.strict === false || (p.id === id && p.type === 'response' && (p.questions?.[0]?.name ?? '').toLowerCase() === name.toLowerCase());
     const exchange = req.tcp ? tcpExchange : udpExchange;
     const p = await exchange(req.server, req.port ?? 53, wire, matches, req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     return result(p, started);
@@ -108,7 +137,11 @@ export async function dnsQuery(req: DnsRequest): Promise<DnsResult> {
 }
 
 function decodeOrNull(b: Buffer): dnsPacket.Packet | null {
-  try { return dnsPacket.decode(b); } catch { return null; }
+  try {
+    return dnsPacket.decode(b);
+  } catch {
+    return null;
+  }
 }
 
 function udpExchange(host: string, port: number, wire: Buffer, matches: (p: dnsPacket.Packet) => boolean, timeoutMs: number): Promise<dnsPacket.Packet> {
@@ -117,7 +150,8 @@ function udpExchange(host: string, port: number, wire: Buffer, matches: (p: dnsP
     const done = (err: Error | null, p?: dnsPacket.Packet) => {
       clearTimeout(timer);
       sock.close();
-      if (err) reject(err); else resolve(p!);
+      if (err) reject(err);
+      else resolve(p!);
     };
     const timer = setTimeout(() => done(codeError('ETIMEDOUT', `no matching reply from ${host}:${port} in ${timeoutMs} ms`)), timeoutMs);
     sock.on('error', (e) => done(e));
@@ -136,7 +170,8 @@ function tcpExchange(host: string, port: number, wire: Buffer, matches: (p: dnsP
     const done = (err: Error | null, p?: dnsPacket.Packet) => {
       clearTimeout(timer);
       sock.destroy();
-      if (err) reject(err); else resolve(p!);
+      if (err) reject(err);
+      else resolve(p!);
     };
     const timer = setTimeout(() => done(codeError('ETIMEDOUT', `no matching reply from tcp ${host}:${port} in ${timeoutMs} ms`)), timeoutMs);
     sock.on('error', (e) => done(e));

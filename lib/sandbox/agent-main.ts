@@ -34,35 +34,58 @@ function optNum(c: Cmd, k: string): number | undefined {
 
 async function run(c: Cmd): Promise<unknown> {
   switch (c.op) {
-    case 'ping': return { ok: true, pid: process.pid };
+    case 'ping':
+      return { ok: true, pid: process.pid };
     case 'dns':
       return dnsQuery({
-        server: str(c, 'server'), port: optNum(c, 'port'), name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'), strict: c.strict !== false,
+        server: str(c, 'server'),
+        port: optNum(c, 'port'),
+        name: str(c, 'name'),
+        type: c.type === undefined ? undefined : str(c, 'type'),
+        tcp: c.tcp === true,
+        edns: c.edns !== false,
+        timeoutMs: optNum(c, 'timeoutMs'),
+        strict: c.strict !== false,
       });
     case 'connect':
       if (c.hold === true) return held.open(str(c, 'host'), num(c, 'port'), optNum(c, 'timeoutMs'));
       return connectOp(str(c, 'host'), num(c, 'port'), optNum(c, 'timeoutMs'));
-    case 'open': return held.open(str(c, 'host'), num(c, 'port'), optNum(c, 'timeoutMs'));
-    case 'check': return held.check(num(c, 'handle'), optNum(c, 'timeoutMs'));
-    case 'close': return held.close(num(c, 'handle'));
-    case 'udp': return udpProbe(str(c, 'host'), num(c, 'port'), c.payload === undefined ? undefined : str(c, 'payload'), optNum(c, 'timeoutMs'));
+    case 'open':
+      return held.open(str(c, 'host'), num(c, 'port'), optNum(c, 'timeoutMs'));
+    case 'check':
+      return held.check(num(c, 'handle'), optNum(c, 'timeoutMs'));
+    case 'close':
+      return held.close(num(c, 'handle'));
+    case 'udp':
+      return udpProbe(str(c, 'host'), num(c, 'port'), c.payload === undefined ? undefined : str(c, 'payload'), optNum(c, 'timeoutMs'));
     case 'resolveConnect':
       return resolveConnect({
-        server: str(c, 'server'), dnsPort: optNum(c, 'dnsPort'), name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'), port: num(c, 'port'), count: num(c, 'count'),
+        server: str(c, 'server'),
+        dnsPort: optNum(c, 'dnsPort'),
+        name: str(c, 'name'),
+        type: c.type === undefined ? undefined : str(c, 'type'),
+        tcp: c.tcp === true,
+        edns: c.edns !== false,
+        timeoutMs: optNum(c, 'timeoutMs'),
+        port: num(c, 'port'),
+        count: num(c, 'count'),
         connectTimeoutMs: optNum(c, 'connectTimeoutMs'),
         pauseMs: optNum(c, 'pauseMs'),
       });
     case 'dnsLoop':
       return dnsLoop({
-        server: str(c, 'server'), port: optNum(c, 'port'), name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'), tcp: c.tcp === true, edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'), rate: num(c, 'rate'), durationMs: num(c, 'durationMs'),
+        server: str(c, 'server'),
+        port: optNum(c, 'port'),
+        name: str(c, 'name'),
+        type: c.type === undefined ? undefined : str(c, 'type'),
+        tcp: c.tcp === true,
+        edns: c.edns !== false,
+        timeoutMs: optNum(c, 'timeoutMs'),
+        rate: num(c, 'rate'),
+        durationMs: num(c, 'durationMs'),
       });
-    default: throw new Error(`unknown op ${JSON.stringify(c.op)}`);
+    default:
+      throw new Error(`unknown op ${JSON.stringify(c.op)}`);
   }
 }
 
@@ -78,13 +101,15 @@ rl.on('line', (line) => {
     return;
   }
   pending++;
-  run(c).then(
-    (r) => out({ id: c.id ?? null, ...(r as object) }),
-    (e: Error) => out({ id: c.id ?? null, ok: false, error: 'EBADREQ', message: e.message }),
-  ).finally(() => {
-    pending--;
-    if (stdinClosed && pending === 0) quit();
-  });
+  run(c)
+    .then(
+      (r) => out({ id: c.id ?? null, ...(r as object) }),
+      (e: Error) => out({ id: c.id ?? null, ok: false, error: 'EBADREQ', message: e.message }),
+    )
+    .finally(() => {
+      pending--;
+      if (stdinClosed && pending === 0) quit();
+    });
 });
 function quit(): void {
   held.closeAll();
@@ -95,5 +120,8 @@ rl.on('close', () => {
   if (pending === 0) quit();
   else setTimeout(quit, EXIT_GRACE_MS).unref();
 });
-process.on('SIGTERM', () => { held.closeAll(); process.exit(0); });
+process.on('SIGTERM', () => {
+  held.closeAll();
+  process.exit(0);
+});
 out({ ready: true, pid: process.pid });

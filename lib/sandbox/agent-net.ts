@@ -6,7 +6,13 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { dnsQuery, DnsRequest, firstAddress, OpError } from './agent-dns';
 
-export interface ConnectOk { ok: true; banner: string | null; ms: number; local?: string; handle?: number }
+export interface ConnectOk {
+  ok: true;
+  banner: string | null;
+  ms: number;
+  local?: string;
+  handle?: number;
+}
 export type ConnectResult = ConnectOk | OpError;
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -26,16 +32,22 @@ export function tcpConnect(host: string, port: number, timeoutMs = DEFAULT_TIMEO
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
-    let buf = '', connectedMs = 0, settled = false;
+    let buf = '',
+      connectedMs = 0,
+      settled = false;
     const finish = (err: Error | null, banner: string | null = null) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       sock.removeAllListeners('data');
-      if (err) { sock.destroy(); reject(err); } else resolve({ sock, banner, ms: connectedMs });
+      if (err) {
+        sock.destroy();
+        reject(err);
+      } else resolve({ sock, banner, ms: connectedMs });
     };
     const timer = setTimeout(() => {
-      if (connectedMs) finish(null, null); // connected, no banner in time: still a connection
+      if (connectedMs)
+        finish(null, null); // connected, no banner in time: still a connection
       else finish(codeError('ETIMEDOUT', `connect ${host}:${port}: no answer in ${timeoutMs} ms`));
     }, timeoutMs);
     sock.on('error', (e) => finish(e));
@@ -58,7 +70,9 @@ export async function connectOp(host: string, port: number, timeoutMs?: number):
     const c = await tcpConnect(host, port, timeoutMs);
     c.sock.destroy();
     return { ok: true, banner: c.banner, ms: c.ms };
-  } catch (e) { return fail(e, started); }
+  } catch (e) {
+    return fail(e, started);
+  }
 }
 
 /** Connections held open by `open`, keyed by handle. */
@@ -72,12 +86,20 @@ export class Held {
       const c = await tcpConnect(host, port, timeoutMs);
       const handle = this.next++;
       const entry = { sock: c.sock, closed: null as string | null };
-      c.sock.on('error', (e: NodeJS.ErrnoException) => { entry.closed = e.code ?? 'EFAIL'; });
-      c.sock.on('close', () => { entry.closed ??= 'ECLOSED'; });
-      c.sock.on('end', () => { entry.closed ??= 'EPEERCLOSED'; });
+      c.sock.on('error', (e: NodeJS.ErrnoException) => {
+        entry.closed = e.code ?? 'EFAIL';
+      });
+      c.sock.on('close', () => {
+        entry.closed ??= 'ECLOSED';
+      });
+      c.sock.on('end', () => {
+        entry.closed ??= 'EPEERCLOSED';
+      });
       this.socks.set(handle, entry);
       return { ok: true, banner: c.banner, ms: c.ms, handle, local: `${c.sock.localAddress}:${c.sock.localPort}` };
-    } catch (e) { return fail(e, started); }
+    } catch (e) {
+      return fail(e, started);
+    }
   }
 
   /** Send a probe line and wait for its echo: proves the established connection still passes. */
@@ -125,7 +147,11 @@ export function udpProbe(host: string, port: number, payload = 'ping', timeoutMs
   const started = performance.now();
   return new Promise((resolve) => {
     const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
-    const done = (r: { ok: true; reply: string; ms: number } | OpError) => { clearTimeout(timer); sock.close(); resolve(r); };
+    const done = (r: { ok: true; reply: string; ms: number } | OpError) => {
+      clearTimeout(timer);
+      sock.close();
+      resolve(r);
+    };
     const timer = setTimeout(() => done({ ok: false, error: 'ETIMEDOUT', message: `no reply from udp ${host}:${port} in ${timeoutMs} ms`, ms: timeoutMs }), timeoutMs);
     sock.on('error', (e) => done(fail(e, started)));
     sock.on('message', (m) => done({ ok: true, reply: m.toString(), ms: performance.now() - started }));
@@ -143,8 +169,14 @@ export interface ResolveConnectRequest extends Omit<DnsRequest, 'port'> {
   pauseMs?: number;
 }
 export interface ResolveConnectResult {
-  ok: true; count: number; done: number; dnsFail: number; noAddress: number; connectFail: number;
-  errors: string[]; ms: number;
+  ok: true;
+  count: number;
+  done: number;
+  dnsFail: number;
+  noAddress: number;
+  connectFail: number;
+  errors: string[];
+  ms: number;
 }
 
 /** N times: query, then connect at once to the first address (the "first packet passes" test). */
@@ -153,15 +185,25 @@ export async function resolveConnect(r: ResolveConnectRequest): Promise<ResolveC
   const count = Math.min(Math.max(0, Math.floor(r.count)), MAX_LOOP);
   if (!Number.isFinite(count)) return { ok: false, error: 'EINVAL', message: 'count must be a number', ms: 0 };
   const res: ResolveConnectResult = { ok: true, count, done: 0, dnsFail: 0, noAddress: 0, connectFail: 0, errors: [], ms: 0 };
-  const note = (s: string) => { if (res.errors.length < 10) res.errors.push(s); };
+  const note = (s: string) => {
+    if (res.errors.length < 10) res.errors.push(s);
+  };
   const pause = Math.min(Math.max(0, r.pauseMs ?? 0), 1000);
   for (let i = 0; i < count && performance.now() - started < MAX_LOOP_MS; i++) {
     if (i > 0 && pause > 0) await new Promise((ok) => setTimeout(ok, pause));
     res.done++;
     const d = await dnsQuery({ ...r, port: r.dnsPort ?? 53 });
-    if (!d.ok) { res.dnsFail++; note(`dns: ${d.error}`); continue; }
+    if (!d.ok) {
+      res.dnsFail++;
+      note(`dns: ${d.error}`);
+      continue;
+    }
     const addr = firstAddress(d);
-    if (!addr) { res.noAddress++; note(`dns: ${d.rcode} without address`); continue; }
+    if (!addr) {
+      res.noAddress++;
+      note(`dns: ${d.rcode} without address`);
+      continue;
+    }
     try {
       const c = await tcpConnect(addr, r.port, r.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS, false);
       c.sock.destroy();
@@ -180,8 +222,15 @@ export interface DnsLoopRequest extends DnsRequest {
   durationMs: number;
 }
 export interface DnsLoopResult {
-  ok: true; sent: number; noerror: number; otherRcode: number; failed: number;
-  errors: string[]; maxMs: number; /** when the slowest query was sent, ms after the loop began */ maxAtMs: number; ms: number;
+  ok: true;
+  sent: number;
+  noerror: number;
+  otherRcode: number;
+  failed: number;
+  errors: string[];
+  maxMs: number;
+  /** when the slowest query was sent, ms after the loop began */ maxAtMs: number;
+  ms: number;
 }
 
 /** A steady stream of queries (bounded: at most 1000 qps for 60 s), for losses across a restart. */
@@ -190,18 +239,31 @@ export async function dnsLoop(r: DnsLoopRequest): Promise<DnsLoopResult> {
   const rate = Math.min(Math.max(1, r.rate), 1000);
   const total = Math.floor((rate * Math.min(Math.max(0, r.durationMs), 60_000)) / 1000);
   const res: DnsLoopResult = { ok: true, sent: 0, noerror: 0, otherRcode: 0, failed: 0, errors: [], maxMs: 0, maxAtMs: 0, ms: 0 };
-  const note = (s: string) => { if (res.errors.length < 10) res.errors.push(s); };
+  const note = (s: string) => {
+    if (res.errors.length < 10) res.errors.push(s);
+  };
   const all: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
     const wait = started + (i * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
     const at = performance.now() - started;
     res.sent++;
-    all.push(dnsQuery(r).then((d) => {
-      if (d.ms > res.maxMs) { res.maxMs = d.ms; res.maxAtMs = at; }
-      if (!d.ok) { res.failed++; note(`#${i} at ${at.toFixed(0)} ms: ${d.error}`); } else if (d.rcode === 'NOERROR') res.noerror++;
-      else { res.otherRcode++; note(`#${i} at ${at.toFixed(0)} ms: ${d.rcode}`); }
-    }));
+    all.push(
+      dnsQuery(r).then((d) => {
+        if (d.ms > res.maxMs) {
+          res.maxMs = d.ms;
+          res.maxAtMs = at;
+        }
+        if (!d.ok) {
+          res.failed++;
+          note(`#${i} at ${at.toFixed(0)} ms: ${d.error}`);
+        } else if (d.rcode === 'NOERROR') res.noerror++;
+        else {
+          res.otherRcode++;
+          note(`#${i} at ${at.toFixed(0)} ms: ${d.rcode}`);
+        }
+      }),
+    );
   }
   await Promise.all(all);
   res.ms = performance.now() - started;

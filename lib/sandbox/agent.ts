@@ -10,7 +10,9 @@ import type { ConnectResult, DnsLoopRequest, DnsLoopResult, ResolveConnectReques
 export type { DnsRequest, DnsResult, DnsOk, DnsAnswer, OpError } from './agent-dns';
 export type { ConnectResult, ConnectOk, ResolveConnectRequest, ResolveConnectResult, DnsLoopRequest, DnsLoopResult } from './agent-net';
 
-export interface Spawner { spawn(ns: string, argv: string[], opts?: SpawnOptions): ChildProcess }
+export interface Spawner {
+  spawn(ns: string, argv: string[], opts?: SpawnOptions): ChildProcess;
+}
 
 const START_TIMEOUT_MS = 10_000;
 const MARGIN_MS = 5_000; // the agent enforces the op's own timeout; this only catches a hung agent
@@ -19,7 +21,11 @@ export class Agent {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
-  private constructor(private readonly child: ChildProcess, private readonly lines: ChildLines, readonly ns: string) {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly lines: ChildLines,
+    readonly ns: string,
+  ) {
     lines.on('line', (l: string) => this.onLine(l));
     child.once('exit', (code, sig) => this.failAll(new Error(`agent in ${ns} exited (${code ?? sig}): ${lines.stderr() || 'no stderr'}`)));
   }
@@ -100,7 +106,11 @@ export class Agent {
 
   private onLine(line: string): void {
     let msg: { id?: unknown };
-    try { msg = JSON.parse(line) as { id?: unknown }; } catch { return; }
+    try {
+      msg = JSON.parse(line) as { id?: unknown };
+    } catch {
+      return;
+    }
     if (typeof msg.id !== 'number') return;
     const p = this.pending.get(msg.id);
     if (!p) return;

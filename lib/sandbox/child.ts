@@ -7,7 +7,10 @@ import type { ChildProcess } from 'node:child_process';
 export class ChildLines extends EventEmitter {
   private stderrBuf = '';
 
-  constructor(readonly child: ChildProcess, readonly what: string) {
+  constructor(
+    readonly child: ChildProcess,
+    readonly what: string,
+  ) {
     super();
     let buf = '';
     child.stdout?.setEncoding('utf8');
@@ -21,8 +24,12 @@ export class ChildLines extends EventEmitter {
       }
     });
     child.stderr?.setEncoding('utf8');
-    child.stderr?.on('data', (d: string) => { this.stderrBuf = (this.stderrBuf + d).slice(-4000); });
-    child.on('error', () => { /* reported through waitFor / exit */ });
+    child.stderr?.on('data', (d: string) => {
+      this.stderrBuf = (this.stderrBuf + d).slice(-4000);
+    });
+    child.on('error', () => {
+      /* reported through waitFor / exit */
+    });
   }
 
   stderr(): string {
@@ -41,9 +48,12 @@ export class ChildLines extends EventEmitter {
         child.removeListener('exit', onExit);
         child.removeListener('error', onError);
         this.removeListener('line', onLine);
-        if (err) reject(err); else resolve(line!);
+        if (err) reject(err);
+        else resolve(line!);
       };
-      const onLine = (l: string) => { if (pred(l)) settle(null, l); };
+      const onLine = (l: string) => {
+        if (pred(l)) settle(null, l);
+      };
       // give stderr a moment to arrive, so the message says why
       const onExit = (code: number | null, sig: string | null) =>
         setTimeout(() => settle(new Error(`${this.what} exited (${code ?? sig}) before it was ready: ${this.stderr() || 'no stderr'}`)), 50);
@@ -62,7 +72,10 @@ export function stopChild(child: ChildProcess, graceMs = 2000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    child.once('exit', () => { clearTimeout(t); resolve(); });
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
     child.kill('SIGTERM');
   });
 }

@@ -31,7 +31,11 @@ export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml
   const lines = new ChildLines(proc, 'dnswall serve');
   const logs: Record<string, unknown>[] = [];
   lines.on('line', (l: string) => {
-    try { logs.push(JSON.parse(l) as Record<string, unknown>); } catch { /* not JSON: ignore */ }
+    try {
+      logs.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* not JSON: ignore */
+    }
   });
   proc.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   try {
@@ -41,7 +45,9 @@ export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml
     throw e;
   }
   return {
-    proc, configFile, logs,
+    proc,
+    configFile,
+    logs,
     async reload(y: string) {
       writeFileSync(configFile, y);
       const done = lines.waitFor((l) => /"msg":"(configuration reloaded[^"]*|reload rejected[^"]*|reload failed)"/.test(l), READY_TIMEOUT_MS);

@@ -35,12 +35,20 @@ export interface DnsmasqPeer {
 /** The dnsmasq argv for opts: no config file, no /etc/hosts, no resolv.conf, foreground. */
 export function dnsmasqArgs(o: DnsmasqOptions): string[] {
   const a = [
-    '-k', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--bind-interfaces',
-    `--listen-address=${o.listen}`, `--port=${o.port ?? 53}`,
+    '-k',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--bind-interfaces',
+    `--listen-address=${o.listen}`,
+    `--port=${o.port ?? 53}`,
     `--cache-size=${o.cacheSize ?? 0}`,
     // default 150 forwarded queries in flight would drop under dnsperf's -q load
     '--dns-forward-max=4096',
-    '--user=root', '--group=root', '--pid-file=', '--log-facility=-',
+    '--user=root',
+    '--group=root',
+    '--pid-file=',
+    '--log-facility=-',
   ];
   if (o.hostsFile) a.push(`--addn-hosts=${o.hostsFile}`);
   if (o.localTtl !== undefined) a.push(`--local-ttl=${o.localTtl}`);
@@ -62,11 +70,23 @@ export async function startDnsmasq(topo: Spawner, o: DnsmasqOptions): Promise<Dn
     const check = () => {
       // "read FILE - N names" comes after the sockets are bound and the hosts file is loaded
       const done = o.hostsFile ? /read .* - \d+ names/.test(err) : /started, version/.test(err);
-      if (done) { clearTimeout(timer); resolve(); }
+      if (done) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
-    proc.stderr?.on('data', (d: Buffer | string) => { err = (err + d.toString()).slice(-8000); check(); });
-    proc.once('exit', (code, sig) => { clearTimeout(timer); reject(new Error(`dnsmasq exited (${code ?? sig}) before it was ready: ${err.trim().slice(-2000) || lines.stderr()}`)); });
-    proc.once('error', (e) => { clearTimeout(timer); reject(new Error(`dnsmasq failed to start: ${e.message}`)); });
+    proc.stderr?.on('data', (d: Buffer | string) => {
+      err = (err + d.toString()).slice(-8000);
+      check();
+    });
+    proc.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      reject(new Error(`dnsmasq exited (${code ?? sig}) before it was ready: ${err.trim().slice(-2000) || lines.stderr()}`));
+    });
+    proc.once('error', (e) => {
+      clearTimeout(timer);
+      reject(new Error(`dnsmasq failed to start: ${e.message}`));
+    });
   });
   try {
     await ready;

@@ -23,7 +23,9 @@ function prng(seed: number): () => number {
 function goodQuery(rnd: () => number): Buffer {
   const name = `q${Math.floor(rnd() * 1e6)}.flood.example.bench`;
   return dnsPacket.encode({
-    type: 'query', id: Math.floor(rnd() * 65536), flags: dnsPacket.RECURSION_DESIRED,
+    type: 'query',
+    id: Math.floor(rnd() * 65536),
+    flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ type: 'A', name }],
     additionals: rnd() < 0.5 ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as dnsPacket.Answer] : [],
   });
@@ -87,7 +89,9 @@ async function udpFlood(server: string, port: number, packets: number, deadline:
     for (let j = 0; j < burst; j++, i++) {
       const p = pool[i % pool.length];
       sent[p.k]++;
-      sock.send(p.b, (err) => { if (err) errors++; });
+      sock.send(p.b, (err) => {
+        if (err) errors++;
+      });
     }
     while (sock.getSendQueueCount() > 64) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
@@ -100,27 +104,45 @@ async function udpFlood(server: string, port: number, packets: number, deadline:
 /** Garbage TCP: random bytes, frames too short, a huge length then a stall, a slow trickle. */
 async function tcpGarbage(server: string, port: number, conns: number, deadline: number, rnd: () => number): Promise<Record<string, number>> {
   const out = { opened: 0, refused: 0, reset: 0 };
-  const one = (i: number) => new Promise<void>((resolve) => {
-    const s = net.connect({ host: server, port });
-    const stop = setTimeout(() => s.destroy(), Math.max(0, Math.min(3000, deadline - performance.now())));
-    s.on('connect', () => {
-      out.opened++;
-      const junk = Buffer.alloc(16 + Math.floor(rnd() * 2000));
-      for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(rnd() * 256);
-      switch (i % 4) {
-        case 0: s.write(junk); break;                                    // random bytes
-        case 1: s.write(Buffer.from([0, 5, 1, 2, 3, 4, 5])); break;      // frame shorter than a header
-        case 2: s.write(Buffer.concat([Buffer.from([0xff, 0xff]), junk])); break; // 64 KiB promised, then a stall
-        case 3: s.write(junk.subarray(0, 1)); break;                     // one byte, then nothing
-      }
+  const one = (i: number) =>
+    new Promise<void>((resolve) => {
+      const s = net.connect({ host: server, port });
+      const stop = setTimeout(() => s.destroy(), Math.max(0, Math.min(3000, deadline - performance.now())));
+      s.on('connect', () => {
+        out.opened++;
+        const junk = Buffer.alloc(16 + Math.floor(rnd() * 2000));
+        for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(rnd() * 256);
+        switch (i % 4) {
+          case 0:
+            s.write(junk);
+            break; // random bytes
+          case 1:
+            s.write(Buffer.from([0, 5, 1, 2, 3, 4, 5]));
+            break; // frame shorter than a header
+          case 2:
+            s.write(Buffer.concat([Buffer.from([0xff, 0xff]), junk]));
+            break; // 64 KiB promised, then a stall
+          case 3:
+            s.write(junk.subarray(0, 1));
+            break; // one byte, then nothing
+        }
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ECONNREFUSED') out.refused++;
+        else out.reset++;
+      });
+      s.on('close', () => {
+        clearTimeout(stop);
+        resolve();
+      });
     });
-    s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'ECONNREFUSED') out.refused++; else out.reset++; });
-    s.on('close', () => { clearTimeout(stop); resolve(); });
-  });
   const batch: Promise<void>[] = [];
   for (let i = 0; i < conns && performance.now() < deadline; i++) {
     batch.push(one(i));
-    if (batch.length >= 50) { await Promise.all(batch); batch.length = 0; }
+    if (batch.length >= 50) {
+      await Promise.all(batch);
+      batch.length = 0;
+    }
   }
   await Promise.all(batch);
   return out;

@@ -13,10 +13,31 @@ export interface FloodResult {
 }
 
 /** One bounded flood from ns at server:port; resolves with what was sent. */
-export async function flood(topo: Pick<Topology, 'exec'>, ns: string, o: { server: string; port?: number; packets: number; seconds: number; seed?: number; tcp?: number }): Promise<FloodResult> {
-  const r = await topo.exec(ns, [process.execPath, FLOOD_MAIN, '--server', o.server, '--port', String(o.port ?? 53),
-    '--packets', String(o.packets), '--seconds', String(o.seconds), '--seed', String(o.seed ?? 1), '--tcp', String(o.tcp ?? 0)],
-  { timeoutMs: (o.seconds + 30) * 1000 });
+export async function flood(
+  topo: Pick<Topology, 'exec'>,
+  ns: string,
+  o: { server: string; port?: number; packets: number; seconds: number; seed?: number; tcp?: number },
+): Promise<FloodResult> {
+  const r = await topo.exec(
+    ns,
+    [
+      process.execPath,
+      FLOOD_MAIN,
+      '--server',
+      o.server,
+      '--port',
+      String(o.port ?? 53),
+      '--packets',
+      String(o.packets),
+      '--seconds',
+      String(o.seconds),
+      '--seed',
+      String(o.seed ?? 1),
+      '--tcp',
+      String(o.tcp ?? 0),
+    ],
+    { timeoutMs: (o.seconds + 30) * 1000 },
+  );
   if (r.code !== 0) throw new Error(`flood-main exited ${r.code}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as FloodResult;
 }

@@ -50,15 +50,22 @@ export async function startZoneServer(topo: Spawner & { ns: { net: string } }, o
   const queries: QueryLogLine[] = [];
   lines.on('line', (l: string) => {
     if (!l.startsWith('{"q"')) return;
-    try { queries.push(JSON.parse(l) as QueryLogLine); } catch { /* partial line: ignore */ }
+    try {
+      queries.push(JSON.parse(l) as QueryLogLine);
+    } catch {
+      /* partial line: ignore */
+    }
   });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   try {
     const ready = await lines.waitFor((l) => l.startsWith('READY'), READY_TIMEOUT_MS);
     return {
-      proc, queries,
+      proc,
+      queries,
       endpoints: ready.split(' ').slice(1),
-      clearQueries: () => { queries.length = 0; },
+      clearQueries: () => {
+        queries.length = 0;
+      },
       async setZone(zone) {
         writeFileSync(file, JSON.stringify(zone));
         const done = lines.waitFor((l) => l.startsWith('{"reload"'), RELOAD_TIMEOUT_MS);
@@ -86,7 +93,11 @@ export async function startWebServer(topo: Spawner & { ns: { net: string } }, op
   const events: Record<string, unknown>[] = [];
   lines.on('line', (l: string) => {
     if (!l.startsWith('{')) return;
-    try { events.push(JSON.parse(l) as Record<string, unknown>); } catch { /* ignore */ }
+    try {
+      events.push(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* ignore */
+    }
   });
   try {
     await lines.waitFor((l) => l.startsWith('READY'), READY_TIMEOUT_MS);

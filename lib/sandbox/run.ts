@@ -25,7 +25,8 @@ export function runFile(file: string, argv: string[], opts: RunOptions = {}): Pr
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    const out: Buffer[] = [], err: Buffer[] = [];
+    const out: Buffer[] = [],
+      err: Buffer[] = [];
     let size = 0;
     const collect = (into: Buffer[]) => (b: Buffer) => {
       size += b.length;
@@ -44,11 +45,15 @@ export function runFile(file: string, argv: string[], opts: RunOptions = {}): Pr
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({
-        code: code ?? -1, signal,
-        stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(),
+        code: code ?? -1,
+        signal,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
       });
     });
-    child.stdin.on('error', () => { /* the command may exit before reading its input */ });
+    child.stdin.on('error', () => {
+      /* the command may exit before reading its input */
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -57,7 +62,9 @@ export function runFile(file: string, argv: string[], opts: RunOptions = {}): Pr
 export function runFileSync(file: string, argv: string[], input: string, timeoutMs = 5000): RunResult {
   const r = spawnSync(file, argv, { input, timeout: timeoutMs, encoding: 'utf8' });
   return {
-    code: r.status ?? -1, signal: r.signal,
-    stdout: r.stdout ?? '', stderr: r.error ? r.error.message : (r.stderr ?? ''),
+    code: r.status ?? -1,
+    signal: r.signal,
+    stdout: r.stdout ?? '',
+    stderr: r.error ? r.error.message : (r.stderr ?? ''),
   };
 }

@@ -52,21 +52,29 @@ function keyNumber(k: string): number {
 
 function addrs(list: string[], kind: 'ipv4' | 'ipv6', key: string): Buffer {
   if (list.length === 0) throw new Error(`svcb: ${key} must not be empty`);
-  return Buffer.concat(list.map((a) => {
-    if (!ipaddr.isValid(a) || ipaddr.parse(a).kind() !== kind) throw new Error(`svcb: ${key} "${a}" is not an ${kind} address`);
-    return Buffer.from(ipaddr.parse(a).toByteArray());
-  }));
+  return Buffer.concat(
+    list.map((a) => {
+      if (!ipaddr.isValid(a) || ipaddr.parse(a).kind() !== kind) throw new Error(`svcb: ${key} "${a}" is not an ${kind} address`);
+      return Buffer.from(ipaddr.parse(a).toByteArray());
+    }),
+  );
 }
 
 export function encodeSvcb(d: SvcbData): Buffer {
   if (!Number.isInteger(d.priority) || d.priority < 0 || d.priority > 65535) throw new Error(`svcb: priority ${d.priority} is not 0..65535`);
   const params: [number, Buffer][] = [];
   if (d.mandatory) params.push([KEY.mandatory, Buffer.concat(d.mandatory.map((k) => u16(keyNumber(k))))]);
-  if (d.alpn) params.push([KEY.alpn, Buffer.concat(d.alpn.map((a) => {
-    const b = Buffer.from(a);
-    if (b.length < 1 || b.length > 255) throw new Error(`svcb: alpn id "${a}" must be 1..255 bytes`);
-    return Buffer.concat([Buffer.from([b.length]), b]);
-  }))]);
+  if (d.alpn)
+    params.push([
+      KEY.alpn,
+      Buffer.concat(
+        d.alpn.map((a) => {
+          const b = Buffer.from(a);
+          if (b.length < 1 || b.length > 255) throw new Error(`svcb: alpn id "${a}" must be 1..255 bytes`);
+          return Buffer.concat([Buffer.from([b.length]), b]);
+        }),
+      ),
+    ]);
   if (d.noDefaultAlpn) params.push([KEY['no-default-alpn'], Buffer.alloc(0)]);
   if (d.port !== undefined) {
     if (!Number.isInteger(d.port) || d.port < 0 || d.port > 65535) throw new Error(`svcb: port ${d.port} is not 0..65535`);
@@ -76,10 +84,7 @@ export function encodeSvcb(d: SvcbData): Buffer {
   if (d.ech) params.push([KEY.ech, Buffer.from(d.ech, 'base64')]);
   if (d.ipv6hint) params.push([KEY.ipv6hint, addrs(d.ipv6hint, 'ipv6', 'ipv6hint')]);
   params.sort((a, b) => a[0] - b[0]); // §2.2: keys in strictly increasing order
-  return Buffer.concat([
-    u16(d.priority), encodeName(d.target),
-    ...params.flatMap(([k, v]) => [u16(k), u16(v.length), v]),
-  ]);
+  return Buffer.concat([u16(d.priority), encodeName(d.target), ...params.flatMap(([k, v]) => [u16(k), u16(v.length), v])]);
 }
 
 /** Decode RDATA; throws an Error naming what is malformed. */
@@ -101,7 +106,8 @@ export function decodeSvcb(buf: Buffer): SvcbData {
   let last = -1;
   while (off < buf.length) {
     if (off + 4 > buf.length) throw new Error('svcb: SvcParam header runs past RDATA');
-    const key = buf.readUInt16BE(off), len = buf.readUInt16BE(off + 2);
+    const key = buf.readUInt16BE(off),
+      len = buf.readUInt16BE(off + 2);
     off += 4;
     if (key <= last) throw new Error(`svcb: SvcParamKey ${key} out of order`);
     last = key;
@@ -135,14 +141,23 @@ function decodeParam(d: SvcbData, key: number, v: Buffer): void {
       }
       return;
     }
-    case KEY['no-default-alpn']: d.noDefaultAlpn = true; return;
+    case KEY['no-default-alpn']:
+      d.noDefaultAlpn = true;
+      return;
     case KEY.port:
       if (v.length !== 2) throw new Error(`svcb: port length ${v.length} is not 2`);
       d.port = v.readUInt16BE(0);
       return;
-    case KEY.ipv4hint: d.ipv4hint = fixed(4); return;
-    case KEY.ech: d.ech = v.toString('base64'); return;
-    case KEY.ipv6hint: d.ipv6hint = fixed(16); return;
-    default: return; // unknown keys are legal and ignored here
+    case KEY.ipv4hint:
+      d.ipv4hint = fixed(4);
+      return;
+    case KEY.ech:
+      d.ech = v.toString('base64');
+      return;
+    case KEY.ipv6hint:
+      d.ipv6hint = fixed(16);
+      return;
+    default:
+      return; // unknown keys are legal and ignored here
   }
 }

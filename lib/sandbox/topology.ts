@@ -11,7 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { runFile, runFileSync, RunResult } from './run';
 
 export type NsRole = 'node' | 'pod1' | 'pod2' | 'net';
-export interface AddrPair { v4: string; v6: string }
+export interface AddrPair {
+  v4: string;
+  v6: string;
+}
 
 export interface ExecOptions {
   /** Kill the command and reject after this long (default 10 s). */
@@ -24,8 +27,11 @@ export interface Topology {
   /** The netns names, `${prefix}-${shortid}-${role}`. */
   ns: Record<NsRole, string>;
   addr: {
-    pod1: AddrPair; pod2: AddrPair;
-    nodePod1: AddrPair; nodePod2: AddrPair; nodeNet: AddrPair;
+    pod1: AddrPair;
+    pod2: AddrPair;
+    nodePod1: AddrPair;
+    nodePod2: AddrPair;
+    nodeNet: AddrPair;
     net: AddrPair;
   };
   /** Interface names inside each namespace (for nft `iifname` rules). */
@@ -53,7 +59,9 @@ export const ADDR: Topology['addr'] = {
 export const INTERNET = { v4: '198.18.0.0/15', v6: '2001:db8:ff::/48' };
 
 const LINKS: Topology['links'] = {
-  pod1: 'eth0', pod2: 'eth0', net: 'eth0',
+  pod1: 'eth0',
+  pod2: 'eth0',
+  net: 'eth0',
   node: { pod1: 'veth-pod1', pod2: 'veth-pod2', net: 'veth-net' },
 };
 const ROLES: NsRole[] = ['node', 'pod1', 'pod2', 'net'];
@@ -70,7 +78,8 @@ function ipBatch(lines: string[]): string {
 
 /** Per-namespace `ip -batch` scripts: addresses (nodad: usable at once), links up, routes. */
 function scripts(): Record<NsRole, string[]> {
-  const a = ADDR, L = LINKS;
+  const a = ADDR,
+    L = LINKS;
   const pod = (dev: string, me: AddrPair, gw: AddrPair) => [
     'link set lo up',
     `addr add ${me.v4}/24 dev ${dev}`,
@@ -84,12 +93,13 @@ function scripts(): Record<NsRole, string[]> {
     pod2: pod(L.pod2, a.pod2, a.nodePod2),
     node: [
       'link set lo up',
-      ...([['pod1', a.nodePod1, 24], ['pod2', a.nodePod2, 24], ['net', a.nodeNet, 24]] as const)
-        .flatMap(([k, me]) => [
-          `addr add ${me.v4}/24 dev ${L.node[k]}`,
-          `addr add ${me.v6}/64 dev ${L.node[k]} nodad`,
-          `link set ${L.node[k]} up`,
-        ]),
+      ...(
+        [
+          ['pod1', a.nodePod1, 24],
+          ['pod2', a.nodePod2, 24],
+          ['net', a.nodeNet, 24],
+        ] as const
+      ).flatMap(([k, me]) => [`addr add ${me.v4}/24 dev ${L.node[k]}`, `addr add ${me.v6}/64 dev ${L.node[k]} nodad`, `link set ${L.node[k]} up`]),
       `route add ${INTERNET.v4} via ${a.net.v4} dev ${L.node.net}`,
       `route add ${INTERNET.v6} via ${a.net.v6} dev ${L.node.net}`,
     ],
@@ -111,8 +121,7 @@ function scripts(): Record<NsRole, string[]> {
 /** sysctls per namespace, set before links go up: no DAD on any interface (link-local too). */
 function sysctls(role: NsRole): string[] {
   const devs = role === 'node' ? Object.values(LINKS.node) : [LINKS[role]];
-  const out = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0',
-    ...devs.map((d) => `net.ipv6.conf.${d}.accept_dad=0`)];
+  const out = ['net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0', ...devs.map((d) => `net.ipv6.conf.${d}.accept_dad=0`)];
   if (role === 'node') out.push('net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1');
   return out;
 }
@@ -177,21 +186,26 @@ export async function createTopology(opts: { prefix?: string } = {}): Promise<To
   try {
     // 1. namespaces and veth pairs, each end created directly inside its namespace
     const L = LINKS;
-    check(await runFile('ip', ['-batch', '-'], {
-      input: ipBatch([
-        ...ROLES.map((r) => `netns add ${ns[r]}`),
-        `link add ${L.node.pod1} netns ${ns.node} type veth peer name ${L.pod1} netns ${ns.pod1}`,
-        `link add ${L.node.pod2} netns ${ns.node} type veth peer name ${L.pod2} netns ${ns.pod2}`,
-        `link add ${L.node.net} netns ${ns.node} type veth peer name ${L.net} netns ${ns.net}`,
-      ]),
-    }), 'creating namespaces');
+    check(
+      await runFile('ip', ['-batch', '-'], {
+        input: ipBatch([
+          ...ROLES.map((r) => `netns add ${ns[r]}`),
+          `link add ${L.node.pod1} netns ${ns.node} type veth peer name ${L.pod1} netns ${ns.pod1}`,
+          `link add ${L.node.pod2} netns ${ns.node} type veth peer name ${L.pod2} netns ${ns.pod2}`,
+          `link add ${L.node.net} netns ${ns.node} type veth peer name ${L.net} netns ${ns.net}`,
+        ]),
+      }),
+      'creating namespaces',
+    );
     // 2. sysctls, then 3. addresses and routes, all four namespaces in parallel
     const sc = scripts();
-    await Promise.all(ROLES.map(async (r) => {
-      check(await runFile('ip', ['netns', 'exec', ns[r], 'sysctl', '-q', '-w', ...sysctls(r)]), `sysctl in ${ns[r]}`);
-      check(await runFile('ip', ['-n', ns[r], '-batch', '-'], { input: ipBatch(sc[r]) }), `addresses in ${ns[r]}`);
-      if (r === 'net') check(await runFile('ip', ['netns', 'exec', ns[r], 'nft', '-f', '-'], { input: NET_NFT }), `nft in ${ns[r]}`);
-    }));
+    await Promise.all(
+      ROLES.map(async (r) => {
+        check(await runFile('ip', ['netns', 'exec', ns[r], 'sysctl', '-q', '-w', ...sysctls(r)]), `sysctl in ${ns[r]}`);
+        check(await runFile('ip', ['-n', ns[r], '-batch', '-'], { input: ipBatch(sc[r]) }), `addresses in ${ns[r]}`);
+        if (r === 'net') check(await runFile('ip', ['netns', 'exec', ns[r], 'nft', '-f', '-'], { input: NET_NFT }), `nft in ${ns[r]}`);
+      }),
+    );
     await untilNoTentative(Object.values(ns));
   } catch (err) {
     await topo.destroy();
@@ -217,10 +231,18 @@ async function nsPids(name: string): Promise<number[]> {
   return r && r.code === 0 ? parsePids(r.stdout) : [];
 }
 function parsePids(s: string): number[] {
-  return s.split(/\s+/).filter((x) => /^\d+$/.test(x)).map(Number).filter((p) => p > 1 && p !== process.pid);
+  return s
+    .split(/\s+/)
+    .filter((x) => /^\d+$/.test(x))
+    .map(Number)
+    .filter((p) => p > 1 && p !== process.pid);
 }
 function kill(pid: number, sig: NodeJS.Signals): void {
-  try { process.kill(pid, sig); } catch { /* already gone */ }
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
 }
 
 /** SIGTERM what we spawned, then SIGKILL whatever still lives in our namespaces (only those). */
@@ -228,7 +250,7 @@ async function killAll(children: Set<ChildProcess>, ns: Record<NsRole, string>):
   const live = [...children].filter((c) => c.exitCode === null && c.signalCode === null);
   for (const c of live) c.kill('SIGTERM');
   await Promise.race([
-    Promise.all(live.map((c) => new Promise((res) => c.exitCode !== null || c.signalCode !== null ? res(0) : c.once('exit', res)))),
+    Promise.all(live.map((c) => new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res(0) : c.once('exit', res))))),
     new Promise((res) => setTimeout(res, 1000).unref()),
   ]);
   for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');

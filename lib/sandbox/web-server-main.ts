@@ -14,7 +14,11 @@ function out(line: unknown): void {
 }
 
 function parsePorts(s: string): number[] {
-  const ports = s.split(',').map((p) => p.trim()).filter(Boolean).map(Number);
+  const ports = s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .map(Number);
   for (const p of ports) if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`web-server: bad port "${p}" in --ports ${s}`);
   return [...new Set(ports)];
 }
@@ -23,7 +27,9 @@ function tcpListener(host: string, port: number, log: boolean): Promise<net.Serv
   const server = net.createServer((sock) => {
     const local = formatEndpoint({ host: sock.localAddress ?? '?', port: sock.localPort ?? port });
     if (log) out({ conn: 'tcp', local, remote: formatEndpoint({ host: sock.remoteAddress ?? '?', port: sock.remotePort ?? 0 }) });
-    sock.on('error', () => { /* reset by peer: nothing to do */ });
+    sock.on('error', () => {
+      /* reset by peer: nothing to do */
+    });
     sock.write(`HELLO ${local}\n`);
     sock.pipe(sock); // echo until the peer closes, so long-lived connections can be checked
   });
@@ -57,11 +63,17 @@ async function main(): Promise<void> {
     for (const host of ['0.0.0.0', '::']) {
       const s = await tcpListener(host, port, !!opts.log);
       const u = await udpEcho(host, port, !!opts.log);
-      closers.push(() => s.close(), () => u.close());
+      closers.push(
+        () => s.close(),
+        () => u.close(),
+      );
     }
   }
   out(`READY ${ports.join(',')}`);
-  const stop = () => { for (const c of closers) c(); process.exit(0); };
+  const stop = () => {
+    for (const c of closers) c();
+    process.exit(0);
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

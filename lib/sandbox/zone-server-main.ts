@@ -11,9 +11,17 @@ import { formatEndpoint, parseEndpoint } from './endpoint';
 
 function readZone(file: string): Zone {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new Error(`zone-server: cannot read ${file}: ${(e as Error).message}`, { cause: e }); }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`zone-server: cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
   let json: unknown;
-  try { json = JSON.parse(text); } catch (e) { throw new Error(`zone-server: ${file} is not JSON: ${(e as Error).message}`, { cause: e }); }
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`zone-server: ${file} is not JSON: ${(e as Error).message}`, { cause: e });
+  }
   return loadZone(json);
 }
 
@@ -43,7 +51,9 @@ async function main(): Promise<void> {
       out({ reload: 'error', error: (e as Error).message }); // keep serving the old zone
     }
   });
-  const stop = () => { void server.close().finally(() => process.exit(0)); };
+  const stop = () => {
+    void server.close().finally(() => process.exit(0));
+  };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 }

@@ -9,10 +9,21 @@ import * as dnsPacket from 'dns-packet';
 import { lookup, normalizeName, Zone } from './zone';
 import { TYPE_HTTPS, TYPE_SVCB } from './svcb';
 
-export interface Endpoint { host: string; port: number }
-export interface QueryLogLine { q: string; type: string; transport: 'udp' | 'tcp'; src: string }
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+export interface QueryLogLine {
+  q: string;
+  type: string;
+  transport: 'udp' | 'tcp';
+  src: string;
+}
 
-const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7;
+const FLAG_AA = 1 << 10,
+  FLAG_TC = 1 << 9,
+  FLAG_RD = 1 << 8,
+  FLAG_RA = 1 << 7;
 const RCODE: Record<string, number> = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
 const TYPE_OPT = 41;
 const OPT_EDE = 15; // RFC 8914
@@ -35,7 +46,8 @@ export function qtypeName(t: number): string {
 // dns2 parses as many records as the header claims and swallows each failure, so 12 bytes
 // claiming 65535 records cost seconds of CPU (measured: 1.4 s). Reject, before dns2 parses,
 // counts that the message cannot hold: a question takes >= 5 bytes, a record >= 11.
-const MIN_QUESTION = 5, MIN_RR = 11;
+const MIN_QUESTION = 5,
+  MIN_RR = 11;
 const GUARDED = Symbol.for('dnswall.sandbox.dns2ParseGuard');
 
 /** What the guard did since it was installed: messages refused before dns2 saw them, and passed on. */
@@ -110,10 +122,15 @@ export class ZoneServer {
     for (let attempt = 0; ; attempt++) {
       const udp = DNS2.createUDPServer({ type: family });
       udp.on('request', (req, send, client) => this.handle(req, send, 'udp', (client as dgram.RemoteInfo).address));
-      udp.on('requestError', () => { /* unparseable datagram: no answer, as a real server */ });
+      udp.on('requestError', () => {
+        /* unparseable datagram: no answer, as a real server */
+      });
       await new Promise<void>((res, rej) => {
         udp.once('error', rej);
-        udp.bind(ep.port, ep.host, () => { udp.removeListener('error', rej); res(); });
+        udp.bind(ep.port, ep.host, () => {
+          udp.removeListener('error', rej);
+          res();
+        });
       });
       const port = udp.address().port;
       const tcp = DNS2.createTCPServer();
@@ -122,7 +139,10 @@ export class ZoneServer {
       try {
         await new Promise<void>((res, rej) => {
           tcp.once('error', rej);
-          tcp.listen(port, ep.host, () => { tcp.removeListener('error', rej); res(); });
+          tcp.listen(port, ep.host, () => {
+            tcp.removeListener('error', rej);
+            res();
+          });
         });
       } catch (e) {
         udp.close();
@@ -142,7 +162,11 @@ export class ZoneServer {
     try {
       const reply = this.answer(req, transport, src);
       if (!reply) return;
-      const go = () => { send(reply.wire).catch(() => { /* peer gone */ }); };
+      const go = () => {
+        send(reply.wire).catch(() => {
+          /* peer gone */
+        });
+      };
       if (reply.delayMs > 0) setTimeout(go, reply.delayMs).unref();
       else go();
     } catch {
@@ -177,18 +201,28 @@ export class ZoneServer {
     }
     // the first owner name carries the query's own spelling, as servers echo case (0x20)
     if (answers.length) answers[0] = { ...answers[0], name: qname };
-    const questions: dnsPacket.Question[] = q ? [{
-      name: b?.wrongQuestion ? `wrong-question.${qname}` : qname,
-      type: packetTypes.toString(qtype) as dnsPacket.RecordType,
-      class: CLASSES[qclass] as dnsPacket.RecordClass,
-    }] : [];
+    const questions: dnsPacket.Question[] = q
+      ? [
+          {
+            name: b?.wrongQuestion ? `wrong-question.${qname}` : qname,
+            type: packetTypes.toString(qtype) as dnsPacket.RecordType,
+            class: CLASSES[qclass] as dnsPacket.RecordClass,
+          },
+        ]
+      : [];
     const flags = FLAG_AA | FLAG_RA | (h.rd ? FLAG_RD : 0) | ((h.opcode & 0xf) << 11) | rcode;
     const options = b?.ede ? [{ code: OPT_EDE, data: Buffer.concat([u16(b.ede.code), Buffer.from(b.ede.text ?? '')]) }] : [];
     const additionals = opt ? [{ type: 'OPT', name: '.', udpPayloadSize: OUR_UDP_SIZE, flags: 0, options } as unknown as dnsPacket.Answer] : [];
     const id = b?.wrongId ? (h.id + 1) & 0xffff : h.id;
-    const encode = (ans: dnsPacket.Answer[], tc: boolean) => dnsPacket.encode({
-      id, type: 'response', flags: flags | (tc ? FLAG_TC : 0), questions, answers: ans, additionals,
-    });
+    const encode = (ans: dnsPacket.Answer[], tc: boolean) =>
+      dnsPacket.encode({
+        id,
+        type: 'response',
+        flags: flags | (tc ? FLAG_TC : 0),
+        questions,
+        answers: ans,
+        additionals,
+      });
     let wire = encode(answers, transport === 'udp' && !!b?.truncate);
     if (transport === 'udp' && (b?.truncate || wire.length > udpLimit)) wire = encode([], true);
     return { wire, delayMs: b?.delayMs ?? 0 };

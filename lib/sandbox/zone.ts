@@ -70,7 +70,8 @@ function toRr(r: ZoneRecord, i: number): Rr {
   const name = normalizeName(r.name);
   const data = r.data;
   switch (type) {
-    case 'A': case 'AAAA': {
+    case 'A':
+    case 'AAAA': {
       const kind = type === 'A' ? 'ipv4' : 'ipv6';
       if (typeof data !== 'string' || !ipaddr.isValid(data) || ipaddr.parse(data).kind() !== kind) fail(i, `data ${JSON.stringify(data)} is not an ${kind} address`);
       return { name, type, ttl, class: 'IN', data: ipaddr.parse(data).toString() };
@@ -81,11 +82,14 @@ function toRr(r: ZoneRecord, i: number): Rr {
     case 'TXT':
       if (typeof data !== 'string' && !(Array.isArray(data) && data.every((s) => typeof s === 'string'))) fail(i, 'TXT data must be a string or a list of strings');
       return { name, type, ttl, class: 'IN', data };
-    default: { // HTTPS, SVCB: encoded here, sent as an opaque RDATA
+    default: {
+      // HTTPS, SVCB: encoded here, sent as an opaque RDATA
       let rdata: Buffer;
       try {
         rdata = encodeSvcb({ ...r, priority: r.priority ?? 1, target: r.target ?? '.' });
-      } catch (e) { fail(i, (e as Error).message); }
+      } catch (e) {
+        fail(i, (e as Error).message);
+      }
       return { name, type: `UNKNOWN_${TYPES[type]}`, ttl, class: 'IN', data: rdata } as unknown as Rr;
     }
   }

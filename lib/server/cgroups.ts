@@ -29,13 +29,16 @@ export function setupCgroups(cfg: Config, index: PolicyIndex, log: Logger): Cgro
   if (!mount) {
     throw new CliError(
       `cgroup sources are configured (${paths.join(', ')}) but no cgroup v2 mount is visible in /proc/self/mountinfo: ` +
-      'mount cgroup2 (pure v2: /sys/fs/cgroup; hybrid: /sys/fs/cgroup/unified), and do not start dnswall with "ip netns exec", which remounts /sys (use nsenter --net=)',
+        'mount cgroup2 (pure v2: /sys/fs/cgroup; hybrid: /sys/fs/cgroup/unified), and do not start dnswall with "ip netns exec", which remounts /sys (use nsenter --net=)',
       EXIT_BAD_INPUT,
     );
   }
   const own = ownCgroupPath();
   if (own && index.selectCgroup(own) !== null) {
-    throw new CliError(`dnswall runs in cgroup ${own}, which a cgroup source selects (${index.selectCgroup(own)!.names.join(', ')}): its own queries to the upstreams would be rejected; run it outside the configured cgroups`, EXIT_BAD_INPUT);
+    throw new CliError(
+      `dnswall runs in cgroup ${own}, which a cgroup source selects (${index.selectCgroup(own)!.names.join(', ')}): its own queries to the upstreams would be rejected; run it outside the configured cgroups`,
+      EXIT_BAD_INPUT,
+    );
   }
   log.info({ mount: mount.path, cgroups: paths, hostNetworkPods: hostNetworkPods(cfg) }, 'cgroup sources: local senders are identified by their socket cgroup');
   return new CgroupIdentity({ mount: mount.path, cfg, index, enforce: cfg.enforce.mode === 'enforce', log });

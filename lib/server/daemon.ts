@@ -58,7 +58,8 @@ export interface ReloadOutcome {
 }
 
 /** What the daemon needs of the kernel programmer (SetProgrammer; tests pass a recording fake). */
-export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf' | 'limits' | 'sizes'> & Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete'>>;
+export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf' | 'limits' | 'sizes'> &
+  Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete'>>;
 
 /** The daemon's kernel side, injectable so its wiring is tested without root (defaults: the real ones). */
 export interface DaemonDeps {
@@ -107,7 +108,11 @@ export class Daemon {
   /** the cgroup identity of local senders; absent while no policy has a cgroup source */
   private cgroups?: CgroupIdentity;
 
-  constructor(private cfg: Config, private readonly log: Logger, deps: DaemonDeps = {}) {
+  constructor(
+    private cfg: Config,
+    private readonly log: Logger,
+    deps: DaemonDeps = {},
+  ) {
     this.index = PolicyIndex.compile(cfg.policies);
     this.guard = AnswerGuard.fromConfig(cfg);
     this.install = deps.installRuleset ?? ((script) => installRuleset(script));
@@ -115,10 +120,17 @@ export class Daemon {
     this.metrics = new MetricsRegistry({ process: true, version: deps.version });
     registerServerMetrics(this.metrics, () => this.listenerViews(), this.reloads);
     this.onBatchMetrics = registerProgrammerMetrics(this.metrics, () => this.programmer);
-    registerFairnessMetrics(this.metrics, () => this.budget, () => this.kernelFairness);
+    registerFairnessMetrics(
+      this.metrics,
+      () => this.budget,
+      () => this.kernelFairness,
+    );
     registerPodMetrics(this.metrics, () => this.pods);
     this.drops = new DropsService({
-      group: cfg.drops.logGroup, index: () => this.index, log: this.log.child({ part: 'drops' }), metrics: this.metrics,
+      group: cfg.drops.logGroup,
+      index: () => this.index,
+      log: this.log.child({ part: 'drops' }),
+      metrics: this.metrics,
       pod: (address, index) => {
         const o = this.pods?.podOf(address);
         return o && { name: `${o.namespace}/${o.name}`, selection: this.pods!.podSelection(address, index) };
@@ -143,7 +155,10 @@ export class Daemon {
   /** The kernel programmer's options, with the daemon's hooks: metrics, /readyz, evictions for drops. */
   private programmerOptions(cfg: Config): SetProgrammerOptions {
     return {
-      table: cfg.nftables.table, log: this.log.child({ part: 'nft' }), adopt: 'background', limits: cfg.limits,
+      table: cfg.nftables.table,
+      log: this.log.child({ part: 'nft' }),
+      adopt: 'background',
+      limits: cfg.limits,
       // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
       refreshSlackMs: cfg.ttl.grace * 500,
       onEvict: (list) => {
@@ -236,24 +251,50 @@ export class Daemon {
     const programmer = this.programmer;
     const drops = this.drops;
     // The answers the kernel took, remembered to explain later drops (lib/drops).
-    const recording = programmer && { add: async (els: Element[]) => { await programmer.add(els); drops.answered(els); } };
-    return buildChain(standardPlugins(cfg, { index: () => this.index, upstreams: this.upstreams!, programmer: recording, cache, guard: () => this.guard, resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])] }), this.log, this.metrics);
+    const recording = programmer && {
+      add: async (els: Element[]) => {
+        await programmer.add(els);
+        drops.answered(els);
+      },
+    };
+    return buildChain(
+      standardPlugins(cfg, {
+        index: () => this.index,
+        upstreams: this.upstreams!,
+        programmer: recording,
+        cache,
+        guard: () => this.guard,
+        resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])],
+      }),
+      this.log,
+      this.metrics,
+    );
   }
 
   /** What /readyz checks: the ruleset (enforce mode), the last kernel batch, an upstream. */
   private readyChecks(): ReadyCheck[] {
     const checks: ReadyCheck[] = [];
     if (this.enforcing) {
-      checks.push(rulesetCheck(this.cfg.nftables.table, SET_DEFINITIONS.map(([name]) => name)));
+      checks.push(
+        rulesetCheck(
+          this.cfg.nftables.table,
+          SET_DEFINITIONS.map(([name]) => name),
+        ),
+      );
       checks.push(kernelCheck(() => this.lastBatch));
     }
     const up = this.upstreams;
     if (up) {
-      checks.push(upstreamCheck(() => up.perServer, async () => {
-        const id = Math.floor(Math.random() * 65536);
-        const wire = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'NS', name: '.' }] });
-        await up.exchange(wire, { name: '', qtype: 2, qclass: 1, id });
-      }));
+      checks.push(
+        upstreamCheck(
+          () => up.perServer,
+          async () => {
+            const id = Math.floor(Math.random() * 65536);
+            const wire = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'NS', name: '.' }] });
+            await up.exchange(wire, { name: '', qtype: 2, qclass: 1, id });
+          },
+        ),
+      );
     }
     return checks;
   }
@@ -268,10 +309,15 @@ export class Daemon {
       const match = dropFilter(f);
       for (const d of this.drops.list(match)) reply.item(d);
       if (!req.follow) return reply.end();
-      const stop = this.drops.follow((d) => { if (match(d)) reply.item(d); });
+      const stop = this.drops.follow((d) => {
+        if (match(d)) reply.item(d);
+      });
       reply.onClose(stop);
     });
-    control.handle('pods', podsHandler(() => this.pods));
+    control.handle(
+      'pods',
+      podsHandler(() => this.pods),
+    );
     try {
       await control.listen();
       this.control = control;
@@ -420,7 +466,14 @@ export class Daemon {
       await Promise.race([this.programmer.drained(), delay(cfg.limits.commitTimeoutMs)]);
       try {
         // A cgroup element's id → its path; a removed cgroup (null) is selected by no policy: revoked.
-        Object.assign(info, await revokeDisallowed(this.programmer, index, { cgroupPath: (id) => this.cgroups?.pathOf(id) ?? GONE, guard: this.guard, selectionOf: this.pods ? (a, i) => this.pods!.podSelection(a, i) : undefined }));
+        Object.assign(
+          info,
+          await revokeDisallowed(this.programmer, index, {
+            cgroupPath: (id) => this.cgroups?.pathOf(id) ?? GONE,
+            guard: this.guard,
+            selectionOf: this.pods ? (a, i) => this.pods!.podSelection(a, i) : undefined,
+          }),
+        );
       } catch (err) {
         info.revokeError = (err as Error).message;
         notInForce.push('policies (elements the new policy no longer allows could not be revoked; they expire on their own)');
@@ -446,7 +499,13 @@ export class Daemon {
     this.reloads[result]++;
   }
 
-  private async retire(chain: Chain | undefined, keptCache: CachePlugin | undefined, upstreams: Upstreams | undefined, programmer: Programmer | undefined, old: Config): Promise<void> {
+  private async retire(
+    chain: Chain | undefined,
+    keptCache: CachePlugin | undefined,
+    upstreams: Upstreams | undefined,
+    programmer: Programmer | undefined,
+    old: Config,
+  ): Promise<void> {
     // Queries on the old chain finish within an upstream try per server plus the commit bound.
     const settle = old.limits.upstreamTimeoutMs * (old.upstreams.length + 1) + old.limits.commitTimeoutMs;
     try {
@@ -462,7 +521,7 @@ export class Daemon {
         await programmer.close();
       }
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'closing the previous configuration\'s parts failed');
+      this.log.warn({ err: (err as Error).message }, "closing the previous configuration's parts failed");
     }
   }
 

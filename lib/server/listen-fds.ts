@@ -54,7 +54,12 @@ export function describeFd(fd: number): SocketInfo {
   }
   const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
   if (!inode) throw new Error(`inherited descriptor ${fd} is not a socket (${link})`);
-  for (const [transport, family, file] of [['udp', 4, 'udp'], ['udp', 6, 'udp6'], ['tcp', 4, 'tcp'], ['tcp', 6, 'tcp6']] as const) {
+  for (const [transport, family, file] of [
+    ['udp', 4, 'udp'],
+    ['udp', 6, 'udp6'],
+    ['tcp', 4, 'tcp'],
+    ['tcp', 6, 'tcp6'],
+  ] as const) {
     const row = procRow(`/proc/net/${file}`, inode);
     if (!row) continue;
     if (transport === 'tcp' && row.state !== TCP_LISTEN) throw new Error(`inherited descriptor ${fd} is a TCP socket that is not listening`);
@@ -66,7 +71,11 @@ export function describeFd(fd: number): SocketInfo {
 /** One row of /proc/net/{udp,tcp}{,6}: "sl local_address rem_address st ... inode". */
 function procRow(file: string, inode: string): { host: string; port: number; state: string } | undefined {
   let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch { return undefined; }
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f[9] !== inode) continue;

@@ -48,7 +48,11 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
 };
 
 /** Objects whose members are keys of their own (compared one by one). */
-const GROUPS = new Set(Object.keys(RELOAD_KEYS).filter((k) => k.includes('.')).map((k) => k.split('.')[0]));
+const GROUPS = new Set(
+  Object.keys(RELOAD_KEYS)
+    .filter((k) => k.includes('.'))
+    .map((k) => k.split('.')[0]),
+);
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -60,7 +64,8 @@ export function changedKeys(a: Config, b: Config): string[] {
   const top = new Set([...Object.keys(ra), ...Object.keys(rb)]);
   top.delete('file');
   for (const k of top) {
-    const va = ra[k], vb = rb[k];
+    const va = ra[k],
+      vb = rb[k];
     if (GROUPS.has(k) && isObject(va) && isObject(vb)) {
       for (const m of new Set([...Object.keys(va), ...Object.keys(vb)])) if (!same(va[m], vb[m])) out.push(`${k}.${m}`);
     } else if (!same(va, vb)) {

@@ -67,7 +67,11 @@ export interface RevokeContext {
  * cgroup's path; one whose id `cgroupPath` cannot resolve is kept too. A pod address is decided
  * by its pod's selection (`selectionOf`).
  */
-export async function findRevoked(live: Pick<LiveSets, 'readLive' | 'nameOf'>, index: PolicyIndex, ctx: RevokeContext = {}): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
+export async function findRevoked(
+  live: Pick<LiveSets, 'readLive' | 'nameOf'>,
+  index: PolicyIndex,
+  ctx: RevokeContext = {},
+): Promise<{ checked: number; keys: KeyFields[]; undecided: number }> {
   const { cgroupPath, guard, selectionOf } = ctx;
   const keys: KeyFields[] = [];
   let checked = 0;

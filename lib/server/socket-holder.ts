@@ -26,11 +26,17 @@ export async function holdSockets(listen: Endpoint[], command: string[], log: Lo
   try {
     for (const ep of listen) {
       const u = dgram.createSocket({ type: ep.family === 6 ? 'udp6' : 'udp4', ipv6Only: ep.family === 6 });
-      await new Promise<void>((resolve, reject) => { u.once('error', reject); u.bind(ep.port, ep.host, () => resolve()); });
+      await new Promise<void>((resolve, reject) => {
+        u.once('error', reject);
+        u.bind(ep.port, ep.host, () => resolve());
+      });
       closers.push(() => u.close());
       fds.push(ownSocketFd('udp', ep.host, u.address().port));
       const t = net.createServer();
-      await new Promise<void>((resolve, reject) => { t.once('error', reject); t.listen({ port: ep.port, host: ep.host, ipv6Only: ep.family === 6 }, () => resolve()); });
+      await new Promise<void>((resolve, reject) => {
+        t.once('error', reject);
+        t.listen({ port: ep.port, host: ep.host, ipv6Only: ep.family === 6 }, () => resolve());
+      });
       closers.push(() => t.close());
       fds.push(ownSocketFd('tcp', ep.host, (t.address() as net.AddressInfo).port));
     }
@@ -44,7 +50,10 @@ export async function holdSockets(listen: Endpoint[], command: string[], log: Lo
   const relay = (sig: NodeJS.Signals) => () => keeper.kill(sig);
   for (const sig of RELAYED) process.on(sig, relay(sig));
   return new Promise((resolve) => {
-    keeper.once('error', (err) => { log.error({ err: err.message }, 'socket keeper failed to start'); resolve(2); });
+    keeper.once('error', (err) => {
+      log.error({ err: err.message }, 'socket keeper failed to start');
+      resolve(2);
+    });
     keeper.once('exit', (code, sig) => resolve(code ?? (sig ? 2 : 0)));
   });
 }
@@ -56,7 +65,9 @@ function ownSocketFd(transport: Transport, host: string, port: number): number {
     try {
       const s = describeFd(fd);
       if (s.transport === transport && s.port === port && sameHost(s.host, host)) return fd;
-    } catch { /* not one of ours */ }
+    } catch {
+      /* not one of ours */
+    }
   }
   throw new Error(`bound ${transport} ${host}:${port} but found no descriptor for it in /proc/self/fd`);
 }

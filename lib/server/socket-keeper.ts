@@ -41,7 +41,9 @@ function main(argv: string[]): void {
       if (child !== c) return; // an old one, replaced by a restart
       if (stopping) process.exit(code ?? (sig ? 128 : 0));
       process.stderr.write(`socket-keeper: command exited (${code ?? sig}); starting it again in ${RESPAWN_DELAY_MS} ms\n`);
-      setTimeout(() => { if (!stopping) start(); }, RESPAWN_DELAY_MS);
+      setTimeout(() => {
+        if (!stopping) start();
+      }, RESPAWN_DELAY_MS);
     });
   };
 
@@ -65,7 +67,9 @@ function main(argv: string[]): void {
       child = old;
       next.kill('SIGTERM');
     };
-    const onMessage = (m: unknown) => { if ((m as { dnswall?: string })?.dnswall === 'ready') done(true, 'ready'); };
+    const onMessage = (m: unknown) => {
+      if ((m as { dnswall?: string })?.dnswall === 'ready') done(true, 'ready');
+    };
     const onExit = () => done(false, 'exited before it was ready');
     const timer = setTimeout(() => done(false, `not ready after ${READY_TIMEOUT_MS} ms`), READY_TIMEOUT_MS);
     next.on('message', onMessage);

@@ -188,7 +188,9 @@ export class TcpListener {
     const deadline = Date.now() + timeoutMs;
     while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.sockets) s.end();
-    setTimeout(() => { for (const s of this.sockets) s.destroy(); }, 200).unref();
+    setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 200).unref();
     await closed;
   }
 }

@@ -18,9 +18,14 @@ export function registerUpstreamMetrics(m: Metrics, pool: { readonly stats: Upst
   m.counterFrom('dnswall_upstream_requests_total', 'Tries sent to each upstream', ['upstream'], (set) => {
     for (const s of pool.perServer) set({ upstream: s.upstream }, s.requests);
   });
-  m.counterFrom('dnswall_upstream_failures_total', 'Tries that failed or were answered SERVFAIL/REFUSED (then the next upstream is tried), by upstream and reason', ['upstream', 'reason'], (set) => {
-    for (const s of pool.perServer) for (const [reason, v] of s.failures) set({ upstream: s.upstream, reason }, v);
-  });
+  m.counterFrom(
+    'dnswall_upstream_failures_total',
+    'Tries that failed or were answered SERVFAIL/REFUSED (then the next upstream is tried), by upstream and reason',
+    ['upstream', 'reason'],
+    (set) => {
+      for (const s of pool.perServer) for (const [reason, v] of s.failures) set({ upstream: s.upstream, reason }, v);
+    },
+  );
   m.counterFrom('dnswall_upstream_events_total', 'Upstream pool events (exchanges, sent, accepted, timeouts, failovers, tcpRetries, dropped replies, …)', ['event'], (set) => {
     for (const [k, v] of Object.entries(pool.stats)) if (typeof v === 'number') set({ event: k }, v);
   });

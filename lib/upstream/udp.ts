@@ -139,10 +139,7 @@ export class UdpPool {
     }
     if (rinfo.address !== p.server.host || rinfo.port !== p.server.port) {
       this.stats.droppedSource++;
-      this.log?.debug(
-        { from: rinfo.address, port: rinfo.port, expected: endpointText(p.server), id },
-        'dropped datagram: not from the server asked',
-      );
+      this.log?.debug({ from: rinfo.address, port: rinfo.port, expected: endpointText(p.server), id }, 'dropped datagram: not from the server asked');
       return;
     }
     if ((msg.readUInt16BE(2) & FLAG.QR) === 0 || !sameQuestion(p.wire, p.qEnd, msg)) {

@@ -133,9 +133,7 @@ export class Upstreams {
       if (i > 0) this.stats.failovers++;
       let transport: 'udp' | 'tcp' = tcpFirst ? 'tcp' : 'udp';
       try {
-        let reply = tcpFirst
-          ? await this.tcp.query(wire, qEnd, server, this.timeoutMs)
-          : await this.udp.query(wire, qEnd, server, this.timeoutMs);
+        let reply = tcpFirst ? await this.tcp.query(wire, qEnd, server, this.timeoutMs) : await this.udp.query(wire, qEnd, server, this.timeoutMs);
         if (!tcpFirst && (reply.readUInt16BE(2) & FLAG.TC) !== 0) {
           this.stats.tcpRetries++;
           transport = 'tcp';
@@ -163,11 +161,7 @@ export class Upstreams {
     }
     if (fallback) return { ...fallback, ms: performance.now() - t0 };
     const code = attempts.every((a) => a.code === 'TIMEOUT') ? 'TIMEOUT' : 'ALL_FAILED';
-    throw new UpstreamError(
-      code,
-      `no upstream answered ${q.name || '.'}/${q.qtype}: ${attempts.map((a) => a.message).join('; ')}`,
-      attempts,
-    );
+    throw new UpstreamError(code, `no upstream answered ${q.name || '.'}/${q.qtype}: ${attempts.map((a) => a.message).join('; ')}`, attempts);
   }
 }
 

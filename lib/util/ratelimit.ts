@@ -7,7 +7,10 @@ export class LogLimiter {
   private last = Date.now();
   private dropped = 0;
 
-  constructor(private readonly perSecond: number, private readonly burst = perSecond) {
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst = perSecond,
+  ) {
     this.tokens = burst;
   }
 

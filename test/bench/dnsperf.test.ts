@@ -47,12 +47,21 @@ t.test('percentile picks the nearest rank', async (t) => {
 });
 
 t.test('summary: medians over rounds and the goal checks', async (t) => {
-  const run = (target: RunRecord['target'], workload: RunRecord['workload'], qps: number, p99?: number): RunRecord =>
-    ({ round: 1, target, workload, startMs: 1, result: { sent: 10, completed: 10, lost: 0, qps, avgLatencyMs: 1, rcodes: {}, p50Ms: p99, p99Ms: p99 } });
+  const run = (target: RunRecord['target'], workload: RunRecord['workload'], qps: number, p99?: number): RunRecord => ({
+    round: 1,
+    target,
+    workload,
+    startMs: 1,
+    result: { sent: 10, completed: 10, lost: 0, qps, avgLatencyMs: 1, rcodes: {}, p50Ms: p99, p99Ms: p99 },
+  });
   const s = summarize([
-    run('dnswall', 'unique', 100), run('dnswall', 'unique', 300), run('dnswall', 'unique', 200),
+    run('dnswall', 'unique', 100),
+    run('dnswall', 'unique', 300),
+    run('dnswall', 'unique', 200),
     run('dnsmasq-nftset', 'unique', 50),
-    run('dnswall', 'latency', 2000, 3), run('direct', 'latency', 2000, 1.5), run('dnsmasq', 'latency', 2000, 2),
+    run('dnswall', 'latency', 2000, 3),
+    run('direct', 'latency', 2000, 1.5),
+    run('dnsmasq', 'latency', 2000, 2),
   ]);
   t.equal(s.qps.unique.dnswall, 200);
   const byWhat = Object.fromEntries(s.checks.map((c) => [c.what, c]));

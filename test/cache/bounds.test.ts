@@ -68,4 +68,3 @@ t.test('an entry with no whole second left is a miss and is dropped', async (t) 
   t.equal(c.size, 0, 'evicted');
   t.equal(c.bytes, 0);
 });
-

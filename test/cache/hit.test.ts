@@ -22,13 +22,20 @@ t.test('TTLs go down by whole seconds elapsed, in every section, never below 0',
   clock.advance(2999);
   const h = c.get(cacheKey(q), wire, q)!;
   t.same(ttls(h.wire), [28, 48, 3598, 0], '2.999 s counts as 2; the additional stops at 0');
-  t.same(h.answer.addresses.map((a) => [a.address, a.ttl]), [['198.18.0.10', 28], ['198.18.0.11', 48]], 'AnswerInfo TTLs reduced the same way');
+  t.same(
+    h.answer.addresses.map((a) => [a.address, a.ttl]),
+    [
+      ['198.18.0.10', 28],
+      ['198.18.0.11', 48],
+    ],
+    'AnswerInfo TTLs reduced the same way',
+  );
   const opt = dnsPacket.decode(h.wire).additionals!.find((a) => a.type === 'OPT') as { udpPayloadSize: number; flags?: number };
   t.equal(opt.udpPayloadSize, 1232, 'OPT class (UDP size) untouched');
   t.same(c.stats.hits, 2);
 });
 
-t.test('the client\'s ID, question bytes (0x20 case) and RD bit', async (t) => {
+t.test("the client's ID, question bytes (0x20 case) and RD bit", async (t) => {
   const c = new AnswerCache(big);
   const first = query('api.example.com', { id: 0x1111 });
   const r = reply('api.example.com', { id: 0x1111, answers: [A('api.example.com', '198.18.0.10', 30)] });
@@ -48,7 +55,7 @@ t.test('the client\'s ID, question bytes (0x20 case) and RD bit', async (t) => {
   t.equal(again.wire.readUInt16BE(0), 0x1111);
 });
 
-t.test('the stored bytes are a copy: editing the caller\'s buffer changes nothing', async (t) => {
+t.test("the stored bytes are a copy: editing the caller's buffer changes nothing", async (t) => {
   const c = new AnswerCache(big);
   const { q, wire } = query('api.example.com');
   const r = reply('api.example.com', { answers: [A('api.example.com', '198.18.0.10', 30)] });
@@ -65,7 +72,15 @@ t.test('EDNS, DO and CD are part of the key', async (t) => {
   const plain = query('api.example.com');
   const r = reply('api.example.com', { answers: [A('api.example.com', '198.18.0.10', 30)] });
   c.put(cacheKey(plain.q), r.wire, r.answer);
-  const keys = new Set([plain, query('api.example.com', { edns: true }), query('api.example.com', { do: true }), query('api.example.com', { cd: true }), query('api.example.com', { type: 'AAAA' })].map((x) => cacheKey(x.q)));
+  const keys = new Set(
+    [
+      plain,
+      query('api.example.com', { edns: true }),
+      query('api.example.com', { do: true }),
+      query('api.example.com', { cd: true }),
+      query('api.example.com', { type: 'AAAA' }),
+    ].map((x) => cacheKey(x.q)),
+  );
   t.equal(keys.size, 5);
   for (const o of [{ edns: true }, { do: true }, { cd: true }]) {
     const x = query('api.example.com', o);

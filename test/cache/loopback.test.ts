@@ -22,7 +22,10 @@ async function ask(f: Forwarder, name: string, source = '127.0.0.1', id = 4242):
     await new Promise<void>((r) => sock.bind(0, source, () => r()));
     const got = new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no reply for ${name} from ${source} in 3 s`)), 3000);
-      sock.once('message', (m) => { clearTimeout(timer); resolve(m); });
+      sock.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
     });
     sock.send(dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name }] }), f.port, '127.0.0.1');
     const wire = await got;
@@ -44,10 +47,16 @@ t.test('cache on loopback', async (t) => {
     const b = await ask(f, 'api.example.com', '127.0.0.1', 2);
     t.equal(upstreamCount(f, 'api.example.com'), 1, 'the zone server saw one query');
     t.equal(b.id, 2);
-    t.same(b.answers!.map((x) => (x as { data: string }).data), ['198.18.0.10']);
+    t.same(
+      b.answers!.map((x) => (x as { data: string }).data),
+      ['198.18.0.10'],
+    );
     t.equal(ttlOf(a), 30);
     t.equal(f.programmer.calls.length, 2, 'a hit goes through nftset too');
-    t.same(f.programmer.calls.map((c) => [...c[0].destination].join('.')), ['198.18.0.10', '198.18.0.10']);
+    t.same(
+      f.programmer.calls.map((c) => [...c[0].destination].join('.')),
+      ['198.18.0.10', '198.18.0.10'],
+    );
   });
 
   t.test('after 2+ s the client TTL and the element timeout are the remaining TTL', async (t) => {
@@ -71,7 +80,7 @@ t.test('cache on loopback', async (t) => {
     t.same([...els[0].destination], [198, 18, 0, 10]);
   });
 
-  t.test('0x20: a hit carries the asking client\'s name case', async (t) => {
+  t.test("0x20: a hit carries the asking client's name case", async (t) => {
     const r = await ask(f, 'aPi.eXaMpLe.CoM', '127.0.0.3', 77);
     t.equal(r.questions![0].name, 'aPi.eXaMpLe.CoM');
     t.equal(r.id, 77);
@@ -83,7 +92,10 @@ t.test('cache on loopback', async (t) => {
     await ask(f, 'www.example.com');
     const r = await ask(f, 'www.example.com', '127.0.0.4');
     t.equal(upstreamCount(f, 'www.example.com'), 1);
-    t.same(r.answers!.map((a) => a.type), ['CNAME', 'A', 'A']);
+    t.same(
+      r.answers!.map((a) => a.type),
+      ['CNAME', 'A', 'A'],
+    );
     t.same(f.programmer.calls[1].map((e) => [...e.source].join('.') + ' ' + [...e.destination].join('.')).sort(), ['127.0.0.4 198.18.0.20', '127.0.0.4 198.18.0.21']);
   });
 

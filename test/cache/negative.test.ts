@@ -23,14 +23,26 @@ function lifetime(put: (c: AnswerCache) => void, name = 'x.example.com'): number
 
 t.test('positive: least TTL of the answer section', async (t) => {
   const r = reply('x.example.com', { answers: [A('x.example.com', '198.18.0.1', 40), A('x.example.com', '198.18.0.2', 25)], authorities: [SOA(5, 5)] });
-  t.equal(lifetime((c) => c.put(cacheKey(query('x.example.com').q), r.wire, r.answer)), 25, 'authority TTLs do not count for a positive answer');
+  t.equal(
+    lifetime((c) => c.put(cacheKey(query('x.example.com').q), r.wire, r.answer)),
+    25,
+    'authority TTLs do not count for a positive answer',
+  );
 });
 
 t.test('NXDOMAIN: min(SOA TTL, SOA MINIMUM)', async (t) => {
   const a = reply('x.example.com', { rcode: 'NXDOMAIN', authorities: [SOA(300, 60)] });
-  t.equal(lifetime((c) => t.equal(c.put(cacheKey(query('x.example.com').q), a.wire, a.answer), 'negative')), 60, 'MINIMUM smaller');
+  t.equal(
+    lifetime((c) => t.equal(c.put(cacheKey(query('x.example.com').q), a.wire, a.answer), 'negative')),
+    60,
+    'MINIMUM smaller',
+  );
   const b = reply('x.example.com', { rcode: 'NXDOMAIN', authorities: [SOA(45, 600)] });
-  t.equal(lifetime((c) => c.put(cacheKey(query('x.example.com').q), b.wire, b.answer)), 45, 'SOA TTL smaller');
+  t.equal(
+    lifetime((c) => c.put(cacheKey(query('x.example.com').q), b.wire, b.answer)),
+    45,
+    'SOA TTL smaller',
+  );
   const clock = manualClock();
   const c = new AnswerCache({ ...opts, now: clock.now });
   const { q, wire } = query('x.example.com', { id: 77 });
@@ -44,7 +56,10 @@ t.test('NXDOMAIN: min(SOA TTL, SOA MINIMUM)', async (t) => {
 
 t.test('NODATA (NOERROR, no answers) with SOA is negative-cached', async (t) => {
   const r = reply('x.example.com', { authorities: [SOA(120, 30)] });
-  t.equal(lifetime((c) => t.equal(c.put(cacheKey(query('x.example.com').q), r.wire, r.answer), 'negative')), 30);
+  t.equal(
+    lifetime((c) => t.equal(c.put(cacheKey(query('x.example.com').q), r.wire, r.answer), 'negative')),
+    30,
+  );
 });
 
 t.test('not cached', async (t) => {
@@ -71,7 +86,7 @@ t.test('not cached', async (t) => {
 t.test('hostile bytes never throw and are not cached', async (t) => {
   const r = reply('x.example.com', { answers: [A('x.example.com', '198.18.0.1', 30)], authorities: [SOA(60, 60)] });
   let seed = 7;
-  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   let cached = 0;
   let outside = 0;
   for (let i = 0; i < 3000; i++) {

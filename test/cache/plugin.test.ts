@@ -13,8 +13,14 @@ const allow: Decision = { verdict: 'allow', policies: ['p'], policy: 'p', patter
 function request(name: string, o: { id?: number; verdict?: Decision['verdict']; maxReplySize?: number; address?: string } = {}): Request {
   const { wire, q } = query(name, { id: o.id });
   return {
-    wire, query: q, peer: { address: o.address ?? '127.0.0.1', family: 4, port: 5353 }, local: { address: '127.0.0.1', port: 53 }, transport: 'udp',
-    maxReplySize: o.maxReplySize ?? 512, received: process.hrtime.bigint(), timings: {},
+    wire,
+    query: q,
+    peer: { address: o.address ?? '127.0.0.1', family: 4, port: 5353 },
+    local: { address: '127.0.0.1', port: 53 },
+    transport: 'udp',
+    maxReplySize: o.maxReplySize ?? 512,
+    received: process.hrtime.bigint(),
+    timings: {},
     decision: o.verdict === undefined ? allow : { ...allow, verdict: o.verdict },
   };
 }
@@ -41,7 +47,10 @@ t.test('an allowed answer is stored; the next one comes from the cache with its 
   const second = await h(request('a.example.com', { id: 2, address: '127.0.0.2' }));
   t.equal(second.origin, 'cache');
   t.equal(second.wire.readUInt16BE(0), 2);
-  t.same(second.answer?.addresses.map((a) => a.address), ['198.18.2.1']);
+  t.same(
+    second.answer?.addresses.map((a) => a.address),
+    ['198.18.2.1'],
+  );
   t.same(up.calls, ['a.example.com'], 'upstream asked once');
   t.same({ hits: p.stats.hits, inserts: p.stats.inserts }, { hits: 1, inserts: 1 });
 });
@@ -77,8 +86,14 @@ t.test('identical concurrent misses go upstream once; each waiter gets its own I
   const h = p.setup(up.handler, log);
   const rs = await Promise.all([1, 2, 3, 4, 5].map((id) => h(request('d.example.com', { id }))));
   t.same(up.calls, ['d.example.com']);
-  t.same(rs.map((r) => r.wire.readUInt16BE(0)), [1, 2, 3, 4, 5]);
-  t.same(rs.map((r) => r.origin), ['upstream', 'cache', 'cache', 'cache', 'cache']);
+  t.same(
+    rs.map((r) => r.wire.readUInt16BE(0)),
+    [1, 2, 3, 4, 5],
+  );
+  t.same(
+    rs.map((r) => r.origin),
+    ['upstream', 'cache', 'cache', 'cache', 'cache'],
+  );
   t.equal(new Set(rs.map((r) => r.wire)).size, 5, 'five buffers');
 });
 

@@ -5,17 +5,28 @@ import { readAnswer } from '../../lib/dns/answer';
 import type { Query, AnswerInfo } from '../../lib/dns/types';
 
 export const SOA = (ttl: number, minimum: number): dnsPacket.Answer => ({
-  type: 'SOA', name: 'example.com', ttl,
+  type: 'SOA',
+  name: 'example.com',
+  ttl,
   data: { mname: 'ns1.example.com', rname: 'hostmaster.example.com', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum },
 });
 
-export interface QueryOpts { id?: number; type?: string; edns?: boolean; do?: boolean; cd?: boolean; rd?: boolean }
+export interface QueryOpts {
+  id?: number;
+  type?: string;
+  edns?: boolean;
+  do?: boolean;
+  cd?: boolean;
+  rd?: boolean;
+}
 
 export function query(name: string, o: QueryOpts = {}): { wire: Buffer; q: Query } {
   let flags = o.rd === false ? 0 : dnsPacket.RECURSION_DESIRED;
   if (o.cd) flags |= dnsPacket.CHECKING_DISABLED;
   const wire = dnsPacket.encode({
-    type: 'query', id: o.id ?? 1, flags,
+    type: 'query',
+    id: o.id ?? 1,
+    flags,
     questions: [{ name, type: (o.type ?? 'A') as dnsPacket.RecordType }],
     additionals: o.edns || o.do ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: o.do ? dnsPacket.DNSSEC_OK : 0 } as dnsPacket.Answer] : [],
   });
@@ -37,10 +48,16 @@ export function reply(name: string, o: ReplyOpts = {}, ttlMax = 86400): { wire: 
   if (o.cd) flags |= dnsPacket.CHECKING_DISABLED;
   flags |= RCODES[o.rcode ?? 'NOERROR']; // dns-packet encodes the rcode only from the flags word
   const wire = dnsPacket.encode({
-    type: 'response', id: o.id ?? 1, flags,
+    type: 'response',
+    id: o.id ?? 1,
+    flags,
     questions: [{ name, type: (o.type ?? 'A') as dnsPacket.RecordType }],
-    answers: o.answers ?? [], authorities: o.authorities ?? [],
-    additionals: [...(o.additionals ?? []), ...(o.edns || o.do ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: o.do ? dnsPacket.DNSSEC_OK : 0 } as dnsPacket.Answer] : [])],
+    answers: o.answers ?? [],
+    authorities: o.authorities ?? [],
+    additionals: [
+      ...(o.additionals ?? []),
+      ...(o.edns || o.do ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: o.do ? dnsPacket.DNSSEC_OK : 0 } as dnsPacket.Answer] : []),
+    ],
   });
   return { wire, answer: readAnswer(wire, name.toLowerCase(), 1, ttlMax) };
 }
@@ -52,12 +69,15 @@ export const A = (name: string, data: string, ttl: number): dnsPacket.Answer => 
 /** A clock the tests move by hand (ms). */
 export function manualClock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;
-  return { now: () => t, advance: (ms) => { t += ms; } };
+  return {
+    now: () => t,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 export function ttls(wire: Buffer): number[] {
   const p = dnsPacket.decode(wire);
-  return [...(p.answers ?? []), ...(p.authorities ?? []), ...(p.additionals ?? [])]
-    .filter((r) => r.type !== 'OPT')
-    .map((r) => (r as { ttl: number }).ttl);
+  return [...(p.answers ?? []), ...(p.authorities ?? []), ...(p.additionals ?? [])].filter((r) => r.type !== 'OPT').map((r) => (r as { ttl: number }).ttl);
 }

@@ -50,8 +50,24 @@ t.test('explain: verdict, policy and pattern', async (t) => {
 });
 
 t.test('explain --address: would the answer guard strip it for this source, and why', async (t) => {
-  const r = run('explain', '-c', EXAMPLE, '--source', '10.244.1.5', 'api.stripe.com',
-    '--address', '169.254.169.254', '--address', '::ffff:127.0.0.1', '--address', '10.96.0.10', '--address', '10.0.0.7', '--address', '198.18.0.1');
+  const r = run(
+    'explain',
+    '-c',
+    EXAMPLE,
+    '--source',
+    '10.244.1.5',
+    'api.stripe.com',
+    '--address',
+    '169.254.169.254',
+    '--address',
+    '::ffff:127.0.0.1',
+    '--address',
+    '10.96.0.10',
+    '--address',
+    '10.0.0.7',
+    '--address',
+    '198.18.0.1',
+  );
   t.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n');
   t.match(lines[0], /^allow\s+policy=frontend/);
@@ -62,7 +78,10 @@ t.test('explain --address: would the answer guard strip it for this source, and 
   t.equal(lines[5], 'guard  198.18.0.1: kept (in no guarded range)');
   t.equal(lines.length, 6);
   // another policy's source: the frontend exception does not apply
-  t.match(run('explain', '-c', EXAMPLE, '--source', '10.244.2.5', 'x.example.com', '--address', '10.96.0.10').stdout, /guard {2}10\.96\.0\.10: stripped if the name were allowed \(answers\.denyCIDRs 10\.96\.0\.0\/12\)/);
+  t.match(
+    run('explain', '-c', EXAMPLE, '--source', '10.244.2.5', 'x.example.com', '--address', '10.96.0.10').stdout,
+    /guard {2}10\.96\.0\.10: stripped if the name were allowed \(answers\.denyCIDRs 10\.96\.0\.0\/12\)/,
+  );
   t.match(run('explain', '-c', EXAMPLE, '--source', '192.0.2.99', 'x.com', '--address', '127.0.0.1').stdout, /guard {2}127\.0\.0\.1: not applied \(unmanaged source/);
   const bad = run('explain', '-c', EXAMPLE, '--source', '10.244.1.5', 'x.com', '--address', '1.2.3');
   t.equal(bad.status, 1);

@@ -22,7 +22,10 @@ t.test('absent, null or empty: no extra ranges', async (t) => {
 
 t.test('CIDRs and bare addresses, IPv4 and IPv6, in canonical form', async (t) => {
   const cfg = parseConfig('answers:\n  denyCIDRs: ["10.0.0.0/8", "192.0.2.7", "FD00:10:96::/112", "::ffff:10.0.0.0/104"]\n', 'a.yaml');
-  t.same(cfg.answers.denyCIDRs.map((c) => c.cidr), ['10.0.0.0/8', '192.0.2.7/32', 'fd00:10:96::/112', '::ffff:a00:0/104']);
+  t.same(
+    cfg.answers.denyCIDRs.map((c) => c.cidr),
+    ['10.0.0.0/8', '192.0.2.7/32', 'fd00:10:96::/112', '::ffff:a00:0/104'],
+  );
   t.same(cfg.answers.denyCIDRs[0], { cidr: '10.0.0.0/8', family: 4, address: '10.0.0.0', prefix: 8 });
 });
 

@@ -44,10 +44,7 @@ t.test('partial sections keep the other defaults', async (t) => {
 });
 
 t.test('values as written', async (t) => {
-  const cfg = parseConfig(
-    'denyResponse: refused\nenforce: {action: drop}\nnftables: {table: dnswall_test_1}\nttl: {min: 0, max: 0, grace: 0}\n',
-    'd.yaml',
-  );
+  const cfg = parseConfig('denyResponse: refused\nenforce: {action: drop}\nnftables: {table: dnswall_test_1}\nttl: {min: 0, max: 0, grace: 0}\n', 'd.yaml');
   t.equal(cfg.denyResponse, 'refused');
   t.equal(cfg.enforce.action, 'drop');
   t.equal(cfg.nftables.table, 'dnswall_test_1');
@@ -81,15 +78,10 @@ t.test('policies: patterns lowercased without trailing dot, bare IPs are host ro
 });
 
 t.test('anchors and aliases may share lists; alias bombs are refused', async (t) => {
-  const cfg = parseConfig(
-    'policies:\n  - name: a\n    sources: &pods [10.0.0.0/8]\n  - name: b\n    sources: *pods\n',
-    'd.yaml',
-  );
+  const cfg = parseConfig('policies:\n  - name: a\n    sources: &pods [10.0.0.0/8]\n  - name: b\n    sources: *pods\n', 'd.yaml');
   t.same(cfg.policies[1].sources, cfg.policies[0].sources);
   const many = Array(250).fill('*x').join(', ');
-  const err = t.throws(() =>
-    parseConfig(`policies:\n  - name: p\n    sources: [&x 10.0.0.0/8, ${many}]\n`, 'many.yaml'),
-  ) as Error;
+  const err = t.throws(() => parseConfig(`policies:\n  - name: p\n    sources: [&x 10.0.0.0/8, ${many}]\n`, 'many.yaml')) as Error;
   t.match(err.message, /many\.yaml:3:\d+ more than 200 alias uses/);
 });
 

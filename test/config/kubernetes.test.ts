@@ -57,10 +57,27 @@ t.test('valid: the README example shapes', async (t) => {
     watchIdleMs: 30000,
   });
   const src = cfg.policies[0].sources;
-  t.same(src[1], { kind: 'pods', namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' }, matchExpressions: [] }, podSelector: { matchLabels: { app: 'frontend' }, matchExpressions: [] } });
-  t.same(src[2], { kind: 'pods', namespaceSelector: null, podSelector: { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'In', values: ['web', '1'] }, { key: 'canary', operator: 'DoesNotExist', values: [] }] } });
+  t.same(src[1], {
+    kind: 'pods',
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' }, matchExpressions: [] },
+    podSelector: { matchLabels: { app: 'frontend' }, matchExpressions: [] },
+  });
+  t.same(src[2], {
+    kind: 'pods',
+    namespaceSelector: null,
+    podSelector: {
+      matchLabels: {},
+      matchExpressions: [
+        { key: 'tier', operator: 'In', values: ['web', '1'] },
+        { key: 'canary', operator: 'DoesNotExist', values: [] },
+      ],
+    },
+  });
   t.same(src[3], { kind: 'pods', namespaceSelector: { matchLabels: {}, matchExpressions: [] }, podSelector: null }, 'namespaceSelector {} = every namespace');
-  t.match(summarize(cfg), /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms, kubelet cgroup root \/kubelet, silent watch reconnected after 30000 ms/);
+  t.match(
+    summarize(cfg),
+    /kubernetes kubeconfig \/etc\/dnswall\/kubeconfig, node node-1, pod CIDRs 10\.244\.1\.0\/24, fd00:10:244:1::\/64, unknown pods held 500 ms, kubelet cgroup root \/kubelet, silent watch reconnected after 30000 ms/,
+  );
   t.match(summarize(cfg), /frontend: 1 CIDR \+ 3 pod selectors/);
 });
 

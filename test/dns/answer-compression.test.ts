@@ -15,7 +15,10 @@ t.test('owners and CNAME targets through pointers', async (t) => {
   const r = Buffer.concat([header(1, 0x8180, 1, 2, 0, 0), q, cnameRr, aRr]);
   const info = readAnswer(r, 'www.example.com', 1, 600);
   t.same(info.chain, ['www.example.com', 'edge.example.com']);
-  t.same(info.addresses.map((x) => x.address), ['192.0.2.5']);
+  t.same(
+    info.addresses.map((x) => x.address),
+    ['192.0.2.5'],
+  );
 });
 
 t.test('bad pointers throw, they do not hang', async (t) => {
@@ -46,11 +49,23 @@ t.test('a pointer loop in the question of a reply', async (t) => {
 
 t.test('owners pointing at other names stay apart', async (t) => {
   // owner -> 16 is "example.com", owner -> 12 is "www.example.com": only the latter is the query
-  const r = Buffer.concat([header(1, 0x8180, 1, 3, 0, 0), q,
+  const r = Buffer.concat([
+    header(1, 0x8180, 1, 3, 0, 0),
+    q,
     rr(Buffer.from([0xc0, 16]), TYPE.A, CLASS.IN, 60, ip4('203.0.113.1')),
     rr(Buffer.from([0xc0, 12]), TYPE.A, CLASS.IN, 60, ip4('192.0.2.1')),
-    rr(rawName(['evil'], 12), TYPE.A, CLASS.IN, 60, ip4('203.0.113.2'))]);
-  t.same(readAnswer(r, 'www.example.com', 1, 600).addresses.map((x) => x.address), ['192.0.2.1']);
-  t.same(readAnswer(r, 'example.com', 1, 600).addresses.map((x) => x.address), ['203.0.113.1']);
-  t.same(readAnswer(r, 'evil.www.example.com', 1, 600).addresses.map((x) => x.address), ['203.0.113.2']);
+    rr(rawName(['evil'], 12), TYPE.A, CLASS.IN, 60, ip4('203.0.113.2')),
+  ]);
+  t.same(
+    readAnswer(r, 'www.example.com', 1, 600).addresses.map((x) => x.address),
+    ['192.0.2.1'],
+  );
+  t.same(
+    readAnswer(r, 'example.com', 1, 600).addresses.map((x) => x.address),
+    ['203.0.113.1'],
+  );
+  t.same(
+    readAnswer(r, 'evil.www.example.com', 1, 600).addresses.map((x) => x.address),
+    ['203.0.113.2'],
+  );
 });

@@ -9,8 +9,7 @@ const v6b = Buffer.from('20010db8000000000000000000000002', 'hex');
 
 /** A reply for www.example.com HTTPS; the question name sits at offset 12 for pointers. */
 function httpsReply(records: Buffer[]): Buffer {
-  return Buffer.concat([header(7, 0x8180, 1, records.length, 0, 0),
-    question(rawName(['www', 'example', 'com']), TYPE.HTTPS), ...records]);
+  return Buffer.concat([header(7, 0x8180, 1, records.length, 0, 0), question(rawName(['www', 'example', 'com']), TYPE.HTTPS), ...records]);
 }
 const owner = Buffer.from([0xc0, 12]);
 
@@ -22,14 +21,24 @@ t.test('ServiceMode hints are collected with the record TTL', async (t) => {
     [SVCPARAM.IPV6HINT, Buffer.concat([v6a, v6b])],
   ]);
   const info = readAnswer(httpsReply([rr(owner, TYPE.HTTPS, CLASS.IN, 120, rd)]), 'www.example.com', TYPE.HTTPS, 60);
-  t.same(info.addresses.map((x) => [x.family, x.address, x.ttl]),
-    [[4, '192.0.2.10', 60], [4, '192.0.2.11', 60], [6, '2001:db8::1', 60], [6, '2001:db8::2', 60]]);
+  t.same(
+    info.addresses.map((x) => [x.family, x.address, x.ttl]),
+    [
+      [4, '192.0.2.10', 60],
+      [4, '192.0.2.11', 60],
+      [6, '2001:db8::1', 60],
+      [6, '2001:db8::2', 60],
+    ],
+  );
 });
 
 t.test('SVCB works the same, with a target name', async (t) => {
   const rd = svcRdata(2, rawName(['svc', 'example', 'net']), [[SVCPARAM.IPV4HINT, ip4('198.51.100.1')]]);
   const info = readAnswer(httpsReply([rr(owner, TYPE.SVCB, CLASS.IN, 30, rd)]), 'www.example.com', TYPE.SVCB, 600);
-  t.same(info.addresses.map((x) => x.address), ['198.51.100.1']);
+  t.same(
+    info.addresses.map((x) => x.address),
+    ['198.51.100.1'],
+  );
 });
 
 t.test('AliasMode (priority 0) hints are ignored', async (t) => {
@@ -39,14 +48,15 @@ t.test('AliasMode (priority 0) hints are ignored', async (t) => {
 });
 
 t.test('hints of records owned by other names are ignored; chain names count', async (t) => {
-  const other = rr(rawName(['evil', 'example']), TYPE.HTTPS, CLASS.IN, 30,
-    svcRdata(1, Buffer.from([0]), [[SVCPARAM.IPV4HINT, ip4('203.0.113.1')]]));
+  const other = rr(rawName(['evil', 'example']), TYPE.HTTPS, CLASS.IN, 30, svcRdata(1, Buffer.from([0]), [[SVCPARAM.IPV4HINT, ip4('203.0.113.1')]]));
   const cn = rr(owner, TYPE.CNAME, CLASS.IN, 30, rawName(['cdn', 'example']));
-  const viaChain = rr(rawName(['CDN', 'example']), TYPE.HTTPS, CLASS.IN, 30,
-    svcRdata(1, Buffer.from([0]), [[SVCPARAM.IPV6HINT, v6a]]));
+  const viaChain = rr(rawName(['CDN', 'example']), TYPE.HTTPS, CLASS.IN, 30, svcRdata(1, Buffer.from([0]), [[SVCPARAM.IPV6HINT, v6a]]));
   const info = readAnswer(httpsReply([other, viaChain, cn]), 'www.example.com', TYPE.HTTPS, 600);
   t.same(info.chain, ['www.example.com', 'cdn.example']);
-  t.same(info.addresses.map((x) => x.address), ['2001:db8::1']);
+  t.same(
+    info.addresses.map((x) => x.address),
+    ['2001:db8::1'],
+  );
 });
 
 t.test('malformed SvcParams throw DnsFormatError', async (t) => {

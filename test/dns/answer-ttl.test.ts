@@ -4,18 +4,23 @@ import { readAnswer } from '../../lib/dns/answer';
 import { reply, a, aaaa, cname, packet } from './helpers';
 
 function big(): Buffer {
-  return reply('www.example.com', 'A', [
-    cname('www.example.com', 'x.example', 100000),
-    a('x.example', '192.0.2.1', 5),
-    a('x.example', '192.0.2.2', 3600),
-    { type: 'TXT', name: 'x.example', ttl: 999999, class: 'IN', data: ['hello'] },
-  ], {
-    authorities: [{ type: 'NS', name: 'example', ttl: 172800, class: 'IN', data: 'ns.example' }],
-    additionals: [
-      aaaa('ns.example', '2001:db8::53', 172800),
-      { type: 'OPT', name: '.', udpPayloadSize: 4096, flags: packet.DNSSEC_OK, extendedRcode: 0, options: [] } as unknown as packet.Answer,
+  return reply(
+    'www.example.com',
+    'A',
+    [
+      cname('www.example.com', 'x.example', 100000),
+      a('x.example', '192.0.2.1', 5),
+      a('x.example', '192.0.2.2', 3600),
+      { type: 'TXT', name: 'x.example', ttl: 999999, class: 'IN', data: ['hello'] },
     ],
-  });
+    {
+      authorities: [{ type: 'NS', name: 'example', ttl: 172800, class: 'IN', data: 'ns.example' }],
+      additionals: [
+        aaaa('ns.example', '2001:db8::53', 172800),
+        { type: 'OPT', name: '.', udpPayloadSize: 4096, flags: packet.DNSSEC_OK, extendedRcode: 0, options: [] } as unknown as packet.Answer,
+      ],
+    },
+  );
 }
 
 t.test('every TTL is capped at ttlMax, in the buffer itself', async (t) => {
@@ -26,7 +31,13 @@ t.test('every TTL is capped at ttlMax, in the buffer itself', async (t) => {
   const all = [...(d.answers ?? []), ...(d.authorities ?? []), ...(d.additionals ?? [])];
   const ttls = all.filter((x) => x.type !== 'OPT').map((x) => (x as { ttl: number }).ttl);
   t.same(ttls, [600, 5, 600, 600, 600, 600]);
-  t.same(info.addresses.map((x) => [x.address, x.ttl]), [['192.0.2.1', 5], ['192.0.2.2', 600]]);
+  t.same(
+    info.addresses.map((x) => [x.address, x.ttl]),
+    [
+      ['192.0.2.1', 5],
+      ['192.0.2.2', 600],
+    ],
+  );
   const opt = all.find((x) => x.type === 'OPT') as unknown as { udpPayloadSize: number; flags: number };
   t.equal(opt.udpPayloadSize, 4096);
   t.equal(opt.flags & packet.DNSSEC_OK, packet.DNSSEC_OK, 'DO bit (OPT TTL field) untouched');

@@ -19,13 +19,25 @@ const TTL_MAX = 300;
 const seeds: Buffer[] = [
   query('www.example.com'),
   ednsQuery('API.Example.org', 'AAAA', 4096, packet.DNSSEC_OK),
-  reply('www.example.com', 'A', [cname('www.example.com', 'edge.example.net'), a('edge.example.net', '192.0.2.1', 900),
-    aaaa('edge.example.net', '2001:db8::1')], { additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as unknown as packet.Answer] }),
-  Buffer.concat([header(1, 0x8180, 1, 3, 0, 0), question(rawName(['www', 'example', 'com']), TYPE.HTTPS),
+  reply('www.example.com', 'A', [cname('www.example.com', 'edge.example.net'), a('edge.example.net', '192.0.2.1', 900), aaaa('edge.example.net', '2001:db8::1')], {
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232 } as unknown as packet.Answer],
+  }),
+  Buffer.concat([
+    header(1, 0x8180, 1, 3, 0, 0),
+    question(rawName(['www', 'example', 'com']), TYPE.HTTPS),
     rr(Buffer.from([0xc0, 12]), TYPE.CNAME, CLASS.IN, 60, rawName(['cdn'], 16)),
-    rr(Buffer.from([0xc0, 45]), TYPE.HTTPS, CLASS.IN, 60, svcRdata(1, Buffer.from([0]),
-      [[SVCPARAM.IPV4HINT, ip4('192.0.2.7')], [SVCPARAM.IPV6HINT, Buffer.alloc(16, 1)]])),
-    rr(Buffer.from([0xc0, 45]), TYPE.A, CLASS.IN, 60, ip4('192.0.2.8'))]),
+    rr(
+      Buffer.from([0xc0, 45]),
+      TYPE.HTTPS,
+      CLASS.IN,
+      60,
+      svcRdata(1, Buffer.from([0]), [
+        [SVCPARAM.IPV4HINT, ip4('192.0.2.7')],
+        [SVCPARAM.IPV6HINT, Buffer.alloc(16, 1)],
+      ]),
+    ),
+    rr(Buffer.from([0xc0, 45]), TYPE.A, CLASS.IN, 60, ip4('192.0.2.8')),
+  ]),
 ];
 
 function mutate(rand: () => number, src: Buffer): Buffer {
@@ -37,7 +49,8 @@ function mutate(rand: () => number, src: Buffer): Buffer {
     if (r < 0.4 && b.length > 0) b[at] = Math.floor(rand() * 256);
     else if (r < 0.55 && b.length > 0) b[at] ^= 1 << Math.floor(rand() * 8);
     else if (r < 0.7) b = b.subarray(0, at);
-    else if (r < 0.8 && b.length > 1) b[at] = 0xc0 | Math.floor(rand() * 2); // pointer-ish bytes
+    else if (r < 0.8 && b.length > 1)
+      b[at] = 0xc0 | Math.floor(rand() * 2); // pointer-ish bytes
     else if (r < 0.9) b = Buffer.concat([b.subarray(0, at), Buffer.from([Math.floor(rand() * 256)]), b.subarray(at)]);
     else if (b.length >= 12) b.writeUInt16BE(Math.floor(rand() * 4), 4 + 2 * Math.floor(rand() * 4)); // counts
   }

@@ -21,12 +21,7 @@ export function ednsQuery(name: string, type: packet.RecordType = 'A', udpPayloa
 }
 
 /** A reply to `name`/`type` carrying the given answer records. */
-export function reply(
-  name: string,
-  type: packet.RecordType,
-  answers: packet.Answer[],
-  more: Partial<packet.Packet> = {},
-): Buffer {
+export function reply(name: string, type: packet.RecordType, answers: packet.Answer[], more: Partial<packet.Packet> = {}): Buffer {
   return packet.encode({
     type: 'response',
     id: 0x1234,

@@ -57,8 +57,7 @@ t.test('injective over random short labels', async (t) => {
 
 t.test('backward compression pointers in a reply are followed', async (t) => {
   // 12: example.com in the question; 29: www -> pointer to 12; 35: a -> pointer to 29
-  const msg = Buffer.concat([header(1, 0x8000, 1, 0, 0, 0), question(rawName(['Example', 'com'])),
-    rawName(['WWW'], 12), rawName(['a'], 29)]);
+  const msg = Buffer.concat([header(1, 0x8000, 1, 0, 0, 0), question(rawName(['Example', 'com'])), rawName(['WWW'], 12), rawName(['a'], 29)]);
   t.equal(readName(msg, 29, true), 35);
   t.equal(nameText(), 'www.example.com');
   t.same(readNameText(msg, 35), { name: 'a.www.example.com', end: 39 });

@@ -27,8 +27,7 @@ t.test('EDNS: size, DO bit, version', async (t) => {
   const q = parseQuery(ednsQuery('example.com', 'A', 4096, packet.DNSSEC_OK));
   t.same(q.edns, { udpSize: 4096, version: 0, do: true });
   t.equal(q.questionEnd, 12 + 13 + 4, 'question ends before the OPT record');
-  t.same(parseQuery(ednsQuery('example.com', 'A', 100)).edns, { udpSize: 512, version: 0, do: false },
-    'sizes below 512 mean 512');
+  t.same(parseQuery(ednsQuery('example.com', 'A', 100)).edns, { udpSize: 512, version: 0, do: false }, 'sizes below 512 mean 512');
   const v1 = ednsQuery('example.com');
   v1[v1.length - 5] = 1; // OPT TTL = EXT-RCODE, VERSION, FLAGS(2); then an empty RDLENGTH(2)
   t.equal(parseQuery(v1).edns?.version, 1);
@@ -36,9 +35,11 @@ t.test('EDNS: size, DO bit, version', async (t) => {
 
 t.test('EDNS options are validated, other records skipped', async (t) => {
   const withCookie = packet.encode({
-    type: 'query', id: 1, flags: 0, questions: [{ name: 'x.example', type: 'A' }],
-    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232,
-      options: [{ code: 10, data: Buffer.alloc(8, 7) }] } as unknown as packet.Answer],
+    type: 'query',
+    id: 1,
+    flags: 0,
+    questions: [{ name: 'x.example', type: 'A' }],
+    additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, options: [{ code: 10, data: Buffer.alloc(8, 7) }] } as unknown as packet.Answer],
   });
   t.equal(parseQuery(withCookie).edns?.udpSize, 1232);
   const bad = Buffer.from(withCookie);

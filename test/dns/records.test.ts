@@ -17,7 +17,14 @@ const classes = require('dns-packet/classes') as { toClass(s: string): number };
 
 const SEED = testSeed(0x5eed, 'DNS_FUZZ_SEED');
 
-interface Rec { section: number; type: number; klass: number; ttl: number; rdata: number; rdlen: number }
+interface Rec {
+  section: number;
+  type: number;
+  klass: number;
+  ttl: number;
+  rdata: number;
+  rdlen: number;
+}
 
 function walk(wire: Buffer): { qend: number; recs: Rec[] } {
   const w = new RecordWalker(wire);
@@ -67,7 +74,12 @@ t.test('next() skips unread questions; qdcount 0 has its end at the header', asy
 });
 
 t.test('refusals name the problem and the offset', async (t) => {
-  const walkAll = (b: Buffer) => () => { const w = new RecordWalker(b); while (w.next()) { /* walk */ } };
+  const walkAll = (b: Buffer) => () => {
+    const w = new RecordWalker(b);
+    while (w.next()) {
+      /* walk */
+    }
+  };
   t.throws(walkAll(Buffer.alloc(11)), { code: 'SHORT' });
   const q = query('a.example');
   t.throws(walkAll(Buffer.concat([header(1, 0x8180, 1, 1, 0, 0), q.subarray(12)])), /truncated name at offset 27/);
@@ -86,7 +98,9 @@ t.test('refusals name the problem and the offset', async (t) => {
 t.test('a truncated (TC) reply may end at a record boundary when stopAtEnd is set', async (t) => {
   const full = reply('a.example', 'A', [a('a.example', '192.0.2.1'), a('a.example', '192.0.2.2')]);
   const last = new RecordWalker(full);
-  while (last.next()) { /* to the last record */ }
+  while (last.next()) {
+    /* to the last record */
+  }
   const cut = Buffer.from(full.subarray(0, last.ownerAt)); // without the last A record
   const strict = new RecordWalker(cut);
   t.ok(strict.next());
@@ -105,22 +119,34 @@ function randomMessage(rand: () => number): Buffer {
     const name = pick(names);
     const ttl = Math.floor(rand() * 0xffffffff);
     switch (Math.floor(rand() * 7)) {
-      case 0: return { name, type: 'A', class: 'IN', ttl, data: `192.0.2.${Math.floor(rand() * 256)}` };
-      case 1: return { name, type: 'AAAA', class: 'IN', ttl, data: `2001:db8::${Math.floor(rand() * 0xffff).toString(16)}` };
-      case 2: return { name, type: 'CNAME', class: 'IN', ttl, data: pick(names) };
-      case 3: return { name, type: 'TXT', class: pick(['IN', 'CH'] as const), ttl, data: [randomBytes(rand, Math.floor(rand() * 40)).toString('hex')] };
-      case 4: return { name, type: 'MX', class: 'IN', ttl, data: { preference: Math.floor(rand() * 100), exchange: pick(names) } };
-      case 5: return { name, type: 'NS', class: 'IN', ttl, data: pick(names) };
-      default: return { name, type: 'SOA', class: 'IN', ttl, data: { mname: pick(names), rname: pick(names), serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } };
+      case 0:
+        return { name, type: 'A', class: 'IN', ttl, data: `192.0.2.${Math.floor(rand() * 256)}` };
+      case 1:
+        return { name, type: 'AAAA', class: 'IN', ttl, data: `2001:db8::${Math.floor(rand() * 0xffff).toString(16)}` };
+      case 2:
+        return { name, type: 'CNAME', class: 'IN', ttl, data: pick(names) };
+      case 3:
+        return { name, type: 'TXT', class: pick(['IN', 'CH'] as const), ttl, data: [randomBytes(rand, Math.floor(rand() * 40)).toString('hex')] };
+      case 4:
+        return { name, type: 'MX', class: 'IN', ttl, data: { preference: Math.floor(rand() * 100), exchange: pick(names) } };
+      case 5:
+        return { name, type: 'NS', class: 'IN', ttl, data: pick(names) };
+      default:
+        return { name, type: 'SOA', class: 'IN', ttl, data: { mname: pick(names), rname: pick(names), serial: 1, refresh: 2, retry: 3, expire: 4, minimum: 5 } };
     }
   };
   const n = () => Math.floor(rand() * 5);
   const additionals = Array.from({ length: n() }, rec);
-  if (rand() < 0.5) additionals.splice(Math.floor(rand() * (additionals.length + 1)), 0, { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as packet.Answer);
+  if (rand() < 0.5)
+    additionals.splice(Math.floor(rand() * (additionals.length + 1)), 0, { type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as packet.Answer);
   return packet.encode({
-    type: 'response', id: Math.floor(rand() * 65536), flags: 0,
+    type: 'response',
+    id: Math.floor(rand() * 65536),
+    flags: 0,
     questions: Array.from({ length: Math.floor(rand() * 3) }, () => ({ name: pick(names), type: pick(['A', 'AAAA', 'MX'] as const), class: 'IN' as const })),
-    answers: Array.from({ length: n() }, rec), authorities: Array.from({ length: n() }, rec), additionals,
+    answers: Array.from({ length: n() }, rec),
+    authorities: Array.from({ length: n() }, rec),
+    additionals,
   });
 }
 
@@ -130,7 +156,11 @@ const classNumber = (s: string) => (s.startsWith('UNKNOWN_') ? Number(s.slice(8)
 /** What dns-packet decodes, in the walker's terms; undefined when dns-packet refuses the message. */
 function theirs(wire: Buffer): Rec[] | undefined {
   let d: packet.Packet;
-  try { d = packet.decode(wire); } catch { return undefined; }
+  try {
+    d = packet.decode(wire);
+  } catch {
+    return undefined;
+  }
   const out: Rec[] = [];
   const add = (section: number, rs: packet.Answer[] | undefined) => {
     for (const r of rs ?? []) {
@@ -152,17 +182,37 @@ function theirs(wire: Buffer): Rec[] | undefined {
  * so messages are compared only when every RDATA has its natural length.
  */
 function naturallyFramed(wire: Buffer, rs: Rec[]): boolean {
-  const nameEnd = (at: number) => { try { return readName(wire, at, false); } catch { return -1; } };
+  const nameEnd = (at: number) => {
+    try {
+      return readName(wire, at, false);
+    } catch {
+      return -1;
+    }
+  };
   return rs.every((r) => {
     const end = r.rdata + r.rdlen;
     switch (r.type) {
-      case TYPE.A: return r.rdlen === 4;
-      case TYPE.AAAA: return r.rdlen === 16;
-      case TYPE.CNAME: case TYPE.NS: case TYPE.PTR: return nameEnd(r.rdata) === end;
-      case TYPE.MX: return r.rdlen > 2 && nameEnd(r.rdata + 2) === end;
-      case TYPE.SOA: { const m = nameEnd(r.rdata); return m > 0 && nameEnd(m) + 20 === end; }
-      case TYPE.OPT: { let p = r.rdata; while (p + 4 <= end) p += 4 + wire.readUInt16BE(p + 2); return p === end; }
-      default: return types.toString(r.type).startsWith('UNKNOWN_'); // read raw, by RDLENGTH
+      case TYPE.A:
+        return r.rdlen === 4;
+      case TYPE.AAAA:
+        return r.rdlen === 16;
+      case TYPE.CNAME:
+      case TYPE.NS:
+      case TYPE.PTR:
+        return nameEnd(r.rdata) === end;
+      case TYPE.MX:
+        return r.rdlen > 2 && nameEnd(r.rdata + 2) === end;
+      case TYPE.SOA: {
+        const m = nameEnd(r.rdata);
+        return m > 0 && nameEnd(m) + 20 === end;
+      }
+      case TYPE.OPT: {
+        let p = r.rdata;
+        while (p + 4 <= end) p += 4 + wire.readUInt16BE(p + 2);
+        return p === end;
+      }
+      default:
+        return types.toString(r.type).startsWith('UNKNOWN_'); // read raw, by RDLENGTH
     }
   });
 }
@@ -182,7 +232,10 @@ t.test('agrees with dns-packet on 3000 random valid messages', async (t) => {
       break;
     }
     const want = theirs(m);
-    if (!want) { t.fail(`seed ${SEED} message ${i}: dns-packet refused its own encoding`); break; }
+    if (!want) {
+      t.fail(`seed ${SEED} message ${i}: dns-packet refused its own encoding`);
+      break;
+    }
     if (JSON.stringify(comparable(mine)) !== JSON.stringify(comparable(want))) {
       t.same(comparable(mine), comparable(want), `seed ${SEED} message ${i} ${m.toString('hex')}`);
       break;
@@ -198,9 +251,13 @@ t.test('random and mutated messages: only DnsFormatError escapes, and accepted o
     reply('www.example.com', 'A', [cname('www.example.com', 'edge.example.net'), a('edge.example.net', '192.0.2.1', 900)]),
     ednsQuery('api.example.org', 'AAAA'),
     COMPRESSED,
-    randomMessage(rand), randomMessage(rand), randomMessage(rand),
+    randomMessage(rand),
+    randomMessage(rand),
+    randomMessage(rand),
   ];
-  let accepted = 0, compared = 0, bad = 0;
+  let accepted = 0,
+    compared = 0,
+    bad = 0;
   for (let n = 0; n < 20000; n++) {
     let p: Buffer;
     if (rand() < 0.2) {

@@ -17,7 +17,13 @@ import { header, question, rawName, rr, ip4, svcRdata } from './helpers';
 
 const SEED = testSeed(0x5c6b, 'DNS_FUZZ_SEED');
 
-interface Param { key: number; paramAt: number; value: number; valueEnd: number; hintSize: number }
+interface Param {
+  key: number;
+  paramAt: number;
+  value: number;
+  valueEnd: number;
+  hintSize: number;
+}
 
 /** Everything the walker yields for wire[rd, rdEnd), or the DnsFormatError it threw. */
 function walk(wire: Buffer, rd: number, rdEnd: number): { priority: number; svcParams: number; params: Param[] } | DnsFormatError {
@@ -69,7 +75,15 @@ t.test('malformed RDATA: DnsFormatError naming the problem and its offset', asyn
     ['ipv4hint of 5', svcRdata(1, root, [[SVCPARAM.IPV4HINT, Buffer.alloc(5)]]), /bad ipv4hint length 5/, 7],
     ['empty ipv4hint', svcRdata(1, root, [[SVCPARAM.IPV4HINT, Buffer.alloc(0)]]), /bad ipv4hint length 0/, 7],
     ['ipv6hint of 4', svcRdata(1, root, [[SVCPARAM.IPV6HINT, Buffer.alloc(4)]]), /bad ipv6hint length 4/, 7],
-    ['bad hint after a good param', svcRdata(1, root, [[SVCPARAM.PORT, Buffer.from([1, 187])], [SVCPARAM.IPV6HINT, Buffer.alloc(17)]]), /bad ipv6hint length 17/, 13],
+    [
+      'bad hint after a good param',
+      svcRdata(1, root, [
+        [SVCPARAM.PORT, Buffer.from([1, 187])],
+        [SVCPARAM.IPV6HINT, Buffer.alloc(17)],
+      ]),
+      /bad ipv6hint length 17/,
+      13,
+    ],
   ];
   for (const [what, rd, re, offset] of cases) {
     // the RDATA is followed by bytes that would make a longer read succeed
@@ -134,11 +148,24 @@ t.test(`random valid RDATA: the sandbox codec's params and hints (seed ${SEED})`
       else got.ipv6hint = list;
       hints += list.length;
     }
-    const wantKeys = ([[0, want.mandatory], [1, want.alpn], [2, want.noDefaultAlpn], [3, want.port], [4, want.ipv4hint], [5, want.ech], [6, want.ipv6hint]] as const)
+    const wantKeys = (
+      [
+        [0, want.mandatory],
+        [1, want.alpn],
+        [2, want.noDefaultAlpn],
+        [3, want.port],
+        [4, want.ipv4hint],
+        [5, want.ech],
+        [6, want.ipv6hint],
+      ] as const
+    )
       .filter(([, v]) => v !== undefined)
       .map(([k]) => k);
-    const same = got.priority === want.priority && JSON.stringify(got.ipv4hint) === JSON.stringify(want.ipv4hint) &&
-      JSON.stringify(got.ipv6hint) === JSON.stringify(want.ipv6hint) && at === pre + rd.length &&
+    const same =
+      got.priority === want.priority &&
+      JSON.stringify(got.ipv4hint) === JSON.stringify(want.ipv4hint) &&
+      JSON.stringify(got.ipv6hint) === JSON.stringify(want.ipv6hint) &&
+      at === pre + rd.length &&
       r.params.map((p) => p.key).join() === wantKeys.join();
     if (!same) {
       t.fail(`seed ${SEED} #${i}: walker ${JSON.stringify(got)} keys ${r.params.map((p) => p.key).join()}, codec ${JSON.stringify(want)}`);
@@ -161,7 +188,8 @@ function mutate(rand: () => number, rd: Buffer): Buffer {
       return b.subarray(0, Math.floor(rand() * b.length));
     case 2: // append
       return Buffer.concat([b, randomBytes(rand, 1 + Math.floor(rand() * 8))]);
-    case 3: { // a length field of some param (or the octets where one might be) gets another value
+    case 3: {
+      // a length field of some param (or the octets where one might be) gets another value
       const at = 3 + Math.floor(rand() * Math.max(1, b.length - 4));
       if (at + 1 < b.length) b.writeUInt16BE(Math.floor(rand() * 40), at);
       return b;
@@ -209,7 +237,10 @@ t.test(`random and mutated RDATA: only DnsFormatError, and never a read past the
     // an accepted walk tiles the params exactly up to the end of the RDATA, hints whole
     let at = ra.svcParams;
     for (const p of ra.params) {
-      const ok = p.paramAt === at && p.value === p.paramAt + 4 && p.valueEnd === p.value + wa.readUInt16BE(p.paramAt + 2) &&
+      const ok =
+        p.paramAt === at &&
+        p.value === p.paramAt + 4 &&
+        p.valueEnd === p.value + wa.readUInt16BE(p.paramAt + 2) &&
         p.hintSize === (p.key === SVCPARAM.IPV4HINT ? 4 : p.key === SVCPARAM.IPV6HINT ? 16 : 0) &&
         (p.hintSize === 0 || (p.valueEnd > p.value && (p.valueEnd - p.value) % p.hintSize === 0));
       if (!ok) {
@@ -259,10 +290,14 @@ t.test(`random HTTPS/SVCB replies: readAnswer and the guard see the same hint ad
     });
     const info = readAnswer(Buffer.from(wire), 'www.example.com', TYPE.HTTPS, 600);
     // readAnswer keeps one address per value: compare the distinct values at the offsets the guard saw
-    const guardValues = [...new Set(seen.map((s) => {
-      const [off, size] = s.split('/').map(Number);
-      return ipaddr.fromByteArray([...wire.subarray(off, off + size)]).toString();
-    }))].sort();
+    const guardValues = [
+      ...new Set(
+        seen.map((s) => {
+          const [off, size] = s.split('/').map(Number);
+          return ipaddr.fromByteArray([...wire.subarray(off, off + size)]).toString();
+        }),
+      ),
+    ].sort();
     const answerValues = info.addresses.map((x) => ipaddr.parse(x.address).toString()).sort();
     if (r !== null || JSON.stringify(guardValues) !== JSON.stringify(answerValues)) {
       t.fail(`seed ${SEED} #${i}: guard ${guardValues.join(' ')} / readAnswer ${answerValues.join(' ')}; ${wire.toString('hex')}`);

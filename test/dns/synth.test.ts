@@ -12,7 +12,9 @@ function decode(b: Buffer): packet.DecodedPacket & { rcode: string; opcode: stri
   return packet.decode(b) as never;
 }
 
-function ednsOf(d: packet.Packet): { udpPayloadSize: number; flags: number; extendedRcode: number; ednsVersion: number; options: Array<{ code: number; data?: Buffer }> } | undefined {
+function ednsOf(
+  d: packet.Packet,
+): { udpPayloadSize: number; flags: number; extendedRcode: number; ednsVersion: number; options: Array<{ code: number; data?: Buffer }> } | undefined {
   return (d.additionals ?? []).find((x) => x.type === 'OPT');
 }
 
@@ -55,9 +57,7 @@ t.test('deny with EDNS: OPT 1232, DO echoed, EDE 18 with the text', async (t) =>
   // RFC 8914 §2: INFO-CODE (u16) then EXTRA-TEXT; our OPT is the last 11+4+2+text bytes
   const text = Buffer.from('denied: x.example');
   const tail = out.subarray(out.length - (11 + 6 + text.length));
-  t.same(tail, Buffer.concat([
-    Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 6 + text.length]),
-    Buffer.from([0, 15, 0, 2 + text.length, 0, 18]), text]));
+  t.same(tail, Buffer.concat([Buffer.from([0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 6 + text.length]), Buffer.from([0, 15, 0, 2 + text.length, 0, 18]), text]));
   const noDo = denyResponse(ednsQuery('x.example'), parseQuery(ednsQuery('x.example')), RCODE.NXDOMAIN, '');
   t.equal(ednsOf(decode(noDo))!.flags & packet.DNSSEC_OK, 0, 'DO clear when the client did not set it');
   t.same(noDo.subarray(noDo.length - 6), Buffer.from([0, 15, 0, 2, 0, EDE.PROHIBITED]), 'empty EXTRA-TEXT');

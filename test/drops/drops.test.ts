@@ -11,7 +11,8 @@ import { cgroupIdBytes } from '../../lib/nft/owner';
 import { MetricsRegistry } from '../../lib/metrics/registry';
 import { samples, value } from '../metrics/exposition';
 
-const cfg = parseConfig(`
+const cfg = parseConfig(
+  `
 policies:
   - name: web
     sources: ["10.244.1.0/24"]
@@ -19,16 +20,30 @@ policies:
   - name: backup
     sources: ["cgroup:/system.slice/backup.service"]
     allow: ["*.backup.example.com"]
-`, 'test.yaml');
+`,
+  'test.yaml',
+);
 const index = PolicyIndex.compile(cfg.policies);
 const v4 = (s: string) => Buffer.from(s.split('.').map(Number));
-const packet = (p: Partial<LoggedPacket>): LoggedPacket => ({ family: 4, source: '10.244.1.7', destination: '198.18.0.10', proto: 'tcp', port: 443, sport: 40000, prefix: 'dnswall drop', at: Date.now(), ...p });
+const packet = (p: Partial<LoggedPacket>): LoggedPacket => ({
+  family: 4,
+  source: '10.244.1.7',
+  destination: '198.18.0.10',
+  proto: 'tcp',
+  port: 443,
+  sport: 40000,
+  prefix: 'dnswall drop',
+  at: Date.now(),
+  ...p,
+});
 
 function service(opts: { cgroupFound?: boolean } = {}) {
   const metrics = new MetricsRegistry();
   const lookedUp: LoggedPacket[] = [];
   const drops = new DropsService({
-    group: 7, index: () => index, metrics,
+    group: 7,
+    index: () => index,
+    metrics,
     pod: (address, ix) => (address === '10.244.1.7' ? { name: 'shop/frontend-1', selection: ix.selectAddress(address) } : undefined),
     cgroup: async (p) => {
       lookedUp.push(p);
@@ -52,16 +67,16 @@ t.test('a pod address: the pod, its policies, and the reason from its answers', 
   t.equal(seen[0].cgroup, undefined);
 });
 
-t.test('a local process: found by its socket, explained by its cgroup\'s answers', async (t) => {
+t.test("a local process: found by its socket, explained by its cgroup's answers", async (t) => {
   const { drops, seen, lookedUp, metrics } = service();
   // the cgroup's element: key = the 8-byte id (host order)
   drops.answered([{ set: 'cgroup4', source: cgroupIdBytes(4242n), destination: v4('198.18.0.20'), timeoutMs: 1000, comment: 'db.backup.example.com' }], Date.now() - 3000);
   drops.onPacket(packet({ source: '192.0.2.1', destination: '198.18.0.20', prefix: 'dnswall cgdrop', sport: 51000 }));
   await new Promise((r) => setImmediate(r));
-  t.equal(lookedUp[0]?.sport, 51000, 'the lookup got the sender\'s port');
+  t.equal(lookedUp[0]?.sport, 51000, "the lookup got the sender's port");
   t.equal(seen.length, 1);
   t.equal(seen[0].cgroup, '/system.slice/backup.service/worker');
-  t.same(seen[0].policies, ['backup'], 'selected by its ancestor\'s policy');
+  t.same(seen[0].policies, ['backup'], "selected by its ancestor's policy");
   t.equal(seen[0].reason, 'expired');
   t.match(seen[0].detail, /db\.backup\.example\.com/);
   const m = samples(await metrics.text());
@@ -82,15 +97,31 @@ t.test('audit prefixes mark the drop as let through', async (t) => {
   drops.onPacket(packet({ prefix: 'dnswall audit' }));
   drops.onPacket(packet({ source: '192.0.2.1', prefix: 'dnswall cgaudit' }));
   await new Promise((r) => setImmediate(r));
-  t.same(seen.map((d) => d.audit), [true, true]);
+  t.same(
+    seen.map((d) => d.audit),
+    [true, true],
+  );
 });
 
 t.test('filters: source, pod, cgroup with its descendants', async (t) => {
   const d = (x: Partial<Drop>): Drop => ({ time: '', source: '10.244.1.7', destination: '198.18.0.1', proto: 'tcp', reason: 'never_answered', detail: '', policies: [], ...x });
-  const list = [d({ pod: 'shop/a' }), d({ source: '10.244.1.8', pod: 'shop/b' }), d({ source: '192.0.2.1', cgroup: '/system.slice/backup.service' }), d({ source: '192.0.2.1', cgroup: '/system.slice/backup.service/worker' }), d({ source: '192.0.2.1', cgroup: '/system.slice/backup.serviceX' })];
+  const list = [
+    d({ pod: 'shop/a' }),
+    d({ source: '10.244.1.8', pod: 'shop/b' }),
+    d({ source: '192.0.2.1', cgroup: '/system.slice/backup.service' }),
+    d({ source: '192.0.2.1', cgroup: '/system.slice/backup.service/worker' }),
+    d({ source: '192.0.2.1', cgroup: '/system.slice/backup.serviceX' }),
+  ];
   t.equal(list.filter(dropFilter({ source: '10.244.1.7' })).length, 1);
-  t.same(list.filter(dropFilter({ pod: 'shop/b' })).map((x) => x.source), ['10.244.1.8']);
-  t.same(list.filter(dropFilter({ cgroup: '/system.slice/backup.service/' })).map((x) => x.cgroup), ['/system.slice/backup.service', '/system.slice/backup.service/worker'], 'a descendant, not a sibling with the same prefix');
+  t.same(
+    list.filter(dropFilter({ pod: 'shop/b' })).map((x) => x.source),
+    ['10.244.1.8'],
+  );
+  t.same(
+    list.filter(dropFilter({ cgroup: '/system.slice/backup.service/' })).map((x) => x.cgroup),
+    ['/system.slice/backup.service', '/system.slice/backup.service/worker'],
+    'a descendant, not a sibling with the same prefix',
+  );
   t.equal(list.filter(dropFilter({ cgroup: '/' })).length, 3);
   t.equal(list.filter(dropFilter({})).length, 5);
 });

@@ -9,7 +9,12 @@ const log = pino({ level: 'silent' });
 function budget(over: Partial<{ sourceQueriesPerSecond: number; maxPendingQueries: number; tcpMaxConnections: number }> = {}) {
   let now = 1_000_000;
   const b = new SourceBudget({ sourceQueriesPerSecond: 100, maxPendingQueries: 800, tcpMaxConnections: 80, ...over }, log, () => now);
-  return { b, advance: (ms: number) => { now += ms; } };
+  return {
+    b,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 t.test('rate: a burst of twice the rate, then the rate; other sources unaffected', async (t) => {

@@ -49,7 +49,12 @@ t.test('UDP without a kernel meter: over the rate dropped unread; another source
   const port = await u.listen();
   const a = await udpClient('127.0.0.1');
   const b = await udpClient('127.0.0.2');
-  t.teardown(async () => { a.s.close(); b.s.close(); budget.close(); await u.close(); });
+  t.teardown(async () => {
+    a.s.close();
+    b.s.close();
+    budget.close();
+    await u.close();
+  });
   const t0 = Date.now();
   for (let i = 0; i < 500; i++) {
     a.s.send(query(i), port, '127.0.0.1');
@@ -72,11 +77,20 @@ t.test('a source holds at most 1/8 of the pending pool; the excess gets SERVFAIL
   const port = await u.listen();
   const a = await udpClient('127.0.0.1');
   const b = await udpClient('127.0.0.2');
-  t.teardown(async () => { a.s.close(); b.s.close(); budget.close(); hd.release(); await u.close(); });
+  t.teardown(async () => {
+    a.s.close();
+    b.s.close();
+    budget.close();
+    hd.release();
+    await u.close();
+  });
   for (let i = 0; i < 5; i++) a.s.send(query(i), port, '127.0.0.1');
   await settle(150);
   t.equal(a.replies.length, 3, 'three SERVFAILs at once');
-  t.ok(a.replies.every((r) => (r[3] & 0x0f) === 2), 'rcode SERVFAIL');
+  t.ok(
+    a.replies.every((r) => (r[3] & 0x0f) === 2),
+    'rcode SERVFAIL',
+  );
   t.equal(u.inFlight, 2, 'two held: the share of 16');
   b.s.send(query(9), port, '127.0.0.1');
   await settle(100);
@@ -93,19 +107,40 @@ t.test('TCP: at most 1/8 of tcpMaxConnections per source', async (t) => {
   const budget = new SourceBudget({ sourceQueriesPerSecond: 0, maxPendingQueries: 20000, tcpMaxConnections: 16 }, log);
   const tl = new TcpListener(EP, () => handler().h, { idleTimeoutMs: 5000, maxConnections: 16, budget }, log);
   const port = await tl.listen();
-  t.teardown(async () => { budget.close(); await tl.close(); });
-  const open = (local: string) => new Promise<{ s: net.Socket; closedEarly: boolean }>((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress: local });
-    s.on('error', () => undefined);
-    let closedEarly = false;
-    s.on('close', () => { closedEarly = true; });
-    s.on('connect', () => setTimeout(() => resolve({ s, get closedEarly() { return closedEarly; } }), 150));
+  t.teardown(async () => {
+    budget.close();
+    await tl.close();
   });
+  const open = (local: string) =>
+    new Promise<{ s: net.Socket; closedEarly: boolean }>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1', localAddress: local });
+      s.on('error', () => undefined);
+      let closedEarly = false;
+      s.on('close', () => {
+        closedEarly = true;
+      });
+      s.on('connect', () =>
+        setTimeout(
+          () =>
+            resolve({
+              s,
+              get closedEarly() {
+                return closedEarly;
+              },
+            }),
+          150,
+        ),
+      );
+    });
   const conns: { s: net.Socket; closedEarly: boolean }[] = [];
   for (let i = 0; i < 4; i++) conns.push(await open('127.0.0.1'));
   const other = await open('127.0.0.2');
   t.teardown(() => [...conns, other].forEach((c) => c.s.destroy()));
-  t.same(conns.map((c) => c.closedEarly), [false, false, true, true], 'the third and fourth closed at once');
+  t.same(
+    conns.map((c) => c.closedEarly),
+    [false, false, true, true],
+    'the third and fourth closed at once',
+  );
   t.notOk(other.closedEarly, 'another source connects');
   t.equal(budget.stats.connectionsRejected, 2);
 });
@@ -114,14 +149,19 @@ t.test('TCP over the rate: reading pauses, every pipelined query is answered, no
   const budget = new SourceBudget({ sourceQueriesPerSecond: 100, maxPendingQueries: 20000, tcpMaxConnections: 1000 }, log);
   const tl = new TcpListener(EP, () => handler().h, { idleTimeoutMs: 10_000, maxConnections: 100, budget }, log);
   const port = await tl.listen();
-  t.teardown(async () => { budget.close(); await tl.close(); });
+  t.teardown(async () => {
+    budget.close();
+    await tl.close();
+  });
   const N = 300;
-  const frames = Buffer.concat(Array.from({ length: N }, (_, i) => {
-    const q = query(i);
-    const len = Buffer.alloc(2);
-    len.writeUInt16BE(q.length);
-    return Buffer.concat([len, q]);
-  }));
+  const frames = Buffer.concat(
+    Array.from({ length: N }, (_, i) => {
+      const q = query(i);
+      const len = Buffer.alloc(2);
+      len.writeUInt16BE(q.length);
+      return Buffer.concat([len, q]);
+    }),
+  );
   const t0 = Date.now();
   const got = await new Promise<number>((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(frames));
@@ -129,10 +169,19 @@ t.test('TCP over the rate: reading pauses, every pipelined query is answered, no
     let n = 0;
     s.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
-      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) { buf = buf.subarray(2 + buf.readUInt16BE(0)); n++; }
-      if (n === N) { s.destroy(); resolve(n); }
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+        n++;
+      }
+      if (n === N) {
+        s.destroy();
+        resolve(n);
+      }
     });
-    setTimeout(() => { s.destroy(); resolve(n); }, 8000);
+    setTimeout(() => {
+      s.destroy();
+      resolve(n);
+    }, 8000);
   });
   const ms = Date.now() - t0;
   t.equal(got, N, 'all answered');

@@ -41,7 +41,10 @@ async function blast(host: string, port: number, n: number): Promise<number> {
 runInNetns(__filename, async (t) => {
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   const cfg = testConfig({
-    listen: [{ host: '127.0.0.1', port: PORT, family: 4 }, { host: '::1', port: PORT, family: 6 }],
+    listen: [
+      { host: '127.0.0.1', port: PORT, family: 4 },
+      { host: '::1', port: PORT, family: 6 },
+    ],
     limits: { ...testConfig().limits, sourceQueriesPerSecond: RATE },
   });
   await installRuleset(renderRuleset(cfg, TEST_INDEX));
@@ -50,7 +53,10 @@ runInNetns(__filename, async (t) => {
   t.teardown(() => servers.forEach((s) => s.close()));
 
   t.test('UDP over the rate is dropped and counted, per family and per source', async (t) => {
-    for (const [host, v] of [['127.0.0.1', 4], ['::1', 6]] as const) {
+    for (const [host, v] of [
+      ['127.0.0.1', 4],
+      ['::1', 6],
+    ] as const) {
       const before = counter(`overrate${v}`);
       const N = 1000;
       const ms = await blast(host, PORT, N);
@@ -60,7 +66,11 @@ runInNetns(__filename, async (t) => {
       t.ok(passed >= 2 * RATE, `${host}: at least the burst passes (${passed})`);
       t.ok(passed <= 2 * RATE + Math.ceil((RATE * ms) / 1000) + 5, `${host}: at most burst + rate × ${ms} ms passes (${passed})`);
       const o = offenders(`offenders${v}`);
-      t.same(o.map((e) => e.addr), [host], `${host} is the one offender`);
+      t.same(
+        o.map((e) => e.addr),
+        [host],
+        `${host} is the one offender`,
+      );
       t.equal(o[0].packets, counter(`overrate${v}`), 'its own counter holds every drop');
     }
   });
@@ -76,20 +86,43 @@ runInNetns(__filename, async (t) => {
     await new Promise<void>((r) => server.listen(PORT, '127.0.0.1', () => r()));
     t.teardown(() => server.close());
     await new Promise((r) => setTimeout(r, 2000)); // the bucket (2×RATE) refilled at RATE/s
-    const kept = await new Promise<net.Socket>((resolve, reject) => { const s = net.connect(PORT, '127.0.0.1', () => resolve(s)); s.on('error', reject); });
+    const kept = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect(PORT, '127.0.0.1', () => resolve(s));
+      s.on('error', reject);
+    });
     t.teardown(() => kept.destroy());
     const before = counter('overrate4');
     const tries = 3 * RATE;
-    const results = await Promise.all(Array.from({ length: tries }, () => new Promise<boolean>((resolve) => {
-      const s = net.connect(PORT, '127.0.0.1');
-      const timer = setTimeout(() => { s.destroy(); resolve(false); }, 300);
-      s.on('connect', () => { clearTimeout(timer); s.destroy(); resolve(true); });
-      s.on('error', () => { clearTimeout(timer); resolve(false); });
-    })));
+    const results = await Promise.all(
+      Array.from(
+        { length: tries },
+        () =>
+          new Promise<boolean>((resolve) => {
+            const s = net.connect(PORT, '127.0.0.1');
+            const timer = setTimeout(() => {
+              s.destroy();
+              resolve(false);
+            }, 300);
+            s.on('connect', () => {
+              clearTimeout(timer);
+              s.destroy();
+              resolve(true);
+            });
+            s.on('error', () => {
+              clearTimeout(timer);
+              resolve(false);
+            });
+          }),
+      ),
+    );
     t.ok(results.filter((x) => !x).length > 0, 'some connections were not accepted in 300 ms');
     t.ok(counter('overrate4') > before, 'SYNs over the rate were dropped');
     // the long-lived connection still works while its source is over the rate
-    const echoed = await new Promise<boolean>((resolve) => { kept.once('data', () => resolve(true)); kept.write('ping'); setTimeout(() => resolve(false), 1000); });
+    const echoed = await new Promise<boolean>((resolve) => {
+      kept.once('data', () => resolve(true));
+      kept.write('ping');
+      setTimeout(() => resolve(false), 1000);
+    });
     t.ok(echoed, 'established connection unaffected');
   });
 

@@ -53,21 +53,40 @@ function setup(extra = '', opts: { guard?: () => AnswerGuard } = {}) {
       const query = packet.decode(wire);
       return {
         wire: packet.encode({
-          type: 'response', id: q.id, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
-          questions: query.questions, answers: UPSTREAM[q.name] ?? [], additionals: query.additionals,
+          type: 'response',
+          id: q.id,
+          flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
+          questions: query.questions,
+          answers: UPSTREAM[q.name] ?? [],
+          additionals: query.additionals,
         }),
       };
     },
   };
   const elements: Element[] = [];
-  const programmer = { async add(els: Element[]) { elements.push(...els); } };
+  const programmer = {
+    async add(els: Element[]) {
+      elements.push(...els);
+    },
+  };
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'info' }, new Writable({ write(c, _e, cb) { lines.push(JSON.parse(String(c))); cb(); } }));
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(c, _e, cb) {
+        lines.push(JSON.parse(String(c)));
+        cb();
+      },
+    }),
+  );
   const chain = buildChain(standardPlugins(cfg, { index: () => index, upstreams: upstreams as never, programmer, guard: opts.guard }), log);
   const guard = chain.plugins.find((p) => p.name === 'guard') as GuardPlugin;
   async function ask(source: string, name: string, type: packet.RecordType = 'A', edns = true) {
     const wire = packet.encode({
-      type: 'query', id: 0x4242, flags: packet.RECURSION_DESIRED, questions: [{ type, name, class: 'IN' }],
+      type: 'query',
+      id: 0x4242,
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type, name, class: 'IN' }],
       additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as unknown as packet.Answer] : [],
     });
     const i = intake(wire, source, 5353, 'udp', { address: source.includes(':') ? '::1' : '127.0.0.1', port: 53 });
@@ -111,7 +130,10 @@ t.test('a mix: the client sees the public address only, and only it is programme
   t.same(r.answers, ['198.18.0.10']);
   t.same(w.programmed(), ['198.18.0.10']);
   t.same(w.guard.stats.byPolicy.get('web'), { stripped: 1, blocked: 0, excepted: 0, wouldStrip: 0 });
-  t.match(w.lines.find((l) => l.msg === 'answer guard removed guarded addresses'), { source: '192.0.2.10', name: 'mix.example.com', blocked: false });
+  t.match(
+    w.lines.find((l) => l.msg === 'answer guard removed guarded addresses'),
+    { source: '192.0.2.10', name: 'mix.example.com', blocked: false },
+  );
 });
 
 t.test('without EDNS the SERVFAIL carries no OPT', async (t) => {
@@ -131,7 +153,10 @@ t.test('allowCIDRs: kept for the excepted policy, not programmed; the shared cac
   // Another source, from the cache: stripped.
   const b = await w.ask('192.0.2.10', 'meta.example.com');
   t.equal(b.rcode, 'SERVFAIL', 'a cache hit is guarded for the asking source');
-  t.same(b.ede.map((e) => e.code), [15]);
+  t.same(
+    b.ede.map((e) => e.code),
+    [15],
+  );
   t.same(w.upstreamQueries, ['meta.example.com'], 'the second answer came from the cache');
   // And the excepted source again, from the cache.
   const c = await w.ask('192.0.2.20', 'meta.example.com');

@@ -72,7 +72,10 @@ t.test('built-in ranges: accept/reject table', async (t) => {
 });
 
 t.test('the built-in list is the documented one', async (t) => {
-  t.same(BUILT_IN.map((r) => r.cidr), ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '255.255.255.255/32', '::/128', '::1/128', 'fe80::/10', 'ff00::/8']);
+  t.same(
+    BUILT_IN.map((r) => r.cidr),
+    ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '255.255.255.255/32', '::/128', '::1/128', 'fe80::/10', 'ff00::/8'],
+  );
 });
 
 t.test('answers.denyCIDRs add to the built-in ranges, IPv4-mapped forms included', async (t) => {
@@ -98,7 +101,8 @@ t.test('a mapped-form denyCIDR matches the mapped address as IPv6', async (t) =>
 });
 
 t.test('allowCIDRs exceptions are per policy, and cover mapped forms by the IPv4 entry', async (t) => {
-  const cfg = parseConfig(`answers: { denyCIDRs: ["10.0.0.0/8"] }
+  const cfg = parseConfig(
+    `answers: { denyCIDRs: ["10.0.0.0/8"] }
 policies:
   - name: meta
     sources: [192.0.2.10/32]
@@ -108,7 +112,9 @@ policies:
     allowCIDRs: [10.96.0.0/12]
   - name: plain
     sources: [192.0.2.0/24]
-`, 'c.yaml');
+`,
+    'c.yaml',
+  );
   const g = AnswerGuard.fromConfig(cfg);
   const ex = (ip: string, policies: string[]) => {
     const b = bytes(ip);

@@ -22,7 +22,10 @@ class Msg {
   private names = new Map<string, number>();
   private counts = [0, 0, 0, 0];
 
-  constructor(private readonly flags = 0x8180, private readonly compress = true) {}
+  constructor(
+    private readonly flags = 0x8180,
+    private readonly compress = true,
+  ) {}
 
   private push(b: Buffer): void {
     this.parts.push(b);
@@ -112,10 +115,7 @@ function records(p: packet.Packet, section: 'answers' | 'authorities' | 'additio
 }
 
 t.test('a mix: the guarded A record goes, the public one stays, counts follow', async (t) => {
-  const wire = new Msg().question('x.example.com', T.A)
-    .rr(1, 'x.example.com', T.A, ip('169.254.169.254'))
-    .rr(1, 'x.example.com', T.A, ip('198.18.0.10'))
-    .opt().wire();
+  const wire = new Msg().question('x.example.com', T.A).rr(1, 'x.example.com', T.A, ip('169.254.169.254')).rr(1, 'x.example.com', T.A, ip('198.18.0.10')).opt().wire();
   const s = stripAddresses(wire, guarded)!;
   t.ok(s, 'something was removed');
   t.equal(s.records, 1);
@@ -127,7 +127,10 @@ t.test('a mix: the guarded A record goes, the public one stays, counts follow', 
   t.equal(s.wire.readUInt16BE(10), 1, 'ARCOUNT');
   t.equal(s.wire.readUInt16BE(0), 0x1234, 'ID kept');
   t.ok(s.wire.length < wire.length, 'smaller');
-  t.same(readAnswer(Buffer.from(s.wire), 'x.example.com', 1, 86400).addresses.map((a) => a.address), ['198.18.0.10']);
+  t.same(
+    readAnswer(Buffer.from(s.wire), 'x.example.com', 1, 86400).addresses.map((a) => a.address),
+    ['198.18.0.10'],
+  );
 });
 
 t.test('nothing guarded: null, the reply is left alone', async (t) => {
@@ -155,16 +158,23 @@ t.test('CNAME chain: records pointing into the CNAME target keep valid names', a
     { name: 'edge.cdn.example.net', type: 'A', data: '198.18.0.11' },
   ]);
   t.same(records(p, 'authorities'), records(before, 'authorities'), 'NS (compressed rdata) intact');
-  t.same(records(p, 'additionals').map((r) => r.type), ['AAAA', 'OPT']);
+  t.same(
+    records(p, 'additionals').map((r) => r.type),
+    ['AAAA', 'OPT'],
+  );
   t.same([s.wire.readUInt16BE(6), s.wire.readUInt16BE(8), s.wire.readUInt16BE(10)], [2, 1, 2]);
   const info = readAnswer(Buffer.from(s.wire), 'www.example.com', 1, 86400);
   t.same(info.chain, ['www.example.com', 'edge.cdn.example.net']);
-  t.same(info.addresses.map((a) => a.address), ['198.18.0.11']);
+  t.same(
+    info.addresses.map((a) => a.address),
+    ['198.18.0.11'],
+  );
 });
 
 t.test('a later name that pointed into a removed record is written again', async (t) => {
   // b.other.org is first written in full as the owner of the removed record.
-  const wire = new Msg().question('a.example.com', T.A)
+  const wire = new Msg()
+    .question('a.example.com', T.A)
     .rr(1, 'b.other.org', T.A, ip('127.0.0.2'))
     .rr(1, 'b.other.org', T.A, ip('198.18.0.1'))
     .rr(1, 'c.b.other.org', T.AAAA, ip('2001:db8::1'))
@@ -200,10 +210,7 @@ t.test('SOA, MX and SRV names survive the rewrite; SRV is written uncompressed',
 });
 
 t.test('mixed case in names is kept byte for byte', async (t) => {
-  const wire = new Msg().question('WwW.ExAmPlE.cOm', T.A)
-    .rr(1, 'WwW.ExAmPlE.cOm', T.A, ip('127.0.0.1'))
-    .rr(1, 'WwW.ExAmPlE.cOm', T.A, ip('198.18.0.3'))
-    .wire();
+  const wire = new Msg().question('WwW.ExAmPlE.cOm', T.A).rr(1, 'WwW.ExAmPlE.cOm', T.A, ip('127.0.0.1')).rr(1, 'WwW.ExAmPlE.cOm', T.A, ip('198.18.0.3')).wire();
   const s = stripAddresses(wire, guarded)!;
   t.equal(packet.decode(s.wire).answers?.[0].name, 'WwW.ExAmPlE.cOm');
   t.ok(s.wire.subarray(12, 33).equals(wire.subarray(12, 33)), 'question bytes unchanged');
@@ -211,14 +218,18 @@ t.test('mixed case in names is kept byte for byte', async (t) => {
 });
 
 t.test('AAAA: IPv4-mapped guarded forms go, ordinary IPv6 stays', async (t) => {
-  const wire = new Msg().question('v6.example.com', T.AAAA)
+  const wire = new Msg()
+    .question('v6.example.com', T.AAAA)
     .rr(1, 'v6.example.com', T.AAAA, ip('::ffff:169.254.169.254'))
     .rr(1, 'v6.example.com', T.AAAA, ip('fe80::1'))
     .rr(1, 'v6.example.com', T.AAAA, ip('2001:db8::10'))
     .wire();
   const s = stripAddresses(wire, guarded)!;
   t.equal(s.records, 2);
-  t.same(records(packet.decode(s.wire), 'answers').map((r) => r.data), ['2001:db8::10']);
+  t.same(
+    records(packet.decode(s.wire), 'answers').map((r) => r.data),
+    ['2001:db8::10'],
+  );
 });
 
 t.test('HTTPS hints: guarded values go, other params stay; an emptied hint key goes', async (t) => {
@@ -237,16 +248,19 @@ t.test('HTTPS hints: guarded values go, other params stay; an emptied hint key g
   t.equal(d.ipv6hint, undefined, 'ipv6hint removed: an empty hint is not valid');
   t.same(d.alpn, ['h2']);
   t.equal(d.priority, 1);
-  t.same(readAnswer(Buffer.from(s.wire), 'svc.example.com', 65, 86400).addresses.map((a) => a.address), ['198.18.0.5']);
+  t.same(
+    readAnswer(Buffer.from(s.wire), 'svc.example.com', 65, 86400).addresses.map((a) => a.address),
+    ['198.18.0.5'],
+  );
 });
 
 t.test('SVCB whose mandatory hint key would be emptied is dropped whole', async (t) => {
-  const rd = svc(1, 'pool.example.net', [[0, u16(4)], [4, ip('127.0.0.1')]]);
+  const rd = svc(1, 'pool.example.net', [
+    [0, u16(4)],
+    [4, ip('127.0.0.1')],
+  ]);
   const keep = svc(2, 'pool.example.net', [[4, ip('198.18.0.6')]]);
-  const wire = new Msg().question('_dns.example.com', T.SVCB)
-    .rr(1, '_dns.example.com', T.SVCB, rd)
-    .rr(1, '_dns.example.com', T.SVCB, keep)
-    .wire();
+  const wire = new Msg().question('_dns.example.com', T.SVCB).rr(1, '_dns.example.com', T.SVCB, rd).rr(1, '_dns.example.com', T.SVCB, keep).wire();
   const s = stripAddresses(wire, guarded)!;
   t.equal(s.hints, 1);
   const p = packet.decode(s.wire);
@@ -255,13 +269,14 @@ t.test('SVCB whose mandatory hint key would be emptied is dropped whole', async 
 });
 
 t.test('a truncated (TC) reply that stops early keeps what it had', async (t) => {
-  const m = new Msg(0x8380).question('tc.example.com', T.A)
-    .rr(1, 'tc.example.com', T.A, ip('127.0.0.1'))
-    .rr(1, 'tc.example.com', T.A, ip('198.18.0.7'));
+  const m = new Msg(0x8380).question('tc.example.com', T.A).rr(1, 'tc.example.com', T.A, ip('127.0.0.1')).rr(1, 'tc.example.com', T.A, ip('198.18.0.7'));
   const wire = m.wire([1, 5, 0, 0]); // claims 5 answers, holds 2
   const s = stripAddresses(wire, guarded)!;
   t.equal(s.wire.readUInt16BE(6), 1);
-  t.same(records(packet.decode(s.wire), 'answers').map((r) => r.data), ['198.18.0.7']);
+  t.same(
+    records(packet.decode(s.wire), 'answers').map((r) => r.data),
+    ['198.18.0.7'],
+  );
 });
 
 t.test('malformed replies throw DnsFormatError (the plugin fails closed)', async (t) => {

@@ -8,7 +8,9 @@ const keep = setInterval(() => undefined, 1000);
 process.on('message', (m: { block?: number; exit?: boolean }) => {
   if (m.block) {
     const end = Date.now() + m.block;
-    while (Date.now() < end) { /* wedged */ }
+    while (Date.now() < end) {
+      /* wedged */
+    }
     process.send?.({ unblocked: Date.now() });
   }
   if (m.exit) {

@@ -8,7 +8,10 @@ import os from 'node:os';
 import { DgramSocket } from 'node-unix-socket';
 import { notifyAddress, watchdogIntervalMs } from '../../lib/health/notify';
 
-interface Msg { at: number; text: string }
+interface Msg {
+  at: number;
+  text: string;
+}
 
 function listen(name: string): { sock: DgramSocket; msgs: Msg[] } {
   const sock = new DgramSocket();
@@ -43,11 +46,17 @@ t.test('READY=1, watchdog pings, none while the event loop is blocked, then agai
   const { sock, msgs } = listen(notifyAddress({ NOTIFY_SOCKET: name })!);
   t.teardown(() => sock.close());
   const child = fork(path.join(__dirname, 'notify-child.js'), [], { env: { ...process.env, NOTIFY_SOCKET: name, WATCHDOG_USEC: '200000' }, stdio: 'inherit', execArgv: [] });
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   t.ok(await until(() => msgs.some((m) => m.text.startsWith('READY=1')), 10_000), 'READY=1 arrived');
   t.match(msgs.find((m) => m.text.startsWith('READY=1'))!.text, `MAINPID=${child.pid}`);
   t.ok(await until(() => msgs.filter((m) => m.text === 'WATCHDOG=1').length >= 3, 5_000), 'WATCHDOG=1 every 100 ms (WATCHDOG_USEC 200 ms)');
-  const unblocked = new Promise<number>((r) => child.on('message', (m: { unblocked?: number }) => { if (m.unblocked) r(m.unblocked); }));
+  const unblocked = new Promise<number>((r) =>
+    child.on('message', (m: { unblocked?: number }) => {
+      if (m.unblocked) r(m.unblocked);
+    }),
+  );
   const blockedAt = Date.now();
   child.send({ block: 1500 });
   const end = await unblocked;
@@ -69,10 +78,15 @@ t.test('dnswall serve (audit mode, loopback) says READY=1 once it is serving, an
   const cfg = path.join(dir, 'c.yaml');
   fs.writeFileSync(cfg, `listen: ["127.0.0.1:${port}"]\nupstreams: ["127.0.0.1:9"]\nenforce: { mode: audit }\ncontrol: off\n`);
   const bin = path.join(__dirname, '../../bin/dnswall.js');
-  const child = spawn(process.execPath, [bin, 'serve', '-c', cfg], { env: { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '300000' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '-c', cfg], {
+    env: { ...process.env, NOTIFY_SOCKET: sockPath, WATCHDOG_USEC: '300000' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
   t.ok(await until(() => msgs.some((m) => m.text.startsWith('READY=1')), 15_000), `READY=1 from dnswall serve ${stderr}`);
   t.ok(await until(() => msgs.filter((m) => m.text === 'WATCHDOG=1').length >= 2, 5_000), 'WATCHDOG=1 pings');
   // A stopped (wedged) process sends nothing; systemd's WatchdogSec= would restart it.
@@ -94,7 +108,12 @@ t.test('readiness: every check reported, a failing or hanging one makes it not r
   const bad = await runChecks([
     { name: 'a', check: async () => null },
     { name: 'b', check: async () => 'table missing' },
-    { name: 'c', check: async () => { throw new Error('boom'); } },
+    {
+      name: 'c',
+      check: async () => {
+        throw new Error('boom');
+      },
+    },
   ]);
   t.same(bad, { ready: false, lines: ['[+]a ok', '[-]b failed: table missing', '[-]c failed: boom'] });
 });

@@ -53,7 +53,7 @@ t.test('socket cgroup → pod', async (t) => {
   t.equal(hp.size, 1);
 });
 
-t.test('a mirror pod by its config hash; dnswall\'s own pod is never taken', async (t) => {
+t.test("a mirror pod by its config hash; dnswall's own pod is never taken", async (t) => {
   const mount = fs.mkdtempSync(path.join(os.tmpdir(), `dnswall-hostpods-${process.pid}-`));
   t.teardown(() => fs.rmSync(mount, { recursive: true, force: true }));
   const hash = '0f1e2d3c4b5a69788796a5b4c3d2e1f0';
@@ -66,6 +66,6 @@ t.test('a mirror pod by its config hash; dnswall\'s own pod is never taken', asy
   hp.set(pod('api-uid-of-the-mirror', 'Burstable', { annotations: { 'kubernetes.io/config.mirror': hash } }));
   hp.set(pod(own, 'Burstable'));
   t.equal(hp.locate(ctr)?.pod.uid, 'api-uid-of-the-mirror');
-  t.equal(hp.locate(ownCtr), null, 'dnswall\'s own pod');
+  t.equal(hp.locate(ownCtr), null, "dnswall's own pod");
   t.equal(hp.get(own)?.id, undefined);
 });

@@ -28,7 +28,10 @@ t.test('the whole hierarchy before a bind-mounted subtree; octal escapes; option
     'garbage line',
     '',
   ].join('\n');
-  t.same(parseCgroup2Mounts(text), [{ root: '/', path: '/run/my cgroup' }, { root: '/kubepods', path: '/host/cg' }]);
+  t.same(parseCgroup2Mounts(text), [
+    { root: '/', path: '/run/my cgroup' },
+    { root: '/kubepods', path: '/host/cg' },
+  ]);
 });
 
 t.test('this machine: the mount exists and holds cgroup.controllers', async (t) => {

@@ -33,14 +33,23 @@ const B = index(`policies:
 function request(address: string, name = 'api.example.com'): Request {
   const { wire, q } = query(name, { edns: true });
   return {
-    wire, query: q, peer: { address, family: address.includes(':') ? 6 : 4, port: 40000 }, local: { address: '169.254.20.10', port: 53 },
-    transport: 'udp', maxReplySize: 512, received: process.hrtime.bigint(), timings: {},
+    wire,
+    query: q,
+    peer: { address, family: address.includes(':') ? 6 : 4, port: 40000 },
+    local: { address: '169.254.20.10', port: 53 },
+    transport: 'udp',
+    maxReplySize: 512,
+    received: process.hrtime.bigint(),
+    timings: {},
   };
 }
 
 /** The bottom of the chain: records what it saw. */
 function bottom(seen: Request[]): Handler {
-  return async (req) => { seen.push(req); return { wire: req.wire, rcode: 0, origin: 'upstream' }; };
+  return async (req) => {
+    seen.push(req);
+    return { wire: req.wire, rcode: 0, origin: 'upstream' };
+  };
 }
 
 t.test('ip: selected by CIDR, keyed by its own address in its own family only', async (t) => {
@@ -62,15 +71,32 @@ t.test('ip: selected by CIDR, keyed by its own address in its own family only', 
 });
 
 const cgSource = (sel: Source['selection']): Source => ({
-  kind: 'cgroup', address: '127.0.0.1', family: 4, port: 40000, selection: sel,
-  keys: { 4: Buffer.alloc(8, 1), 6: Buffer.alloc(8, 1) }, display: '/system.slice/backup.service',
+  kind: 'cgroup',
+  address: '127.0.0.1',
+  family: 4,
+  port: 40000,
+  selection: sel,
+  keys: { 4: Buffer.alloc(8, 1), 6: Buffer.alloc(8, 1) },
+  display: '/system.slice/backup.service',
   cgroup: { id: 7n, path: '/system.slice/backup.service', keyId: 7n, keyPath: '/system.slice/backup.service' },
 });
 
 t.test('resolvers in order: null passes on, a Source wins, sync or async', async (t) => {
   const asked: string[] = [];
-  const pass: Resolver = { name: 'pass', resolve: () => { asked.push('pass'); return null; } };
-  const cg: Resolver = { name: 'cg', resolve: async (q, ix) => { asked.push('cg'); return q.peer.address === '127.0.0.1' ? cgSource(ix.selectCgroup('/system.slice/backup.service')) : null; } };
+  const pass: Resolver = {
+    name: 'pass',
+    resolve: () => {
+      asked.push('pass');
+      return null;
+    },
+  };
+  const cg: Resolver = {
+    name: 'cg',
+    resolve: async (q, ix) => {
+      asked.push('cg');
+      return q.peer.address === '127.0.0.1' ? cgSource(ix.selectCgroup('/system.slice/backup.service')) : null;
+    },
+  };
   const seen: Request[] = [];
   const p = new IdentityPlugin({ index: () => A, resolvers: [pass, cg] });
   const h = p.setup(bottom(seen), log);
@@ -97,13 +123,21 @@ t.test('unattributable: SERVFAIL with an EDE, nothing below runs', async (t) => 
 t.test('a reload while a resolver waits: resolved again with the new index, decided by it', async (t) => {
   let current = A;
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
   let calls = 0;
-  const slow: Resolver = { name: 'slow', resolve: async () => { if (calls++ === 0) await gate; return null; } };
-  const chain = buildChain([
-    new IdentityPlugin({ index: () => current, resolvers: [slow] }),
-    new PolicyPlugin({ index: () => current, mode: 'enforce', denyResponse: 'nxdomain' }),
-  ], log);
+  const slow: Resolver = {
+    name: 'slow',
+    resolve: async () => {
+      if (calls++ === 0) await gate;
+      return null;
+    },
+  };
+  const chain = buildChain(
+    [new IdentityPlugin({ index: () => current, resolvers: [slow] }), new PolicyPlugin({ index: () => current, mode: 'enforce', denyResponse: 'nxdomain' })],
+    log,
+  );
   const pending = chain.handle(request('10.244.1.7', 'other.example.com'));
   current = B;
   release();

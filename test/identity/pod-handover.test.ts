@@ -51,7 +51,10 @@ if (opensslMissing()) {
   const setup = async (t: Test, left?: { previous: string[]; live: string[] }) => {
     const env = await startEnv();
     t.teardown(() => env.close());
-    const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.1.0/24"], unknownPodHoldMs: 3000 }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'c.yaml');
+    const cfg = parseConfig(
+      'kubernetes: { podCIDRs: ["10.244.1.0/24"], unknownPodHoldMs: 3000 }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n',
+      'c.yaml',
+    );
     const index = PolicyIndex.compile(cfg.policies);
     const kernel = new GatedKernel();
     if (left) {
@@ -69,7 +72,7 @@ if (opensslMissing()) {
     return { env, ids, kernel, index };
   };
 
-  t.test('the new owner is answered only after the old owner\'s elements are revoked', async (t) => {
+  t.test("the new owner is answered only after the old owner's elements are revoked", async (t) => {
     const { env, ids, kernel, index } = await setup(t);
     kernel.close();
     env.server.delete('pods', 'shop/old');
@@ -83,7 +86,10 @@ if (opensslMissing()) {
     t.notOk(answered, 'not answered before the revocation ran');
     kernel.release();
     const r = await got;
-    t.ok(kernel.revoked.some((p) => p.has(ADDR) && p.get(ADDR) === null), 'everything of the address was revoked');
+    t.ok(
+      kernel.revoked.some((p) => p.has(ADDR) && p.get(ADDR) === null),
+      'everything of the address was revoked',
+    );
     t.ok(isSource(r) && r.display.includes('shop/new'), `then answered as the new pod (${isSource(r) ? r.display : JSON.stringify(r)})`);
     // settled: the next query is not held
     t.ok(isSource(ids.resolve(query(ADDR), index) as Resolved), 'the next query resolves at once');
@@ -116,7 +122,7 @@ if (opensslMissing()) {
     t.equal(plan.get('10.9.9.9'), null, 'a previous pod address outside the CIDRs likewise');
     const keep = plan.get(ADDR);
     t.type(keep, 'function', 'a selected pod holds it: judged by its policies');
-    t.ok(keep!('api.example.com', { set: 'allow4', source: Buffer.alloc(4), destination: Buffer.alloc(4) }), 'its policy\'s names stay');
+    t.ok(keep!('api.example.com', { set: 'allow4', source: Buffer.alloc(4), destination: Buffer.alloc(4) }), "its policy's names stay");
     t.notOk(keep!('evil.example.org', { set: 'allow4', source: Buffer.alloc(4), destination: Buffer.alloc(4) }), 'others go');
     t.ok(ids.ready);
   });

@@ -25,7 +25,10 @@ runInNetns(__filename, async (t) => {
   t.test('delete / finish / re-address: elements gone, others kept', async (t) => {
     const env = await startEnv();
     t.teardown(() => env.close());
-    const cfg = parseConfig('kubernetes: { podCIDRs: ["10.244.1.0/24"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n', 'c.yaml');
+    const cfg = parseConfig(
+      'kubernetes: { podCIDRs: ["10.244.1.0/24"] }\npolicies:\n  - name: web\n    sources: [{ podSelector: { matchLabels: { app: web } } }]\n    allow: ["*.example.com"]\n',
+      'c.yaml',
+    );
     const index = PolicyIndex.compile(cfg.policies);
     const p = await openProgrammer();
     t.teardown(() => p.close());
@@ -44,7 +47,9 @@ runInNetns(__filename, async (t) => {
     await ids.watch.synced();
     await waitFor('first list in and the startup sweep planned', () => ids.ready);
     const els: Element[] = [];
-    for (let i = 0; i < N; i++) for (let d = 0; d < 20; d++) els.push({ set: 'allow4', source: ip4(`10.244.1.${i + 1}`), destination: ip4(`198.18.${i}.${d + 1}`), timeoutMs: 300_000, comment: `n${d}.example.com` });
+    for (let i = 0; i < N; i++)
+      for (let d = 0; d < 20; d++)
+        els.push({ set: 'allow4', source: ip4(`10.244.1.${i + 1}`), destination: ip4(`198.18.${i}.${d + 1}`), timeoutMs: 300_000, comment: `n${d}.example.com` });
     await p.add(els);
     await waitFor('pods4 filled', () => ids.stats.selectedPods === N);
     const pods4 = () => execFileSync('nft', ['list', 'set', 'inet', 'dnswall', 'pods4'], { encoding: 'utf8' });
@@ -71,6 +76,8 @@ runInNetns(__filename, async (t) => {
     await waitFor('pods4 follows', () => pods4().includes('10.244.1.200') && !pods4().includes('10.244.1.40'), 10_000);
     passes.sort((a, b) => a - b);
     const q = (f: number) => passes[Math.min(passes.length - 1, Math.floor(f * passes.length))].toFixed(1);
-    t.comment(`API delete → elements gone (kernel pass done), ${passes.length} deletes, ${N * 20} elements live at start: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${passes[passes.length - 1].toFixed(1)} ms`);
+    t.comment(
+      `API delete → elements gone (kernel pass done), ${passes.length} deletes, ${N * 20} elements live at start: p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, max ${passes[passes.length - 1].toFixed(1)} ms`,
+    );
   });
 });

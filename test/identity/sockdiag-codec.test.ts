@@ -31,29 +31,44 @@ t.test('IPv6 addresses fill all 16 bytes', async (t) => {
 
 function reply(seq: number, sport: number, id?: bigint, family = 2): Buffer {
   const attrs: Buffer[] = [];
-  const mark = Buffer.alloc(8); mark.writeUInt16LE(8, 0); mark.writeUInt16LE(15, 2); // INET_DIAG_MARK first
+  const mark = Buffer.alloc(8);
+  mark.writeUInt16LE(8, 0);
+  mark.writeUInt16LE(15, 2); // INET_DIAG_MARK first
   attrs.push(mark);
   if (id !== undefined) {
-    const a = Buffer.alloc(12); a.writeUInt16LE(12, 0); a.writeUInt16LE(INET_DIAG_CGROUP_ID, 2); a.writeBigUInt64LE(id, 4);
+    const a = Buffer.alloc(12);
+    a.writeUInt16LE(12, 0);
+    a.writeUInt16LE(INET_DIAG_CGROUP_ID, 2);
+    a.writeBigUInt64LE(id, 4);
     attrs.push(a);
   }
   const body = Buffer.concat([Buffer.alloc(72), ...attrs]);
   body[0] = family;
   body.writeUInt16BE(sport, 4);
   const h = Buffer.alloc(16);
-  h.writeUInt32LE(16 + body.length, 0); h.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4); h.writeUInt32LE(seq, 8);
+  h.writeUInt32LE(16 + body.length, 0);
+  h.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
+  h.writeUInt32LE(seq, 8);
   return Buffer.concat([h, body]);
 }
 
 t.test('replies: port, cgroup id, errors, garbage', async (t) => {
-  const err = Buffer.alloc(20); err.writeUInt32LE(20, 0); err.writeUInt16LE(2, 4); err.writeUInt32LE(9, 8); err.writeInt32LE(-2, 16);
+  const err = Buffer.alloc(20);
+  err.writeUInt32LE(20, 0);
+  err.writeUInt16LE(2, 4);
+  err.writeUInt32LE(9, 8);
+  err.writeInt32LE(-2, 16);
   const out = decodeReplies(Buffer.concat([reply(3, 40000, 44n), reply(4, 53), err, reply(5, 1, 2n ** 63n + 5n, 10)]));
-  t.same(out, [
-    { seq: 3, error: 0, family: 2, sport: 40000, cgroupId: 44n },
-    { seq: 4, error: 0, family: 2, sport: 53 },
-    { seq: 9, error: -2 },
-    { seq: 5, error: 0, family: 10, sport: 1, cgroupId: 2n ** 63n + 5n },
-  ], 'an AF_INET6 reply to an AF_INET request is accepted (dual-stack client)');
+  t.same(
+    out,
+    [
+      { seq: 3, error: 0, family: 2, sport: 40000, cgroupId: 44n },
+      { seq: 4, error: 0, family: 2, sport: 53 },
+      { seq: 9, error: -2 },
+      { seq: 5, error: 0, family: 10, sport: 1, cgroupId: 2n ** 63n + 5n },
+    ],
+    'an AF_INET6 reply to an AF_INET request is accepted (dual-stack client)',
+  );
   const full = reply(3, 40000, 44n);
   for (let n = 0; n < full.length; n++) decodeReplies(full.subarray(0, n)); // never throws
   t.same(decodeReplies(full.subarray(0, 40)), [], 'a truncated message is not half-read');

@@ -31,9 +31,7 @@ interface HistoryEntry {
 }
 
 export type Fault =
-  | { on: 'list' | 'watch'; kind: 'status'; code: number; retryAfterSeconds?: number }
-  | { on: 'list' | 'watch'; kind: 'stall' }
-  | { on: 'list' | 'watch'; kind: 'reset' };
+  { on: 'list' | 'watch'; kind: 'status'; code: number; retryAfterSeconds?: number } | { on: 'list' | 'watch'; kind: 'stall' } | { on: 'list' | 'watch'; kind: 'reset' };
 
 interface Watcher {
   resource: Resource;
@@ -98,7 +96,7 @@ function fieldValue(o: Obj, field: string): string | undefined {
     case 'metadata.namespace':
       return o.metadata.namespace;
     case 'spec.nodeName':
-      return ((o.spec as { nodeName?: string } | undefined)?.nodeName ?? '');
+      return (o.spec as { nodeName?: string } | undefined)?.nodeName ?? '';
     default:
       throw new Error(`field label not supported: ${field}`);
   }
@@ -160,9 +158,8 @@ export class TestApiServer {
 
   static async start(opts: ApiServerOptions): Promise<TestApiServer> {
     const s = new TestApiServer(opts);
-    s.server = createServer(
-      { key: opts.pki.serverKey, cert: opts.pki.serverCert, ca: opts.pki.caCert, requestCert: true, rejectUnauthorized: false },
-      (req, res) => s.handle(req, res),
+    s.server = createServer({ key: opts.pki.serverKey, cert: opts.pki.serverCert, ca: opts.pki.caCert, requestCert: true, rejectUnauthorized: false }, (req, res) =>
+      s.handle(req, res),
     );
     await new Promise<void>((resolve) => s.server.listen(0, opts.host ?? '127.0.0.1', resolve));
     s.port = (s.server.address() as { port: number }).port;
@@ -349,7 +346,8 @@ export class TestApiServer {
     if (!this.authorized(req)) return this.status(res, 401, 'Unauthorized', 'Unauthorized');
     const p = url.pathname.replace(/\/+$/, '');
     if (p === '/version') return this.json(res, { major: '1', minor: '32', gitVersion: 'v1.32.0-dnswall-test', platform: 'linux/amd64' });
-    if (p === '/api') return this.json(res, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] });
+    if (p === '/api')
+      return this.json(res, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: `127.0.0.1:${this.port}` }] });
     if (p === '/apis') return this.json(res, { kind: 'APIGroupList', apiVersion: 'v1', groups: [] });
     if (p === '/api/v1') {
       const verbs = ['get', 'list', 'watch'];

@@ -22,14 +22,29 @@ t.test('in-cluster needs the service env', async (t) => {
 
 t.test('kubeconfig errors name the problem', async (t) => {
   const cases: [string, RegExp][] = [
-    ['current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "http://x"}}]\nusers: [{name: u, user: {}}]', /must be https/],
-    ['current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {exec: {command: aws}}}]', /"exec" is not supported/],
-    ['current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {auth-provider: {name: gcp}}}]', /"auth-provider" is not supported/],
+    [
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "http://x"}}]\nusers: [{name: u, user: {}}]',
+      /must be https/,
+    ],
+    [
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {exec: {command: aws}}}]',
+      /"exec" is not supported/,
+    ],
+    [
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {auth-provider: {name: gcp}}}]',
+      /"auth-provider" is not supported/,
+    ],
     ['current-context: a\ncontexts: [{name: a, context: {cluster: zz}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]', /no cluster named "zz"/],
     ['current-context: b\ncontexts: [{name: a, context: {cluster: c}}]\nclusters: []', /no context named "b"/],
     ['contexts: []', /no current-context/],
-    ['current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x", certificate-authority: /nonexistent/ca}}]\nusers: [{name: u, user: {}}]', /certificate-authority: cannot read \/nonexistent\/ca/],
-    ['current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {client-certificate-data: QQ==}}]', /go together/],
+    [
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x", certificate-authority: /nonexistent/ca}}]\nusers: [{name: u, user: {}}]',
+      /certificate-authority: cannot read \/nonexistent\/ca/,
+    ],
+    [
+      'current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: "https://x"}}]\nusers: [{name: u, user: {client-certificate-data: QQ==}}]',
+      /go together/,
+    ],
     ['[1, 2', /not YAML/],
   ];
   for (const [i, [text, re]] of cases.entries()) {
@@ -74,11 +89,18 @@ if (requireOrSkip(t, opensslMissing())) {
     for (const inlineData of [false, true]) {
       const c = new KubeClient(fromKubeconfig(env.server.kubeconfigIn(env.dir, { clientCert: true, inlineData })));
       const list = await c.get<{ items: { metadata: { name: string } }[] }>('/api/v1/namespaces', {}, 5000);
-      t.same(list.items.map((i) => i.metadata.name), ['shop'], `client cert (${inlineData ? 'inline' : 'files'})`);
+      t.same(
+        list.items.map((i) => i.metadata.name),
+        ['shop'],
+        `client cert (${inlineData ? 'inline' : 'files'})`,
+      );
       c.close();
     }
     const anon = new KubeClient(fromKubeconfig(env.server.kubeconfigIn(env.dir, {})));
-    const e401 = await anon.get('/api/v1/namespaces', {}, 5000).then(() => null, (e: unknown) => e);
+    const e401 = await anon.get('/api/v1/namespaces', {}, 5000).then(
+      () => null,
+      (e: unknown) => e,
+    );
     t.ok(e401 instanceof KubeHttpError && e401.status === 401, 'no credentials: 401');
     anon.close();
     const other = (await import('./pki')).makePki();

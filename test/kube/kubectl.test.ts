@@ -44,7 +44,10 @@ if (requireOrSkip(t, opensslMissing() ?? kubectlMissing())) {
       t.equal(list.status, 0, `kubectl get exits 0 (stderr: ${list.stderr.trim()})`);
       t.equal(list.stdout.trim(), 'pod/frontend-1', 'label selector and namespace honoured');
 
-      const wide = await run(['--kubeconfig', kc, 'get', 'pods', '-A', '--field-selector', 'spec.nodeName=n1', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}'], env2);
+      const wide = await run(
+        ['--kubeconfig', kc, 'get', 'pods', '-A', '--field-selector', 'spec.nodeName=n1', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.podIP} {end}'],
+        env2,
+      );
       t.equal(wide.status, 0, `field selector (stderr: ${wide.stderr.trim()})`);
       t.same(wide.stdout.trim().split(' ').sort(), ['backend-1=10.244.1.8', 'frontend-1=10.244.1.7', 'x=10.244.1.9']);
 

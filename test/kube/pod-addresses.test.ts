@@ -4,12 +4,17 @@ import t from 'tap';
 import { PodAddressTable, podAddresses } from '../../lib/kube/pod-addresses';
 import type { Pod } from '../../lib/kube/types';
 
-const P = (uid: string, ips: string[], extra: { phase?: string; deletion?: boolean; created?: string; hostNetwork?: boolean; name?: string } = {}): Pod =>
-  ({
-    metadata: { name: extra.name ?? uid, namespace: 'ns', uid, creationTimestamp: extra.created ?? '2026-12-03T10:00:00Z', ...(extra.deletion ? { deletionTimestamp: '2026-12-03T11:00:00Z' } : {}) },
-    spec: { nodeName: 'n1', hostNetwork: extra.hostNetwork },
-    status: { phase: (extra.phase ?? 'Running') as 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
-  });
+const P = (uid: string, ips: string[], extra: { phase?: string; deletion?: boolean; created?: string; hostNetwork?: boolean; name?: string } = {}): Pod => ({
+  metadata: {
+    name: extra.name ?? uid,
+    namespace: 'ns',
+    uid,
+    creationTimestamp: extra.created ?? '2026-12-03T10:00:00Z',
+    ...(extra.deletion ? { deletionTimestamp: '2026-12-03T11:00:00Z' } : {}),
+  },
+  spec: { nodeName: 'n1', hostNetwork: extra.hostNetwork },
+  status: { phase: (extra.phase ?? 'Running') as 'Running', podIP: ips[0], podIPs: ips.map((ip) => ({ ip })) },
+});
 
 t.test('addresses of a pod', async (t) => {
   t.same(podAddresses(P('a', ['10.244.1.7', 'fd00:10:244:1::7'])), { 4: '10.244.1.7', 6: 'fd00:10:244:1::7' }, 'dual-stack');

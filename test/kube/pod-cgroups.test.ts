@@ -11,7 +11,7 @@ const P = (qos?: 'Guaranteed' | 'Burstable' | 'BestEffort', annotations?: Record
   status: { phase: 'Running', ...(qos ? { qosClass: qos } : {}) },
 });
 
-t.test('the example in kubelet\'s ToSystemd comment, and its cgroupfs twin', async (t) => {
+t.test("the example in kubelet's ToSystemd comment, and its cgroupfs twin", async (t) => {
   t.same(podCgroupPaths(P('Burstable')), [
     '/kubepods/burstable/pod1234-abcd-5678-efgh',
     '/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234_abcd_5678_efgh.slice',
@@ -35,7 +35,7 @@ t.test('a mirror pod is named by its config hash, not its API UID', async (t) =>
   t.same(podCgroupPaths(p), [`/kubepods/burstable/pod${hash}`, `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${hash}.slice`]);
 });
 
-t.test('a cgroup root (kubelet --cgroup-root): a prefix for cgroupfs, the slice\'s name parts for systemd', async (t) => {
+t.test("a cgroup root (kubelet --cgroup-root): a prefix for cgroupfs, the slice's name parts for systemd", async (t) => {
   t.same(podCgroupPaths(P('Burstable'), '/kubelet'), [
     '/kubelet/kubepods/burstable/pod1234-abcd-5678-efgh',
     '/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-burstable.slice/kubelet-kubepods-burstable-pod1234_abcd_5678_efgh.slice',
@@ -45,5 +45,5 @@ t.test('a cgroup root (kubelet --cgroup-root): a prefix for cgroupfs, the slice\
     '/kubelet.slice/kubelet-kubepods.slice/kubelet-kubepods-pod1234_abcd_5678_efgh.slice',
   ]);
   t.same(podCgroupLevels('/kubelet'), [3, 4]);
-  t.same(podCgroupLevels('/a/b'), [3, 4, 5], 'cgroupfs counts the path, systemd the last slice\'s parts');
+  t.same(podCgroupLevels('/a/b'), [3, 4, 5], "cgroupfs counts the path, systemd the last slice's parts");
 });

@@ -71,6 +71,16 @@ t.test('matching', async (t) => {
 });
 
 t.test('formatting', async (t) => {
-  t.equal(formatSelector({ matchLabels: { app: 'a' }, matchExpressions: [{ key: 't', operator: 'In', values: ['x', 'y'] }, { key: 'e', operator: 'Exists', values: [] }, { key: 'd', operator: 'DoesNotExist', values: [] }] }), 'app=a,t in (x,y),e,!d');
+  t.equal(
+    formatSelector({
+      matchLabels: { app: 'a' },
+      matchExpressions: [
+        { key: 't', operator: 'In', values: ['x', 'y'] },
+        { key: 'e', operator: 'Exists', values: [] },
+        { key: 'd', operator: 'DoesNotExist', values: [] },
+      ],
+    }),
+    'app=a,t in (x,y),e,!d',
+  );
   t.equal(formatSelector({ matchLabels: {}, matchExpressions: [] }), '(all)');
 });

@@ -53,7 +53,10 @@ if (requireOrSkip(t, opensslMissing())) {
     env.server.create('pods', pod('shop', 'a9', 'n1', '10.244.1.9'));
     env.server.create('pods', pod('shop', 'b9', 'n2', '10.244.2.9'));
     await waitFor('three events', () => log.length === 3);
-    t.same(log.map((l) => l.split('@')[0]), ['update shop/a1', 'delete shop/a2', 'add shop/a9']);
+    t.same(
+      log.map((l) => l.split('@')[0]),
+      ['update shop/a1', 'delete shop/a2', 'add shop/a9'],
+    );
     t.equal(r.resourceVersion, String(env.server.resourceVersion - 1), 'RV of the last event seen (the n2 pod is not ours)');
     await r.stop();
   });
@@ -80,7 +83,16 @@ if (requireOrSkip(t, opensslMissing())) {
       const newUid = uidOf(env, 'shop/same-name');
       await waitFor('relisted', () => r.stats.relists === 1 && env.server.openWatches === 1);
       t.same(ips(r), ['keep=10.244.1.1', 'new=10.244.1.4', 'same-name=10.244.1.7']);
-      t.same(log.sort(), [`add shop/new@${uidOf(env, 'shop/new')}`, `add shop/same-name@${newUid}`, `delete shop/gone@${log.find((l) => l.startsWith('delete shop/gone'))!.split('@')[1]}`, `delete shop/same-name@${oldUid}`].sort(), 'old UID deleted, new UID added');
+      t.same(
+        log.sort(),
+        [
+          `add shop/new@${uidOf(env, 'shop/new')}`,
+          `add shop/same-name@${newUid}`,
+          `delete shop/gone@${log.find((l) => l.startsWith('delete shop/gone'))!.split('@')[1]}`,
+          `delete shop/same-name@${oldUid}`,
+        ].sort(),
+        'old UID deleted, new UID added',
+      );
       t.equal(r.stats.gone, 1);
       // events after the relist still arrive
       env.server.delete('pods', 'shop/keep');
@@ -148,7 +160,11 @@ if (requireOrSkip(t, opensslMissing())) {
     await r.synced();
     t.equal(r.stats.errors, 2, 'two failed lists, then synced');
     await waitFor('watch open', () => env.server.openWatches === 1);
-    env.server.faults.push({ on: 'watch', kind: 'status', code: 429, retryAfterSeconds: 1 }, { on: 'watch', kind: 'status', code: 500 }, { on: 'watch', kind: 'status', code: 500 });
+    env.server.faults.push(
+      { on: 'watch', kind: 'status', code: 429, retryAfterSeconds: 1 },
+      { on: 'watch', kind: 'status', code: 500 },
+      { on: 'watch', kind: 'status', code: 500 },
+    );
     env.server.closeWatches();
     env.server.create('pods', pod('shop', 'late', 'n1', '10.244.1.9'));
     await waitFor('event after the faults', () => r.store.has('shop/late'));
@@ -206,7 +222,11 @@ if (requireOrSkip(t, opensslMissing())) {
     // replaced under the same name (the new UID arrives as MODIFIED through a short-lived gap)
     env.server.update('pods', { ...pod('shop', 'p', 'n1', '10.244.1.2'), metadata: { name: 'p', namespace: 'shop', uid: 'new-uid-0000', labels: {} } });
     await waitFor('replaced', () => r.store.get('shop/p')?.metadata.uid === 'new-uid-0000');
-    t.same(log.slice(-2).map((l) => l.split('@')[0]), ['delete shop/p', 'add shop/p'], 'new UID = delete old + add new');
+    t.same(
+      log.slice(-2).map((l) => l.split('@')[0]),
+      ['delete shop/p', 'add shop/p'],
+      'new UID = delete old + add new',
+    );
     // now a delete event naming the old UID (a late event) must not touch the new pod
     (r as unknown as { apply(e: unknown): void }).apply({ type: 'DELETED', object: old });
     t.equal(r.store.get('shop/p')?.metadata.uid, 'new-uid-0000');

@@ -13,11 +13,13 @@ import { promtoolMissing, promtoolProblems, samples, value } from './exposition'
 
 function get(port: number, path: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -54,7 +56,10 @@ t.test('scrape after real queries: per-plugin metrics, real histograms, build in
   t.equal(value(s, 'dnswall_cache_hits_total'), 1, 'the second api.example.com');
   t.equal(value(s, 'dnswall_cache_misses_total'), 2);
   t.equal(value(s, 'dnswall_build_info', { nodejs: process.version }), 1);
-  t.notOk(s.some((x) => 'quantile' in x.labels), 'no summary or quantile gauge');
+  t.notOk(
+    s.some((x) => 'quantile' in x.labels),
+    'no summary or quantile gauge',
+  );
   t.equal((await get(port, '/other')).status, 404);
 });
 
@@ -73,15 +78,19 @@ t.test('a pulled counter never goes backwards: a part registered again continues
   const reg = new MetricsRegistry();
   const read = async () => samples(await reg.text());
   const a = { n: 5, m: 1 };
-  const register = (stats: { n: number; m: number }) => reg.counterFrom('x_total', 'x', ['k'], (set) => { set({ k: 'n' }, stats.n); set({ k: 'm' }, stats.m); });
+  const register = (stats: { n: number; m: number }) =>
+    reg.counterFrom('x_total', 'x', ['k'], (set) => {
+      set({ k: 'n' }, stats.n);
+      set({ k: 'm' }, stats.m);
+    });
   register(a);
   t.equal(value(await read(), 'x_total', { k: 'n' }), 5);
   a.n = 7; // counted after the last scrape, before the part is replaced
   const b = { n: 0, m: 0 };
   register(b); // a reload's new part
-  t.equal(value(await read(), 'x_total', { k: 'n' }), 7, 'the old part\'s count, including what it counted since the last scrape');
+  t.equal(value(await read(), 'x_total', { k: 'n' }), 7, "the old part's count, including what it counted since the last scrape");
   b.n = 2;
-  t.equal(value(await read(), 'x_total', { k: 'n' }), 9, 'then the new part\'s counts on top');
+  t.equal(value(await read(), 'x_total', { k: 'n' }), 9, "then the new part's counts on top");
   register(b); // the same part registered again (a cache kept across a reload): nothing doubles
   b.n = 3;
   t.equal(value(await read(), 'x_total', { k: 'n' }), 10);
@@ -112,8 +121,21 @@ t.test('pod identity and the Kubernetes watch: pods, holds, revocations, 410s', 
   registerPodMetrics(reg, () => state.pods);
   t.notMatch(await reg.text(), /dnswall_pods\{/, 'no pod identity: no samples');
   state.pods = {
-    stats: { watchedPods: 12, selectedPods: 5, held: 3, heldTimedOut: 1, revokedElements: 7, kernelErrors: 0, hostNetworkPods: 2, selectedHostNetworkPods: 1, hostNetworkPodCgroups: 1 },
-    watch: { hasSynced: true, stats: () => ({ pods: r({ lists: 2, relists: 1, watches: 3, errors: 2, gone: 1, events: 40 }), namespaces: r({ lists: 1 }), node: r({ lists: 1 }) }) },
+    stats: {
+      watchedPods: 12,
+      selectedPods: 5,
+      held: 3,
+      heldTimedOut: 1,
+      revokedElements: 7,
+      kernelErrors: 0,
+      hostNetworkPods: 2,
+      selectedHostNetworkPods: 1,
+      hostNetworkPodCgroups: 1,
+    },
+    watch: {
+      hasSynced: true,
+      stats: () => ({ pods: r({ lists: 2, relists: 1, watches: 3, errors: 2, gone: 1, events: 40 }), namespaces: r({ lists: 1 }), node: r({ lists: 1 }) }),
+    },
   };
   const m = samples(await reg.text());
   t.equal(value(m, 'dnswall_pods', { state: 'watched' }), 12);

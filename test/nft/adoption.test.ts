@@ -16,7 +16,11 @@ const NEW_LIFE_S = MAX_RUN_S + 60;
 /** What is left of the previous daemon's 600 s at the end of the longest run. */
 const LONG_S = 600 - MAX_RUN_S;
 const el = (i: number, timeoutMs: number): Element => ({
-  set: 'allow4', source: Buffer.from([10, 244, 1, 1 + (i >> 16)]), destination: Buffer.from([198, 18, (i >> 8) & 255, i & 255]), timeoutMs, comment: `n${i}.example.com`,
+  set: 'allow4',
+  source: Buffer.from([10, 244, 1, 1 + (i >> 16)]),
+  destination: Buffer.from([198, 18, (i >> 8) & 255, i & 255]),
+  timeoutMs,
+  comment: `n${i}.example.com`,
 });
 
 runInNetns(__filename, (t) => {
@@ -48,7 +52,9 @@ runInNetns(__filename, (t) => {
         const replies = await sock.get('allow4 (GETSETELEM)', (seq) => setElemMsg(NFT_MSG_GETSETELEM, NLM_F_ACK, seq, NFPROTO_INET, 'dnswall', 'allow4', [encodeElement({ key })]));
         const e = replies.length ? decodeSetElemMsg(replies[0]).elements[0] : undefined;
         return e?.expirationMs === undefined ? null : e.expirationMs / 1000;
-      } finally { sock.close(); }
+      } finally {
+        sock.close();
+      }
     };
     const s = await left(`10.244.1.${1 + (last >> 16)}`, `198.18.${(last >> 8) & 255}.${last & 255}`);
     // 600 s less the time this test has run (at most tap's timeout): never near the answer's 5 s.

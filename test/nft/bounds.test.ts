@@ -7,18 +7,36 @@ import { encodeKey } from '../../lib/nft/keys';
 import { sourceText } from '../../lib/nft/owner';
 
 const id = (src: number, dst: number) => elementId('allow4', encodeKey({ set: 'allow4', source: Buffer.from([10, 0, 0, src]), destination: Buffer.from([198, 51, 100, dst]) }));
-const idp = (src: number, dst: number, port: number) => elementId('allow4p', encodeKey({ set: 'allow4p', source: Buffer.from([10, 0, 0, src]), destination: Buffer.from([198, 51, 100, dst]), proto: 6, port }));
+const idp = (src: number, dst: number, port: number) =>
+  elementId('allow4p', encodeKey({ set: 'allow4p', source: Buffer.from([10, 0, 0, src]), destination: Buffer.from([198, 51, 100, dst]), proto: 6, port }));
 
 function book(limits: { maxElements?: number; maxElementsPerSource?: number; maxAddressesPerName?: number }) {
   let now = 1000;
   const evicted: { id: string; cap: Cap; source: string; name: string | null }[] = [];
   const b = new ExpiryBook({ limits, now: () => now });
   // The book returns what its caps pushed out (refresh: in `evicted`; learn: the list): collect them.
-  const collect = (list: Evicted[] | null | undefined) => { for (const e of list ?? []) evicted.push({ id: e.id, cap: e.cap, source: sourceText(e.source), name: e.name }); };
-  const refresh = b.refresh.bind(b), learn = b.learn.bind(b);
-  b.refresh = (...a: Parameters<ExpiryBook['refresh']>) => { const r = refresh(...a); collect(r.evicted); return r; };
-  b.learn = (...a: Parameters<ExpiryBook['learn']>) => { const r = learn(...a); collect(r); return r; };
-  return { b, evicted, advance: (ms: number) => { now += ms; } };
+  const collect = (list: Evicted[] | null | undefined) => {
+    for (const e of list ?? []) evicted.push({ id: e.id, cap: e.cap, source: sourceText(e.source), name: e.name });
+  };
+  const refresh = b.refresh.bind(b),
+    learn = b.learn.bind(b);
+  b.refresh = (...a: Parameters<ExpiryBook['refresh']>) => {
+    const r = refresh(...a);
+    collect(r.evicted);
+    return r;
+  };
+  b.learn = (...a: Parameters<ExpiryBook['learn']>) => {
+    const r = learn(...a);
+    collect(r);
+    return r;
+  };
+  return {
+    b,
+    evicted,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
 t.test('per name: the oldest address of that (source, name) goes; refresh moves to newest', async (t) => {
@@ -40,10 +58,17 @@ t.test('per source across names, and total across sources', async (t) => {
   b.refresh(id(1, 1), 60_000, 'a');
   b.refresh(id(1, 2), 60_000, 'b');
   b.refresh(id(1, 3), 60_000, 'c');
-  t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']]);
+  t.same(
+    evicted.map((e) => [e.id, e.cap]),
+    [[id(1, 1), 'perSource']],
+  );
   b.refresh(id(2, 1), 60_000, 'a');
   b.refresh(id(3, 1), 60_000, 'a');
-  t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 2), 'total']], 'the oldest of all');
+  t.same(
+    evicted.slice(1).map((e) => [e.id, e.cap]),
+    [[id(1, 2), 'total']],
+    'the oldest of all',
+  );
   t.equal(b.size, 3);
   t.same(b.bounds.sizes, { elements: 3, sources: 3, names: 3 });
 });
@@ -53,7 +78,11 @@ t.test('port rules: the cap counts addresses, an address has one element per por
   for (const d of [1, 2]) for (const p of [443, 80]) b.refresh(idp(1, d, p), 60_000, 'p', 2);
   t.same(evicted, [], '2 addresses × 2 ports fit');
   for (const p of [443, 80]) b.refresh(idp(1, 3, p), 60_000, 'p', 2);
-  t.same(evicted.map((e) => e.id), [idp(1, 1, 443), idp(1, 1, 80)], 'both ports of the oldest address');
+  t.same(
+    evicted.map((e) => e.id),
+    [idp(1, 1, 443), idp(1, 1, 80)],
+    'both ports of the oldest address',
+  );
 });
 
 t.test('expiry and forget drop the entries and empty groups; permanent elements are not counted', async (t) => {
@@ -75,9 +104,16 @@ t.test('adopted elements: source and total caps apply, the name once refreshed',
   t.same(evicted, [], 'no name: the per-name cap does not lump them together');
   b.refresh(id(1, 2), 60_000, 'a');
   b.refresh(id(1, 4), 60_000, 'a');
-  t.same(evicted.map((e) => [e.id, e.cap]), [[id(1, 2), 'perName']]);
+  t.same(
+    evicted.map((e) => [e.id, e.cap]),
+    [[id(1, 2), 'perName']],
+  );
   b.refresh(id(1, 5), 60_000, 'b');
-  t.same(evicted.slice(1).map((e) => [e.id, e.cap]), [[id(1, 1), 'perSource']], 'the oldest adopted one');
+  t.same(
+    evicted.slice(1).map((e) => [e.id, e.cap]),
+    [[id(1, 1), 'perSource']],
+    'the oldest adopted one',
+  );
 });
 
 t.test('bounded under churn: 200k ever-new elements, sizes never above the caps', async (t) => {

@@ -10,7 +10,11 @@ runInNetns(__filename, (t) => {
     const sources = 100;
     const over: string[] = [];
     const r = await runChurn({
-      seconds: 20, rate: 3_000, limits, sampleEveryMs: 2_000, sources,
+      seconds: 20,
+      rate: 3_000,
+      limits,
+      sampleEveryMs: 2_000,
+      sources,
       onSample: (s) => {
         if (s.book > limits.maxElements || s.elements > limits.maxElements || s.sources > sources || s.names > s.elements) over.push(JSON.stringify(s));
       },

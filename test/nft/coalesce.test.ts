@@ -7,7 +7,9 @@ runInNetns(__filename, (t) => {
     const p = await openProgrammer();
     const calls = [];
     for (let i = 0; i < 1000; i++) {
-      calls.push(p.add([{ set: 'allow4', source: Buffer.from([10, 244, 1, 5]), destination: Buffer.from([198, 18, i >> 8, i & 255]), timeoutMs: 60_000, comment: `n${i}.example.com` }]));
+      calls.push(
+        p.add([{ set: 'allow4', source: Buffer.from([10, 244, 1, 5]), destination: Buffer.from([198, 18, i >> 8, i & 255]), timeoutMs: 60_000, comment: `n${i}.example.com` }]),
+      );
     }
     await Promise.all(calls);
     t.ok(p.stats.batches <= 4, `${p.stats.batches} batches for 1000 add() calls`);
@@ -24,7 +26,19 @@ runInNetns(__filename, (t) => {
     for (let round = 0; round < 20; round++) {
       for (let i = 0; i < 500; i++) {
         const n = round * 500 + i;
-        calls.push(p.add([{ set: 'allow4p', source: Buffer.from([10, 244, 1, 9]), destination: Buffer.from([198, 19, n >> 8, n & 255]), proto: 6, port: 443, timeoutMs: 60_000, comment: 'x.example.com' }]));
+        calls.push(
+          p.add([
+            {
+              set: 'allow4p',
+              source: Buffer.from([10, 244, 1, 9]),
+              destination: Buffer.from([198, 19, n >> 8, n & 255]),
+              proto: 6,
+              port: 443,
+              timeoutMs: 60_000,
+              comment: 'x.example.com',
+            },
+          ]),
+        );
       }
       maxSeen = Math.max(maxSeen, (p as unknown as { inFlight: number }).inFlight);
       await new Promise((r) => setImmediate(r));

@@ -24,7 +24,8 @@ const ALLOW6P = hex(`58000180 0c000400 0000000000002710 30000180 2c000100
 const v6 = (s: string) => {
   // tiny expander for the two test addresses
   const [a, b] = s.split('::');
-  const head = a ? a.split(':') : [], tail = b ? b.split(':') : [];
+  const head = a ? a.split(':') : [],
+    tail = b ? b.split(':') : [];
   const groups = [...head, ...Array(8 - head.length - tail.length).fill('0'), ...tail];
   return Buffer.from(groups.map((g) => g.padStart(4, '0')).join(''), 'hex');
 };
@@ -46,7 +47,8 @@ t.test('whole NEWSETELEM message matches nft except NFTA_SET_ELEM_LIST_SET_ID, w
     hex('01000000'), // nfgenmsg: NFPROTO_INET, v0, res_id 0
     hex('0c000100 646e7377616c6c00'), // NFTA_SET_ELEM_LIST_TABLE "dnswall"
     hex('0b000200 616c6c6f773400 00'), // NFTA_SET_ELEM_LIST_SET "allow4" + pad
-    hex('48000380'), ALLOW4, // NFTA_SET_ELEM_LIST_ELEMENTS
+    hex('48000380'),
+    ALLOW4, // NFTA_SET_ELEM_LIST_ELEMENTS
   ]);
   t.same(msg, expected);
 });
@@ -84,7 +86,9 @@ t.test('hostile replies never throw', async (t) => {
   const rand = prng(seed);
   // random bytes behind a netlink header whose length is the datagram's, and mutated real messages
   const real = newSetElemMsg(7, NFPROTO_INET, 'dnswall', 'allow4p', [ALLOW4P, ALLOW4P]);
-  let threw = 0, messages = 0, elements = 0;
+  let threw = 0,
+    messages = 0,
+    elements = 0;
   for (let i = 0; i < 2000; i++) {
     let b: Buffer;
     if (i % 2 === 0) {

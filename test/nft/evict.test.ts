@@ -12,7 +12,11 @@ const el = (d: number, name: string, timeoutMs = 60_000, src = SRC) => ({ set: '
 const present = (): number[] => [...nft('list', 'set', 'inet', 'dnswall', 'allow4').matchAll(/198\.51\.100\.(\d+)/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
 
 async function open(limits: BoundLimits): Promise<SetProgrammer> {
-  try { nft('delete', 'table', 'inet', 'dnswall'); } catch { /* first test */ }
+  try {
+    nft('delete', 'table', 'inet', 'dnswall');
+  } catch {
+    /* first test */
+  }
   await installRuleset(renderRuleset(testConfig({ limits: { ...testConfig().limits, ...limits } }), TEST_INDEX));
   const p = new SetProgrammer({ table: 'dnswall', limits });
   await p.open();

@@ -10,14 +10,18 @@ import type { Element } from '../../lib/nft/programmer';
 
 const BIN = path.join(__dirname, '..', '..', 'bin', 'dnswall.js');
 const v6 = (s: string) => Buffer.from(s.split(':').flatMap((h) => [parseInt(h, 16) >> 8, parseInt(h, 16) & 255]));
-const A = '10.244.1.5', B = '10.244.1.6';
+const A = '10.244.1.5',
+  B = '10.244.1.6';
 const A6 = 'fd00:10:244:1:0:0:0:5';
 
 runInNetns(__filename, (t) => {
   t.test('forgetSource removes exactly one source', async (t) => {
     const p = await openProgrammer();
     const els: Element[] = [];
-    for (const [src, n] of [[A, 3], [B, 2]] as const) {
+    for (const [src, n] of [
+      [A, 3],
+      [B, 2],
+    ] as const) {
       for (let i = 0; i < n; i++) els.push({ set: 'allow4', source: ip4(src), destination: ip4(`198.51.100.${10 + i}`), timeoutMs: 60_000, comment: `n${i}.example.com` });
       els.push({ set: 'allow4p', source: ip4(src), destination: ip4('198.51.100.50'), proto: 6, port: 443, timeoutMs: 60_000, comment: 'p.example.com' });
     }
@@ -27,7 +31,10 @@ runInNetns(__filename, (t) => {
 
     t.equal(await forgetSource('dnswall', A), 4, 'allow4 ×3 + allow4p ×1');
     let left = await listElements('dnswall');
-    t.notOk(left.some((e) => e.source === A), 'nothing of A left');
+    t.notOk(
+      left.some((e) => e.source === A),
+      'nothing of A left',
+    );
     t.equal(left.filter((e) => e.source === B).length, 3, 'B keeps all of its elements');
     t.equal(await forgetSource('dnswall', A), 0, 'again: nothing to forget, no error');
 

@@ -7,7 +7,10 @@ import { ALLOW_SETS, LAYOUTS } from '../../lib/nft/keys';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s; };
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s;
+  };
 }
 
 t.test('matches a Map under 200k random adds and deletes', async (t) => {
@@ -37,7 +40,11 @@ t.test('matches a Map under 200k random adds and deletes', async (t) => {
   }
   t.equal(mismatches, 0, 'every lookup agreed');
   t.equal(table.size, ref.size);
-  for (const [id, s] of ref) if (table.get(id) !== s || table.idOf(s) !== id) { t.fail(`final ${s}`); break; }
+  for (const [id, s] of ref)
+    if (table.get(id) !== s || table.idOf(s) !== id) {
+      t.fail(`final ${s}`);
+      break;
+    }
   let live = 0;
   for (let s = 0; s < table.slotLimit; s++) if (table.hasSlot(s)) live++;
   t.equal(live, ref.size, 'hasSlot counts the live ids');
@@ -47,7 +54,10 @@ t.test('ids of every length and byte value round-trip; absent ids are -1', async
   const table = new IdTable();
   const ids = ALLOW_SETS.map((set, i) => elementId(set, Buffer.alloc(LAYOUTS[set].keyLen, [0, 255, 128, 10, 1, 2, 3, 4][i])));
   ids.forEach((id, i) => table.set(id, i * 3));
-  ids.forEach((id, i) => { t.equal(table.get(id), i * 3); t.equal(table.idOf(i * 3), id); });
+  ids.forEach((id, i) => {
+    t.equal(table.get(id), i * 3);
+    t.equal(table.idOf(i * 3), id);
+  });
   t.equal(table.get(elementId('allow4', Buffer.alloc(8, 1))), -1);
   t.equal(table.get(ids[0].slice(0, 5)), -1, 'a prefix is another id');
   t.throws(() => table.set('\u0100x', 50), RangeError, 'not latin1');

@@ -10,7 +10,15 @@ runInNetns(__filename, (t) => {
     await p.add([
       { set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.50'), timeoutMs: 60_000, comment: 'a.example.com' },
       { set: 'allow4p', source: ip4('10.244.1.6'), destination: ip4('198.51.100.51'), proto: 17, port: 53, timeoutMs: 30_000, comment: 'b.example.com' },
-      { set: 'allow6p', source: Buffer.from('fd000010024400010000000000000005', 'hex'), destination: Buffer.from('20010db8000000000000000000000001', 'hex'), proto: 6, port: 443, timeoutMs: 90_000, comment: 'c.example.com' },
+      {
+        set: 'allow6p',
+        source: Buffer.from('fd000010024400010000000000000005', 'hex'),
+        destination: Buffer.from('20010db8000000000000000000000001', 'hex'),
+        proto: 6,
+        port: 443,
+        timeoutMs: 90_000,
+        comment: 'c.example.com',
+      },
     ]);
     const all = await listElements('dnswall');
     t.equal(all.length, 3);
@@ -18,15 +26,27 @@ runInNetns(__filename, (t) => {
     t.match(a, { source: '10.244.1.5', destination: '198.51.100.50', comment: 'a.example.com', timeoutMs: 60_000 });
     t.ok(a.expiresInMs! > 55_000 && a.expiresInMs! <= 60_000, `expiresInMs ${a.expiresInMs}`);
     t.equal(a.proto, undefined);
-    t.match(all.find((e) => e.set === 'allow4p'), { source: '10.244.1.6', proto: 17, port: 53, comment: 'b.example.com' });
-    t.match(all.find((e) => e.set === 'allow6p'), { source: 'fd00:10:244:1::5', destination: '2001:db8::1', proto: 6, port: 443 });
+    t.match(
+      all.find((e) => e.set === 'allow4p'),
+      { source: '10.244.1.6', proto: 17, port: 53, comment: 'b.example.com' },
+    );
+    t.match(
+      all.find((e) => e.set === 'allow6p'),
+      { source: 'fd00:10:244:1::5', destination: '2001:db8::1', proto: 6, port: 443 },
+    );
 
     const only = await listElements('dnswall', { source: '10.244.1.6' });
-    t.same(only.map((e) => e.destination), ['198.51.100.51']);
+    t.same(
+      only.map((e) => e.destination),
+      ['198.51.100.51'],
+    );
 
     const text = formatList(all, false).split('\n');
     t.match(text[0], /^SOURCE\s+DESTINATION\s+PORT\s+NAME\s+EXPIRES$/);
-    t.ok(text.some((l) => /^10\.244\.1\.5\s+198\.51\.100\.50\s+\*\s+a\.example\.com\s+(59|60)s$/.test(l) || /1m$/.test(l)), text.join('\n'));
+    t.ok(
+      text.some((l) => /^10\.244\.1\.5\s+198\.51\.100\.50\s+\*\s+a\.example\.com\s+(59|60)s$/.test(l) || /1m$/.test(l)),
+      text.join('\n'),
+    );
     t.ok(text.some((l) => /udp\/53\s+b\.example\.com/.test(l)));
     t.same(JSON.parse(formatList(all, true)), all);
     await p.close();
@@ -40,8 +60,14 @@ runInNetns(__filename, (t) => {
       { set: 'cgroup6p', source: id, destination: Buffer.from('20010db8000000000000000000000002', 'hex'), proto: 6, port: 443, timeoutMs: 60_000, comment: 'h.example.com' },
     ]);
     const got = await listElements('dnswall', { sets: ['cgroup4', 'cgroup6p'] });
-    t.match(got.find((e) => e.set === 'cgroup4'), { source: 'cgroup:4242', destination: '198.51.100.60', comment: 'g.example.com' });
-    t.match(got.find((e) => e.set === 'cgroup6p'), { source: 'cgroup:4242', destination: '2001:db8::2', proto: 6, port: 443 });
+    t.match(
+      got.find((e) => e.set === 'cgroup4'),
+      { source: 'cgroup:4242', destination: '198.51.100.60', comment: 'g.example.com' },
+    );
+    t.match(
+      got.find((e) => e.set === 'cgroup6p'),
+      { source: 'cgroup:4242', destination: '2001:db8::2', proto: 6, port: 443 },
+    );
     // nft itself reads the key as a cgroup id . address (numeric output: the id, not a path).
     const { execFileSync } = await import('child_process');
     t.match(execFileSync('nft', ['-n', 'list', 'set', 'inet', 'dnswall', 'cgroup4'], { encoding: 'utf8' }), /4242 \. 198\.51\.100\.60/);

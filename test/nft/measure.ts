@@ -20,11 +20,22 @@ function pct(sorted: number[], p: number): number {
   for (let i = 0; i < n; i += wave) {
     for (let j = i; j < Math.min(n, i + wave); j++) {
       const s = performance.now();
-      all.push(p.add([{
-        set: j % 2 ? 'allow4' : 'allow4p', source: Buffer.from([10, 244, (j >> 16) & 255, 5]),
-        destination: Buffer.from([198, 18 + ((j >> 16) & 1), (j >> 8) & 255, j & 255]),
-        ...(j % 2 ? {} : { proto: 6, port: 443 }), timeoutMs: 300_000, comment: `host${j}.example.com`,
-      }]).then(() => { perCall.push(performance.now() - s); }));
+      all.push(
+        p
+          .add([
+            {
+              set: j % 2 ? 'allow4' : 'allow4p',
+              source: Buffer.from([10, 244, (j >> 16) & 255, 5]),
+              destination: Buffer.from([198, 18 + ((j >> 16) & 1), (j >> 8) & 255, j & 255]),
+              ...(j % 2 ? {} : { proto: 6, port: 443 }),
+              timeoutMs: 300_000,
+              comment: `host${j}.example.com`,
+            },
+          ])
+          .then(() => {
+            perCall.push(performance.now() - s);
+          }),
+      );
     }
     await new Promise((r) => setImmediate(r));
   }
@@ -43,10 +54,24 @@ function pct(sorted: number[], p: number): number {
   const r0 = performance.now();
   const again: Promise<void>[] = [];
   for (let j = 0; j < n; j++) {
-    again.push(p.add([{ set: j % 2 ? 'allow4' : 'allow4p', source: Buffer.from([10, 244, (j >> 16) & 255, 5]), destination: Buffer.from([198, 18 + ((j >> 16) & 1), (j >> 8) & 255, j & 255]), ...(j % 2 ? {} : { proto: 6, port: 443 }), timeoutMs: 300_000, comment: `host${j}.example.com` }]));
+    again.push(
+      p.add([
+        {
+          set: j % 2 ? 'allow4' : 'allow4p',
+          source: Buffer.from([10, 244, (j >> 16) & 255, 5]),
+          destination: Buffer.from([198, 18 + ((j >> 16) & 1), (j >> 8) & 255, j & 255]),
+          ...(j % 2 ? {} : { proto: 6, port: 443 }),
+          timeoutMs: 300_000,
+          comment: `host${j}.example.com`,
+        },
+      ]),
+    );
     if (j % wave === wave - 1) await new Promise((r) => setImmediate(r));
   }
   await Promise.all(again);
   console.log(`refresh of all ${n}: ${Math.round(n / ((performance.now() - r0) / 1000))} elements/s`);
   await p.close();
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

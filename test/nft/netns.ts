@@ -51,7 +51,9 @@ export function runInNetns(file: string, body: (t: Tap) => Promise<void> | void,
   const ns = nsName();
   const extra = Array.from({ length: opts.extra ?? 0 }, () => nsName());
   const all = [ns, ...extra];
-  const cleanup = () => { for (const n of all) spawnSync('ip', ['netns', 'delete', n], { stdio: 'ignore' }); };
+  const cleanup = () => {
+    for (const n of all) spawnSync('ip', ['netns', 'delete', n], { stdio: 'ignore' });
+  };
   try {
     for (const n of all) execFileSync('ip', ['netns', 'add', n]);
   } catch (e) {

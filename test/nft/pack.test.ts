@@ -17,7 +17,13 @@ function item(set: AllowSet, n: number, opts: { del?: boolean; w?: Waiter | null
   const key = encodeKey({ set, source, destination: Buffer.alloc(l.addrLen, 7), ...(l.withPort ? { proto: 6, port: 443 } : {}) });
   const w = opts.w ?? null;
   if (w) w.unsent++;
-  return { set, id: elementId(set, key), buf: opts.del ? encodeElement({ key }) : encodeElement({ key, timeoutMs: opts.timeoutMs ?? 60_000, comment: 'x' }), waiter: w, ...(opts.del ? { del: true } : {}) };
+  return {
+    set,
+    id: elementId(set, key),
+    buf: opts.del ? encodeElement({ key }) : encodeElement({ key, timeoutMs: opts.timeoutMs ?? 60_000, comment: 'x' }),
+    waiter: w,
+    ...(opts.del ? { del: true } : {}),
+  };
 }
 
 t.test('the same element twice: one element, the later one', async (t) => {
@@ -39,7 +45,13 @@ t.test('add then delete of one element: only the deletion, and it goes first', a
   const other = item('allow4', 2, { w: waiter() });
   const del = item('allow4', 1, { del: true });
   const { batch } = packBatch([add, other, del], 0, 'dnswall');
-  t.same(batch.messages.map((m) => [m.set, m.del, m.elements.length]), [['allow4', true, 1], ['allow4', false, 1]]);
+  t.same(
+    batch.messages.map((m) => [m.set, m.del, m.elements.length]),
+    [
+      ['allow4', true, 1],
+      ['allow4', false, 1],
+    ],
+  );
   t.same(batch.messages[1].elements, [other.buf]);
   t.same(batch.deleted, [del], 'the deletion is kept to send again should the batch fail');
   t.equal(batch.elements, 1);
@@ -49,7 +61,10 @@ t.test('delete then add: the add wins', async (t) => {
   const del = item('allow4', 1, { del: true });
   const add = item('allow4', 1, { w: waiter() });
   const { batch } = packBatch([del, add], 0, 'dnswall');
-  t.same(batch.messages.map((m) => [m.del, m.elements.length]), [[false, 1]]);
+  t.same(
+    batch.messages.map((m) => [m.del, m.elements.length]),
+    [[false, 1]],
+  );
   t.same(batch.deleted, []);
 });
 
@@ -60,7 +75,15 @@ t.test('one message per set and operation; ELEMENTS_PER_MSG per message; MSGS_PE
   q.push(item('allow4p', 1, { w }), item('cgroup4', 1, { w }));
   let { batch, head } = packBatch(q, 0, 'dnswall');
   t.equal(head, q.length, 'all in one batch');
-  t.same(batch.messages.map((m) => [m.set, m.elements.length]), [['allow4', ELEMENTS_PER_MSG], ['allow4', 5], ['allow4p', 1], ['cgroup4', 1]]);
+  t.same(
+    batch.messages.map((m) => [m.set, m.elements.length]),
+    [
+      ['allow4', ELEMENTS_PER_MSG],
+      ['allow4', 5],
+      ['allow4p', 1],
+      ['cgroup4', 1],
+    ],
+  );
   // More messages than a batch holds: the rest stays queued.
   const many: QueuedItem[] = [];
   for (let i = 0; i < (MSGS_PER_BATCH + 1) * ELEMENTS_PER_MSG; i++) many.push(item('allow4', i % 65536, { w: null }));

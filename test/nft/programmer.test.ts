@@ -9,7 +9,14 @@ import { cgroupIdBytes } from '../../lib/nft/owner';
 import { NftError } from '../../lib/nft/errors';
 
 const ip4 = (s: string) => Buffer.from(s.split('.').map(Number));
-const el = (dst: string, over: Partial<Element> = {}): Element => ({ set: 'allow4', source: ip4('10.244.1.5'), destination: ip4(dst), timeoutMs: 60_000, comment: 'api.example.com', ...over });
+const el = (dst: string, over: Partial<Element> = {}): Element => ({
+  set: 'allow4',
+  source: ip4('10.244.1.5'),
+  destination: ip4(dst),
+  timeoutMs: 60_000,
+  comment: 'api.example.com',
+  ...over,
+});
 const tick = () => new Promise((r) => setImmediate(r));
 
 async function open(k: FakeKernel, opts: Partial<SetProgrammerOptions> = {}): Promise<SetProgrammer> {
@@ -26,7 +33,10 @@ t.test('open() checks the table and every allow set, cgroup sets included', asyn
   t.equal(err.message, 'set cgroup4p of table inet dnswall not found — is the ruleset installed?');
   k.missing.clear();
   k.missing.add('table');
-  t.match(await new SetProgrammer({ table: 'dnswall', transport: k.transport }).open().catch((e) => e), { code: 'ENOENT', message: 'table inet dnswall not found — is the ruleset installed?' });
+  t.match(await new SetProgrammer({ table: 'dnswall', transport: k.transport }).open().catch((e) => e), {
+    code: 'ENOENT',
+    message: 'table inet dnswall not found — is the ruleset installed?',
+  });
   t.equal(k.opened, k.closed, 'a failed open() closes what it opened');
 });
 
@@ -35,8 +45,11 @@ t.test('add() resolves only once its batch is acked, and the kernel holds what w
   const p = await open(k);
   k.hold = true;
   let done = false;
-  const pending = p.add([el('198.51.100.7')]).then(() => { done = true; });
-  await tick(); await tick();
+  const pending = p.add([el('198.51.100.7')]).then(() => {
+    done = true;
+  });
+  await tick();
+  await tick();
   t.equal(k.held.length, 1, 'one batch in flight');
   t.notOk(done, 'not resolved before the ack');
   k.ack();
@@ -53,9 +66,17 @@ t.test('concurrent add()s share batches; at most maxInFlight batches await acks'
   const p = await open(k, { maxInFlight: 2 });
   k.hold = true;
   const all: Promise<void>[] = [];
-  for (let i = 0; i < 5; i++) { all.push(p.add([el(`198.51.100.${i + 1}`)])); await tick(); await tick(); }
+  for (let i = 0; i < 5; i++) {
+    all.push(p.add([el(`198.51.100.${i + 1}`)]));
+    await tick();
+    await tick();
+  }
   t.equal(k.held.length, 2, 'two in flight, the rest queued');
-  while (k.held.length) { k.ack(); await tick(); await tick(); }
+  while (k.held.length) {
+    k.ack();
+    await tick();
+    await tick();
+  }
   await Promise.all(all);
   t.equal(k.elements('allow4').length, 5);
   t.ok(k.batches.length < 5, `${k.batches.length} batches for 5 add()s`);
@@ -90,14 +111,32 @@ t.test('caps: the evicted element is deleted first, in the same batch as the add
   await p.add([el('198.51.100.2')]);
   await p.add([el('198.51.100.3')]);
   const last = k.batches[k.batches.length - 1];
-  t.same(last.messages.map((m) => [m.op, m.set, m.elements.length]), [['delete', 'allow4', 1], ['add', 'allow4', 1]]);
+  t.same(
+    last.messages.map((m) => [m.op, m.set, m.elements.length]),
+    [
+      ['delete', 'allow4', 1],
+      ['add', 'allow4', 1],
+    ],
+  );
   t.same(last.messages[0].elements[0].key, encodeKey(el('198.51.100.1')), 'the oldest address goes');
-  t.same(k.elements('allow4').map((e) => e.key[7]).sort(), [2, 3]);
+  t.same(
+    k
+      .elements('allow4')
+      .map((e) => e.key[7])
+      .sort(),
+    [2, 3],
+  );
   t.same(p.stats.evictions, { perName: 1, perSource: 0, total: 0 });
   t.equal(p.stats.deleted, 1);
   // One answer over the cap keeps its newest addresses.
   await p.add([el('198.51.100.4', { comment: 'b' }), el('198.51.100.5', { comment: 'b' }), el('198.51.100.6', { comment: 'b' })]);
-  t.same(k.elements('allow4').map((e) => e.key[7]).sort(), [2, 3, 5, 6]);
+  t.same(
+    k
+      .elements('allow4')
+      .map((e) => e.key[7])
+      .sort(),
+    [2, 3, 5, 6],
+  );
 });
 
 t.test('an eviction whose batch failed is sent again', async (t) => {
@@ -107,7 +146,11 @@ t.test('an eviction whose batch failed is sent again', async (t) => {
   k.failNext.push(new NftError('EIO', 'boom'));
   await t.rejects(p.add([el('198.51.100.2')]), { code: 'EIO' });
   await p.drained();
-  t.same(k.elements('allow4').map((e) => e.key[7]), [], 'the evicted element was deleted by the retry');
+  t.same(
+    k.elements('allow4').map((e) => e.key[7]),
+    [],
+    'the evicted element was deleted by the retry',
+  );
 });
 
 t.test('cgroup sets: 8-byte cgroup id . address [. proto . port]', async (t) => {
@@ -129,7 +172,9 @@ t.test('adoption: an element the previous daemon wrote keeps its longer life whe
   k.put('allow4', { key, timeoutMs: 600_000, expirationMs: 550_000, comment: 'api.example.com' });
   k.put('allow4', { key: encodeKey(el('198.51.100.8')), timeoutMs: 600_000, expirationMs: 550_000, comment: 'api.example.com' });
   let release!: () => void;
-  k.dumpGate = new Promise((r) => { release = r; });
+  k.dumpGate = new Promise((r) => {
+    release = r;
+  });
   const p = await open(k, { adopt: 'background' });
   await p.add([el('198.51.100.7', { timeoutMs: 5_000 })]);
   release();
@@ -154,10 +199,14 @@ t.test('adoption: a failed lookup waits for its set to be read instead of shorte
     return r;
   };
   let release!: () => void;
-  k.dumpGate = new Promise((r) => { release = r; });
+  k.dumpGate = new Promise((r) => {
+    release = r;
+  });
   const p = await open(k, { adopt: 'background' });
   let added = false;
-  const adding = p.add([el('198.51.100.7', { timeoutMs: 5_000 })]).then(() => { added = true; });
+  const adding = p.add([el('198.51.100.7', { timeoutMs: 5_000 })]).then(() => {
+    added = true;
+  });
   await new Promise((r) => setTimeout(r, 50));
   t.notOk(added, 'the add waits for the set to be read');
   release();
@@ -258,10 +307,17 @@ t.test('refreshSlackMs: one answer with a held and a new element resolves after 
   await p.add([el('198.51.100.1')]);
   k.hold = true;
   let done = false;
-  const pending = p.add([el('198.51.100.1'), el('198.51.100.2')]).then(() => { done = true; });
-  await tick(); await tick();
+  const pending = p.add([el('198.51.100.1'), el('198.51.100.2')]).then(() => {
+    done = true;
+  });
+  await tick();
+  await tick();
   t.notOk(done, 'waits for the new element');
-  t.same(k.held[0].batch.messages.map((m) => m.elements.length), [1], 'only the new element is sent');
+  t.same(
+    k.held[0].batch.messages.map((m) => m.elements.length),
+    [1],
+    'only the new element is sent',
+  );
   k.ack();
   await pending;
   t.equal(p.stats.skipped, 1);

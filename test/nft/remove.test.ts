@@ -8,7 +8,10 @@ runInNetns(__filename, (t) => {
     const p = await openProgrammer();
     const k = { set: 'allow4' as const, source: ip4('10.244.1.5'), destination: ip4('198.51.100.70') };
     const kp = { set: 'allow4p' as const, source: ip4('10.244.1.5'), destination: ip4('198.51.100.71'), proto: 6, port: 443 };
-    await p.add([{ ...k, timeoutMs: 60_000, comment: 'a.example.com' }, { ...kp, timeoutMs: 60_000, comment: 'b.example.com' }]);
+    await p.add([
+      { ...k, timeoutMs: 60_000, comment: 'a.example.com' },
+      { ...kp, timeoutMs: 60_000, comment: 'b.example.com' },
+    ]);
     await p.remove([k, kp]);
     t.notMatch(nft('list', 'set', 'inet', 'dnswall', 'allow4'), /198\.51\.100\.70/);
     t.notMatch(nft('list', 'set', 'inet', 'dnswall', 'allow4p'), /198\.51\.100\.71/);

@@ -10,7 +10,11 @@ runInNetns(__filename, (t) => {
   const script = renderRuleset(testConfig(), TEST_INDEX);
 
   t.test('nft -c accepts every variant', async (t) => {
-    for (const enforce of [{ mode: 'enforce', action: 'reject' }, { mode: 'enforce', action: 'drop' }, { mode: 'audit', action: 'reject' }] as const) {
+    for (const enforce of [
+      { mode: 'enforce', action: 'reject' },
+      { mode: 'enforce', action: 'drop' },
+      { mode: 'audit', action: 'reject' },
+    ] as const) {
       const s = renderRuleset(testConfig({ enforce }), TEST_INDEX);
       t.doesNotThrow(() => execFileSync('nft', ['-c', '-f', '-'], { input: s, stdio: ['pipe', 'pipe', 'pipe'] }), `${enforce.mode}/${enforce.action}`);
     }
@@ -49,7 +53,10 @@ runInNetns(__filename, (t) => {
   });
 
   t.test('failing load reports nft stderr', async (t) => {
-    const err = await installRuleset('add table inet dnswall\nadd rule inet dnswall nosuchchain accept\n').then(() => null, (e) => e);
+    const err = await installRuleset('add table inet dnswall\nadd rule inet dnswall nosuchchain accept\n').then(
+      () => null,
+      (e) => e,
+    );
     t.equal(err?.code, 'ENFTLOAD');
     t.match(err?.message, /nosuchchain|No such file/);
   });

@@ -9,7 +9,14 @@ import { forgetSource } from '../../lib/nft/forget';
 import { renderRuleset, installRuleset } from '../../lib/nft/ruleset';
 import type { Element } from '../../lib/nft/programmer';
 
-const el = (over: Partial<Element> = {}): Element => ({ set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.7'), timeoutMs: 60_000, comment: 'api.example.com', ...over });
+const el = (over: Partial<Element> = {}): Element => ({
+  set: 'allow4',
+  source: ip4('10.244.1.5'),
+  destination: ip4('198.51.100.7'),
+  timeoutMs: 60_000,
+  comment: 'api.example.com',
+  ...over,
+});
 const nft = (...args: string[]) => execFileSync('nft', args, { encoding: 'utf8' });
 const inKernel = () => /10\.244\.1\.5 \. 198\.51\.100\.7/.test(nft('list', 'set', 'inet', 'dnswall', 'allow4'));
 
@@ -26,10 +33,31 @@ runInNetns(__filename, (t) => {
     t.equal(p.stats.batches, 2, 'a longer life than the kernel holds is sent');
 
     const cases: [string, () => Promise<void> | void][] = [
-      ['nft delete element', () => { nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }'); }],
-      ['dnswall forget from another process', async () => { t.equal(await forgetSource('dnswall', '10.244.1.5'), 1); }],
-      ['nft flush set', () => { nft('flush', 'set', 'inet', 'dnswall', 'allow4'); }],
-      ['table deleted and the ruleset installed again', async () => { nft('delete', 'table', 'inet', 'dnswall'); await installRuleset(renderRuleset(testConfig(), TEST_INDEX)); }],
+      [
+        'nft delete element',
+        () => {
+          nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }');
+        },
+      ],
+      [
+        'dnswall forget from another process',
+        async () => {
+          t.equal(await forgetSource('dnswall', '10.244.1.5'), 1);
+        },
+      ],
+      [
+        'nft flush set',
+        () => {
+          nft('flush', 'set', 'inet', 'dnswall', 'allow4');
+        },
+      ],
+      [
+        'table deleted and the ruleset installed again',
+        async () => {
+          nft('delete', 'table', 'inet', 'dnswall');
+          await installRuleset(renderRuleset(testConfig(), TEST_INDEX));
+        },
+      ],
     ];
     for (const [what, del] of cases) {
       await p.add([el()]);

@@ -15,9 +15,23 @@ import type { Element } from '../../lib/nft/programmer';
 import { NFNLGRP_NFTABLES } from '../../lib/nft/netlink/constants';
 
 const BURST = 100_000;
-const el = (over: Partial<Element> = {}): Element => ({ set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.7'), timeoutMs: 60_000, comment: 'api.example.com', ...over });
+const el = (over: Partial<Element> = {}): Element => ({
+  set: 'allow4',
+  source: ip4('10.244.1.5'),
+  destination: ip4('198.51.100.7'),
+  timeoutMs: 60_000,
+  comment: 'api.example.com',
+  ...over,
+});
 const nft = (...args: string[]) => execFileSync('nft', args, { encoding: 'utf8' });
-const inKernel = () => { try { nft("get", "element", "inet", "dnswall", "allow4", "{ 10.244.1.5 . 198.51.100.7 }"); return true; } catch { return false; } };
+const inKernel = () => {
+  try {
+    nft('get', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }');
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** `nft -f` adding BURST elements in one transaction (the notifications all arrive at its commit). */
 function burst(tag: number): void {
@@ -49,7 +63,11 @@ runInNetns(__filename, (t) => {
     await (await openProgrammer()).close(); // installs the ruleset; only the table is needed
     // The child's loop is busy (as a daemon's under load) until the burst was committed.
     const marker = join(tmpdir(), `dnswall-burst-${process.pid}-done`);
-    const child = spawn(process.execPath, ['-e', `
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { RawNetlinkSocket } = require('netlink');
       const fs = require('fs');
       const s = new RawNetlinkSocket(12, { recvBufferSize: 256 << 10, sendBufferSize: 64 << 10 });
@@ -60,12 +78,26 @@ runInNetns(__filename, (t) => {
       const end = Date.now() + 60000;
       while (!fs.existsSync(${JSON.stringify(marker)}) && Date.now() < end) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       setTimeout(() => { console.log('survived'); process.exit(0); }, 2000);
-    `], { cwd: join(__dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] });
-    t.teardown(() => { try { unlinkSync(marker); } catch { /* gone */ } if (child.exitCode === null && child.signalCode === null) child.kill(); });
+    `,
+      ],
+      { cwd: join(__dirname, '..', '..', '..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    t.teardown(() => {
+      try {
+        unlinkSync(marker);
+      } catch {
+        /* gone */
+      }
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+    });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
     await until('the control socket is up', () => out.includes('ready'));
     burst(1);
@@ -81,7 +113,19 @@ runInNetns(__filename, (t) => {
     // A small buffer (256 KiB, forced) makes the overflow certain; the default is 64 MiB.
     const p = await openProgrammer({
       refreshSlackMs: 5_000,
-      watch: (table, h, log) => openNetlinkWatch(table, { ...h, lost: (why, dead) => { lostWhy ||= why; h.lost(why, dead); } }, log, { recvBuffer: 256 << 10 }),
+      watch: (table, h, log) =>
+        openNetlinkWatch(
+          table,
+          {
+            ...h,
+            lost: (why, dead) => {
+              lostWhy ||= why;
+              h.lost(why, dead);
+            },
+          },
+          log,
+          { recvBuffer: 256 << 10 },
+        ),
     });
     t.teardown(() => p.close());
     await p.add([el()]);

@@ -33,7 +33,10 @@ runInNetns(__filename, (t) => {
     t.teardown(() => busy.close());
     const r = serve(config(`127.0.0.1:${port}`));
     t.equal(r.status, 2, r.stderr);
-    t.match(r.stderr, new RegExp(`cannot listen on udp 127\\.0\\.0\\.1:${port}: EADDRINUSE — another process already listens there — often another resolver \\(systemd-resolved, dnsmasq`));
+    t.match(
+      r.stderr,
+      new RegExp(`cannot listen on udp 127\\.0\\.0\\.1:${port}: EADDRINUSE — another process already listens there — often another resolver \\(systemd-resolved, dnsmasq`),
+    );
   });
 
   t.test('EADDRNOTAVAIL: no interface holds the address; says how to add it', async (t) => {

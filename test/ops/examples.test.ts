@@ -90,7 +90,10 @@ t.test('DaemonSet: host network, node-critical, two capabilities, read-only root
   // Probes against the health endpoint of the ConfigMap's own config.
   const health = /^health:\s*"([^"]+):(\d+)"/m.exec(configMap.data['config.yaml']);
   t.ok(health, 'the config enables health');
-  for (const [probe, p] of [[c.livenessProbe, '/healthz'], [c.readinessProbe, '/readyz']] as const) {
+  for (const [probe, p] of [
+    [c.livenessProbe, '/healthz'],
+    [c.readinessProbe, '/readyz'],
+  ] as const) {
     t.equal(probe.httpGet.path, p);
     t.equal(String(probe.httpGet.port), health![2], 'probe port = health port');
     t.equal(probe.httpGet.host, health![1], 'probe host = health host (host network)');
@@ -116,7 +119,10 @@ t.test('kubelet clusterDNS points at a listen address of the examples', async (t
   t.equal(kubelet.kind, 'KubeletConfiguration');
   for (const f of [path.join(EX, 'config.yaml'), cmFile]) {
     const listen: string[] = YAML.parse(fs.readFileSync(f, 'utf8')).listen;
-    t.ok(kubelet.clusterDNS.every((ip: string) => listen.some((l) => l.startsWith(`${ip}:`))), `${kubelet.clusterDNS} in ${listen}`);
+    t.ok(
+      kubelet.clusterDNS.every((ip: string) => listen.some((l) => l.startsWith(`${ip}:`))),
+      `${kubelet.clusterDNS} in ${listen}`,
+    );
   }
 });
 

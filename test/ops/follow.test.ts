@@ -42,7 +42,7 @@ t.test('three ConfigMap ..data swaps: three changes, each with its content hash'
     t.ok(await until(() => seen.length === i + 1), `swap ${i + 1} seen`);
     await quiet();
   }
-  t.same(seen, versions.map(contentHash), 'one change per swap, the new content\'s hash');
+  t.same(seen, versions.map(contentHash), "one change per swap, the new content's hash");
   t.ok(fs.lstatSync(vol.file).isSymbolicLink() && fs.lstatSync(path.join(vol.dir, '..data')).isSymbolicLink(), 'kubelet layout');
 });
 

@@ -41,7 +41,10 @@ function expandGroup(group: string, seen = new Map<string, Set<string>>()): Set<
   for (const raw of r.stdout.split('\n')) {
     const l = raw.trim();
     if (!l || l.startsWith('#')) continue;
-    if (l === group) { inGroup = true; continue; }
+    if (l === group) {
+      inGroup = true;
+      continue;
+    }
     if (!inGroup) continue;
     if (l.startsWith('@')) for (const s of expandGroup(l, seen)) out.add(s);
     else out.add(l);
@@ -88,7 +91,13 @@ runInNetns(__filename, (t) => {
     const up = dgram.createSocket('udp4');
     up.on('message', (msg, rinfo) => {
       const q = packet.decode(msg);
-      const res = packet.encode({ id: q.id, type: 'response', flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: q.questions, answers: [{ name: q.questions![0].name, type: 'A', class: 'IN', ttl: 60, data: '198.51.100.7' }] });
+      const res = packet.encode({
+        id: q.id,
+        type: 'response',
+        flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
+        questions: q.questions,
+        answers: [{ name: q.questions![0].name, type: 'A', class: 'IN', ttl: 60, data: '198.51.100.7' }],
+      });
       up.send(res, rinfo.port, rinfo.address);
     });
     await new Promise<void>((r) => up.bind(0, '127.0.0.1', () => r()));
@@ -98,12 +107,29 @@ runInNetns(__filename, (t) => {
     fs.chmodSync(dir, 0o755);
     t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
     const cfgFile = path.join(dir, 'config.yaml');
-    fs.writeFileSync(cfgFile, `listen: ["${ADDR}:53"]\nupstreams: ["127.0.0.1:${up.address().port}"]\npolicies:\n  - name: node\n    sources: ["${ADDR}/32"]\n    allow: ["**.example.com"]\n`);
+    fs.writeFileSync(
+      cfgFile,
+      `listen: ["${ADDR}:53"]\nupstreams: ["127.0.0.1:${up.address().port}"]\npolicies:\n  - name: node\n    sources: ["${ADDR}/32"]\n    allow: ["**.example.com"]\n`,
+    );
     fs.chmodSync(cfgFile, 0o644);
 
-    const caps = /^AmbientCapabilities=(.+)$/m.exec(unit)![1].trim().split(/\s+/).map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase()).join(',');
+    const caps = /^AmbientCapabilities=(.+)$/m
+      .exec(unit)![1]
+      .trim()
+      .split(/\s+/)
+      .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase())
+      .join(',');
     t.equal(caps, '+net_admin,+net_bind_service');
-    const setpriv = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`, '--no-new-privs'];
+    const setpriv = [
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      `--inh-caps=-all,${caps}`,
+      `--ambient-caps=${caps}`,
+      `--bounding-set=-all,${caps}`,
+      '--no-new-privs',
+    ];
     const traceFile = path.join(dir, 'trace');
     const strace = spawnSync('strace', ['-V']).status === 0;
     const argv = [...(strace ? ['strace', '-f', '-qq', '-o', traceFile] : []), ...setpriv, process.execPath, BIN, 'serve', '-c', cfgFile];
@@ -114,7 +140,13 @@ runInNetns(__filename, (t) => {
 
     // Signals go to the daemon itself (under strace, proc is strace).
     const pid = findDaemonPid(proc.pid!);
-    t.teardown(() => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } });
+    t.teardown(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
     const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     t.match(status, /^Uid:\s+65534\s/m, 'runs as an unprivileged user');
     t.match(status, /^NoNewPrivs:\s+1$/m);
@@ -124,12 +156,21 @@ runInNetns(__filename, (t) => {
     t.teardown(() => c.close());
     const answer = await new Promise<packet.Packet>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no answer')), 20_000);
-      c.on('message', (m) => { clearTimeout(timer); resolve(packet.decode(m)); });
-      c.bind(0, ADDR, () => c.send(packet.encode({ id: 7, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ name: 'www.example.com', type: 'A', class: 'IN' }] }), 53, ADDR));
+      c.on('message', (m) => {
+        clearTimeout(timer);
+        resolve(packet.decode(m));
+      });
+      c.bind(0, ADDR, () =>
+        c.send(packet.encode({ id: 7, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ name: 'www.example.com', type: 'A', class: 'IN' }] }), 53, ADDR),
+      );
     });
     t.equal((answer as { rcode?: string }).rcode, 'NOERROR');
     t.equal((answer.answers![0] as { data: string }).data, '198.51.100.7');
-    t.match(nft('list', 'set', 'inet', 'dnswall', 'allow4'), /169\.254\.20\.10 \. 198\.51\.100\.7 timeout \S+ expires \S+ comment "www\.example\.com"/, 'element programmed by the unprivileged daemon');
+    t.match(
+      nft('list', 'set', 'inet', 'dnswall', 'allow4'),
+      /169\.254\.20\.10 \. 198\.51\.100\.7 timeout \S+ expires \S+ comment "www\.example\.com"/,
+      'element programmed by the unprivileged daemon',
+    );
 
     const reloaded = lines.waitFor((l) => l.includes('configuration reloaded'), 60_000);
     process.kill(pid, 'SIGHUP');

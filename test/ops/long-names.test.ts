@@ -17,18 +17,34 @@ const SHORT = 'short.example.com';
 function ask(port: number, name: string): Promise<string> {
   const s = dgram.createSocket('udp4');
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { s.close(); reject(new Error(`no answer for ${name}`)); }, 10_000);
-    s.on('message', (m) => { clearTimeout(timer); s.close(); resolve((packet.decode(m) as unknown as { rcode: string }).rcode); });
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error(`no answer for ${name}`));
+    }, 10_000);
+    s.on('message', (m) => {
+      clearTimeout(timer);
+      s.close();
+      resolve((packet.decode(m) as unknown as { rcode: string }).rcode);
+    });
     s.send(packet.encode({ id: 1, type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ name, type: 'A', class: 'IN' }] }), port, '127.0.0.1');
   });
 }
 
 runInNetns(__filename, async (t) => {
   sh('ip', ['link', 'set', 'lo', 'up']);
-  const zs = new ZoneServer(loadZone({ records: [{ name: LONG, type: 'A', ttl: 600, data: '198.18.5.1' }, { name: SHORT, type: 'A', ttl: 600, data: '198.18.5.2' }] }), {});
+  const zs = new ZoneServer(
+    loadZone({
+      records: [
+        { name: LONG, type: 'A', ttl: 600, data: '198.18.5.1' },
+        { name: SHORT, type: 'A', ttl: 600, data: '198.18.5.2' },
+      ],
+    }),
+    {},
+  );
   const [u] = await zs.listen([{ host: '127.0.0.1', port: 0 }]);
   t.teardown(() => zs.close());
-  const yaml = (allow: string[]) => `listen: ["127.0.0.1:5353"]\nupstreams: ["127.0.0.1:${u.port}"]\npolicies:\n  - name: p\n    sources: ["127.0.0.1/32"]\n    allow: ${JSON.stringify(allow)}\n`;
+  const yaml = (allow: string[]) =>
+    `listen: ["127.0.0.1:5353"]\nupstreams: ["127.0.0.1:${u.port}"]\npolicies:\n  - name: p\n    sources: ["127.0.0.1/32"]\n    allow: ${JSON.stringify(allow)}\n`;
   const log = pino({ level: 'silent' });
   const hasLong = () => /198\.18\.5\.1 timeout/.test(nft('list', 'set', 'inet', 'dnswall', 'allow4'));
 

@@ -15,23 +15,31 @@ import { ZoneServer } from '../../lib/sandbox/zone-server';
 import { loadZone } from '../../lib/sandbox/zone';
 import type { CachePlugin } from '../../lib/plugins/cache/cache';
 
-const zone = (addr: string) => loadZone({
-  records: [
-    { name: 'api.example.com', type: 'A', ttl: 7200, data: addr },
-    ...Array.from({ length: 6 }, (_, i) => ({ name: `n${i}.example.com`, type: 'A', ttl: 300, data: `198.18.2.${i + 1}` })),
-    { name: 'slow.example.com', type: 'A', ttl: 300, data: '198.18.3.1' },
-    { name: 'slow2.example.com', type: 'A', ttl: 300, data: '198.18.3.2' },
-    { name: 'evil.example.org', type: 'A', ttl: 300, data: '198.18.6.6' },
-  ],
-  behaviours: { 'slow.example.com': { delayMs: 1500 }, 'slow2.example.com': { delayMs: 1500 } },
-});
+const zone = (addr: string) =>
+  loadZone({
+    records: [
+      { name: 'api.example.com', type: 'A', ttl: 7200, data: addr },
+      ...Array.from({ length: 6 }, (_, i) => ({ name: `n${i}.example.com`, type: 'A', ttl: 300, data: `198.18.2.${i + 1}` })),
+      { name: 'slow.example.com', type: 'A', ttl: 300, data: '198.18.3.1' },
+      { name: 'slow2.example.com', type: 'A', ttl: 300, data: '198.18.3.2' },
+      { name: 'evil.example.org', type: 'A', ttl: 300, data: '198.18.6.6' },
+    ],
+    behaviours: { 'slow.example.com': { delayMs: 1500 }, 'slow2.example.com': { delayMs: 1500 } },
+  });
 
-interface Answer { rcode: string; ttl?: number; address?: string }
+interface Answer {
+  rcode: string;
+  ttl?: number;
+  address?: string;
+}
 
 function ask(port: number, name: string): Promise<Answer> {
   const s = dgram.createSocket('udp4');
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { s.close(); reject(new Error(`no answer for ${name}`)); }, 10_000);
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error(`no answer for ${name}`));
+    }, 10_000);
     s.on('message', (m) => {
       clearTimeout(timer);
       s.close();
@@ -39,17 +47,23 @@ function ask(port: number, name: string): Promise<Answer> {
       const a = p.answers?.find((x) => x.type === 'A') as { ttl: number; data: string } | undefined;
       resolve({ rcode: p.rcode, ttl: a?.ttl, address: a?.data });
     });
-    s.send(packet.encode({ id: Math.floor(Math.random() * 65535), type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ name, type: 'A', class: 'IN' }] }), port, '127.0.0.1');
+    s.send(
+      packet.encode({ id: Math.floor(Math.random() * 65535), type: 'query', flags: packet.RECURSION_DESIRED, questions: [{ name, type: 'A', class: 'IN' }] }),
+      port,
+      '127.0.0.1',
+    );
   });
 }
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    }).on('error', reject);
+    http
+      .get({ host: '127.0.0.1', port, path: p }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -59,10 +73,18 @@ runInNetns(__filename, async (t) => {
   const zs2 = new ZoneServer(zone('198.18.0.2'), {});
   const [u1] = await zs1.listen([{ host: '127.0.0.1', port: 0 }]);
   const [u2] = await zs2.listen([{ host: '127.0.0.1', port: 0 }]);
-  t.teardown(async () => { await zs1.close(); await zs2.close(); });
+  t.teardown(async () => {
+    await zs1.close();
+    await zs2.close();
+  });
 
   const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({ write(chunk, _e, cb) { for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _e, cb) {
+      for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   const log = pino({ level: 'info' }, sink);
 
   // One YAML per step: every reload is a whole file, as SIGHUP reads it.
@@ -82,7 +104,10 @@ runInNetns(__filename, async (t) => {
   };
   type Base = typeof base;
   let current: Base = { ...base };
-  const yaml = (b: Base) => Object.entries(b).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n';
+  const yaml = (b: Base) =>
+    Object.entries(b)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n';
   const cfg0 = parseConfig(yaml(base), 'reload.yaml');
   const daemon = new Daemon(cfg0, log);
   const [bound] = await daemon.start();
@@ -105,7 +130,13 @@ runInNetns(__filename, async (t) => {
   t.test('policies: a name no longer allowed is denied and its element revoked', async (t) => {
     t.equal((await ask(port, 'n0.example.com')).rcode, 'NOERROR');
     t.match(allow4(), /198\.18\.2\.1/);
-    const { outcome, line } = await reload({ policies: '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["api.example.com", "n1.example.com", "n2.example.com", "n3.example.com", "n4.example.com", "n5.example.com", "slow.example.com", "slow2.example.com"] }]' }, ['policies']);
+    const { outcome, line } = await reload(
+      {
+        policies:
+          '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["api.example.com", "n1.example.com", "n2.example.com", "n3.example.com", "n4.example.com", "n5.example.com", "slow.example.com", "slow2.example.com"] }]',
+      },
+      ['policies'],
+    );
     t.equal(outcome.result, 'applied');
     t.equal(line.msg, 'configuration reloaded');
     t.equal(line.configHash !== undefined, true, 'hash logged');
@@ -166,7 +197,10 @@ runInNetns(__filename, async (t) => {
 
   t.test('upstreams and upstreamTimeoutMs: a new pool answers', async (t) => {
     t.equal((await ask(port, 'api.example.com')).address, '198.18.0.1');
-    await reload({ upstreams: `["127.0.0.1:${u2.port}"]`, limits: '{ upstreamTimeoutMs: 1200, commitTimeoutMs: 1000, maxElements: 1000 }' }, ['upstreams', 'limits.upstreamTimeoutMs']);
+    await reload({ upstreams: `["127.0.0.1:${u2.port}"]`, limits: '{ upstreamTimeoutMs: 1200, commitTimeoutMs: 1000, maxElements: 1000 }' }, [
+      'upstreams',
+      'limits.upstreamTimeoutMs',
+    ]);
     t.equal((await ask(port, 'api.example.com')).address, '198.18.0.2', 'answered by the new upstream (cache cleared)');
     t.match(allow4(), /198\.18\.0\.2/);
     // The timeout in force decides against a 1.5 s upstream, both ways. Its delay and the
@@ -185,20 +219,39 @@ runInNetns(__filename, async (t) => {
     t.match(chain, /\bdrop\b/);
   });
 
-  t.test('limits: caps (lowering maxElements lowers the daemon\'s cap and evicts), listener bounds, commit bound', async (t) => {
+  t.test("limits: caps (lowering maxElements lowers the daemon's cap and evicts), listener bounds, commit bound", async (t) => {
     await reload({ limits: '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 1000, maxElements: 1000 }' }, []);
     for (let i = 1; i < 6; i++) await ask(port, `n${i}.example.com`);
     const before = (allow4().match(/ timeout /g) ?? []).length;
     t.ok(before >= 5, `${before} elements`);
-    const { line } = await reload({ limits: '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 800, maxElements: 3, maxElementsPerSource: 3, maxAddressesPerName: 1, tcpIdleTimeoutMs: 5000, tcpMaxConnections: 10, maxPendingQueries: 1 }' },
-      ['limits.maxElements', 'limits.maxElementsPerSource', 'limits.maxAddressesPerName', 'limits.commitTimeoutMs', 'limits.tcpIdleTimeoutMs', 'limits.tcpMaxConnections', 'limits.maxPendingQueries']);
+    const { line } = await reload(
+      {
+        limits:
+          '{ upstreamTimeoutMs: 1500, commitTimeoutMs: 800, maxElements: 3, maxElementsPerSource: 3, maxAddressesPerName: 1, tcpIdleTimeoutMs: 5000, tcpMaxConnections: 10, maxPendingQueries: 1 }',
+      },
+      [
+        'limits.maxElements',
+        'limits.maxElementsPerSource',
+        'limits.maxAddressesPerName',
+        'limits.commitTimeoutMs',
+        'limits.tcpIdleTimeoutMs',
+        'limits.tcpMaxConnections',
+        'limits.maxPendingQueries',
+      ],
+    );
     t.ok(Number(line.evicted) >= before - 3, `evicted ${line.evicted}`);
     t.equal((allow4().match(/ timeout /g) ?? []).length, 3, 'the kernel holds 3');
     t.match(nft('list', 'set', 'inet', 'dnswall', 'allow4'), /size 3\b/, 'the kernel set is sized 3');
     const l = daemon.listeners;
     t.equal((l.tcp[0] as unknown as { server: { maxConnections: number } }).server.maxConnections, 10);
     // maxPendingQueries 1: two concurrent queries to a slow name, the second is turned away.
-    await reload({ policies: '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["**.example.com"] }]', limits: '{ upstreamTimeoutMs: 2500, commitTimeoutMs: 1000, maxElements: 3, maxPendingQueries: 1 }' }, []);
+    await reload(
+      {
+        policies: '[{ name: loop, sources: ["127.0.0.1/32"], allow: ["**.example.com"] }]',
+        limits: '{ upstreamTimeoutMs: 2500, commitTimeoutMs: 1000, maxElements: 3, maxPendingQueries: 1 }',
+      },
+      [],
+    );
     const overloaded = l.udp[0].stats.overloaded;
     const [a, b] = await Promise.all([ask(port, 'slow.example.com'), new Promise<Answer>((r) => setTimeout(() => r(ask(port, 'slow.example.com')), 100))]);
     t.equal(a.rcode, 'NOERROR');
@@ -218,7 +271,11 @@ runInNetns(__filename, async (t) => {
     t.match(m.body, /dnswall_reloads_total\{result="applied"\} \d+/);
     // Every reload above built a new policy plugin (and some a new cache and upstream pool).
     const value = (body: string, re: RegExp) => Number(re.exec(body)?.[1] ?? NaN);
-    for (const re of [/dnswall_policy_decisions_total\{policy="loop",verdict="allow"\} (\d+)/, /dnswall_upstream_events_total\{event="sent"\} (\d+)/, /dnswall_cache_misses_total (\d+)/]) {
+    for (const re of [
+      /dnswall_policy_decisions_total\{policy="loop",verdict="allow"\} (\d+)/,
+      /dnswall_upstream_events_total\{event="sent"\} (\d+)/,
+      /dnswall_cache_misses_total (\d+)/,
+    ]) {
       t.ok(value(m.body, re) >= value(before.body, re) && value(before.body, re) > 0, `${re.source}: ${value(before.body, re)} → ${value(m.body, re)}`);
     }
     await t.rejects(get(9301, '/metrics'), 'the old address is closed');
@@ -229,11 +286,18 @@ runInNetns(__filename, async (t) => {
     t.equal(r.outcome.result, 'applied');
     t.match(nft('list', 'chain', 'inet', 'dnswall', 'egress4'), /accept comment "audit: count only"/);
     t.notMatch(nft('list', 'chain', 'inet', 'dnswall', 'egress4'), /reject|drop/);
-    t.equal(daemon.plugins.some((p) => p.name === 'nftset'), false, 'nothing is programmed');
+    t.equal(
+      daemon.plugins.some((p) => p.name === 'nftset'),
+      false,
+      'nothing is programmed',
+    );
     t.equal((await ask(port, 'evil.example.org')).address, '198.18.6.6', 'audit answers what would be denied');
     r = await reload({ enforce: '{ mode: enforce, action: reject }' }, []);
     t.equal(r.outcome.result, 'applied');
-    t.ok(daemon.plugins.some((p) => p.name === 'nftset'), 'programming again');
+    t.ok(
+      daemon.plugins.some((p) => p.name === 'nftset'),
+      'programming again',
+    );
     t.match(nft('list', 'chain', 'inet', 'dnswall', 'egress4'), /reject/);
     await ask(port, 'n4.example.com');
     t.match(allow4(), /198\.18\.2\.5/, 'a new answer is programmed');
@@ -258,7 +322,10 @@ runInNetns(__filename, async (t) => {
     t.match(allow4(), addr);
     const { outcome } = await reload({ answers: `{ denyCIDRs: ["${addr}/32"] }` }, ['answers.denyCIDRs']);
     // listen/nftables.table from the restart test are still pending: the reload is partial, but not for this key
-    t.notOk(outcome.notApplied.some((k) => k.startsWith('answers')), `in force: ${outcome.notApplied.join('; ')}`);
+    t.notOk(
+      outcome.notApplied.some((k) => k.startsWith('answers')),
+      `in force: ${outcome.notApplied.join('; ')}`,
+    );
     t.notMatch(allow4(), new RegExp(addr.replace(/\./g, '\\.') + '[^0-9]'), 'revoked at once');
     t.equal((await ask(port, 'n2.example.com')).rcode, 'SERVFAIL', 'the guard has the new range');
   });

@@ -57,7 +57,11 @@ runInNetns(__filename, (t) => {
   t.test('no CAP_NET_ADMIN: exit 2 naming the capability', async (t) => {
     const cfg = testConfig();
     await installRuleset(renderRuleset(cfg, PolicyIndex.compile(cfg.policies)));
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, BIN, 'teardown', '--table', 'dnswall'], { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } });
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', process.execPath, BIN, 'teardown', '--table', 'dnswall'],
+      { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH } },
+    );
     t.equal(r.status, 2, r.stderr);
     t.match(r.stderr, /CAP_NET_ADMIN/);
     t.match(nft('list', 'tables'), /table inet dnswall/, 'still there');

@@ -17,13 +17,20 @@ runInNetns(__filename, async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-watch-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const vol = new ConfigMapVolume(dir);
-  const cfg = (names: string[]) => `listen: ["127.0.0.1:5353"]\nupstreams: ["127.0.0.1:9"]\nenforce: { mode: audit }\npolicies:\n  - name: p\n    sources: ["127.0.0.1/32"]\n    allow: ${JSON.stringify(names)}\n`;
+  const cfg = (names: string[]) =>
+    `listen: ["127.0.0.1:5353"]\nupstreams: ["127.0.0.1:9"]\nenforce: { mode: audit }\npolicies:\n  - name: p\n    sources: ["127.0.0.1/32"]\n    allow: ${JSON.stringify(names)}\n`;
   vol.write(cfg(['a.example.com']));
 
   const proc = spawn(process.execPath, [BIN, 'serve', '-c', vol.file, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = new ChildLines(proc, 'dnswall serve --watch');
   const log: Record<string, unknown>[] = [];
-  lines.on('line', (l: string) => { try { log.push(JSON.parse(l)); } catch { /* not JSON */ } });
+  lines.on('line', (l: string) => {
+    try {
+      log.push(JSON.parse(l));
+    } catch {
+      /* not JSON */
+    }
+  });
   t.teardown(() => stopChild(proc));
   await lines.waitFor((l) => l.includes('"msg":"serving"'), 60_000);
   const reloads = () => log.filter((l) => /^(configuration reloaded|reload rejected)/.test(String(l.msg)));
@@ -43,9 +50,18 @@ runInNetns(__filename, async (t) => {
     }
     const r = reloads();
     t.equal(r.length, 3);
-    t.same(r.map((l) => l.msg), ['configuration reloaded', 'configuration reloaded', 'configuration reloaded']);
-    t.same(r.map((l) => l.configHash), versions.map(contentHash));
-    t.same(r.map((l) => l.why), ['file changed', 'file changed', 'file changed']);
+    t.same(
+      r.map((l) => l.msg),
+      ['configuration reloaded', 'configuration reloaded', 'configuration reloaded'],
+    );
+    t.same(
+      r.map((l) => l.configHash),
+      versions.map(contentHash),
+    );
+    t.same(
+      r.map((l) => l.why),
+      ['file changed', 'file changed', 'file changed'],
+    );
   });
 
   t.test('equal content: no reload; invalid content: rejected once, old configuration kept', async (t) => {

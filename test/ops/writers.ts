@@ -10,7 +10,10 @@ import path from 'node:path';
 export class ConfigMapVolume {
   private gen = 0;
   private current?: string;
-  constructor(readonly dir: string, readonly key = 'config.yaml') {}
+  constructor(
+    readonly dir: string,
+    readonly key = 'config.yaml',
+  ) {}
 
   get file(): string {
     return path.join(this.dir, this.key);

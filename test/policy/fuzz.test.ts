@@ -65,7 +65,12 @@ function naiveRegex(p: string): RegExp {
   const labels = p.split('.');
   const deep = labels[0] === '**';
   const body = (deep ? labels.slice(1) : labels)
-    .map((l) => l.split('*').map((s) => s.replace(/[-]/g, '\\-')).join('[^.]*'))
+    .map((l) =>
+      l
+        .split('*')
+        .map((s) => s.replace(/[-]/g, '\\-'))
+        .join('[^.]*'),
+    )
     .join('\\.');
   return new RegExp(deep ? `^[^.]+(\\.[^.]+)*\\.${body}$` : `^${body}$`);
 }
@@ -77,9 +82,7 @@ function naiveNormalize(n: string): string {
 
 function naiveDecide(policies: Policy[], address: string, name: string): Decision {
   const ip = ipaddr.parse(address);
-  const sel = policies.filter((p) =>
-    p.sources.some((s) => s.kind === 'cidr' && ip.match(ipaddr.parseCIDR(s.cidr))),
-  );
+  const sel = policies.filter((p) => p.sources.some((s) => s.kind === 'cidr' && ip.match(ipaddr.parseCIDR(s.cidr))));
   if (sel.length === 0) return { verdict: 'unmanaged', policies: [], allPorts: true, ports: [] };
   const n = naiveNormalize(name);
   let first: { policy: string; pattern: string } | undefined;

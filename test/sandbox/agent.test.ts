@@ -9,12 +9,23 @@ import { ZoneServer } from '../../lib/sandbox/zone-server';
 const direct = { spawn: (_ns: string, argv: string[]) => spawn(argv[0], argv.slice(1), { stdio: 'pipe' }) };
 
 // a stand-in for the web server: banner, then echo
-const web = net.createServer((s) => { s.on('error', () => {}); s.write(`HELLO ${s.localAddress}:${s.localPort}\n`); s.pipe(s); });
-const zone = new ZoneServer(loadZone({ records: [
-  { name: 'loop.example.com', type: 'A', data: '127.0.0.1' },
-  { name: 'svc.example.com', type: 'HTTPS', ipv4hint: ['198.18.0.30'] },
-] }));
-let webPort = 0, dnsPort = 0, closedPort = 0, agent: Agent;
+const web = net.createServer((s) => {
+  s.on('error', () => {});
+  s.write(`HELLO ${s.localAddress}:${s.localPort}\n`);
+  s.pipe(s);
+});
+const zone = new ZoneServer(
+  loadZone({
+    records: [
+      { name: 'loop.example.com', type: 'A', data: '127.0.0.1' },
+      { name: 'svc.example.com', type: 'HTTPS', ipv4hint: ['198.18.0.30'] },
+    ],
+  }),
+);
+let webPort = 0,
+  dnsPort = 0,
+  closedPort = 0,
+  agent: Agent;
 
 t.before(async () => {
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
@@ -42,8 +53,10 @@ t.test('ping and bad commands', async (t) => {
 
 t.test('dns over UDP and TCP, HTTPS decoded', async (t) => {
   t.match(await agent.dns({ server: '127.0.0.1', port: dnsPort, name: 'loop.example.com' }), { ok: true, rcode: 'NOERROR', answers: [{ type: 'A', data: '127.0.0.1' }] });
-  t.match(await agent.dns({ server: '127.0.0.1', port: dnsPort, name: 'svc.example.com', type: 'HTTPS', tcp: true }),
-    { ok: true, answers: [{ type: 'HTTPS', data: { priority: 1, target: '.', ipv4hint: ['198.18.0.30'] } }] });
+  t.match(await agent.dns({ server: '127.0.0.1', port: dnsPort, name: 'svc.example.com', type: 'HTTPS', tcp: true }), {
+    ok: true,
+    answers: [{ type: 'HTTPS', data: { priority: 1, target: '.', ipv4hint: ['198.18.0.30'] } }],
+  });
   t.match(await agent.dns({ server: '127.0.0.1', port: closedPort, name: 'x', timeoutMs: 500 }), { ok: false, error: 'ECONNREFUSED' });
 });
 
@@ -58,17 +71,29 @@ t.test('connect, open/check/close', async (t) => {
 });
 
 t.test('many requests at once come back to their callers', async (t) => {
-  const rs = await Promise.all(Array.from({ length: 200 }, (_, i) =>
-    i % 2 ? agent.dns({ server: '127.0.0.1', port: dnsPort, name: 'loop.example.com' }) : agent.connect('127.0.0.1', webPort)));
+  const rs = await Promise.all(
+    Array.from({ length: 200 }, (_, i) => (i % 2 ? agent.dns({ server: '127.0.0.1', port: dnsPort, name: 'loop.example.com' }) : agent.connect('127.0.0.1', webPort))),
+  );
   t.equal(rs.filter((r) => r.ok).length, 200);
-  t.ok(rs.every((r, i) => (i % 2 ? 'answers' in r : 'banner' in r)), 'each result matches its request');
+  t.ok(
+    rs.every((r, i) => (i % 2 ? 'answers' in r : 'banner' in r)),
+    'each result matches its request',
+  );
 });
 
 t.test('resolveConnect counts what failed', async (t) => {
-  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'loop.example.com', port: webPort, count: 50 }),
-    { ok: true, done: 50, dnsFail: 0, noAddress: 0, connectFail: 0 });
-  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'loop.example.com', port: closedPort, count: 5 }),
-    { ok: true, done: 5, connectFail: 5, errors: [/ECONNREFUSED/] });
-  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'nope.example.com', port: webPort, count: 3 }),
-    { ok: true, noAddress: 3, connectFail: 0 });
+  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'loop.example.com', port: webPort, count: 50 }), {
+    ok: true,
+    done: 50,
+    dnsFail: 0,
+    noAddress: 0,
+    connectFail: 0,
+  });
+  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'loop.example.com', port: closedPort, count: 5 }), {
+    ok: true,
+    done: 5,
+    connectFail: 5,
+    errors: [/ECONNREFUSED/],
+  });
+  t.match(await agent.resolveConnect({ server: '127.0.0.1', dnsPort, name: 'nope.example.com', port: webPort, count: 3 }), { ok: true, noAddress: 3, connectFail: 0 });
 });

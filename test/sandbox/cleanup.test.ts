@@ -37,7 +37,10 @@ if (requireSandbox(t)) {
     await done;
     t.equal(o.child.signalCode, 'SIGTERM');
     const l = list();
-    t.ok(o.names.every((n) => !l.includes(n)), 'all four removed');
+    t.ok(
+      o.names.every((n) => !l.includes(n)),
+      'all four removed',
+    );
   });
 
   t.test('SIGKILL leaves them; removeStaleTopologies takes exactly those', async (t) => {
@@ -46,10 +49,16 @@ if (requireSandbox(t)) {
     const done = exited(dead.child);
     dead.child.kill('SIGKILL');
     await done;
-    t.ok(dead.names.every((n) => list().includes(n)), 'left behind');
+    t.ok(
+      dead.names.every((n) => list().includes(n)),
+      'left behind',
+    );
     const removed = await removeStaleTopologies(PREFIX);
     t.same(removed.sort(), [...dead.names].sort());
-    t.ok(live.names.every((n) => list().includes(n)), 'a live run is untouched');
+    t.ok(
+      live.names.every((n) => list().includes(n)),
+      'a live run is untouched',
+    );
     const d2 = exited(live.child);
     live.child.kill('SIGTERM');
     await d2;

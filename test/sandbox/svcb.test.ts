@@ -4,8 +4,15 @@ import { decodeSvcb, encodeSvcb } from '../../lib/sandbox/svcb';
 
 t.test('round trip of every parameter this codec knows', async (t) => {
   const d = {
-    priority: 1, target: 'svc.example.net', mandatory: ['alpn'], alpn: ['h2', 'h3'], noDefaultAlpn: true,
-    port: 8443, ipv4hint: ['198.18.0.1', '198.18.0.2'], ech: Buffer.from('ech!').toString('base64'), ipv6hint: ['2001:db8:ff::1'],
+    priority: 1,
+    target: 'svc.example.net',
+    mandatory: ['alpn'],
+    alpn: ['h2', 'h3'],
+    noDefaultAlpn: true,
+    port: 8443,
+    ipv4hint: ['198.18.0.1', '198.18.0.2'],
+    ech: Buffer.from('ech!').toString('base64'),
+    ipv6hint: ['2001:db8:ff::1'],
   };
   t.same(decodeSvcb(encodeSvcb(d)), d);
 });
@@ -28,7 +35,11 @@ t.test('hostile RDATA is rejected with a message, never a crash', async (t) => {
   for (let cut = 0; cut < good.length; cut++) {
     const part = good.subarray(0, cut);
     let msg = '';
-    try { decodeSvcb(part); } catch (e) { msg = (e as Error).message; }
+    try {
+      decodeSvcb(part);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
     if (cut !== 3) t.match(msg, /^svcb: /, `cut at ${cut} fails by name`); // 3 bytes = priority + root: valid
   }
   t.throws(() => decodeSvcb(Buffer.from('0001c00c', 'hex')), /compress/);
@@ -36,10 +47,13 @@ t.test('hostile RDATA is rejected with a message, never a crash', async (t) => {
   t.throws(() => decodeSvcb(Buffer.from('000100' + '00040003010203', 'hex')), /multiple of 4/);
   const seed = testSeed(0x5eed);
   const rand = prng(seed);
-  let unnamed = 0, refused = 0;
+  let unnamed = 0,
+    refused = 0;
   for (let i = 0; i < 2000; i++) {
     const b = randomBytes(rand, (i % 40) + 1);
-    try { decodeSvcb(b); } catch (e) {
+    try {
+      decodeSvcb(b);
+    } catch (e) {
       refused++;
       if (!/^svcb: /.test((e as Error).message) && unnamed++ === 0) t.fail(`seed ${seed} input ${b.toString('hex')}: unnamed error: ${(e as Error).message}`);
     }

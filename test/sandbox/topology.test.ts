@@ -34,7 +34,9 @@ if (requireSandbox(t)) {
     await Promise.all([startZoneServer(topo, { zone }), startWebServer(topo)]);
     agent = await Agent.start(topo, topo.ns.pod1);
   });
-  t.teardown(async () => { await topo?.destroy(); });
+  t.teardown(async () => {
+    await topo?.destroy();
+  });
 
   t.test('four namespaces with the prefix and a per-run id', async (t) => {
     const names = Object.values(topo.ns);
@@ -46,19 +48,25 @@ if (requireSandbox(t)) {
     t.same(r.stdout.trim().split('\n'), ['1', '1'], 'node forwards v4 and v6');
   });
 
-  const dns = (name: string, type: string, server = '203.0.113.2', tcp = false) =>
-    agent.dns({ server, name, type, tcp, timeoutMs: 2000 });
+  const dns = (name: string, type: string, server = '203.0.113.2', tcp = false) => agent.dns({ server, name, type, tcp, timeoutMs: 2000 });
 
   t.test('pod1 queries the zone server through the node', async (t) => {
     t.match(await dns('api.example.com', 'A'), { ok: true, rcode: 'NOERROR', answers: [{ name: 'api.example.com', type: 'A', ttl: 30, data: '198.18.0.10' }] });
     t.match(await dns('api.example.com', 'AAAA', '2001:db8:3::2'), { ok: true, answers: [{ type: 'AAAA', data: '2001:db8:ff::10' }] });
     const c = await dns('www.example.com', 'A', '203.0.113.2', true);
     if (!c.ok) throw new Error(c.error);
-    t.same(c.answers.map((a) => [a.name, a.type, a.data]), [
-      ['www.example.com', 'CNAME', 'edge.example.net'], ['edge.example.net', 'CNAME', 'target.example.net'], ['target.example.net', 'A', '198.18.0.20'],
-    ], 'CNAME chain over TCP');
+    t.same(
+      c.answers.map((a) => [a.name, a.type, a.data]),
+      [
+        ['www.example.com', 'CNAME', 'edge.example.net'],
+        ['edge.example.net', 'CNAME', 'target.example.net'],
+        ['target.example.net', 'A', '198.18.0.20'],
+      ],
+      'CNAME chain over TCP',
+    );
     t.match(await dns('svc.example.com', 'HTTPS', '2001:db8:3::2', true), {
-      ok: true, answers: [{ type: 'HTTPS', data: { priority: 1, target: '.', alpn: ['h2'], ipv4hint: ['198.18.0.30'], ipv6hint: ['2001:db8:ff::30'] } }],
+      ok: true,
+      answers: [{ type: 'HTTPS', data: { priority: 1, target: '.', alpn: ['h2'], ipv4hint: ['198.18.0.30'], ipv6hint: ['2001:db8:ff::30'] } }],
     });
     t.match(await dns('nope.example.com', 'A'), { ok: true, rcode: 'NXDOMAIN', answers: [] });
   });
@@ -87,8 +95,13 @@ if (requireSandbox(t)) {
   });
 
   t.test('query then connect at once, 100 times', async (t) => {
-    t.match(await agent.resolveConnect({ server: '203.0.113.2', name: 'api.example.com', type: 'AAAA', port: 443, count: 100 }),
-      { ok: true, done: 100, dnsFail: 0, noAddress: 0, connectFail: 0 });
+    t.match(await agent.resolveConnect({ server: '203.0.113.2', name: 'api.example.com', type: 'AAAA', port: 443, count: 100 }), {
+      ok: true,
+      done: 100,
+      dnsFail: 0,
+      noAddress: 0,
+      connectFail: 0,
+    });
   });
 
   t.test('exec runs argv without a shell and has a timeout', async (t) => {
@@ -107,7 +120,11 @@ if (requireSandbox(t)) {
     for (const n of Object.values(topo.ns)) t.notOk(list.includes(n), `${n} removed`);
     for (const n of Object.values(other.ns)) t.ok(list.includes(n), `${n} of a parallel run untouched`);
     let alive = true;
-    try { process.kill(pid, 0); } catch { alive = false; }
+    try {
+      process.kill(pid, 0);
+    } catch {
+      alive = false;
+    }
     t.notOk(alive, 'the agent inside was killed');
     await other.destroy();
     t.notOk(netnsList().includes(`${PREFIX}-`), 'no namespace with the prefix is left');

@@ -23,9 +23,12 @@ const zoneFile = {
     ...many,
   ],
   behaviours: {
-    'slow.example.com': { delayMs: 200 }, 'big.example.com': { truncate: true },
-    'mismatch.example.com': { wrongId: true }, 'wrongq.example.com': { wrongQuestion: true },
-    'drop.example.com': { drop: true }, 'fail.example.com': { rcode: 'SERVFAIL' },
+    'slow.example.com': { delayMs: 200 },
+    'big.example.com': { truncate: true },
+    'mismatch.example.com': { wrongId: true },
+    'wrongq.example.com': { wrongQuestion: true },
+    'drop.example.com': { drop: true },
+    'fail.example.com': { rcode: 'SERVFAIL' },
     'blocked.example.com': { rcode: 'REFUSED', ede: { code: 18, text: 'no policy' } },
   },
 };
@@ -39,8 +42,7 @@ t.before(async () => {
 });
 t.teardown(() => server.close());
 
-const q = (name: string, extra: Partial<Parameters<typeof dnsQuery>[0]> = {}) =>
-  dnsQuery({ server: '127.0.0.1', port, name, timeoutMs: 1000, ...extra });
+const q = (name: string, extra: Partial<Parameters<typeof dnsQuery>[0]> = {}) => dnsQuery({ server: '127.0.0.1', port, name, timeoutMs: 1000, ...extra });
 const ok = (r: Awaited<ReturnType<typeof dnsQuery>>): DnsOk => {
   if (!r.ok) throw new Error(`query failed: ${r.error} ${r.message}`);
   return r;
@@ -48,16 +50,21 @@ const ok = (r: Awaited<ReturnType<typeof dnsQuery>>): DnsOk => {
 
 t.test('A, AAAA over UDP and TCP on the same port', async (t) => {
   t.same(ok(await q('api.example.com')).answers, [{ name: 'api.example.com', type: 'A', ttl: 30, data: '198.18.0.10' }]);
-  t.same(ok(await q('api.example.com', { type: 'AAAA', tcp: true })).answers.map((a) => a.data), ['2001:db8:ff::10']);
+  t.same(
+    ok(await q('api.example.com', { type: 'AAAA', tcp: true })).answers.map((a) => a.data),
+    ['2001:db8:ff::10'],
+  );
   const r = ok(await q('nope.example.com'));
   t.equal(r.rcode, 'NXDOMAIN');
   t.ok(r.aa, 'authoritative');
 });
 
 t.test('CNAME chain and HTTPS hints', async (t) => {
-  t.same(ok(await q('www.example.com')).answers.map((a) => `${a.type} ${a.data}`), ['CNAME target.example.net', 'A 198.18.0.20']);
-  t.same(ok(await q('svc.example.com', { type: 'HTTPS' })).answers[0].data,
-    { priority: 1, target: '.', alpn: ['h2'], ipv4hint: ['198.18.0.30'], ipv6hint: ['2001:db8:ff::30'] });
+  t.same(
+    ok(await q('www.example.com')).answers.map((a) => `${a.type} ${a.data}`),
+    ['CNAME target.example.net', 'A 198.18.0.20'],
+  );
+  t.same(ok(await q('svc.example.com', { type: 'HTTPS' })).answers[0].data, { priority: 1, target: '.', alpn: ['h2'], ipv4hint: ['198.18.0.30'], ipv6hint: ['2001:db8:ff::30'] });
 });
 
 t.test('truncation: forced on UDP, by size without EDNS; TCP gets it all', async (t) => {
@@ -74,8 +81,15 @@ t.test('truncation: forced on UDP, by size without EDNS; TCP gets it all', async
 function raw(name: string): Promise<dnsPacket.Packet> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket('udp4');
-    const timer = setTimeout(() => { s.close(); reject(new Error('no reply')); }, 1000);
-    s.on('message', (m) => { clearTimeout(timer); s.close(); resolve(dnsPacket.decode(m)); });
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error('no reply'));
+    }, 1000);
+    s.on('message', (m) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(dnsPacket.decode(m));
+    });
     s.send(dnsPacket.encode({ type: 'query', id: 4242, flags: 256, questions: [{ name, type: 'A', class: 'IN' }] }), port, '127.0.0.1');
   });
 }
@@ -137,7 +151,9 @@ t.test('hostile input does not stop the server', async (t) => {
     s.send(junk, port, '127.0.0.1');
   }
   await new Promise<void>((res) => {
-    const c = net.connect(port, '127.0.0.1', () => { c.end(Buffer.from([0, 5, 1, 2, 3, 4, 5, 0, 9])); });
+    const c = net.connect(port, '127.0.0.1', () => {
+      c.end(Buffer.from([0, 5, 1, 2, 3, 4, 5, 0, 9]));
+    });
     c.on('error', () => res());
     c.on('close', () => res());
   });
@@ -149,6 +165,9 @@ t.test('hostile input does not stop the server', async (t) => {
 
 t.test('setZone swaps the data', async (t) => {
   server.setZone(loadZone({ records: [{ name: 'api.example.com', type: 'A', data: '198.18.9.9' }] }));
-  t.same(ok(await q('api.example.com')).answers.map((a) => a.data), ['198.18.9.9']);
+  t.same(
+    ok(await q('api.example.com')).answers.map((a) => a.data),
+    ['198.18.9.9'],
+  );
   server.setZone(loadZone(zoneFile));
 });

@@ -20,22 +20,34 @@ const zone = loadZone({
 t.test('answers by type, addresses canonical', async (t) => {
   const a = lookup(zone, 'API.example.com.', 1);
   t.equal(a.rcode, 'NOERROR');
-  t.same(a.answers.map((r) => [r.type, (r as { data: string }).data]), [['A', '198.18.0.10']]);
-  t.same(lookup(zone, 'api.example.com', 28).answers.map((r) => (r as { data: string }).data), ['2001:db8:ff::10']);
+  t.same(
+    a.answers.map((r) => [r.type, (r as { data: string }).data]),
+    [['A', '198.18.0.10']],
+  );
+  t.same(
+    lookup(zone, 'api.example.com', 28).answers.map((r) => (r as { data: string }).data),
+    ['2001:db8:ff::10'],
+  );
   t.same(lookup(zone, 'api.example.com', 16), { rcode: 'NOERROR', answers: [] }, 'NODATA');
   t.equal(lookup(zone, 'nope.example.com', 1).rcode, 'NXDOMAIN');
 });
 
 t.test('CNAME chains are followed inside the zone', async (t) => {
   const r = lookup(zone, 'www.example.com', 1);
-  t.same(r.answers.map((x) => `${x.name} ${x.type}`), ['www.example.com CNAME', 'mid.example.com CNAME', 'target.example.net A']);
+  t.same(
+    r.answers.map((x) => `${x.name} ${x.type}`),
+    ['www.example.com CNAME', 'mid.example.com CNAME', 'target.example.net A'],
+  );
   t.same(lookup(zone, 'www.example.com', 5).answers.length, 1, 'a CNAME query gets the CNAME only');
   t.same(lookup(zone, 'out.example.com', 1), { rcode: 'NOERROR', answers: [lookup(zone, 'out.example.com', 5).answers[0]] }, 'target outside the zone: chain stops');
   t.ok(lookup(zone, 'loop1.example.com', 1).answers.length <= 9, 'a loop is bounded');
 });
 
 t.test('wildcards, HTTPS and behaviours', async (t) => {
-  t.same(lookup(zone, 'a.b.wild.example.com', 1).answers.map((x) => x.name), ['a.b.wild.example.com']);
+  t.same(
+    lookup(zone, 'a.b.wild.example.com', 1).answers.map((x) => x.name),
+    ['a.b.wild.example.com'],
+  );
   t.equal(lookup(zone, 'wild.example.com', 1).rcode, 'NXDOMAIN', 'the wildcard does not cover its parent');
   const h = lookup(zone, 'svc.example.com', 65).answers;
   t.equal(h.length, 1);

@@ -43,8 +43,11 @@ t.test('hostile input', async (t) => {
       replies.length = 0;
       sock.send(b, f.port, '127.0.0.1');
       sock.send(sentinel, f.port, '127.0.0.1');
-      await until(() => replies.some((r) => r.readUInt16BE(0) === 0xbeef), 10_000, 'the sentinel\'s reply');
-      return replies.slice(0, replies.findIndex((r) => r.readUInt16BE(0) === 0xbeef));
+      await until(() => replies.some((r) => r.readUInt16BE(0) === 0xbeef), 10_000, "the sentinel's reply");
+      return replies.slice(
+        0,
+        replies.findIndex((r) => r.readUInt16BE(0) === 0xbeef),
+      );
     };
     t.equal((await send(Buffer.from([1, 2, 3]))).length, 0, 'shorter than a header: dropped');
     const response = Buffer.from(good);
@@ -96,14 +99,16 @@ t.test('hostile input', async (t) => {
       const s = net.connect(f.port, '127.0.0.1');
       const c = { s, closed: false };
       s.on('error', () => undefined);
-      s.on('close', () => { c.closed = true; });
+      s.on('close', () => {
+        c.closed = true;
+      });
       t.teardown(() => s.destroy());
       await new Promise<void>((r) => s.once('connect', () => r()));
       s.write(payload);
       return c;
     };
     const short = await garbage(Buffer.from([0, 3, 1, 2, 3])); // frame shorter than a header
-    await until(() => short.closed, 10_000, 'the server to close the bad frame\'s connection');
+    await until(() => short.closed, 10_000, "the server to close the bad frame's connection");
     t.ok(short.closed, 'a frame shorter than a header: the server closes the connection');
     const junk = Buffer.alloc(4000);
     for (let j = 0; j < junk.length; j++) junk[j] = Math.floor(rnd() * 256);
@@ -140,7 +145,10 @@ t.test('hostile input', async (t) => {
           buf = buf.subarray(2 + buf.readUInt16BE(0));
           got.set(p.id!, (p.flags ?? 0) & 0x0f);
         }
-        if (got.size === 20) { clearTimeout(timer); resolve(); }
+        if (got.size === 20) {
+          clearTimeout(timer);
+          resolve();
+        }
       });
     });
     for (let id = 1; id <= 20; id++) t.equal(got.get(id), id % 2 ? 0 : 3, `id ${id}`);

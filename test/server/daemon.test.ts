@@ -13,7 +13,12 @@ const LOOP = Buffer.from([127, 0, 0, 1]);
 t.test('daemon on a fake kernel', async (t) => {
   const k = new FakeKernel('dnswall');
   let made = 0;
-  const f = await startForwarder(POLICY, { programmer: (o) => { made++; return new SetProgrammer({ ...o, transport: k.transport }); } });
+  const f = await startForwarder(POLICY, {
+    programmer: (o) => {
+      made++;
+      return new SetProgrammer({ ...o, transport: k.transport });
+    },
+  });
   let stopped = false;
   t.teardown(() => (stopped ? undefined : f.close()));
   const ask = async (name: string) => (await dnsQuery({ server: '127.0.0.1', port: f.port, name, timeoutMs: 3000 })) as DnsOk;
@@ -28,7 +33,10 @@ t.test('daemon on a fake kernel', async (t) => {
   t.test('the answer waits for the kernel ack', async (t) => {
     k.hold = true;
     let answered = false;
-    const pending = ask('api.example.com').then((r) => { answered = true; return r; });
+    const pending = ask('api.example.com').then((r) => {
+      answered = true;
+      return r;
+    });
     const deadline = Date.now() + 2000;
     while (k.held.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     t.equal(k.held.length, 1, 'one batch sent');
@@ -54,7 +62,11 @@ t.test('daemon on a fake kernel', async (t) => {
     t.equal(k.elements('allow4').length, 3, 'api + two edge addresses');
     await f.setPolicies(POLICY.replace('      - www.example.com\n', ''));
     t.equal(f.rulesets.length, 2);
-    t.same(k.elements('allow4').map((e) => e.comment), ['api.example.com'], 'www.example.com revoked');
+    t.same(
+      k.elements('allow4').map((e) => e.comment),
+      ['api.example.com'],
+      'www.example.com revoked',
+    );
   });
 
   t.test('stop closes the programmer and its sockets', async (t) => {

@@ -21,7 +21,10 @@ t.test('forwarder on loopback', async (t) => {
     f.programmer.calls.length = 0;
     const r = await q('api.example.com');
     t.equal(r.rcode, 'NOERROR');
-    t.same(r.answers.map((a) => a.data), ['198.18.0.10']);
+    t.same(
+      r.answers.map((a) => a.data),
+      ['198.18.0.10'],
+    );
     const els = f.programmer.elements;
     t.equal(els.length, 1);
     t.equal(els[0].set, 'allow4');
@@ -56,7 +59,10 @@ t.test('forwarder on loopback', async (t) => {
   t.test('HTTPS ipv4hint is programmed', async (t) => {
     f.programmer.calls.length = 0;
     await q('svc.example.com', 'HTTPS');
-    t.same(f.programmer.elements.map((e) => [...e.destination].join('.')), ['198.18.0.40']);
+    t.same(
+      f.programmer.elements.map((e) => [...e.destination].join('.')),
+      ['198.18.0.40'],
+    );
   });
 
   t.test('TTLs are capped at ttl.max for the client and the element', async (t) => {
@@ -132,7 +138,9 @@ t.test('forwarder on loopback', async (t) => {
 });
 
 t.test('an answer with more addresses than limits.maxAddressesPerName is not released', async (t) => {
-  const f = await startForwarder(POLICY.replace('limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300 }', 'limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300, maxAddressesPerName: 50 }'));
+  const f = await startForwarder(
+    POLICY.replace('limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300 }', 'limits: { upstreamTimeoutMs: 300, commitTimeoutMs: 300, maxAddressesPerName: 50 }'),
+  );
   t.teardown(() => f.close());
   const r = await dnsQuery({ server: '127.0.0.1', port: f.port, name: 'big.example.com', tcp: true, timeoutMs: 3000 });
   t.ok(r.ok);

@@ -126,7 +126,10 @@ export interface Forwarder {
 /** yamlBody: the config without listen/upstreams (filled in with the loopback ports). */
 /** opts.log: a logger of the test's own (e.g. writing to a stream it reads); default silent. */
 /** opts.programmer: the daemon's programmer instead of the recording fake (e.g. a SetProgrammer on test/nft's fake kernel). */
-export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirst?: string; log?: Logger; programmer?: (o: SetProgrammerOptions) => Programmer } = {}): Promise<Forwarder> {
+export async function startForwarder(
+  yamlBody: string,
+  opts: { extraUpstreamFirst?: string; log?: Logger; programmer?: (o: SetProgrammerOptions) => Programmer } = {},
+): Promise<Forwarder> {
   // Parse first (with placeholder ports: the validator wants 1..65535), then point at the real ones.
   const ups = [...(opts.extraUpstreamFirst ? [opts.extraUpstreamFirst] : []), '127.0.0.1:53'];
   const cfg = parseConfig(`listen: ["127.0.0.1:53"]\nupstreams: ${JSON.stringify(ups)}\n${yamlBody}`, 'test.yaml');
@@ -139,7 +142,9 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
   const programmer = new FakeProgrammer();
   const rulesets: string[] = [];
   const daemon = new Daemon(cfg, log, {
-    installRuleset: async (script) => { rulesets.push(script); },
+    installRuleset: async (script) => {
+      rulesets.push(script);
+    },
     programmer: opts.programmer ?? (() => programmer),
   });
   let port: number;
@@ -155,9 +160,17 @@ export async function startForwarder(yamlBody: string, opts: { extraUpstreamFirs
     return daemon.reload(current);
   };
   return {
-    port, cfg, daemon, programmer, rulesets, upstreamQueries, setPolicies,
+    port,
+    cfg,
+    daemon,
+    programmer,
+    rulesets,
+    upstreamQueries,
+    setPolicies,
     // a reload builds a new chain
-    get chain() { return daemon.requestChain!; },
+    get chain() {
+      return daemon.requestChain!;
+    },
     udp: daemon.listeners.udp[0],
     tcp: daemon.listeners.tcp[0],
     async close() {

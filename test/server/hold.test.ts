@@ -33,7 +33,9 @@ t.test('held answers', async (t) => {
     // The commit finishes only when the test releases it, after the answer: an answer that
     // waited for the commit could not arrive at all (no clock decides this).
     let release = () => {};
-    f.programmer.gate = new Promise<void>((r) => { release = r; });
+    f.programmer.gate = new Promise<void>((r) => {
+      release = r;
+    });
     f.programmer.committedAt.length = 0;
     const calls = f.programmer.calls.length;
     const r = await ask();

@@ -21,7 +21,14 @@ t.test('matchInherited', async (t) => {
   ];
   const s = (fd: number, transport: 'udp' | 'tcp', host: string, port = 53): SocketInfo => ({ fd, transport, host, port, family: host.includes(':') ? 6 : 4 });
   const m = matchInherited(listen, [s(3, 'udp', '192.0.2.1'), s(4, 'tcp', '192.0.2.1'), s(5, 'udp', '2001:db8:1:0:0:0:0:1')]);
-  t.same([...m.udp.entries()], [[0, 3], [1, 5]], 'IPv6 matched in any spelling');
+  t.same(
+    [...m.udp.entries()],
+    [
+      [0, 3],
+      [1, 5],
+    ],
+    'IPv6 matched in any spelling',
+  );
   t.same([...m.tcp.entries()], [[0, 4]], 'the v6 TCP entry is left to bind itself');
   t.throws(() => matchInherited(listen, [s(3, 'udp', '198.51.100.1')]), /inherited socket udp 198\.51\.100\.1:53 \(descriptor 3\) matches no "listen" entry/);
   t.throws(() => matchInherited(listen, [s(3, 'udp', '192.0.2.1', 5353)]), /matches no "listen" entry/, 'port counts');

@@ -17,7 +17,10 @@ t.test('audit mode', async (t) => {
   t.equal(f.programmer.calls.length, 0, 'nothing programmed');
   const policy = f.chain.plugins.find((p) => p.name === 'policy') as PolicyPlugin;
   t.equal(policy.stats.wouldDeny, 1, 'counted');
-  t.notOk(f.chain.plugins.some((p) => p.name === 'nftset'), 'no nftset plugin in audit mode');
+  t.notOk(
+    f.chain.plugins.some((p) => p.name === 'nftset'),
+    'no nftset plugin in audit mode',
+  );
 });
 
 t.test('a source no policy selects is answered unfiltered and not programmed', async (t) => {

@@ -31,6 +31,9 @@ t.test('reload while the upstream answers', async (t) => {
     void f.setPolicies(SLOW.replace('      - slow.example.com\n', '      - name: slow.example.com\n        ports: ["tcp/443"]\n'));
     const r = (await pending) as DnsOk;
     t.equal(r.rcode, 'NOERROR');
-    t.same(f.programmer.elements.map((e) => [e.set, e.proto, e.port]), [['allow4p', 6, 443]]);
+    t.same(
+      f.programmer.elements.map((e) => [e.set, e.proto, e.port]),
+      [['allow4p', 6, 443]],
+    );
   });
 });

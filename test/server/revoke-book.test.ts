@@ -11,8 +11,18 @@ import { revokeDisallowed } from '../../lib/server/revoke';
 
 const ip4 = (s: string) => Buffer.from(s.split('.').map(Number));
 const SRC = '10.244.1.5';
-const el = (dst: string, comment: string, over: Partial<Element> = {}): Element => ({ set: 'allow4', source: ip4(SRC), destination: ip4(dst), timeoutMs: 60_000, comment, ...over });
-const index = (allow: string) => PolicyIndex.compile(parseConfig(`listen: ["127.0.0.1:53"]\nupstreams: ["127.0.0.1:53"]\npolicies:\n  - name: p\n    sources: ["10.244.1.0/24"]\n    allow:\n${allow}`, 'p.yaml').policies);
+const el = (dst: string, comment: string, over: Partial<Element> = {}): Element => ({
+  set: 'allow4',
+  source: ip4(SRC),
+  destination: ip4(dst),
+  timeoutMs: 60_000,
+  comment,
+  ...over,
+});
+const index = (allow: string) =>
+  PolicyIndex.compile(
+    parseConfig(`listen: ["127.0.0.1:53"]\nupstreams: ["127.0.0.1:53"]\npolicies:\n  - name: p\n    sources: ["10.244.1.0/24"]\n    allow:\n${allow}`, 'p.yaml').policies,
+  );
 const BEFORE = index('      - api.example.com\n      - www.example.com\n      - name: "ports.example.com"\n        ports: ["tcp/443", "udp/53"]\n      - other.example.com\n');
 // www goes; ports.example.com keeps only tcp/443; api and other stay
 const AFTER = index('      - api.example.com\n      - name: "ports.example.com"\n        ports: ["tcp/443"]\n      - other.example.com\n');
@@ -76,7 +86,13 @@ t.test('a restart adopts names from whole comments; a cut comment is kept, undec
   const p = await open(k);
   t.equal(p.bookIncomplete, null);
   t.match(await revokeDisallowed(p, AFTER), { from: 'book', checked: 3, revoked: 1, undecided: 1 });
-  t.same(k.elements('allow4').map((e) => e.comment).sort(), ['www.example.com', '~ww.example.com', 'api.example.com'].sort());
+  t.same(
+    k
+      .elements('allow4')
+      .map((e) => e.comment)
+      .sort(),
+    ['www.example.com', '~ww.example.com', 'api.example.com'].sort(),
+  );
 });
 
 t.test('a torn adoption that never reads a set whole leaves the book incomplete', async (t) => {

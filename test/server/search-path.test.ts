@@ -40,7 +40,11 @@ t.test('search-path expansions: NXDOMAIN by policy without upstream, then the re
   const real = (await dnsQuery({ server: '127.0.0.1', port: f.port, name: NAME, timeoutMs: 2000 })) as DnsOk;
   t.equal(real.rcode, 'NOERROR', 'the real name is answered');
   t.equal(real.answers[0]?.data, '198.18.0.10');
-  t.same(f.upstreamQueries.map((q) => q.q.toLowerCase().replace(/\.$/, '')), [NAME], 'only the real name went upstream');
+  t.same(
+    f.upstreamQueries.map((q) => q.q.toLowerCase().replace(/\.$/, '')),
+    [NAME],
+    'only the real name went upstream',
+  );
 });
 
 t.test(`${FLOOD} denied queries: the "denied" log lines are rate-limited`, async (t) => {

@@ -18,7 +18,9 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwc', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwc', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('a hit for a second pod programs that pod, and it can connect', async (t) => {

@@ -61,11 +61,14 @@ if (requireCgroups(t)) {
     t.notOk(c.ok, `dropped: ${JSON.stringify(c)}`);
     const d = await waitFor('198.18.0.99', '--cgroup', `${w.base}/a`);
     t.ok(d, 'listed under its configured ancestor (descendants included)');
-    t.equal(d?.cgroup, `${w.base}/a/worker`, 'the sender\'s own cgroup');
+    t.equal(d?.cgroup, `${w.base}/a/worker`, "the sender's own cgroup");
     t.equal(d?.reason, 'never_answered');
     t.same(d?.policies, ['svc-a']);
     t.equal(d?.port, 443);
-    t.notOk((await drops('--cgroup', `${w.base}/b`)).some((x) => x.destination === '198.18.0.99'), 'not under another cgroup');
+    t.notOk(
+      (await drops('--cgroup', `${w.base}/b`)).some((x) => x.destination === '198.18.0.99'),
+      'not under another cgroup',
+    );
     await a.stop();
   });
 

@@ -110,17 +110,26 @@ export async function createCgroupWorld(prefix: string, zone: ZoneFile, body: st
   let daemon: DaemonPeer | undefined;
   let zonePeer: ZoneServerPeer | undefined;
   const w: CgroupWorld = {
-    topo, base,
-    get zone() { return zonePeer!; },
-    get daemon() { return daemon!; },
-    set daemon(d: DaemonPeer) { daemon = d; },
+    topo,
+    base,
+    get zone() {
+      return zonePeer!;
+    },
+    get daemon() {
+      return daemon!;
+    },
+    set daemon(d: DaemonPeer) {
+      daemon = d;
+    },
     dir: abs,
     id: (rel) => fs.statSync(abs(rel), { bigint: true }).ino,
     async agent(rel: string) {
       const dir = abs(path.join(base, rel));
       fs.mkdirSync(dir, { recursive: true });
       // The shell moves itself into the cgroup, then becomes the agent: every socket it opens is in it.
-      const spawner = { spawn: (ns: string, argv: string[], opts?: SpawnOptions) => nsenter(ns, ['sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec "$@"`, 'sh', ...argv], opts) };
+      const spawner = {
+        spawn: (ns: string, argv: string[], opts?: SpawnOptions) => nsenter(ns, ['sh', '-c', `echo $$ > '${dir}/cgroup.procs' && exec "$@"`, 'sh', ...argv], opts),
+      };
       const a = await Agent.start(spawner, topo.ns.node);
       agents.push(a);
       return a;

@@ -126,18 +126,27 @@ if (requireCgroups(t)) {
     t.ok(r.ok && r.rcode === 'NOERROR', JSON.stringify(r));
     t.notOk((await fresh.connect('198.18.0.10', 443)).ok, 'managed: an address not answered for the new b is rejected');
     t.ok((await fresh.connect('198.18.0.11', 443)).ok, 'its answer works at once');
-    t.ok((await w.list()).some((e) => e.comment === 'other.example.com' && e.source === `${w.base}/b`), 'elements keyed by the new id, listed by path');
+    t.ok(
+      (await w.list()).some((e) => e.comment === 'other.example.com' && e.source === `${w.base}/b`),
+      'elements keyed by the new id, listed by path',
+    );
     await fresh.stop();
   });
 
   t.test(`${N} fresh names, query then connect at once: zero drops`, async (t) => {
     const a = await w.agent('a');
-    let dnsFail = 0, connectFail = 0, done = 0;
+    let dnsFail = 0,
+      connectFail = 0,
+      done = 0;
     const errors: string[] = [];
     const started = Date.now();
     for (let i = 0; i < N && Date.now() - started < 120_000; i++) {
       const r = await a.resolveConnect({ server: HOST_DNS, dnsPort: 53, name: `n${i}.fresh.example.com`, type: 'A', port: 443, count: 1, connectTimeoutMs: 2000, timeoutMs: 3000 });
-      if (!r.ok) { errors.push(r.error); dnsFail++; continue; }
+      if (!r.ok) {
+        errors.push(r.error);
+        dnsFail++;
+        continue;
+      }
       done += r.done;
       dnsFail += r.dnsFail + r.noAddress;
       connectFail += r.connectFail;
@@ -154,7 +163,9 @@ if (requireCgroups(t)) {
     const deadline = Date.now() + 15_000;
     let seen = false;
     for (let i = 0; i < 20 && !seen && Date.now() < deadline; i++) {
-      await runFile('nsenter', [`--net=/run/netns/${w.topo.ns.node}`, process.execPath, '-e', code], { env: { ...process.env, NODE_PATH: path.join(__dirname, '..', '..', '..', 'node_modules') } });
+      await runFile('nsenter', [`--net=/run/netns/${w.topo.ns.node}`, process.execPath, '-e', code], {
+        env: { ...process.env, NODE_PATH: path.join(__dirname, '..', '..', '..', 'node_modules') },
+      });
       await new Promise((r) => setTimeout(r, 200));
       seen = w.daemon.logs.some((l) => l.msg === 'sender cannot be attributed; SERVFAIL');
     }
@@ -177,16 +188,25 @@ if (requireCgroups(t)) {
     await w.daemon.stop();
     t.ok((await a.connect('198.18.0.10', 443)).ok, 'works while no daemon runs');
     await w.startDaemon(policies(w.base));
-    t.ok((await w.list()).some((e) => e.comment === 'api.example.com' && e.source === `${w.base}/a`), 'still listed after the restart');
+    t.ok(
+      (await w.list()).some((e) => e.comment === 'api.example.com' && e.source === `${w.base}/a`),
+      'still listed after the restart',
+    );
     t.ok((await a.connect('198.18.0.10', 443)).ok, 'still connects');
     const line = await w.daemon.reload(cgroupConfig(policies(w.base, { apiAllowed: false })));
     t.equal(line.msg, 'configuration reloaded', JSON.stringify(line));
     t.ok((line.revoked as number) >= 1, `revoked ${line.revoked}`);
-    t.notOk((await w.list()).some((e) => e.comment === 'api.example.com'), 'element gone');
+    t.notOk(
+      (await w.list()).some((e) => e.comment === 'api.example.com'),
+      'element gone',
+    );
     t.notOk((await a.connect('198.18.0.10', 443)).ok, 'new connections rejected');
     const f = await w.cli('forget', '--cgroup', `${w.base}/a`, '--table', 'dnswall');
     t.equal(f.code, 0, f.stderr);
     t.match(f.stdout, /^forgot \d+ elements? of /);
-    t.notOk((await w.list()).some((e) => e.source === `${w.base}/a`), 'forget --cgroup deleted every element of a');
+    t.notOk(
+      (await w.list()).some((e) => e.source === `${w.base}/a`),
+      'forget --cgroup deleted every element of a',
+    );
   });
 }

@@ -37,8 +37,13 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwdr', ZONE, POLICIES); });
-  t.teardown(async () => { await w?.destroy(); fs.rmSync(dir, { recursive: true, force: true }); });
+  t.before(async () => {
+    w = await createWorld('dwdr', ZONE, POLICIES);
+  });
+  t.teardown(async () => {
+    await w?.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const dns4 = ADDR.nodePod1.v4;
 
   const drops = async (...args: string[]): Promise<Drop[]> => {
@@ -68,7 +73,7 @@ if (requireSystem(t)) {
     t.equal(d?.port, 443);
   });
 
-  t.test('an expired name\'s address: answered NAME, expired N s ago', async (t) => {
+  t.test("an expired name's address: answered NAME, expired N s ago", async (t) => {
     await resolve(w.pod1, { server: dns4, name: 'short.example.com' });
     const open = await w.pod1.connect('198.18.0.70', 443, { timeoutMs: 1000 });
     t.ok(open.ok, 'allowed while the element lives (1 s)');

@@ -41,7 +41,9 @@ if (requireSystem(t)) {
   let w: World;
   const dns4 = ADDR.nodePod1.v4;
   const dns6 = ADDR.nodePod1.v6;
-  t.before(async () => { w = await createWorld('dwse', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwse', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('1. an allowed name resolves and a connection to its address succeeds', async (t) => {
@@ -49,11 +51,17 @@ if (requireSystem(t)) {
     t.notOk(before.ok, 'blocked before the name is resolved');
     const r = await resolve(w.pod1, { server: dns4, name: 'api.example.com' });
     t.equal(r.rcode, 'NOERROR');
-    t.same(r.answers.map((a) => a.data), ['198.18.0.10']);
+    t.same(
+      r.answers.map((a) => a.data),
+      ['198.18.0.10'],
+    );
     const c = await w.pod1.connect('198.18.0.10', 443);
     t.ok(c.ok, `connected: ${JSON.stringify(c)}`);
     const els = (await w.list()).filter((e) => e.comment === 'api.example.com');
-    t.same(els.map((e) => [e.set, e.source, e.destination]), [['allow4', ADDR.pod1.v4, '198.18.0.10']]);
+    t.same(
+      els.map((e) => [e.set, e.source, e.destination]),
+      [['allow4', ADDR.pod1.v4, '198.18.0.10']],
+    );
   });
 
   t.test('2. a denied name gets the deny answer and nothing is programmed', async (t) => {
@@ -89,19 +97,34 @@ if (requireSystem(t)) {
 
   t.test('5a. a CNAME chain programs the final addresses under the query name', async (t) => {
     const r = await resolve(w.pod1, { server: dns4, name: 'www.example.com' });
-    t.same(r.answers.filter((a) => a.type === 'A').map((a) => a.data).sort(), ['198.18.0.20', '198.18.0.21']);
+    t.same(
+      r.answers
+        .filter((a) => a.type === 'A')
+        .map((a) => a.data)
+        .sort(),
+      ['198.18.0.20', '198.18.0.21'],
+    );
     const els = (await w.list()).filter((e) => e.source === ADDR.pod1.v4 && e.destination.startsWith('198.18.0.2'));
     t.same(els.map((e) => e.destination).sort(), ['198.18.0.20', '198.18.0.21']);
-    t.ok(els.every((e) => e.comment === 'www.example.com'), 'comment is the query name');
+    t.ok(
+      els.every((e) => e.comment === 'www.example.com'),
+      'comment is the query name',
+    );
     t.ok((await w.pod1.connect('198.18.0.21', 80)).ok);
   });
 
   t.test('5b. AAAA over IPv6 programs the v6 sets', async (t) => {
     t.notOk((await w.pod1.connect('2001:db8:ff::10', 443, { timeoutMs: 1000 })).ok, 'blocked before');
     const r = await resolve(w.pod1, { server: dns6, name: 'api.example.com', type: 'AAAA' });
-    t.same(r.answers.map((a) => a.data), ['2001:db8:ff::10']);
+    t.same(
+      r.answers.map((a) => a.data),
+      ['2001:db8:ff::10'],
+    );
     const els = (await w.list()).filter((e) => e.set === 'allow6');
-    t.same(els.map((e) => [e.source, e.destination, e.comment]), [[ADDR.pod1.v6, '2001:db8:ff::10', 'api.example.com']]);
+    t.same(
+      els.map((e) => [e.source, e.destination, e.comment]),
+      [[ADDR.pod1.v6, '2001:db8:ff::10', 'api.example.com']],
+    );
     t.ok((await w.pod1.connect('2001:db8:ff::10', 443)).ok, 'connected over IPv6');
     t.notOk((await w.pod2.connect('2001:db8:ff::10', 443, { timeoutMs: 1000 })).ok, 'not for pod2');
   });
@@ -114,15 +137,24 @@ if (requireSystem(t)) {
     const udp = await w.pod1.udp('198.18.0.30', 443, 'x', { timeoutMs: 1000 });
     t.notOk(udp.ok, 'udp/443 closed');
     const els = (await w.list()).filter((e) => e.comment === 'secure.example.com');
-    t.same(els.map((e) => [e.set, e.proto, e.port]), [['allow4p', 6, 443]]);
+    t.same(
+      els.map((e) => [e.set, e.proto, e.port]),
+      [['allow4p', 6, 443]],
+    );
   });
 
   t.test('7. DNS over TCP programs the same way as UDP', async (t) => {
     const r = await resolve(w.pod2, { server: ADDR.nodePod2.v4, name: 'tcp.example.com', tcp: true });
-    t.same(r.answers.map((a) => a.data), ['198.18.0.40']);
+    t.same(
+      r.answers.map((a) => a.data),
+      ['198.18.0.40'],
+    );
     t.ok((await w.pod2.connect('198.18.0.40', 8080)).ok);
     const els = (await w.list()).filter((e) => e.comment === 'tcp.example.com');
-    t.same(els.map((e) => e.source), [ADDR.pod2.v4]);
+    t.same(
+      els.map((e) => e.source),
+      [ADDR.pod2.v4],
+    );
   });
 
   t.test('9. the TTL the client received is never longer than the element lives', async (t) => {
@@ -151,9 +183,10 @@ if (requireSystem(t)) {
   t.test('metrics: decisions, commits and the hold time, scraped in the node namespace', async (t) => {
     const r = await w.topo.exec(w.topo.ns.node, ['curl', '-sS', '--max-time', '3', 'http://127.0.0.1:9153/metrics']);
     t.equal(r.code, 0, r.stderr);
-    t.equal(promtoolProblems(r.stdout), null, 'promtool check metrics: the daemon\'s whole exposition parses and lints clean');
+    t.equal(promtoolProblems(r.stdout), null, "promtool check metrics: the daemon's whole exposition parses and lints clean");
     const s = samples(r.stdout);
-    const sum = (name: string, labels: Record<string, string> = {}) => s.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((a, x) => a + x.value, 0);
+    const sum = (name: string, labels: Record<string, string> = {}) =>
+      s.filter((x) => x.name === name && Object.entries(labels).every(([k, v]) => x.labels[k] === v)).reduce((a, x) => a + x.value, 0);
     t.ok(sum('dnswall_policy_decisions_total', { verdict: 'deny' }) >= 1, 'denials counted');
     t.ok(sum('dnswall_cache_inserts_total') >= 1, 'the answer cache is counted');
     t.ok((value(s, 'dnswall_cache_entries') ?? 0) >= 1);
@@ -167,6 +200,9 @@ if (requireSystem(t)) {
     t.ok(sum('dnswall_upstream_requests_total') >= 1, 'upstream tries per upstream');
     t.ok(sum('dnswall_dns_request_duration_seconds_count') >= committed, 'request durations observed');
     t.ok((value(s, 'process_resident_memory_bytes') ?? 0) > 0, 'standard process metrics');
-    t.ok(s.some((x) => x.name === 'dnswall_build_info' && x.value === 1), 'build info');
+    t.ok(
+      s.some((x) => x.name === 'dnswall_build_info' && x.value === 1),
+      'build info',
+    );
   });
 }

@@ -17,7 +17,9 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwbx', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwbx', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('eviction blocks new connections only', async (t) => {
@@ -26,7 +28,10 @@ if (requireSystem(t)) {
     t.ok(held.ok && held.handle !== undefined, `connection to ${NAMES[0].addr} opened: ${JSON.stringify(held)}`);
     await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: NAMES[1].name });
     await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: NAMES[2].name });
-    const live = (await w.list()).filter((e) => e.source === ADDR.pod1.v4).map((e) => e.destination).sort();
+    const live = (await w.list())
+      .filter((e) => e.source === ADDR.pod1.v4)
+      .map((e) => e.destination)
+      .sort();
     t.same(live, [NAMES[1].addr, NAMES[2].addr], 'the oldest element was deleted, the cap holds');
     if (held.ok && held.handle !== undefined) {
       const c = await w.pod1.check(held.handle);

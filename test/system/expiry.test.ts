@@ -15,7 +15,9 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwsx', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwsx', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('expiry', async (t) => {
@@ -29,7 +31,10 @@ if (requireSystem(t)) {
     while (Date.now() < deadline && (await w.list()).some((e) => e.comment === 'short.example.com')) {
       await new Promise((res) => setTimeout(res, 250));
     }
-    t.notOk((await w.list()).some((e) => e.comment === 'short.example.com'), 'element expired');
+    t.notOk(
+      (await w.list()).some((e) => e.comment === 'short.example.com'),
+      'element expired',
+    );
     const fresh = await w.pod1.connect('198.18.0.60', 443, { timeoutMs: 1000 });
     t.notOk(fresh.ok, 'a new connection is blocked');
     if (held.ok && held.handle !== undefined) {

@@ -18,7 +18,9 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwsk', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwsk', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('programming failure → SERVFAIL', async (t) => {
@@ -34,7 +36,10 @@ if (requireSystem(t)) {
     // the log line is written after the reply went out: give it a moment to arrive
     const deadline = Date.now() + 3000;
     while (Date.now() < deadline && !w.daemon.logs.some((l) => l.msg === 'programming failed; SERVFAIL')) await new Promise((r) => setTimeout(r, 50));
-    t.ok(w.daemon.logs.some((l) => l.msg === 'programming failed; SERVFAIL'), 'the daemon says why');
+    t.ok(
+      w.daemon.logs.some((l) => l.msg === 'programming failed; SERVFAIL'),
+      'the daemon says why',
+    );
   });
 
   t.test('a reload reinstalls the ruleset and answers flow again', async (t) => {

@@ -29,7 +29,9 @@ async function counter(w: World, name: string): Promise<number> {
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwsf', ZONE, BODY); });
+  t.before(async () => {
+    w = await createWorld('dwsf', ZONE, BODY);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('one pod floods; the other is answered in time; the flooder is answered after', async (t) => {
@@ -40,8 +42,9 @@ if (requireSystem(t)) {
     const dropped0 = await counter(w, 'overrate4');
 
     let flooding = true;
-    const floodDone = flood(w.topo, w.topo.ns.pod1, { server: ADDR.nodePod1.v4, packets: PACKETS, seconds: SECONDS, seed: SEED, tcp: 40 })
-      .finally(() => { flooding = false; });
+    const floodDone = flood(w.topo, w.topo.ns.pod1, { server: ADDR.nodePod1.v4, packets: PACKETS, seconds: SECONDS, seed: SEED, tcp: 40 }).finally(() => {
+      flooding = false;
+    });
     // pod2 asks every 100 ms while the flood runs (each lookup bounded by its own timeout)
     const lookups: { ok: boolean; ms: number; what: string }[] = [];
     await new Promise((r) => setTimeout(r, 300)); // the flood is under way
@@ -61,7 +64,10 @@ if (requireSystem(t)) {
     let back = NaN;
     while (performance.now() - stopped < 3000) {
       const r = await w.pod1.dns({ server: ADDR.nodePod1.v4, name: 'ok.example.com', timeoutMs: 300 });
-      if (r.ok && r.rcode === 'NOERROR') { back = performance.now() - stopped; break; }
+      if (r.ok && r.rcode === 'NOERROR') {
+        back = performance.now() - stopped;
+        break;
+      }
     }
     t.ok(back <= 1000, `pod1 answered again ${back.toFixed(0)} ms after its flood stopped`);
 
@@ -69,9 +75,13 @@ if (requireSystem(t)) {
     const dropped = (await counter(w, 'overrate4')) - dropped0;
     t.ok(dropped >= sent.udp.total - 4000 - 2000 * Math.ceil(sent.seconds + 1), `kernel dropped ${dropped} of ${sent.udp.total}`);
     const set = await w.nft('-j', 'list', 'set', 'inet', 'dnswall', 'offenders4');
-    const elems = (JSON.parse(set.stdout) as { nftables: { set?: { elem?: { elem: { val: string; counter: { packets: number } } }[] } }[] })
-      .nftables.find((o) => o.set)!.set!.elem ?? [];
-    t.same(elems.map((e) => e.elem.val), [ADDR.pod1.v4], 'pod1 is the only offender');
+    const elems =
+      (JSON.parse(set.stdout) as { nftables: { set?: { elem?: { elem: { val: string; counter: { packets: number } } }[] } }[] }).nftables.find((o) => o.set)!.set!.elem ?? [];
+    t.same(
+      elems.map((e) => e.elem.val),
+      [ADDR.pod1.v4],
+      'pod1 is the only offender',
+    );
     t.ok(elems[0].elem.counter.packets >= dropped, 'its own counter holds the drops');
 
     // and the metric shows it (the reader caches 5 s: poll until it has caught up)

@@ -16,16 +16,33 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwsf', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwsf', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test(`${N} fresh names, query then connect at once: zero drops`, async (t) => {
-    let dnsFail = 0, connectFail = 0, done = 0;
+    let dnsFail = 0,
+      connectFail = 0,
+      done = 0;
     const errors: string[] = [];
     const started = Date.now();
     for (let i = 0; i < N && Date.now() - started < 60_000; i++) {
-      const r = await w.pod1.resolveConnect({ server: ADDR.nodePod1.v4, dnsPort: 53, name: `n${i}.fresh.example.com`, type: 'A', port: 443, count: 1, connectTimeoutMs: 1000, timeoutMs: 2000 });
-      if (!r.ok) { errors.push(r.error); dnsFail++; continue; }
+      const r = await w.pod1.resolveConnect({
+        server: ADDR.nodePod1.v4,
+        dnsPort: 53,
+        name: `n${i}.fresh.example.com`,
+        type: 'A',
+        port: 443,
+        count: 1,
+        connectTimeoutMs: 1000,
+        timeoutMs: 2000,
+      });
+      if (!r.ok) {
+        errors.push(r.error);
+        dnsFail++;
+        continue;
+      }
       done += r.done;
       dnsFail += r.dnsFail + r.noAddress;
       connectFail += r.connectFail;

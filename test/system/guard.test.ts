@@ -43,7 +43,9 @@ function bytes(ip: string): Buffer {
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwg', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwg', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   /** Whether the set holds (source . destination): one NFT_MSG_GETSETELEM in the node namespace. */
@@ -84,26 +86,39 @@ if (requireSystem(t)) {
     const st = /dnswall_guard_addresses_total\{policy="web",outcome="stripped"\} (\d+)/;
     t.equal(counter(after, st) - counter(before, st), 4, 'four stripped addresses counted');
     const logged = w.daemon.logs.filter((l) => String(l.msg).startsWith('answer guard blocked'));
-    t.ok(logged.some((l) => l.source === ADDR.pod1.v4 && l.name === 'x1.meta.example.com' && JSON.stringify(l.addresses).includes('169.254.169.254')), 'logged with source, name and address');
+    t.ok(
+      logged.some((l) => l.source === ADDR.pod1.v4 && l.name === 'x1.meta.example.com' && JSON.stringify(l.addresses).includes('169.254.169.254')),
+      'logged with source, name and address',
+    );
   });
 
   t.test('a mix: only the public address is answered and programmed, and it connects', async (t) => {
     const r = await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'y.mix.example.com' });
     t.equal(r.rcode, 'NOERROR');
-    t.same(r.answers.map((a) => a.data), ['198.18.0.10'], 'the link-local address is not in the reply');
+    t.same(
+      r.answers.map((a) => a.data),
+      ['198.18.0.10'],
+      'the link-local address is not in the reply',
+    );
     t.ok(await inSet('allow4', ADDR.pod1.v4, '198.18.0.10'), 'the public address is programmed (the probe finds what is there)');
     t.notOk(await inSet('allow4', ADDR.pod1.v4, '169.254.169.254'), 'the guarded one is not');
     const c = await w.pod1.connect('198.18.0.10', 443);
     t.ok(c.ok, `connected to the public address: ${JSON.stringify(c)}`);
     const listed = await w.list();
-    t.notOk(listed.some((e) => ['169.254.169.254', '127.0.0.1', '198.18.5.5'].includes(e.destination) || e.destination.startsWith('::ffff:')), 'no guarded destination in `dnswall list`');
+    t.notOk(
+      listed.some((e) => ['169.254.169.254', '127.0.0.1', '198.18.5.5'].includes(e.destination) || e.destination.startsWith('::ffff:')),
+      'no guarded destination in `dnswall list`',
+    );
   });
 
   t.test('allowCIDRs: the metadata policy gets the address; its static pair allows it, no element', async (t) => {
     const before = await metrics();
     const r = await resolve(w.pod2, { server: ADDR.nodePod2.v4, name: 'z.meta.example.com' });
     t.equal(r.rcode, 'NOERROR');
-    t.same(r.answers.map((a) => a.data), ['169.254.169.254']);
+    t.same(
+      r.answers.map((a) => a.data),
+      ['169.254.169.254'],
+    );
     t.notOk(await inSet('allow4', ADDR.pod2.v4, '169.254.169.254'), 'no allow4 element: not needed');
     const st = await w.nft('get', 'element', 'inet', 'dnswall', 'static4', `{ ${ADDR.pod2.v4} . 169.254.169.254 }`);
     t.equal(st.code, 0, `static4 holds ${ADDR.pod2.v4} . 169.254.169.254: ${st.stderr}`);
@@ -130,6 +145,9 @@ if (requireSystem(t)) {
     t.notOk(await inSet('allow4', ADDR.pod1.v4, '198.18.0.10'), 'the element in the new range is gone at once');
     const r = await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'y2.mix.example.com' });
     t.equal(r.rcode, 'SERVFAIL', 'both addresses of the mix are guarded now');
-    t.same(r.ede.map((e) => e.code), [15]);
+    t.same(
+      r.ede.map((e) => e.code),
+      [15],
+    );
   });
 }

@@ -49,7 +49,16 @@ if (requireSystem(t)) {
     t.teardown(() => stopChild(holder, 5000));
     const lines = new ChildLines(holder, 'dnswall hold-sockets');
     const first = JSON.parse(await lines.waitFor(isServing, READY_MS));
-    t.same(first.listen.map((l: { inherited?: string[] }) => l.inherited), [['udp', 'tcp'], ['udp', 'tcp'], ['udp', 'tcp'], ['udp', 'tcp']], 'every listen socket inherited, none bound by serve');
+    t.same(
+      first.listen.map((l: { inherited?: string[] }) => l.inherited),
+      [
+        ['udp', 'tcp'],
+        ['udp', 'tcp'],
+        ['udp', 'tcp'],
+        ['udp', 'tcp'],
+      ],
+      'every listen socket inherited, none bound by serve',
+    );
     await resolve(w.pod1, { server: ADDR.nodePod1.v4, name: 'api.example.com' });
 
     // The query streams run in back-to-back segments until a whole segment has run after the old
@@ -57,9 +66,14 @@ if (requireSystem(t)) {
     // stream, and a hand-over after the stream ended would prove nothing.
     const loopStart = performance.now();
     let oldStoppedAt = -1;
-    lines.on('line', (l: string) => { if (l.includes('"msg":"stopped"')) oldStoppedAt = performance.now() - loopStart; });
+    lines.on('line', (l: string) => {
+      if (l.includes('"msg":"stopped"')) oldStoppedAt = performance.now() - loopStart;
+    });
     const streams = (async () => {
-      const sum = { udp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 }, tcp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 } };
+      const sum = {
+        udp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 },
+        tcp: { sent: 0, noerror: 0, failed: 0, otherRcode: 0, errors: [] as string[], maxMs: 0, maxAt: 0 },
+      };
       for (;;) {
         const segStart = performance.now() - loopStart;
         if (segStart > MAX_STREAM_MS) break;
@@ -68,12 +82,21 @@ if (requireSystem(t)) {
           w.pod1.dnsLoop({ server: ADDR.nodePod1.v4, name: 'api.example.com', rate: UDP_RATE, durationMs: SEGMENT_MS, timeoutMs: QUERY_TIMEOUT_MS }),
           w.pod2.dnsLoop({ server: ADDR.nodePod2.v4, name: 'api.example.com', tcp: true, rate: TCP_RATE, durationMs: SEGMENT_MS, timeoutMs: QUERY_TIMEOUT_MS }),
         ]);
-        for (const [k, r] of [['udp', u], ['tcp', c]] as const) {
+        for (const [k, r] of [
+          ['udp', u],
+          ['tcp', c],
+        ] as const) {
           if (!r.ok) throw new Error(`${k} loop did not run: ${JSON.stringify(r).slice(0, 200)}`);
           const a = sum[k];
-          a.sent += r.sent; a.noerror += r.noerror; a.failed += r.failed; a.otherRcode += r.otherRcode;
+          a.sent += r.sent;
+          a.noerror += r.noerror;
+          a.failed += r.failed;
+          a.otherRcode += r.otherRcode;
           a.errors.push(...r.errors.slice(0, 10 - a.errors.length));
-          if (r.maxMs > a.maxMs) { a.maxMs = r.maxMs; a.maxAt = segStart + r.maxAtMs; }
+          if (r.maxMs > a.maxMs) {
+            a.maxMs = r.maxMs;
+            a.maxAt = segStart + r.maxAtMs;
+          }
         }
       }
       return { sum, endedAt: performance.now() - loopStart };
@@ -86,9 +109,12 @@ if (requireSystem(t)) {
     const servingMs = performance.now() - t0;
 
     const { sum, endedAt } = await streams;
-    for (const [what, rate] of [['udp', UDP_RATE], ['tcp', TCP_RATE]] as const) {
+    for (const [what, rate] of [
+      ['udp', UDP_RATE],
+      ['tcp', TCP_RATE],
+    ] as const) {
       const res = sum[what];
-      t.ok(res.sent >= (rate * (endedAt - 500)) / 1000 * 0.9, `${what}: ${res.sent} queries sent in ${endedAt.toFixed(0)} ms`);
+      t.ok(res.sent >= ((rate * (endedAt - 500)) / 1000) * 0.9, `${what}: ${res.sent} queries sent in ${endedAt.toFixed(0)} ms`);
       t.equal(res.failed + res.otherRcode, 0, `${what}: none lost or failed ${res.errors.join('; ')}`);
       t.equal(res.noerror, res.sent, `${what}: every query answered NOERROR`);
       t.comment(`${what}: longest answer ${res.maxMs.toFixed(0)} ms (query sent ${(res.maxAt - RESTART_AT_MS).toFixed(0)} ms after SIGUSR2)`);

@@ -15,7 +15,9 @@ policies:
 
 if (requireSystem(t)) {
   let w: World;
-  t.before(async () => { w = await createWorld('dwhl', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwhl', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   const get = async (path: string) => {

@@ -39,7 +39,18 @@ if (requireCgroups(t) && requireOrSkip(t, opensslMissing())) {
     other: `/kubepods/besteffort/pod${uid.other}`,
   };
   const hostPod = (name: string, u: string, app: string, qosClass: string) =>
-    pod('kube-system', name, NODE, '192.0.2.1', { app }, { metadata: { name, namespace: 'kube-system', uid: u, labels: { app } }, spec: { nodeName: NODE, hostNetwork: true }, status: { phase: 'Running', podIP: '192.0.2.1', podIPs: [{ ip: '192.0.2.1' }], qosClass } });
+    pod(
+      'kube-system',
+      name,
+      NODE,
+      '192.0.2.1',
+      { app },
+      {
+        metadata: { name, namespace: 'kube-system', uid: u, labels: { app } },
+        spec: { nodeName: NODE, hostNetwork: true },
+        status: { phase: 'Running', podIP: '192.0.2.1', podIPs: [{ ip: '192.0.2.1' }], qosClass },
+      },
+    );
   /** The live elements whose source is this pod's cgroup (dnswall list shows the cgroup's path). */
   const elementsOf = async (which: keyof typeof podCgroup) => (await w.list()).filter((e) => e.source === w.base + podCgroup[which]);
 
@@ -95,14 +106,18 @@ policies:
     const denied = await agent.dns(dns('evil.example.org'));
     t.ok(denied.ok && denied.rcode === 'NXDOMAIN', `a name its policy does not allow is denied: ${JSON.stringify(denied)}`);
     const els = await elementsOf('agent');
-    t.same(els.map((e) => [e.set, e.destination, e.comment]), [['cgroup4', '198.18.0.10', 'api.example.com']], 'one cgroup4 element, keyed by the pod cgroup (not the container below it)');
+    t.same(
+      els.map((e) => [e.set, e.destination, e.comment]),
+      [['cgroup4', '198.18.0.10', 'api.example.com']],
+      'one cgroup4 element, keyed by the pod cgroup (not the container below it)',
+    );
   });
 
   t.test('list and explain name a hostNetwork pod by namespace/name', async (t) => {
     const j = await w.cli('list', '--json', '--table', 'dnswall', '--control', control);
     t.equal(j.code, 0, j.stderr);
     const el = (JSON.parse(j.stdout) as { source: string; pod?: string; comment: string }[]).find((e) => e.comment === 'api.example.com');
-    t.same(el && [el.source, el.pod], [w.base + podCgroup.agent, 'kube-system/node-agent'], 'the pod cgroup\'s path and its pod');
+    t.same(el && [el.source, el.pod], [w.base + podCgroup.agent, 'kube-system/node-agent'], "the pod cgroup's path and its pod");
     const table = await w.cli('list', '--table', 'dnswall', '--control', control, '--pod', 'kube-system/node-agent');
     t.match(table.stdout, `${w.base + podCgroup.agent} kube-system/node-agent`);
     const e = await w.cli('explain', '-c', configFile, '--control', control, '--pod', 'kube-system/node-agent', 'api.example.com');
@@ -114,7 +129,7 @@ policies:
     t.match(o.stdout, 'judged by its cgroup, as a host process');
   });
 
-  t.test('reload: a hostNetwork pod\'s elements are decided by its pod\'s policies (kept while allowed, revoked when not)', async (t) => {
+  t.test("reload: a hostNetwork pod's elements are decided by its pod's policies (kept while allowed, revoked when not)", async (t) => {
     const apiEls = async () => (await elementsOf('agent')).filter((e) => e.comment === 'api.example.com');
     t.equal((await apiEls()).length, 1);
     const r1 = await w.daemon.reload(cgroupConfig(body('"api.example.com", "x.example.com"')));
@@ -132,13 +147,16 @@ policies:
 
   t.test('a Guaranteed hostNetwork pod (pod cgroup one level higher) gets its own policy', async (t) => {
     const m = (metrics = await w.agent(`${podCgroup.metrics}/ctr`));
-    t.notOk((await m.connect('198.18.0.10', 443, { timeoutMs: 1000 })).ok, 'the other pod\'s answer is not its own');
+    t.notOk((await m.connect('198.18.0.10', 443, { timeoutMs: 1000 })).ok, "the other pod's answer is not its own");
     const r = await m.dns(dns('other.example.com'));
     t.ok(r.ok && r.rcode === 'NOERROR');
     t.ok((await m.connect('198.18.0.11', 443)).ok, 'connects to its answer');
-    t.same((await elementsOf('metrics')).map((e) => e.destination), ['198.18.0.11']);
+    t.same(
+      (await elementsOf('metrics')).map((e) => e.destination),
+      ['198.18.0.11'],
+    );
     const d = await m.dns(dns('api.example.com'));
-    t.ok(d.ok && d.rcode === 'NXDOMAIN', 'not its policy\'s name');
+    t.ok(d.ok && d.rcode === 'NXDOMAIN', "not its policy's name");
   });
 
   t.test('an unselected hostNetwork pod is untouched; a host process likewise', async (t) => {
@@ -185,7 +203,7 @@ policies:
     t.same(await elementsOf('agent'), [], `its api.example.com element is gone (${ms} ms after the label change)`);
     t.notOk((await agent.connect('198.18.0.10', 443, { timeoutMs: 1000 })).ok, 'no longer connects');
     const r = await agent.dns(dns('other.example.com'));
-    t.ok(r.ok && r.rcode === 'NOERROR', 'its new policy\'s name is answered');
+    t.ok(r.ok && r.rcode === 'NOERROR', "its new policy's name is answered");
     t.ok((await agent.connect('198.18.0.11', 443)).ok);
   });
 

@@ -33,6 +33,9 @@ export class Api {
 /** A kubeconfig (client certificate, test CA) for the API server on 127.0.0.1:port; returns its path. */
 export function writeKubeconfig(pki: TestPki, port: number): string {
   const kc = join(pki.dir, 'kubeconfig');
-  writeFileSync(kc, `apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: "https://127.0.0.1:${port}", certificate-authority: ${pki.files.ca}}}]\nusers: [{name: t, user: {client-certificate: ${pki.files.clientCert}, client-key: ${pki.files.clientKey}}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n`);
+  writeFileSync(
+    kc,
+    `apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: "https://127.0.0.1:${port}", certificate-authority: ${pki.files.ca}}}]\nusers: [{name: t, user: {client-certificate: ${pki.files.clientCert}, client-key: ${pki.files.clientKey}}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n`,
+  );
   return kc;
 }

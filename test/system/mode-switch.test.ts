@@ -24,7 +24,9 @@ const NEVER_ANSWERED = '198.18.0.99';
 if (requireSystem(t)) {
   let w: World;
   const dns = ADDR.nodePod1.v4;
-  t.before(async () => { w = await createWorld('dwms', ZONE, body('audit')); });
+  t.before(async () => {
+    w = await createWorld('dwms', ZONE, body('audit'));
+  });
   t.teardown(() => w?.destroy());
 
   /** Resolve-and-connect in a loop while `during` runs; every iteration must succeed. */

@@ -68,7 +68,8 @@ if (requireSystem(t) && requireOrSkip(t, opensslMissing())) {
     }
     return Date.now() - t0;
   };
-  const createPod = (ns: string, name: string, ips: string[], labels: Record<string, string>) => api.do({ op: 'create', resource: 'pods', object: pod(ns, name, NODE, ips, labels) });
+  const createPod = (ns: string, name: string, ips: string[], labels: Record<string, string>) =>
+    api.do({ op: 'create', resource: 'pods', object: pod(ns, name, NODE, ips, labels) });
 
   t.before(async () => {
     pki = makePki();
@@ -116,12 +117,15 @@ policies:
     const r = await resolve(pod1, { server: dns4, name: 'api.example.com' });
     t.equal(r.rcode, 'NOERROR');
     t.ok((await pod1.connect('198.18.0.10', 443)).ok, 'connects');
-    t.same((await fromPod1()).map((e) => [e.set, e.source, e.destination]), [['allow4', ADDR.pod1.v4, '198.18.0.10']]);
+    t.same(
+      (await fromPod1()).map((e) => [e.set, e.source, e.destination]),
+      [['allow4', ADDR.pod1.v4, '198.18.0.10']],
+    );
     const denied = await resolve(pod1, { server: dns4, name: 'evil.example.org' });
     t.equal(denied.rcode, 'NXDOMAIN', 'a name its policy does not allow is denied');
   });
 
-  t.test('dnswall drops --pod: a selected pod\'s blocked connection carries the pod and its policy', async (t) => {
+  t.test("dnswall drops --pod: a selected pod's blocked connection carries the pod and its policy", async (t) => {
     t.notOk((await pod1.connect('198.18.0.99', 443, { timeoutMs: 1000 })).ok, 'a literal IP is blocked');
     const drops = async (...args: string[]) => {
       const r = await cli('drops', '--json', '--control', control, ...args);
@@ -132,16 +136,22 @@ policies:
     await until('the drop is listed under its pod', async () => !!(d = (await drops('--pod', 'shop/frontend-1')).find((x) => x.destination === '198.18.0.99')), 10_000);
     t.equal(d?.pod, 'shop/frontend-1');
     t.equal(d?.reason, 'never_answered');
-    t.same(d?.policies, ['frontend'], 'the policies of the pod\'s selectors');
-    t.notOk((await drops('--pod', 'batch/other-1')).some((x) => x.destination === '198.18.0.99'), 'not under another pod');
+    t.same(d?.policies, ['frontend'], "the policies of the pod's selectors");
+    t.notOk(
+      (await drops('--pod', 'batch/other-1')).some((x) => x.destination === '198.18.0.99'),
+      'not under another pod',
+    );
   });
 
-  t.test('list and explain name pods by namespace/name (the running daemon\'s knowledge)', async (t) => {
+  t.test("list and explain name pods by namespace/name (the running daemon's knowledge)", async (t) => {
     await resolve(pod1, { server: dns4, name: 'api.example.com' });
     const j = await cli('list', '--json', '--table', 'dnswall', '--control', control);
     t.equal(j.code, 0, j.stderr);
     const items = JSON.parse(j.stdout) as ListedElement[];
-    t.ok(items.some((e) => e.source === ADDR.pod1.v4 && e.pod === 'shop/frontend-1'), 'JSON: pod next to the address');
+    t.ok(
+      items.some((e) => e.source === ADDR.pod1.v4 && e.pod === 'shop/frontend-1'),
+      'JSON: pod next to the address',
+    );
     const table = await cli('list', '--table', 'dnswall', '--control', control);
     t.match(table.stdout, `${ADDR.pod1.v4} shop/frontend-1`, 'table: SOURCE shows the pod');
     const only = JSON.parse((await cli('list', '--json', '--table', 'dnswall', '--control', control, '--pod', 'shop/frontend-1')).stdout) as ListedElement[];
@@ -166,19 +176,25 @@ policies:
     t.match(down.stderr, 'pods are known only to the running daemon');
   });
 
-  t.test('dual-stack: AAAA asked over IPv4 opens the IPv6 address for the pod\'s IPv6 address', async (t) => {
+  t.test("dual-stack: AAAA asked over IPv4 opens the IPv6 address for the pod's IPv6 address", async (t) => {
     t.notOk((await pod1.connect('2001:db8:ff::10', 443, { timeoutMs: 1000 })).ok, 'blocked before');
     const r = await resolve(pod1, { server: dns4, name: 'api.example.com', type: 'AAAA' });
     t.equal(r.rcode, 'NOERROR');
     t.ok((await pod1.connect('2001:db8:ff::10', 443)).ok, 'connects over IPv6');
-    t.ok((await fromPod1()).some((e) => e.set === 'allow6' && e.source === ADDR.pod1.v6 && e.destination === '2001:db8:ff::10'), 'allow6 element keyed by the pod\'s IPv6 address');
+    t.ok(
+      (await fromPod1()).some((e) => e.set === 'allow6' && e.source === ADDR.pod1.v6 && e.destination === '2001:db8:ff::10'),
+      "allow6 element keyed by the pod's IPv6 address",
+    );
   });
 
   t.test('an unselected pod is untouched', async (t) => {
     const r = await resolve(pod2, { server: ADDR.nodePod2.v4, name: 'evil.example.org' });
     t.equal(r.rcode, 'NOERROR', 'answered unfiltered');
     t.ok((await pod2.connect('198.18.9.9', 80, { timeoutMs: 2000 })).ok, 'its traffic is not filtered');
-    t.notOk((await list()).some((e) => e.source === ADDR.pod2.v4), 'nothing programmed for it');
+    t.notOk(
+      (await list()).some((e) => e.source === ADDR.pod2.v4),
+      'nothing programmed for it',
+    );
   });
 
   t.test('a pod relabelled into another policy loses access at once; the watch survives 410, close and 500 without missing the event', async (t) => {
@@ -203,14 +219,14 @@ policies:
     t.equal(d.rcode, 'NOERROR', 'frontend again after relabel');
   });
 
-  t.test('a deleted pod\'s address given to a new pod of another policy carries nothing over', async (t) => {
+  t.test("a deleted pod's address given to a new pod of another policy carries nothing over", async (t) => {
     await resolve(pod1, { server: dns4, name: 'api.example.com' });
     t.ok((await pod1.connect('198.18.0.10', 443)).ok);
     await api.do({ op: 'delete', resource: 'pods', key: 'shop/frontend-1' });
     await createPod('batch', 'job-1', P1, { app: 'batch' });
     t.teardown(() => api.do({ op: 'delete', resource: 'pods', key: 'batch/job-1' }).catch(() => undefined));
     await until('old elements gone', async () => !(await pod1Has('api.example.com')));
-    t.pass('the old pod\'s elements are gone');
+    t.pass("the old pod's elements are gone");
     t.notOk((await pod1.connect('198.18.0.10', 443, { timeoutMs: 1000 })).ok, 'the new pod cannot use them');
     t.equal((await resolve(pod1, { server: dns4, name: 'api.example.com' })).rcode, 'NXDOMAIN', 'its own policy does not allow it');
     t.equal((await resolve(pod1, { server: dns4, name: 'tcp.example.com' })).rcode, 'NOERROR', 'its own policy does');
@@ -252,7 +268,7 @@ policies:
     daemon = await startDaemon(topo, text);
     await waitFor('first list in', () => daemon.logs.some((l) => l.msg === 'kubernetes: first list in; pod identity active'), 20_000);
     const t0 = Date.now();
-    await until('the vanished pod\'s elements gone', async () => !(await pod1Has()));
+    await until("the vanished pod's elements gone", async () => !(await pod1Has()));
     t.pass(`the vanished pod's elements are gone (${Date.now() - t0} ms after the first list)`);
     t.ok(await pod2Has(), 'the live pod kept its element across the restart');
     t.ok((await pod2.connect('198.18.0.40', 80)).ok, 'and connects without asking again');
@@ -274,7 +290,7 @@ policies:
     await api.do({ op: 'compact' });
     const during = await resolve(pod2, { server: ADDR.nodePod2.v4, name: 'tcp.example.com' });
     t.equal(during.rcode, 'NOERROR', 'answered during the stall (the daemon still knows the pod)');
-    await until('the relabelled pod\'s elements gone', async () => !(await pod2Has()), 60_000);
+    await until("the relabelled pod's elements gone", async () => !(await pod2Has()), 60_000);
     const ms = Date.now() - t0;
     t.ok(ms >= IDLE_MS - 500, `the change arrived only after the silent watch was given up (${ms} ms; idle timer ${IDLE_MS} ms)`);
     t.equal((await api.do({ op: 'state' })).faults, 0, 'the stalled relist was given up and retried too');

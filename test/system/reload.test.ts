@@ -25,7 +25,9 @@ const NARROW = policies('[a.example.com, { name: c.example.com, ports: ["tcp/443
 if (requireSystem(t)) {
   let w: World;
   const dns = ADDR.nodePod1.v4;
-  t.before(async () => { w = await createWorld('dwlh', ZONE, ALL); });
+  t.before(async () => {
+    w = await createWorld('dwlh', ZONE, ALL);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('an invalid file is rejected with its errors; the old policy stays', async (t) => {
@@ -58,10 +60,19 @@ if (requireSystem(t)) {
     t.notOk(blocked.ok, 'a new connection to b is blocked at once');
     t.ok((await w.pod1.connect('198.18.0.71', 443)).ok, 'a still works');
     const els = await w.list();
-    t.notOk(els.some((e) => e.comment === 'b.example.com'), 'b no longer listed (the element added from outside neither)');
-    t.ok(els.some((e) => e.comment === 'a.example.com'), 'a still listed');
-    t.notOk(els.some((e) => e.comment === 'c.example.com' && e.set === 'allow4'), "c's all-ports element gone");
-    t.equal((await w.pod1.dns({ server: dns, name: 'b.example.com', timeoutMs: 2000 }) as { rcode?: string }).rcode, 'NXDOMAIN', 'b is denied now');
+    t.notOk(
+      els.some((e) => e.comment === 'b.example.com'),
+      'b no longer listed (the element added from outside neither)',
+    );
+    t.ok(
+      els.some((e) => e.comment === 'a.example.com'),
+      'a still listed',
+    );
+    t.notOk(
+      els.some((e) => e.comment === 'c.example.com' && e.set === 'allow4'),
+      "c's all-ports element gone",
+    );
+    t.equal(((await w.pod1.dns({ server: dns, name: 'b.example.com', timeoutMs: 2000 })) as { rcode?: string }).rcode, 'NXDOMAIN', 'b is denied now');
 
     await resolve(w.pod1, { server: dns, name: 'c.example.com' });
     t.ok((await w.pod1.connect('198.18.0.73', 443)).ok, 'c on tcp/443 after resolving again');

@@ -24,7 +24,9 @@ const LOOP_MAX_MS = 30_000;
 if (requireSystem(t)) {
   let w: World;
   const dns = ADDR.nodePod1.v4;
-  t.before(async () => { w = await createWorld('dwlr', ZONE, POLICIES); });
+  t.before(async () => {
+    w = await createWorld('dwlr', ZONE, POLICIES);
+  });
   t.teardown(() => w?.destroy());
 
   t.test('SIGTERM and start again: zero connection failures, elements adopted', async (t) => {
@@ -35,14 +37,19 @@ if (requireSystem(t)) {
     t.ok(held.ok && held.handle !== undefined, 'long-lived connection opened');
 
     // New connections to the resolved address, back to back, across the restart.
-    let stop = false, attempts = 0, failures = 0;
+    let stop = false,
+      attempts = 0,
+      failures = 0;
     const errors: string[] = [];
     const loop = (async () => {
       const t0 = Date.now();
       while (!stop && Date.now() - t0 < LOOP_MAX_MS) {
         const c = await w.pod1.connect('198.18.0.10', 443, { timeoutMs: 1000 });
         attempts++;
-        if (!c.ok) { failures++; if (errors.length < 3) errors.push(c.error); }
+        if (!c.ok) {
+          failures++;
+          if (errors.length < 3) errors.push(c.error);
+        }
       }
     })();
     await new Promise((r) => setTimeout(r, 300));
@@ -52,7 +59,9 @@ if (requireSystem(t)) {
     const stopped = old.stop(); // SIGTERM
     // The first answer after SIGTERM that comes from the new daemon measures the gap.
     let exited = false;
-    old.proc.once('exit', () => { exited = true; });
+    old.proc.once('exit', () => {
+      exited = true;
+    });
     const code = await stopped;
     const exitMs = performance.now() - t0;
     t.equal(code, 0, `exit code 0 after SIGTERM (${exitMs.toFixed(0)} ms)`);
@@ -84,7 +93,10 @@ if (requireSystem(t)) {
     const after = (await w.list()).find((e) => e.comment === 'api.example.com');
     t.ok(after && after.source === ADDR.pod1.v4 && after.destination === '198.18.0.10', 'still listed with its name after the restart');
     t.ok(after!.timeoutMs! >= before!.timeoutMs!, `timeout not shortened: ${after!.timeoutMs} ≥ ${before!.timeoutMs}`);
-    t.ok(w.daemon.logs.some((l) => l.msg === 'live elements adopted' && (l.elements as number) >= 1), 'the new daemon adopted the live elements');
+    t.ok(
+      w.daemon.logs.some((l) => l.msg === 'live elements adopted' && (l.elements as number) >= 1),
+      'the new daemon adopted the live elements',
+    );
     await resolve(w.pod1, { server: dns, name: 'later.example.com' });
     t.ok((await w.pod1.connect('198.18.0.11', 443)).ok, 'the new daemon programs new answers');
   });

@@ -13,12 +13,19 @@ let done = 0;
 const t0 = Date.now();
 function one(): void {
   if (started >= count || Date.now() > deadline) {
-    if (done === started) { process.stdout.write(JSON.stringify({ done, ms: Date.now() - t0 }) + '\n'); process.exit(0); }
+    if (done === started) {
+      process.stdout.write(JSON.stringify({ done, ms: Date.now() - t0 }) + '\n');
+      process.exit(0);
+    }
     return;
   }
   started++;
   const s = net.connect({ host, port });
-  const end = () => { s.destroy(); done++; one(); };
+  const end = () => {
+    s.destroy();
+    done++;
+    one();
+  };
   s.setTimeout(1000, end);
   s.once('error', end);
   s.once('connect', end);

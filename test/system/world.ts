@@ -16,7 +16,10 @@ export { ADDR };
 /** Why this machine cannot run system tests, or null. */
 export function systemMissing(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, nftables)';
-  for (const [cmd, arg] of [['ip', '-V'], ['nft', '--version']]) {
+  for (const [cmd, arg] of [
+    ['ip', '-V'],
+    ['nft', '--version'],
+  ]) {
     const r = spawnSync(cmd, [arg], { encoding: 'utf8' });
     if (r.error || r.status !== 0) return `needs "${cmd}" (${r.error?.message ?? r.stderr.trim()})`;
   }
@@ -56,7 +59,11 @@ export async function createWorld(prefix: string, zone: ZoneFile, configBody: st
     const daemon = await startDaemon(topo, config(configBody), { logLevel: opts.logLevel });
     const [pod1, pod2] = await Promise.all([Agent.start(topo, topo.ns.pod1), Agent.start(topo, topo.ns.pod2)]);
     return {
-      topo, zone: z, daemon, pod1, pod2,
+      topo,
+      zone: z,
+      daemon,
+      pod1,
+      pod2,
       async list() {
         const r = await topo.exec(topo.ns.node, [process.execPath, DNSWALL_BIN, 'list', '--json', '--table', 'dnswall']);
         if (r.code !== 0) throw new Error(`dnswall list failed: ${r.stderr}`);

@@ -28,7 +28,11 @@ t.test('close rejects pending and later exchanges', async (t) => {
   const pendingTcp = upTcp.exchange(query('a.example'), Q, { tcp: true });
   const all = [...pending, pendingTcp];
   let settled = 0;
-  for (const p of all) p.then(() => settled++, () => settled++);
+  for (const p of all)
+    p.then(
+      () => settled++,
+      () => settled++,
+    );
   // in flight for real: the servers (which never answer) have every query
   await until(() => u.received.length === 5 && tc.received.length === 1, 10_000, 'the queries to reach the servers');
   t.equal(settled, 0, 'nothing settled before close()');

@@ -45,9 +45,7 @@ t.test(`${N} concurrent exchanges`, async (t) => {
   for (let i = 0; i < N; i++) {
     if (i % BATCH === 0) await caughtUp(() => srv.received.length >= i);
     const id = (i * 7919) & 0xffff;
-    jobs.push(
-      up.exchange(query(`q${i}.example`, 'A', id), { name: `q${i}.example`, qtype: 1, qclass: 1, id }).then((r) => ({ i, id, r })),
-    );
+    jobs.push(up.exchange(query(`q${i}.example`, 'A', id), { name: `q${i}.example`, qtype: 1, qclass: 1, id }).then((r) => ({ i, id, r })));
   }
   const results = await Promise.all(jobs);
   t.equal(held.length, N, 'all were in flight at once before the first reply');

@@ -5,7 +5,10 @@ import { RCODE_REFUSED, RCODE_SERVFAIL, answerAddress, query, reply, udpServer }
 
 const Q = { name: 'a.example', qtype: 1, qclass: 1, id: 9 };
 
-for (const [label, rcode] of [['SERVFAIL', RCODE_SERVFAIL], ['REFUSED', RCODE_REFUSED]] as const) {
+for (const [label, rcode] of [
+  ['SERVFAIL', RCODE_SERVFAIL],
+  ['REFUSED', RCODE_REFUSED],
+] as const) {
   t.test(`${label} from the first: the second answers`, async (t) => {
     const bad = await udpServer((m, r, s) => s.send(reply(m, { rcode }), r.port, r.address));
     const good = await udpServer((m, r, s) => s.send(reply(m, { address: '198.18.0.3' }), r.port, r.address));

@@ -39,7 +39,11 @@ t.test('no server answers: TIMEOUT after each was tried once', async (t) => {
   t.type(err, UpstreamError);
   t.equal(err.code, 'TIMEOUT');
   t.equal(err.attempts.length, 2);
-  t.same(err.attempts.map((x: { server: unknown }) => x.server), [a.endpoint, b.endpoint], 'in configured order');
+  t.same(
+    err.attempts.map((x: { server: unknown }) => x.server),
+    [a.endpoint, b.endpoint],
+    'in configured order',
+  );
   t.equal(a.received.length + b.received.length, 2, 'one try each');
   t.equal(up.pending, 0);
 });

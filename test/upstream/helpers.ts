@@ -117,10 +117,7 @@ export function query(name: string, type: packet.RecordType = 'A', id = 0x1234, 
 }
 
 /** A reply to `q` (its ID and question as received) with one A record. */
-export function reply(
-  q: Buffer,
-  o: { address?: string; rcode?: number; tc?: boolean; id?: number; name?: string; qr?: boolean; type?: packet.RecordType } = {},
-): Buffer {
+export function reply(q: Buffer, o: { address?: string; rcode?: number; tc?: boolean; id?: number; name?: string; qr?: boolean; type?: packet.RecordType } = {}): Buffer {
   const d = packet.decode(q);
   const question = { ...d.questions![0] };
   if (o.name !== undefined) question.name = o.name;

@@ -48,8 +48,7 @@ async function main(): Promise<void> {
     lat.sort((a, b) => a - b);
     const pct = (p: number) => (lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN).toFixed(3);
     console.log(
-      `workers=${String(workers).padStart(4)}  qps=${String(Math.round(lat.length / elapsed)).padStart(6)}` +
-        `  p50=${pct(0.5)} ms  p99=${pct(0.99)} ms  failed=${failed}`,
+      `workers=${String(workers).padStart(4)}  qps=${String(Math.round(lat.length / elapsed)).padStart(6)}` + `  p50=${pct(0.5)} ms  p99=${pct(0.99)} ms  failed=${failed}`,
     );
   }
   console.log('stats', JSON.stringify(up.stats));

@@ -13,11 +13,7 @@ function framed(r: Buffer): Buffer {
   return f;
 }
 
-async function withServer(
-  t: { teardown(fn: () => unknown): void },
-  handler: (q: Buffer, s: net.Socket) => void,
-  timeoutMs = 500,
-): Promise<{ up: Upstreams; received: Buffer[] }> {
+async function withServer(t: { teardown(fn: () => unknown): void }, handler: (q: Buffer, s: net.Socket) => void, timeoutMs = 500): Promise<{ up: Upstreams; received: Buffer[] }> {
   const srv = await tcpServer(handler);
   const up = new Upstreams({ servers: [srv.endpoint], timeoutMs });
   await up.start();

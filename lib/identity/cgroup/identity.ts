@@ -52,7 +52,10 @@ export class CgroupIdentity implements ManagedIds {
   constructor(private readonly opts: CgroupIdentityOptions) {
     this.cfg = opts.cfg;
     this.index = opts.index;
-    this.tree = new CgroupTree(opts.mount, opts.index.cgroups.map((c) => c.path));
+    this.tree = new CgroupTree(
+      opts.mount,
+      opts.index.cgroups.map((c) => c.path),
+    );
     this.local = new LocalAddresses(opts.cfg.listen.map((e) => e.host));
     this.sets = opts.enforce ? new ManagedCgroups(opts.cfg.nftables.table) : null;
     this.resolver = new CgroupResolver(this.tree, this.diag, this.local, this.sets ? this : undefined, opts.log.child({ part: 'cgroup' }));
@@ -91,7 +94,9 @@ export class CgroupIdentity implements ManagedIds {
         this.dirty = true;
         throw e;
       }
-    })().finally(() => { if (this.updating === p) this.updating = null; });
+    })().finally(() => {
+      if (this.updating === p) this.updating = null;
+    });
     this.updating = p;
     return p;
   }

@@ -33,7 +33,10 @@ export class LocalAddresses {
   refreshes = 0;
 
   /** `extra`: addresses that are always local (the listen addresses). */
-  constructor(private readonly extra: readonly string[] = [], private readonly read: () => Set<string> = interfaceAddresses) {
+  constructor(
+    private readonly extra: readonly string[] = [],
+    private readonly read: () => Set<string> = interfaceAddresses,
+  ) {
     this.addresses = this.load();
   }
 
@@ -74,7 +77,10 @@ export class LocalAddresses {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => { this.scheduled = false; this.refresh(); });
+    setImmediate(() => {
+      this.scheduled = false;
+      this.refresh();
+    });
   }
 
   private load(): Set<string> {

@@ -44,7 +44,10 @@ export function findCgroup2Mount(mountinfo = '/proc/self/mountinfo'): CgroupMoun
 /** This process's own cgroup v2 path ("0::/path" in /proc/self/cgroup), or null. */
 export function ownCgroupPath(file = '/proc/self/cgroup'): string | null {
   try {
-    const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+    const line = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
     return line ? line.slice(3) : null;
   } catch {
     return null;

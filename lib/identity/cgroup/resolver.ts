@@ -64,7 +64,10 @@ export class CgroupResolver implements Resolver {
     const path = this.tree.locate(r.id);
     // Under no configured cgroup: its address decides, as for any sender (usually unmanaged).
     if (path === null) return null;
-    const keyPath = deepestConfigured(index.cgroups.map((c) => c.path), path);
+    const keyPath = deepestConfigured(
+      index.cgroups.map((c) => c.path),
+      path,
+    );
     if (keyPath === undefined) return null;
     let keyId = this.tree.idOf(keyPath);
     if (keyId === undefined || (this.managed && !this.managed.has(keyId))) {

@@ -46,7 +46,7 @@ export interface DiagQuery {
 }
 
 /** What a lookup found: the socket's cgroup id, or why not. */
-export type DiagResult = { id: bigint } | { error: string } /* ENOENT | EMISMATCH | ENOCGROUP | ETIMEDOUT | another errno */;
+export type DiagResult = { id: bigint } | { error: string }; /* ENOENT | EMISMATCH | ENOCGROUP | ETIMEDOUT | another errno */
 
 /** An address into a be32[4] field (IPv4 in the first word, the rest zero). */
 function addrBytes(address: string, family: Family, out: Buffer, off: number): void {
@@ -147,7 +147,10 @@ export class SockDiag {
     // Without an 'error' listener an ENOBUFS would throw and end the process.
     sock.on('error', (err) => this.failAll(err.code || 'EIO'));
     sock.on('message', (buf) => this.onDatagram(buf));
-    sock.on('close', () => { this.sock = null; this.failAll('ECONNRESET'); });
+    sock.on('close', () => {
+      this.sock = null;
+      this.failAll('ECONNRESET');
+    });
     sock.unref();
   }
 
@@ -172,7 +175,9 @@ export class SockDiag {
       const timer = setTimeout(() => this.settle(seq, { error: 'ETIMEDOUT' }), LOOKUP_TIMEOUT_MS);
       if (this.pending.size === 0) sock.ref();
       this.pending.set(seq, { q, resolve: done, timer });
-      sock.send(msg, undefined, (err) => { if (err) this.settle(seq, { error: err.code || 'EIO' }); });
+      sock.send(msg, undefined, (err) => {
+        if (err) this.settle(seq, { error: err.code || 'EIO' });
+      });
     });
   }
 

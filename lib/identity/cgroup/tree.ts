@@ -28,7 +28,10 @@ export class CgroupTree {
   private configured: string[];
 
   /** `mount`: the cgroup v2 mount point; `paths`: configured cgroup paths relative to it. */
-  constructor(readonly mount: string, paths: readonly string[]) {
+  constructor(
+    readonly mount: string,
+    paths: readonly string[],
+  ) {
     this.configured = [...new Set(paths)];
     this.refresh();
   }

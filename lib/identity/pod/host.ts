@@ -113,7 +113,10 @@ export class HostPods {
       if (this.own && (this.own === p || this.own.startsWith(p + '/'))) {
         if (!this.warned.has(h.uid)) {
           this.warned.add(h.uid);
-          this.log?.warn({ pod: `${h.namespace}/${h.name}`, cgroup: p }, 'kubernetes: dnswall runs in this hostNetwork pod; it is never managed (its own upstream queries would be rejected)');
+          this.log?.warn(
+            { pod: `${h.namespace}/${h.name}`, cgroup: p },
+            'kubernetes: dnswall runs in this hostNetwork pod; it is never managed (its own upstream queries would be rejected)',
+          );
         }
         return false;
       }

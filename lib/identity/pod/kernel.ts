@@ -10,7 +10,6 @@ import { decodeKey, type KeyFields } from '../../nft/keys';
 import { commentIsWhole } from '../../server/revoke';
 import { sourceFieldText } from '../../nft/owner';
 
-
 /** Per source address (or "cgroup:<id>" of a hostNetwork pod): null = delete all of its elements; else keep(name, key) decides each. */
 export type RevokePlan = Map<string, ((name: string, k: KeyFields) => boolean) | null>;
 

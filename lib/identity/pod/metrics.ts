@@ -12,21 +12,31 @@ export interface PodIdentityView {
 }
 
 export function registerPodMetrics(m: Metrics, pods: () => PodIdentityView | undefined): void {
-  m.gaugeFrom('dnswall_pods', 'Pods of this node the watch knows (watched: with an address; selected: by a policy), and hostNetwork pods (host_network; _selected; _cgroup_found: their pod cgroup found)', ['state'], (set) => {
-    const p = pods();
-    if (!p) return;
-    set({ state: 'watched' }, p.stats.watchedPods);
-    set({ state: 'selected' }, p.stats.selectedPods);
-    set({ state: 'host_network' }, p.stats.hostNetworkPods);
-    set({ state: 'host_network_selected' }, p.stats.selectedHostNetworkPods);
-    set({ state: 'host_network_cgroup_found' }, p.stats.hostNetworkPodCgroups);
-  });
-  m.counterFrom('dnswall_pod_held_queries_total', 'Queries from a pod-CIDR address no known pod held, held for the watch (outcome: held, timed_out = answered SERVFAIL after kubernetes.unknownPodHoldMs)', ['outcome'], (set) => {
-    const p = pods();
-    if (!p) return;
-    set({ outcome: 'held' }, p.stats.held);
-    set({ outcome: 'timed_out' }, p.stats.heldTimedOut);
-  });
+  m.gaugeFrom(
+    'dnswall_pods',
+    'Pods of this node the watch knows (watched: with an address; selected: by a policy), and hostNetwork pods (host_network; _selected; _cgroup_found: their pod cgroup found)',
+    ['state'],
+    (set) => {
+      const p = pods();
+      if (!p) return;
+      set({ state: 'watched' }, p.stats.watchedPods);
+      set({ state: 'selected' }, p.stats.selectedPods);
+      set({ state: 'host_network' }, p.stats.hostNetworkPods);
+      set({ state: 'host_network_selected' }, p.stats.selectedHostNetworkPods);
+      set({ state: 'host_network_cgroup_found' }, p.stats.hostNetworkPodCgroups);
+    },
+  );
+  m.counterFrom(
+    'dnswall_pod_held_queries_total',
+    'Queries from a pod-CIDR address no known pod held, held for the watch (outcome: held, timed_out = answered SERVFAIL after kubernetes.unknownPodHoldMs)',
+    ['outcome'],
+    (set) => {
+      const p = pods();
+      if (!p) return;
+      set({ outcome: 'held' }, p.stats.held);
+      set({ outcome: 'timed_out' }, p.stats.heldTimedOut);
+    },
+  );
   m.counterFrom('dnswall_pod_revoked_elements_total', 'Allow elements deleted because a pod went, changed address or lost policies', [], (set) => {
     const p = pods();
     if (p) set({}, p.stats.revokedElements);
@@ -46,13 +56,18 @@ export function registerPodMetrics(m: Metrics, pods: () => PodIdentityView | und
       for (const event of ['lists', 'relists', 'watches', 'events', 'bookmarks'] as const) set({ resource, event }, s[event]);
     }
   });
-  m.counterFrom('dnswall_kube_watch_errors_total', 'Failed Kubernetes LIST/WATCH requests by resource and kind (gone: 410, stall: no data for the idle bound, other)', ['resource', 'kind'], (set) => {
-    const p = pods();
-    if (!p) return;
-    for (const [resource, s] of Object.entries(p.watch.stats())) {
-      set({ resource, kind: 'gone' }, s.gone);
-      set({ resource, kind: 'stall' }, s.stalls);
-      set({ resource, kind: 'other' }, Math.max(0, s.errors - s.gone - s.stalls));
-    }
-  });
+  m.counterFrom(
+    'dnswall_kube_watch_errors_total',
+    'Failed Kubernetes LIST/WATCH requests by resource and kind (gone: 410, stall: no data for the idle bound, other)',
+    ['resource', 'kind'],
+    (set) => {
+      const p = pods();
+      if (!p) return;
+      for (const [resource, s] of Object.entries(p.watch.stats())) {
+        set({ resource, kind: 'gone' }, s.gone);
+        set({ resource, kind: 'stall' }, s.stalls);
+        set({ resource, kind: 'other' }, Math.max(0, s.errors - s.gone - s.stalls));
+      }
+    },
+  );
 }

@@ -66,7 +66,17 @@ const INFLIGHT_WAIT_MS = 5000;
 
 export class PodIdentity implements Resolver {
   readonly name = 'pod';
-  readonly stats: PodIdentityStats = { watchedPods: 0, selectedPods: 0, held: 0, heldTimedOut: 0, revokedElements: 0, kernelErrors: 0, hostNetworkPods: 0, selectedHostNetworkPods: 0, hostNetworkPodCgroups: 0 };
+  readonly stats: PodIdentityStats = {
+    watchedPods: 0,
+    selectedPods: 0,
+    held: 0,
+    heldTimedOut: 0,
+    revokedElements: 0,
+    kernelErrors: 0,
+    hostNetworkPods: 0,
+    selectedHostNetworkPods: 0,
+    hostNetworkPodCgroups: 0,
+  };
   readonly watch: ClusterWatch;
   private readonly table = new PodAddressTable();
   private selectors: PodSelectors;
@@ -115,15 +125,20 @@ export class PodIdentity implements Resolver {
 
   start(): void {
     // what the previous daemon managed as pod addresses, read before this one's first write
-    this.previous = this.kernel ? this.kernel.previousPods().catch((err: unknown) => {
-      this.log.warn({ err: (err as Error).message }, 'kubernetes: the previous pod addresses (pods4/pods6) could not be read; only pod-CIDR addresses are swept');
-      return new Set<string>();
-    }) : Promise.resolve(new Set<string>());
+    this.previous = this.kernel
+      ? this.kernel.previousPods().catch((err: unknown) => {
+          this.log.warn({ err: (err as Error).message }, 'kubernetes: the previous pod addresses (pods4/pods6) could not be read; only pod-CIDR addresses are swept');
+          return new Set<string>();
+        })
+      : Promise.resolve(new Set<string>());
     this.watch.start();
     void this.watch.synced().then(async () => {
       const swept = await this.sweepPlan();
       this.ready = true;
-      this.log.info({ pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a.toString()}/${p}`), sweep: swept }, 'kubernetes: first list in; pod identity active');
+      this.log.info(
+        { pods: this.table.size, selected: this.stats.selectedPods, podCIDRs: this.podRanges.map(([a, p]) => `${a.toString()}/${p}`), sweep: swept },
+        'kubernetes: first list in; pod identity active',
+      );
       for (const w of this.syncWaiters) w();
       this.syncWaiters.clear();
       this.schedule();
@@ -179,7 +194,9 @@ export class PodIdentity implements Resolver {
       // an answer now would program elements that the revocation then deletes (or that it must
       // delete and does not see). Wait for the pass, bounded like a hold.
       if (this.fenced(address)) {
-        return this.afterFence(address).then((ok) => (ok ? this.resolve(q, this.index()) : { unattributable: `the revocation for ${address} did not finish within ${this.cfg.unknownPodHoldMs} ms` }));
+        return this.afterFence(address).then((ok) =>
+          ok ? this.resolve(q, this.index()) : { unattributable: `the revocation for ${address} did not finish within ${this.cfg.unknownPodHoldMs} ms` },
+        );
       }
       return this.sourceOf(owner, q, index);
     }
@@ -224,7 +241,9 @@ export class PodIdentity implements Resolver {
     const host = this.host;
     if (!host) return null;
     if (!this.ready) {
-      return this.afterSync().then((ok) => (ok ? this.hostSource(id, q, this.index()) : { unattributable: 'the pod list is not in yet (a local sender may be a hostNetwork pod)' }));
+      return this.afterSync().then((ok) =>
+        ok ? this.hostSource(id, q, this.index()) : { unattributable: 'the pod list is not in yet (a local sender may be a hostNetwork pod)' },
+      );
     }
     if (host.size === 0) return null;
     const hit = host.locate(id);
@@ -232,7 +251,9 @@ export class PodIdentity implements Resolver {
     const h = hit.pod;
     const key = cgroupKey(h.id!);
     if (this.fenced(key)) {
-      return this.afterFence(key).then((ok) => (ok ? this.hostSource(id, q, this.index()) : { unattributable: `the revocation for ${h.namespace}/${h.name} did not finish within ${this.cfg.unknownPodHoldMs} ms` }));
+      return this.afterFence(key).then((ok) =>
+        ok ? this.hostSource(id, q, this.index()) : { unattributable: `the revocation for ${h.namespace}/${h.name} did not finish within ${this.cfg.unknownPodHoldMs} ms` },
+      );
     }
     const ids = this.selected.get(h.uid) ?? [];
     const selection = ids.length ? index.selectPolicies(ids) : null;
@@ -303,7 +324,6 @@ export class PodIdentity implements Resolver {
   private async quiesce(addresses: Iterable<string>): Promise<void> {
     await Promise.all([...addresses].filter((a) => this.inflight.has(a)).map((a) => waitOn(this.idleWaiters, a, INFLIGHT_WAIT_MS)));
   }
-
 
   private sourceOf(h: PodHold, q: Query, index: PolicyIndex): Resolved {
     const ids = this.selected.get(h.uid) ?? [];
@@ -520,7 +540,15 @@ export class PodIdentity implements Resolver {
       out.push({ namespace: h.namespace, name: h.name, uid: h.uid, addresses, hostNetwork: false, policies: names(h.uid) });
     }
     for (const h of this.host?.all() ?? []) {
-      out.push({ namespace: h.namespace, name: h.name, uid: h.uid, addresses: [], hostNetwork: true, ...(h.id !== undefined ? { cgroup: { id: String(h.id), path: h.path! } } : {}), policies: names(h.uid) });
+      out.push({
+        namespace: h.namespace,
+        name: h.name,
+        uid: h.uid,
+        addresses: [],
+        hostNetwork: true,
+        ...(h.id !== undefined ? { cgroup: { id: String(h.id), path: h.path! } } : {}),
+        policies: names(h.uid),
+      });
     }
     return out;
   }

@@ -3,8 +3,16 @@
 // use os.endianness() to stay honest), nfgenmsg, attributes padded to 4 bytes.
 import { endianness } from 'os';
 import {
-  NLMSG_HDRLEN, NLA_HDRLEN, NLA_F_NESTED, NLA_MAX_LEN, NFGENMSG_LEN, NFNETLINK_V0,
-  NFNL_SUBSYS_NFTABLES, NFNL_MSG_BATCH_BEGIN, NFNL_MSG_BATCH_END, NLM_F_REQUEST,
+  NLMSG_HDRLEN,
+  NLA_HDRLEN,
+  NLA_F_NESTED,
+  NLA_MAX_LEN,
+  NFGENMSG_LEN,
+  NFNETLINK_V0,
+  NFNL_SUBSYS_NFTABLES,
+  NFNL_MSG_BATCH_BEGIN,
+  NFNL_MSG_BATCH_END,
+  NLM_F_REQUEST,
 } from './constants';
 
 const LE = endianness() === 'LE';
@@ -85,11 +93,13 @@ export function batchEnd(seq: number, flags: number): Buffer {
 }
 
 export function writeU16(b: Buffer, off: number, v: number): void {
-  if (LE) b.writeUInt16LE(v, off); else b.writeUInt16BE(v, off);
+  if (LE) b.writeUInt16LE(v, off);
+  else b.writeUInt16BE(v, off);
 }
 
 export function writeU32(b: Buffer, off: number, v: number): void {
-  if (LE) b.writeUInt32LE(v, off); else b.writeUInt32BE(v, off);
+  if (LE) b.writeUInt32LE(v, off);
+  else b.writeUInt32BE(v, off);
 }
 
 export function readU16(b: Buffer, off: number): number {

@@ -1,9 +1,6 @@
 // GETTABLE / GETSET: `nft list table` / `nft list set` without the elements; used to check
 // that the ruleset is installed before dnswall starts answering.
-import {
-  nftType, NFT_MSG_GETTABLE, NFT_MSG_GETSET, NFTA_TABLE_NAME, NFTA_SET_TABLE, NFTA_SET_NAME,
-  NFTA_SET_FLAGS, NFTA_SET_KEY_LEN, NLM_F_REQUEST, NLM_F_ACK,
-} from './constants';
+import { nftType, NFT_MSG_GETTABLE, NFT_MSG_GETSET, NFTA_TABLE_NAME, NFTA_SET_TABLE, NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_LEN, NLM_F_REQUEST, NLM_F_ACK } from './constants';
 import { strAttr, nlmsg } from './encode';
 import { attrMap, nfAttrs, readBe32, readString, type NlMsg } from './decode';
 
@@ -12,10 +9,7 @@ export function getTableMsg(seq: number, family: number, table: string): Buffer 
 }
 
 export function getSetMsg(seq: number, family: number, table: string, set: string): Buffer {
-  return nlmsg(nftType(NFT_MSG_GETSET), NLM_F_REQUEST | NLM_F_ACK, seq, family, [
-    strAttr(NFTA_SET_TABLE, table),
-    strAttr(NFTA_SET_NAME, set),
-  ]);
+  return nlmsg(nftType(NFT_MSG_GETSET), NLM_F_REQUEST | NLM_F_ACK, seq, family, [strAttr(NFTA_SET_TABLE, table), strAttr(NFTA_SET_NAME, set)]);
 }
 
 export interface SetInfo {

@@ -1,10 +1,27 @@
 // NFT_MSG_NEWSETELEM / GETSETELEM encoding and decoding, attribute for attribute as libnftnl
 // builds them (src/set_elem.c), checked against bytes captured from nft 1.0.6.
 import {
-  nftType, NFT_MSG_NEWSETELEM, NFT_MSG_GETSETELEM, NFTA_SET_ELEM_LIST_TABLE, NFTA_SET_ELEM_LIST_SET,
-  NFTA_SET_ELEM_LIST_ELEMENTS, NFTA_LIST_ELEM, NFTA_SET_ELEM_KEY, NFTA_DATA_VALUE, NFTA_SET_ELEM_TIMEOUT,
-  NFTA_SET_ELEM_EXPIRATION, NFTA_SET_ELEM_USERDATA, NFTNL_UDATA_SET_ELEM_COMMENT,
-  NLM_F_REQUEST, NLM_F_CREATE, NLM_F_DUMP, NLA_HDRLEN, NLA_F_NESTED, NLA_MAX_LEN, NLMSG_HDRLEN, NFGENMSG_LEN,
+  nftType,
+  NFT_MSG_NEWSETELEM,
+  NFT_MSG_GETSETELEM,
+  NFTA_SET_ELEM_LIST_TABLE,
+  NFTA_SET_ELEM_LIST_SET,
+  NFTA_SET_ELEM_LIST_ELEMENTS,
+  NFTA_LIST_ELEM,
+  NFTA_SET_ELEM_KEY,
+  NFTA_DATA_VALUE,
+  NFTA_SET_ELEM_TIMEOUT,
+  NFTA_SET_ELEM_EXPIRATION,
+  NFTA_SET_ELEM_USERDATA,
+  NFTNL_UDATA_SET_ELEM_COMMENT,
+  NLM_F_REQUEST,
+  NLM_F_CREATE,
+  NLM_F_DUMP,
+  NLA_HDRLEN,
+  NLA_F_NESTED,
+  NLA_MAX_LEN,
+  NLMSG_HDRLEN,
+  NFGENMSG_LEN,
 } from './constants';
 import { strAttr, nested, nlmsg, align4, writeU16, writeBe64 } from './encode';
 import { attrMap, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
@@ -46,21 +63,33 @@ export function commentUserdata(comment: string): Buffer {
 export function encodeElement(e: EncodedElementInput): Buffer {
   const ud = e.comment ? commentUserdata(e.comment) : null;
   const keyPad = align4(e.key.length);
-  const size = NLA_HDRLEN
-    + (e.timeoutMs !== undefined ? 12 : 0)
-    + (e.expirationMs !== undefined ? 12 : 0)
-    + 2 * NLA_HDRLEN + keyPad
-    + (ud ? NLA_HDRLEN + align4(ud.length) : 0);
+  const size = NLA_HDRLEN + (e.timeoutMs !== undefined ? 12 : 0) + (e.expirationMs !== undefined ? 12 : 0) + 2 * NLA_HDRLEN + keyPad + (ud ? NLA_HDRLEN + align4(ud.length) : 0);
   const b = Buffer.alloc(size);
   let o = 0;
-  const hdr = (len: number, type: number) => { writeU16(b, o, len); writeU16(b, o + 2, type); o += NLA_HDRLEN; };
+  const hdr = (len: number, type: number) => {
+    writeU16(b, o, len);
+    writeU16(b, o + 2, type);
+    o += NLA_HDRLEN;
+  };
   hdr(size, NFTA_LIST_ELEM | NLA_F_NESTED);
-  if (e.timeoutMs !== undefined) { hdr(12, NFTA_SET_ELEM_TIMEOUT); writeBe64(b, e.timeoutMs, o); o += 8; }
-  if (e.expirationMs !== undefined) { hdr(12, NFTA_SET_ELEM_EXPIRATION); writeBe64(b, e.expirationMs, o); o += 8; }
+  if (e.timeoutMs !== undefined) {
+    hdr(12, NFTA_SET_ELEM_TIMEOUT);
+    writeBe64(b, e.timeoutMs, o);
+    o += 8;
+  }
+  if (e.expirationMs !== undefined) {
+    hdr(12, NFTA_SET_ELEM_EXPIRATION);
+    writeBe64(b, e.expirationMs, o);
+    o += 8;
+  }
   hdr(2 * NLA_HDRLEN + e.key.length, NFTA_SET_ELEM_KEY | NLA_F_NESTED);
   hdr(NLA_HDRLEN + e.key.length, NFTA_DATA_VALUE);
-  e.key.copy(b, o); o += keyPad;
-  if (ud) { hdr(NLA_HDRLEN + ud.length, NFTA_SET_ELEM_USERDATA); ud.copy(b, o); }
+  e.key.copy(b, o);
+  o += keyPad;
+  if (ud) {
+    hdr(NLA_HDRLEN + ud.length, NFTA_SET_ELEM_USERDATA);
+    ud.copy(b, o);
+  }
   return b;
 }
 
@@ -92,10 +121,7 @@ export function setElemMsg(type: number, flags: number, seq: number, family: num
 
 /** GETSETELEM with NLM_F_DUMP: `nft list set`. */
 export function getSetElemDump(seq: number, family: number, table: string, set: string): Buffer {
-  return nlmsg(nftType(NFT_MSG_GETSETELEM), NLM_F_REQUEST | NLM_F_DUMP, seq, family, [
-    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    strAttr(NFTA_SET_ELEM_LIST_SET, set),
-  ]);
+  return nlmsg(nftType(NFT_MSG_GETSETELEM), NLM_F_REQUEST | NLM_F_DUMP, seq, family, [strAttr(NFTA_SET_ELEM_LIST_TABLE, table), strAttr(NFTA_SET_ELEM_LIST_SET, set)]);
 }
 
 export interface DecodedElement {
@@ -133,7 +159,8 @@ export function parseComment(ud: Buffer | undefined): string | undefined {
   if (!ud) return undefined;
   let off = 0;
   while (off + 2 <= ud.length) {
-    const type = ud[off], len = ud[off + 1];
+    const type = ud[off],
+      len = ud[off + 1];
     if (off + 2 + len > ud.length) return undefined;
     if (type === NFTNL_UDATA_SET_ELEM_COMMENT) return readString(ud.subarray(off + 2, off + 2 + len));
     off += 2 + len;

@@ -93,7 +93,10 @@ export class NfnlSocket implements NftTransport {
     sock.on('error', (err) => this.onError(err));
     sock.on('message', (buf) => this.onDatagram(buf));
     sock.on('truncatedMessage', () => this.failAll(new NftError('EMSGSIZE', 'netlink reply truncated: outcome of in-flight requests unknown')));
-    sock.on('close', () => { this.sock = null; this.failAll(new NftError('ECONNRESET', 'netlink socket closed')); });
+    sock.on('close', () => {
+      this.sock = null;
+      this.failAll(new NftError('ECONNRESET', 'netlink socket closed'));
+    });
     this.port = sock.address().port;
     if (opts.overflowSafe) {
       try {
@@ -164,8 +167,17 @@ export class NfnlSocket implements NftTransport {
     if (!sock) return Promise.reject(new NftError('ECONNRESET', 'netlink socket is closed'));
     return new Promise<NlMsg[]>((resolve, reject) => {
       const p: Pending = {
-        first, last, labels, kind, replies: [], resolve, reject,
-        timer: setTimeout(() => this.settle(p, new NftError('ETIMEDOUT', `no reply from the kernel to ${labels.get(first)} within ${this.replyTimeoutMs} ms`)), this.replyTimeoutMs),
+        first,
+        last,
+        labels,
+        kind,
+        replies: [],
+        resolve,
+        reject,
+        timer: setTimeout(
+          () => this.settle(p, new NftError('ETIMEDOUT', `no reply from the kernel to ${labels.get(first)} within ${this.replyTimeoutMs} ms`)),
+          this.replyTimeoutMs,
+        ),
       };
       for (const s of labels.keys()) this.bySeq.set(s, p);
       if (this.inFlight++ === 0) sock.ref();
@@ -180,17 +192,24 @@ export class NfnlSocket implements NftTransport {
     for (const s of p.labels.keys()) this.bySeq.delete(s);
     clearTimeout(p.timer);
     if (--this.inFlight === 0 && this.sock) this.sock.unref();
-    if (err) p.reject(err); else p.resolve(p.replies);
+    if (err) p.reject(err);
+    else p.resolve(p.replies);
   }
 
   private onDatagram(buf: Buffer): void {
     for (const msg of parseMessages(buf)) {
       const p = this.bySeq.get(msg.seq);
-      if (!p) { this.strayReplies++; continue; }
+      if (!p) {
+        this.strayReplies++;
+        continue;
+      }
       if (msg.type === NLMSG_ERROR) {
         const errno = parseError(msg);
         if (errno === null) continue;
-        if (errno !== 0) { this.settle(p, kernelError(errno, p.labels.get(msg.seq) ?? 'netlink request')); continue; }
+        if (errno !== 0) {
+          this.settle(p, kernelError(errno, p.labels.get(msg.seq) ?? 'netlink request'));
+          continue;
+        }
         // An ack: for a batch only END's counts (the commit); for a get it ends the request.
         if (p.kind === 'batch' ? msg.seq === p.last : true) this.settle(p, null);
       } else if (msg.type === NLMSG_DONE) {

@@ -32,10 +32,14 @@ export interface NetlinkRow {
 
 function rows(): NetlinkRow[] {
   // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-  return readFileSync(PROC_NETLINK, 'latin1').split('\n').slice(1).filter(Boolean).map((l) => {
-    const f = l.trim().split(/\s+/);
-    return { protocol: Number(f[1]), port: Number(f[2]), rmem: Number(f[4]), drops: Number(f[8]), inode: f[9] };
-  });
+  return readFileSync(PROC_NETLINK, 'latin1')
+    .split('\n')
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => {
+      const f = l.trim().split(/\s+/);
+      return { protocol: Number(f[1]), port: Number(f[2]), rmem: Number(f[4]), drops: Number(f[8]), inode: f[9] };
+    });
 }
 
 /** The row of the socket bound to `port` (netlink port ids are unique per protocol and namespace). */
@@ -51,7 +55,11 @@ export function netlinkRowByInode(inode: string): NetlinkRow | null {
 function fdOf(inode: string): number {
   const want = `socket:[${inode}]`;
   for (const name of readdirSync('/proc/self/fd')) {
-    try { if (readlinkSync(`/proc/self/fd/${name}`) === want) return Number(name); } catch { /* closed meanwhile */ }
+    try {
+      if (readlinkSync(`/proc/self/fd/${name}`) === want) return Number(name);
+    } catch {
+      /* closed meanwhile */
+    }
   }
   throw new Error(`netlink socket inode ${inode}: no descriptor of this process refers to it`);
 }
@@ -86,7 +94,9 @@ export function hardenNetlinkSocket(protocol: number, port: number, opts: { noEn
   if (!row) throw new Error(`netlink socket (protocol ${protocol}, port ${port}) not in ${PROC_NETLINK}`);
   const fd = fdOf(row.inode);
   const r = spawnSync('perl', ['-e', PERL, opts.noEnobufs ? '1' : '0', String(opts.recvBufferForce ?? 0)], {
-    stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 5_000,
+    stdio: ['ignore', 'pipe', 'pipe', fd],
+    encoding: 'utf8',
+    timeout: 5_000,
   });
   if (r.error) throw new Error(`cannot set netlink socket options (perl: ${r.error.message})`);
   if (r.status !== 0) throw new Error(`cannot set netlink socket options: ${String(r.stderr).trim() || `perl exited ${r.status}`}`);

@@ -107,7 +107,11 @@ export class GuardPlugin implements Plugin {
       if (limiter.take()) {
         log.warn(
           { source: req.source?.display ?? req.peer.address, name: req.query.name, policy, addresses: [...gone.values()], audit, blocked, suppressed: limiter.suppressed() },
-          audit ? 'answer guard would remove guarded addresses (audit mode)' : blocked ? 'answer guard blocked an answer with only guarded addresses; SERVFAIL' : 'answer guard removed guarded addresses',
+          audit
+            ? 'answer guard would remove guarded addresses (audit mode)'
+            : blocked
+              ? 'answer guard blocked an answer with only guarded addresses; SERVFAIL'
+              : 'answer guard removed guarded addresses',
         );
       }
       if (audit) {

@@ -82,7 +82,7 @@ class PrefixList<T> {
 
   /** 4-byte address at buf[off..off+4) as an unsigned number. */
   find4(n: number): T | undefined {
-    for (const e of this.v4) if (((n & e.mask) >>> 0) === e.net) return e.value;
+    for (const e of this.v4) if ((n & e.mask) >>> 0 === e.net) return e.value;
     return undefined;
   }
 

@@ -36,13 +36,23 @@ const MX_LIKE = { skips: [2], compress: true };
 const ONE_NAME = { skips: [0], compress: true };
 // RFC 3597 §4: receivers decompress these; senders must not compress them, so they are written in full.
 const RDATA_NAMES = new Map<number, NameLayout>([
-  [TYPE.NS, ONE_NAME], [3, ONE_NAME] /* MD */, [4, ONE_NAME] /* MF */, [TYPE.CNAME, ONE_NAME],
-  [TYPE.SOA, { skips: [0, 0], compress: true }], [7, ONE_NAME] /* MB */, [8, ONE_NAME] /* MG */,
-  [9, ONE_NAME] /* MR */, [TYPE.PTR, ONE_NAME], [14, { skips: [0, 0], compress: true }] /* MINFO */,
+  [TYPE.NS, ONE_NAME],
+  [3, ONE_NAME] /* MD */,
+  [4, ONE_NAME] /* MF */,
+  [TYPE.CNAME, ONE_NAME],
+  [TYPE.SOA, { skips: [0, 0], compress: true }],
+  [7, ONE_NAME] /* MB */,
+  [8, ONE_NAME] /* MG */,
+  [9, ONE_NAME] /* MR */,
+  [TYPE.PTR, ONE_NAME],
+  [14, { skips: [0, 0], compress: true }] /* MINFO */,
   [TYPE.MX, MX_LIKE],
-  [17, { skips: [0, 0], compress: false }] /* RP */, [18, { skips: [2], compress: false }] /* AFSDB */,
-  [21, { skips: [2], compress: false }] /* RT */, [26, { skips: [2, 0], compress: false }] /* PX */,
-  [TYPE.SRV, { skips: [6], compress: false }], [36, { skips: [2], compress: false }] /* KX */,
+  [17, { skips: [0, 0], compress: false }] /* RP */,
+  [18, { skips: [2], compress: false }] /* AFSDB */,
+  [21, { skips: [2], compress: false }] /* RT */,
+  [26, { skips: [2, 0], compress: false }] /* PX */,
+  [TYPE.SRV, { skips: [6], compress: false }],
+  [36, { skips: [2], compress: false }] /* KX */,
   [TYPE.DNAME, { skips: [0], compress: false }],
 ]);
 
@@ -148,7 +158,10 @@ class Writer {
     for (; this.buf[p] !== 0 && (this.buf[p] & 0xc0) === 0; p += this.buf[p] + 1) labels.push([p, this.buf[p] + 1]);
     if (this.buf[p] !== 0) return; // ends in a pointer (a second question): its suffixes are not all here
     for (let i = 0; i < labels.length; i++) {
-      const key = labels.slice(i).map(([p, l]) => this.buf.toString('latin1', p, p + l)).join('');
+      const key = labels
+        .slice(i)
+        .map(([p, l]) => this.buf.toString('latin1', p, p + l))
+        .join('');
       if (!this.names.has(key)) this.names.set(key, labels[i][0]);
     }
   }

@@ -40,9 +40,16 @@ export class IdentityPlugin implements Plugin {
     const unattributable = (req: Request, why: string): Response => {
       stats.unattributable++;
       if (limiter.take()) {
-        log.warn({ source: req.peer.address, port: req.peer.port, transport: req.transport, name: req.query.name, why, suppressed: limiter.suppressed() }, 'sender cannot be attributed; SERVFAIL');
+        log.warn(
+          { source: req.peer.address, port: req.peer.port, transport: req.transport, name: req.query.name, why, suppressed: limiter.suppressed() },
+          'sender cannot be attributed; SERVFAIL',
+        );
       }
-      return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: sender not attributable (${why})` }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+      return {
+        wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: sender not attributable (${why})` }),
+        rcode: RCODE.SERVFAIL,
+        origin: 'synthesized',
+      };
     };
     // The selection belongs to the index that resolved it: policy, called in the same tick as
     // next(), reads the same index. A resolver that had to wait may have seen a reload: resolve

@@ -16,11 +16,16 @@ export class MetricsPlugin implements Plugin {
     if (!metrics) return next;
     const responses = this.responses;
     metrics.counterFrom('dnswall_dns_responses_total', 'Responses sent by the chain, by rcode', ['rcode'], (set) => {
-      responses.forEach((v, i) => { if (v > 0) set({ rcode: rcodeName(i) }, v); });
+      responses.forEach((v, i) => {
+        if (v > 0) set({ rcode: rcodeName(i) }, v);
+      });
     });
-    const duration: Histogram<string> = metrics.histogram('dnswall_dns_request_duration_seconds',
-      'Time from a query\'s arrival to its response, by transport and policy verdict (none: not decided, e.g. a malformed question)',
-      ['transport', 'verdict'], DURATION_BUCKETS);
+    const duration: Histogram<string> = metrics.histogram(
+      'dnswall_dns_request_duration_seconds',
+      "Time from a query's arrival to its response, by transport and policy verdict (none: not decided, e.g. a malformed question)",
+      ['transport', 'verdict'],
+      DURATION_BUCKETS,
+    );
     return async (req: Request): Promise<Response> => {
       const res = await next(req);
       responses[res.rcode & 0xf]++;

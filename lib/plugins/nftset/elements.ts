@@ -32,13 +32,7 @@ export const SETS: Record<SourceKind, { 4: [AllowSet, AllowSet]; 6: [AllowSet, A
  * allowed port rule: an ip source only its own family's (a pod that asks over IPv4 connects from
  * IPv4), a pod both of its addresses, a cgroup both families under its id.
  */
-export function buildElements(
-  source: Pick<Source, 'kind' | 'keys'>,
-  name: string,
-  d: Decision,
-  addresses: readonly AnswerAddress[],
-  ttl: TtlPolicy,
-): Element[] {
+export function buildElements(source: Pick<Source, 'kind' | 'keys'>, name: string, d: Decision, addresses: readonly AnswerAddress[], ttl: TtlPolicy): Element[] {
   const out: Element[] = [];
   const sets = SETS[source.kind];
   for (const a of addresses) {

@@ -63,9 +63,15 @@ export class NftsetPlugin implements Plugin {
         // The programmer keeps only the newest maxAddressesPerName per (source, name): releasing
         // this answer would hand out addresses that are not in the set.
         stats.failures++;
-        log.warn({ source: source.display, name: req.query.name, addresses, limit: opts.maxAddressesPerName }, 'answer has more addresses than limits.maxAddressesPerName; SERVFAIL');
+        log.warn(
+          { source: source.display, name: req.query.name, addresses, limit: opts.maxAddressesPerName },
+          'answer has more addresses than limits.maxAddressesPerName; SERVFAIL',
+        );
         return {
-          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` }),
+          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, {
+            code: EDE.OTHER,
+            text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}`,
+          }),
           rcode: RCODE.SERVFAIL,
           origin: 'synthesized',
         };
@@ -105,9 +111,15 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new CommitTimeout(`no commit within ${ms} ms`)), ms);
     p.then(
-      (v) => { clearTimeout(timer); resolve(v); },
-      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the commit's own rejection through unchanged
-      (e: unknown) => { clearTimeout(timer); reject(e); },
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the commit's own rejection through unchanged
+        reject(e);
+      },
     );
   });
 }

@@ -36,7 +36,10 @@ export class QueryLogPlugin implements Plugin {
       else if (d && mode !== 'off' && (mode === 'all' || denied)) {
         if (denied && !limiter.take()) return res;
         // a denial line says how many before it were held back (0: none)
-        log.info({ ...fields(req, res, audit), ...(denied ? { suppressed: limiter.suppressed() } : {}) }, denied ? (audit ? 'would deny (audit mode)' : 'denied') : verdict === 'allow' ? 'allowed' : 'unmanaged');
+        log.info(
+          { ...fields(req, res, audit), ...(denied ? { suppressed: limiter.suppressed() } : {}) },
+          denied ? (audit ? 'would deny (audit mode)' : 'denied') : verdict === 'allow' ? 'allowed' : 'unmanaged',
+        );
       }
       return res;
     };

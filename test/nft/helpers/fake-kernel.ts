@@ -7,8 +7,19 @@ import type { BatchPart, NftTransport, TransportFactory } from '../../../lib/nft
 import { parseMessages, nfAttrs, attrMap, readString, type NlMsg } from '../../../lib/nft/netlink/decode';
 import { be32Attr, strAttr, nlmsg } from '../../../lib/nft/netlink/encode';
 import {
-  nftType, NFPROTO_INET, NFT_MSG_NEWSETELEM, NFT_MSG_DESTROYSETELEM, NFT_MSG_GETSETELEM, NFT_MSG_GETTABLE, NFT_MSG_GETSET,
-  NFT_MSG_NEWSET, NFTA_SET_NAME, NFTA_SET_KEY_LEN, NFTA_SET_FLAGS, NFT_SET_TIMEOUT, NFTA_SET_TABLE,
+  nftType,
+  NFPROTO_INET,
+  NFT_MSG_NEWSETELEM,
+  NFT_MSG_DESTROYSETELEM,
+  NFT_MSG_GETSETELEM,
+  NFT_MSG_GETTABLE,
+  NFT_MSG_GETSET,
+  NFT_MSG_NEWSET,
+  NFTA_SET_NAME,
+  NFTA_SET_KEY_LEN,
+  NFTA_SET_FLAGS,
+  NFT_SET_TIMEOUT,
+  NFTA_SET_TABLE,
 } from '../../../lib/nft/netlink/constants';
 import { decodeSetElemMsg, encodeElement, newSetElemMsg, type DecodedElement } from '../../../lib/nft/netlink/setelem';
 import { ALLOW_SETS, LAYOUTS, isAllowSet, type AllowSet } from '../../../lib/nft/keys';
@@ -67,7 +78,11 @@ export class FakeKernel {
   readonly watch: WatchFactory = (table, handler) => {
     if (table !== this.table) throw new Error('fake kernel: watch of another table');
     this.watchers.add(handler);
-    return { close: () => { this.watchers.delete(handler); } };
+    return {
+      close: () => {
+        this.watchers.delete(handler);
+      },
+    };
   };
 
   /** Elements of a set now, as [key hex, element]. */
@@ -163,8 +178,10 @@ export class FakeKernel {
       const name = readString(a.get(NFTA_SET_NAME))!;
       if (!isAllowSet(name) || this.missing.has(name)) throw new NftError('ENOENT', 'ENOENT');
       const reply = nlmsg(nftType(NFT_MSG_NEWSET), 0, 1, NFPROTO_INET, [
-        strAttr(NFTA_SET_TABLE, this.table), strAttr(NFTA_SET_NAME, name),
-        be32Attr(NFTA_SET_FLAGS, NFT_SET_TIMEOUT), be32Attr(NFTA_SET_KEY_LEN, LAYOUTS[name].keyLen),
+        strAttr(NFTA_SET_TABLE, this.table),
+        strAttr(NFTA_SET_NAME, name),
+        be32Attr(NFTA_SET_FLAGS, NFT_SET_TIMEOUT),
+        be32Attr(NFTA_SET_KEY_LEN, LAYOUTS[name].keyLen),
       ]);
       return parseMessages(reply);
     }
@@ -192,7 +209,6 @@ export class FakeKernel {
     return out;
   }
 }
-
 
 class FakeTransport implements NftTransport {
   closed = false;
