@@ -4,6 +4,7 @@
 // with one line per check, as Kubernetes' own /readyz does ("[+]name ok", "[-]name failed: …").
 import http from 'node:http';
 import type { Endpoint } from '../config/types';
+import { listenHttp } from '../util/http';
 
 export interface ReadyCheck {
   name: string;
@@ -52,12 +53,5 @@ export async function serveHealth(ep: Endpoint, checks: () => readonly ReadyChec
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(ep.port, ep.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
+  return listenHttp(server, ep);
 }

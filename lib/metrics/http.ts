@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { Endpoint } from '../config/types';
 import type { MetricsRegistry } from './registry';
+import { listenHttp } from '../util/http';
 
 /** Resolves once listening. */
 export async function serveMetrics(ep: Endpoint, reg: MetricsRegistry): Promise<http.Server> {
@@ -15,12 +16,5 @@ export async function serveMetrics(ep: Endpoint, reg: MetricsRegistry): Promise<
       (err: Error) => res.writeHead(500).end(`${err.message}\n`),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(ep.port, ep.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
+  return listenHttp(server, ep);
 }

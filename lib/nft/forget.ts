@@ -18,23 +18,12 @@ function sourceBytes(ip: string): Buffer {
  */
 export async function forgetSource(table: string, ip: string, transport: TransportFactory = netlinkTransport): Promise<number> {
   const src = sourceBytes(ip);
-  const sets = ALLOW_SETS.filter((s) => LAYOUTS[s].source === 'ip' && LAYOUTS[s].srcLen === src.length);
-  const io = dumpTransport(transport);
-  try {
-    const found: { set: AllowSet; key: Buffer }[] = [];
-    await readAllowSets(
-      io,
-      table,
-      (set, el) => {
-        if (el.key.subarray(0, src.length).equals(src)) found.push({ set, key: el.key });
-      },
-      sets,
-    );
-    await deleteKeys(io, table, found, true);
-    return found.length;
-  } finally {
-    io.close();
-  }
+  return forgetPrefix(
+    table,
+    ALLOW_SETS.filter((s) => LAYOUTS[s].source === 'ip' && LAYOUTS[s].srcLen === src.length),
+    src,
+    transport,
+  );
 }
 
 /**
@@ -42,8 +31,16 @@ export async function forgetSource(table: string, ip: string, transport: Transpo
  * of `table inet T` in one netlink batch; returns how many were deleted.
  */
 export async function forgetCgroup(table: string, id: bigint, transport: TransportFactory = netlinkTransport): Promise<number> {
-  const key = cgroupIdBytes(id);
-  const sets = ALLOW_SETS.filter((s) => LAYOUTS[s].source === 'cgroup');
+  return forgetPrefix(
+    table,
+    ALLOW_SETS.filter((s) => LAYOUTS[s].source === 'cgroup'),
+    cgroupIdBytes(id),
+    transport,
+  );
+}
+
+/** Deletes, in one batch, every element of `sets` whose key starts with the source bytes `prefix`. */
+async function forgetPrefix(table: string, sets: AllowSet[], prefix: Buffer, transport: TransportFactory): Promise<number> {
   const io = dumpTransport(transport);
   try {
     const found: { set: AllowSet; key: Buffer }[] = [];
@@ -51,7 +48,7 @@ export async function forgetCgroup(table: string, id: bigint, transport: Transpo
       io,
       table,
       (set, el) => {
-        if (el.key.subarray(0, 8).equals(key)) found.push({ set, key: el.key });
+        if (el.key.subarray(0, prefix.length).equals(prefix)) found.push({ set, key: el.key });
       },
       sets,
     );

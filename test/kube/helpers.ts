@@ -56,10 +56,5 @@ export function pod(ns: string, name: string, node: string, ip: string | string[
   };
 }
 
-/** A deterministic generator (LCG) for jitter in tests. */
-export function prng(seed: number): () => number {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
-}
+/** The seeded generator of every randomized test (test/prng.ts), here for the watch's jitter. */
+export { prng } from '../prng';
