@@ -82,15 +82,17 @@ export function dropLogRule(cfg: Config, kind: 'forward' | 'cgroup' = 'forward')
   return `limit rate ${d.perSecond}/second burst ${2 * d.perSecond} packets log prefix "${prefix}" group ${d.logGroup}`;
 }
 
+/** The end of an egress chain `c` (rule prefix): count only (audit), drop, or reject (TCP reset, ICMP admin-prohibited). */
+function finalVerdict(c: string, cfg: Config): string[] {
+  if (cfg.enforce.mode === 'audit') return [`${c} accept comment "audit: count only"`];
+  if (cfg.enforce.action === 'drop') return [`${c} drop`];
+  return [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+}
+
 function egress(t: string, v: 4 | 6, cfg: Config): string[] {
   const ip = v === 4 ? 'ip' : 'ip6';
   const c = `add rule inet ${t} egress${v}`;
-  const verdict =
-    cfg.enforce.mode === 'audit'
-      ? [`${c} accept comment "audit: count only"`]
-      : cfg.enforce.action === 'drop'
-        ? [`${c} drop`]
-        : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  const verdict = finalVerdict(c, cfg);
   return [
     `${c} ct state established,related accept`,
     // ct original: the destination before DNAT, so a Kubernetes Service IP that a DNS answer
@@ -129,12 +131,7 @@ function cgroupOutput(t: string, cfg: Config, idx: ManagedIndex): string[] {
   const levels = cgroupLevels(idx, cfg);
   const c = `add rule inet ${t} cgegress`;
   const dns = (v: 4 | 6) => cfg.listen.filter((e) => e.family === v).map((e) => (e.port ? `${e.host} . ${e.port}` : ''));
-  const verdict =
-    cfg.enforce.mode === 'audit'
-      ? [`${c} accept comment "audit: count only"`]
-      : cfg.enforce.action === 'drop'
-        ? [`${c} drop`]
-        : [`${c} meta l4proto tcp reject with tcp reset`, `${c} reject with icmpx admin-prohibited`];
+  const verdict = finalVerdict(c, cfg);
   const lookups: string[] = [];
   for (const v of [4, 6] as const) {
     const ip = v === 4 ? 'ip' : 'ip6';

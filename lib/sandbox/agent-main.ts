@@ -32,19 +32,26 @@ function optNum(c: Cmd, k: string): number | undefined {
   return c[k] === undefined ? undefined : num(c, k);
 }
 
+/** The fields every DNS-asking op shares. */
+function dnsFields(c: Cmd) {
+  return {
+    server: str(c, 'server'),
+    name: str(c, 'name'),
+    type: c.type === undefined ? undefined : str(c, 'type'),
+    tcp: c.tcp === true,
+    edns: c.edns !== false,
+    timeoutMs: optNum(c, 'timeoutMs'),
+  };
+}
+
 async function run(c: Cmd): Promise<unknown> {
   switch (c.op) {
     case 'ping':
       return { ok: true, pid: process.pid };
     case 'dns':
       return dnsQuery({
-        server: str(c, 'server'),
+        ...dnsFields(c),
         port: optNum(c, 'port'),
-        name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'),
-        tcp: c.tcp === true,
-        edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'),
         strict: c.strict !== false,
       });
     case 'connect':
@@ -60,13 +67,8 @@ async function run(c: Cmd): Promise<unknown> {
       return udpProbe(str(c, 'host'), num(c, 'port'), c.payload === undefined ? undefined : str(c, 'payload'), optNum(c, 'timeoutMs'));
     case 'resolveConnect':
       return resolveConnect({
-        server: str(c, 'server'),
+        ...dnsFields(c),
         dnsPort: optNum(c, 'dnsPort'),
-        name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'),
-        tcp: c.tcp === true,
-        edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'),
         port: num(c, 'port'),
         count: num(c, 'count'),
         connectTimeoutMs: optNum(c, 'connectTimeoutMs'),
@@ -74,13 +76,8 @@ async function run(c: Cmd): Promise<unknown> {
       });
     case 'dnsLoop':
       return dnsLoop({
-        server: str(c, 'server'),
+        ...dnsFields(c),
         port: optNum(c, 'port'),
-        name: str(c, 'name'),
-        type: c.type === undefined ? undefined : str(c, 'type'),
-        tcp: c.tcp === true,
-        edns: c.edns !== false,
-        timeoutMs: optNum(c, 'timeoutMs'),
         rate: num(c, 'rate'),
         durationMs: num(c, 'durationMs'),
       });
