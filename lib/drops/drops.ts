@@ -11,7 +11,6 @@ import { NflogReader, type LoggedPacket } from './nflog';
 import { AnswerHistory, addressText, type Verdict } from './history';
 
 export const RECENT_MAX = 1024;
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp' };
 
 export interface Drop {
   /** ISO time */
@@ -100,15 +99,15 @@ export class DropsService {
 
   /** The programmer committed these elements for an answer. */
   answered(elements: readonly Element[], now = Date.now()): void {
-    for (const e of elements) {
-      const port = e.proto !== undefined && e.port !== undefined ? `${PROTO_NAMES[e.proto] ?? e.proto}/${e.port}` : null;
-      this.history.answered(addressText(e.source), addressText(e.destination), e.comment, e.timeoutMs, port, now);
+    for (let i = 0; i < elements.length; i++) {
+      const e = elements[i];
+      this.history.answered(e.source, e.destination, e.comment, e.timeoutMs, e.proto, e.port, now);
     }
   }
 
   /** A cap evicted an element (source and destination bytes). */
   evicted(source: Buffer, destination: Buffer, cap: string): void {
-    this.history.evicted(addressText(source), addressText(destination), cap);
+    this.history.evicted(source, destination, cap);
   }
 
   reloaded(now = Date.now()): void {

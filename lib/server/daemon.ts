@@ -252,10 +252,7 @@ export class Daemon {
     const drops = this.drops;
     // The answers the kernel took, remembered to explain later drops (lib/drops).
     const recording = programmer && {
-      add: async (els: Element[]) => {
-        await programmer.add(els);
-        drops.answered(els);
-      },
+      add: (els: Element[]) => programmer.add(els).then(() => drops.answered(els)),
     };
     return buildChain(
       standardPlugins(cfg, {
