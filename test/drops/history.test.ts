@@ -80,7 +80,11 @@ t.test('revoked: answered before a reload whose policy no longer allows it', asy
   t.equal(v.detail, 'answered api.example.com to this source 3 s ago, revoked by reload 2 s ago');
   t.same(asked, ['10.244.1.7 api.example.com']);
   t.equal(h.classify('10.244.1.7', '198.18.0.10', 'tcp', 443, T0 + 3000, { reloadedAt: T0 + 1000, stillAllowed: () => true }).reason, 'unexplained');
-  t.equal(h.classify('10.244.1.7', '198.18.0.10', 'tcp', 443, T0 + 3000, { reloadedAt: T0 - 1, stillAllowed: () => false }).reason, 'unexplained', 'a reload before the answer revokes nothing');
+  t.equal(
+    h.classify('10.244.1.7', '198.18.0.10', 'tcp', 443, T0 + 3000, { reloadedAt: T0 - 1, stillAllowed: () => false }).reason,
+    'unexplained',
+    'a reload before the answer revokes nothing',
+  );
 });
 
 t.test('other_source (the latest other source), never_answered', async (t) => {
@@ -100,7 +104,10 @@ t.test('cgroup and IPv6 keys', async (t) => {
   const cg = cgroupIdBytes(4242n);
   h.answered(cg, v6(1), 'db.example.com', 1000, undefined, undefined, T0);
   t.equal(h.classify(`cgroup-id:${cg.toString('hex')}`, '2001:db8::1', 'tcp', 5432, T0 + 5000, noReload).reason, 'expired');
-  t.equal(h.classify(`cgroup-id:${cgroupIdBytes(4243n).toString('hex')}`, '2001:db8::1', 'tcp', 5432, T0 + 5000, noReload).detail, 'answered only to another source (cgroup-id:' + cg.toString('hex') + ', db.example.com)');
+  t.equal(
+    h.classify(`cgroup-id:${cgroupIdBytes(4243n).toString('hex')}`, '2001:db8::1', 'tcp', 5432, T0 + 5000, noReload).detail,
+    'answered only to another source (cgroup-id:' + cg.toString('hex') + ', db.example.com)',
+  );
   t.equal(h.classify('2001:db8::2', '2001:db8::1', 'tcp', 5432, T0 + 5000, noReload).reason, 'other_source');
   t.equal(h.classify('cgroup-id:zz', '2001:db8::1', 'tcp', 5432, T0 + 5000, noReload).reason, 'other_source', 'a key that is no key: every source is another');
 });
