@@ -9,14 +9,15 @@ import { topSelfTime, formatProfile, type SelfTime } from './profile';
 
 export async function runProfile(
   topo: Topology,
-  o: { duration: number; clients: number; outstanding: number },
+  o: { duration: number; clients: number; outstanding: number; dnswallNodeArgs?: string[] },
   workload: string,
+  target: 'dnswall' | 'dnswall-cache',
   file: string,
   dir: string,
-): Promise<{ text: string; summary: { workload: string; file: string; qps: number; totalMs: number; top: SelfTime[] } }> {
+): Promise<{ text: string; summary: { workload: string; target: string; file: string; qps: number; totalMs: number; top: SelfTime[] } }> {
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
-  const t = await startTarget(topo, 'dnswall', { dnswallNodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const t = await startTarget(topo, target, { dnswallNodeArgs: [...(o.dnswallNodeArgs ?? []), '--cpu-prof', `--cpu-prof-dir=${dir}`] });
   let qps: number;
   try {
     const r = await runDnsperf(topo, topo.ns.pod1, { server: t.server, file, durationS: o.duration, clients: o.clients, outstanding: o.outstanding, timeoutS: 2 });
@@ -32,7 +33,7 @@ export async function runProfile(
   if (!prof) throw new Error(`no .cpuprofile written to ${dir} (did the daemon exit cleanly?)`);
   const s = topSelfTime(prof, 25);
   return {
-    text: `dnswall --cpu-prof under the ${workload} workload (${qps.toFixed(0)} qps with the profiler on): ${prof}\n${formatProfile(s)}`,
-    summary: { workload, file: prof, qps, ...s },
+    text: `${target} --cpu-prof under the ${workload} workload (${qps.toFixed(0)} qps with the profiler on): ${prof}\n${formatProfile(s)}`,
+    summary: { workload, target, file: prof, qps, ...s },
   };
 }

@@ -27,6 +27,10 @@ export interface BenchOptions {
   budgetS: number;
   /** workload to profile dnswall under (--profile [workload]), or none */
   profile: Workload | null;
+  /** which dnswall target --profile runs (dnswall: cache off, dnswall-cache: the defaults) */
+  profileTarget: 'dnswall' | 'dnswall-cache';
+  /** extra node flags for the dnswall targets (--dnswall-node-args "--max-semi-space-size=4") */
+  dnswallNodeArgs: string[];
   scale: boolean;
   scaleElements: number;
   targets: TargetName[];
@@ -63,6 +67,8 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--targets <list>', `comma-separated, of ${ALL_TARGETS.join(',')}`, TARGETS.join(','))
     .option('--workloads <list>', `comma-separated subset of ${WORKLOADS.join(',')}`, WORKLOADS.join(','))
     .option('--profile [workload]', 'also run dnswall under this workload (default unique) with node --cpu-prof')
+    .option('--profile-target <target>', 'dnswall (cache off) or dnswall-cache (the defaults)', 'dnswall')
+    .option('--dnswall-node-args <flags>', 'extra node flags for the dnswall targets (space-separated)', '')
     .option('--scale', 'only the scale run: SetProgrammer with --scale-elements elements')
     .option('--scale-elements <n>', 'elements for --scale', '1000000')
     .parse(argv);
@@ -78,6 +84,8 @@ function parseArgs(argv: string[]): BenchOptions {
     targets: string;
     workloads: string;
     profile?: string | true;
+    profileTarget: string;
+    dnswallNodeArgs: string;
     scale?: boolean;
     scaleElements: string;
   }>();
@@ -104,6 +112,8 @@ function parseArgs(argv: string[]): BenchOptions {
     uniqueNames: int(o.uniqueNames, 'unique-names', 1000, 2_000_000),
     budgetS: int(o.budget, 'budget', 10, 7200),
     profile: o.profile === undefined ? null : o.profile === true ? 'unique' : list(o.profile, WORKLOADS, 'profile')[0],
+    profileTarget: list(o.profileTarget, ['dnswall', 'dnswall-cache'] as const, 'profile-target')[0],
+    dnswallNodeArgs: o.dnswallNodeArgs.split(/\s+/).filter(Boolean),
     scale: !!o.scale,
     scaleElements: int(o.scaleElements, 'scale-elements', 1, 1 << 20),
     targets: list(o.targets, ALL_TARGETS, 'targets'),
@@ -143,7 +153,7 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
           continue;
         }
         const s0 = performance.now();
-        const t = await startTarget(topo, target);
+        const t = await startTarget(topo, target, { dnswallNodeArgs: o.dnswallNodeArgs });
         const startMs = performance.now() - s0;
         try {
           // Every target alike: 1 s of the hot names first, so the measured run sees a warm
@@ -224,7 +234,7 @@ async function main(): Promise<number> {
     const { runs, skipped } = await benchmark(topo, o, files, t0);
     if (skipped) log(`bench: budget of ${o.budgetS} s reached: ${skipped} run(s) skipped`);
     const summary = summarize(runs);
-    const profile = o.profile ? await runProfile(topo, o, o.profile, fileFor(files, o.profile), path.join(RESULTS_DIR, 'profile')) : undefined;
+    const profile = o.profile ? await runProfile(topo, o, o.profile, o.profileTarget, fileFor(files, o.profile), path.join(RESULTS_DIR, 'profile')) : undefined;
     process.stdout.write(formatTable(summary) + '\n');
     if (profile) process.stdout.write('\n' + profile.text + '\n');
     const file = writeResults('bench', {

@@ -37,6 +37,7 @@ export interface CacheHit {
 }
 
 interface Entry {
+  key: string;
   wire: Buffer;
   ttlOffsets: Uint16Array;
   questionEnd: number;
@@ -45,6 +46,9 @@ interface Entry {
   ttl: number;
   answer: AnswerInfo;
   size: number;
+  /** the recency list: older, newer (null at the ends) */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 /**
@@ -61,6 +65,9 @@ export function cacheKey(q: Query): string {
 export class AnswerCache {
   readonly stats: CacheStats = { hits: 0, misses: 0, inserts: 0, evictions: 0, expired: 0, uncacheable: 0 };
   private readonly map = new Map<string, Entry>();
+  /** least and most recently used: a hit moves its entry to the newest end, eviction takes the oldest (no Map re-insert, no iteration) */
+  private oldest: Entry | null = null;
+  private newest: Entry | null = null;
   private used = 0;
   private readonly now: () => number;
 
@@ -94,6 +101,7 @@ export class AnswerCache {
     }
     this.delete(key);
     const entry: Entry = {
+      key,
       wire: Buffer.from(reply),
       ttlOffsets: scan.ttlOffsets,
       questionEnd: scan.questionEnd,
@@ -102,8 +110,11 @@ export class AnswerCache {
       // Our own copy: the caller's AnswerInfo travels on up the chain.
       answer: { ...answer, addresses: answer.addresses.map((a) => ({ ...a })), chain: answer.chain.slice() },
       size,
+      older: null,
+      newer: null,
     };
     this.map.set(key, entry);
+    this.link(entry);
     this.used += size;
     this.stats.inserts++;
     this.evict();
@@ -128,9 +139,11 @@ export class AnswerCache {
       this.stats.misses++;
       return null;
     }
-    // Most recently used last.
-    this.map.delete(key);
-    this.map.set(key, e);
+    // Most recently used: the newest end.
+    if (e !== this.newest) {
+      this.unlink(e);
+      this.link(e);
+    }
     this.stats.hits++;
 
     const out = Buffer.allocUnsafe(e.wire.length);
@@ -160,16 +173,34 @@ export class AnswerCache {
     const e = this.map.get(key);
     if (!e) return;
     this.map.delete(key);
+    this.unlink(e);
     this.used -= e.size;
   }
 
-  /** Oldest first (Map iteration is insertion order, and hits re-insert). */
+  /** At the newest end. */
+  private link(e: Entry): void {
+    e.older = this.newest;
+    e.newer = null;
+    if (this.newest) this.newest.newer = e;
+    else this.oldest = e;
+    this.newest = e;
+  }
+
+  private unlink(e: Entry): void {
+    if (e.older) e.older.newer = e.newer;
+    else this.oldest = e.newer;
+    if (e.newer) e.newer.older = e.older;
+    else this.newest = e.older;
+    e.older = e.newer = null;
+  }
+
+  /** Least recently used first. */
   private evict(): void {
     const { maxEntries, maxBytes } = this.opts;
     while (this.map.size > maxEntries || this.used > maxBytes) {
-      const oldest = this.map.keys().next();
-      if (oldest.done) break;
-      this.delete(oldest.value);
+      const oldest = this.oldest;
+      if (!oldest) break;
+      this.delete(oldest.key);
       this.stats.evictions++;
     }
   }
