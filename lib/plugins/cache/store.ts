@@ -36,15 +36,26 @@ export interface CacheHit {
   answer: AnswerInfo;
 }
 
+/**
+ * One entry: few objects, since a busy cache holds tens of thousands for seconds (each one is
+ * promoted and marked by the GC). `buf` holds, in one allocation: the reply bytes, the offsets
+ * of its TTL fields (u16 each), and per address its length (4 or 16), its TTL (u32) and its bytes.
+ */
 interface Entry {
   key: string;
-  wire: Buffer;
-  ttlOffsets: Uint16Array;
+  buf: Buffer;
+  /** reply bytes: buf[0, wireLen) */
+  wireLen: number;
+  ttlCount: number;
   questionEnd: number;
   /** when stored, ms (clock of CacheOptions.now) */
   stored: number;
   ttl: number;
-  answer: AnswerInfo;
+  rcode: number;
+  truncated: boolean;
+  /** each address's text (the strings are immutable: shared with the caller's AnswerInfo) */
+  texts: string[];
+  chain: string[];
   size: number;
   /** the recency list: older, newer (null at the ends) */
   older: Entry | null;
@@ -100,15 +111,36 @@ export class AnswerCache {
       return 'too-big';
     }
     this.delete(key);
+    const offs = scan.ttlOffsets;
+    const addrs = answer.addresses;
+    let len = reply.length + offs.length * 2;
+    for (let i = 0; i < addrs.length; i++) len += 5 + addrs[i].bytes.length;
+    // Our own copy of everything: the caller's reply and AnswerInfo travel on up the chain.
+    const buf = Buffer.allocUnsafe(len);
+    reply.copy(buf, 0);
+    let o = reply.length;
+    for (let i = 0; i < offs.length; i++, o += 2) buf.writeUInt16BE(offs[i], o);
+    const texts = new Array<string>(addrs.length);
+    for (let i = 0; i < addrs.length; i++) {
+      const a = addrs[i];
+      texts[i] = a.address;
+      buf[o] = a.bytes.length;
+      buf.writeUInt32BE(a.ttl, o + 1);
+      o += 5;
+      for (let j = 0; j < a.bytes.length; j++) buf[o++] = a.bytes[j];
+    }
     const entry: Entry = {
       key,
-      wire: Buffer.from(reply),
-      ttlOffsets: scan.ttlOffsets,
+      buf,
+      wireLen: reply.length,
+      ttlCount: offs.length,
       questionEnd: scan.questionEnd,
       stored: this.now(),
       ttl: scan.ttl,
-      // Our own copy: the caller's AnswerInfo travels on up the chain.
-      answer: { ...answer, addresses: answer.addresses.map((a) => ({ ...a })), chain: answer.chain.slice() },
+      rcode: answer.rcode,
+      truncated: answer.truncated,
+      texts,
+      chain: answer.chain.slice(),
       size,
       older: null,
       newer: null,
@@ -146,27 +178,34 @@ export class AnswerCache {
     }
     this.stats.hits++;
 
-    const out = Buffer.allocUnsafe(e.wire.length);
-    e.wire.copy(out);
+    const buf = e.buf;
+    const out = Buffer.allocUnsafe(e.wireLen);
+    buf.copy(out, 0, 0, e.wireLen);
     out[0] = wire[0];
     out[1] = wire[1];
     out[2] = (out[2] & ~RD_BIT) | (wire[2] & RD_BIT);
     wire.copy(out, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+    let o = e.wireLen;
     if (elapsed > 0) {
-      const offs = e.ttlOffsets;
-      for (let i = 0; i < offs.length; i++) {
-        const ttl = out.readUInt32BE(offs[i]);
+      for (let i = 0; i < e.ttlCount; i++) {
+        const at = buf.readUInt16BE(o + 2 * i);
+        const ttl = out.readUInt32BE(at);
         // Stored TTLs above 2^31 count as 0 (RFC 2181 §8) and stay as they were.
-        if (ttl <= 0x7fffffff) out.writeUInt32BE(ttl > elapsed ? ttl - elapsed : 0, offs[i]);
+        if (ttl <= 0x7fffffff) out.writeUInt32BE(ttl > elapsed ? ttl - elapsed : 0, at);
       }
     }
-    const a = e.answer;
-    const addresses = new Array<AnswerAddress>(a.addresses.length);
+    o += 2 * e.ttlCount;
+    const texts = e.texts;
+    const addresses = new Array<AnswerAddress>(texts.length);
     for (let i = 0; i < addresses.length; i++) {
-      const s = a.addresses[i];
-      addresses[i] = { family: s.family, address: s.address, bytes: s.bytes, ttl: s.ttl > elapsed ? s.ttl - elapsed : 0 };
+      const n = buf[o];
+      const ttl = buf.readUInt32BE(o + 1);
+      o += 5;
+      // a view of the stored bytes: nothing edits an address's bytes (elements copy them)
+      addresses[i] = { family: n === 4 ? 4 : 6, address: texts[i], bytes: buf.subarray(o, o + n), ttl: ttl > elapsed ? ttl - elapsed : 0 };
+      o += n;
     }
-    return { wire: out, rcode: out[3] & RCODE_MASK, answer: { rcode: a.rcode, truncated: a.truncated, chain: a.chain, addresses } };
+    return { wire: out, rcode: out[3] & RCODE_MASK, answer: { rcode: e.rcode, truncated: e.truncated, chain: e.chain, addresses } };
   }
 
   private delete(key: string): void {
