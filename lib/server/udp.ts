@@ -8,6 +8,7 @@ import { intake, canonicalSource } from './request';
 import { errorResponse } from '../dns/synth';
 import { RCODE } from '../dns/constants';
 import { bindError } from './bind-error';
+import { literalLookup } from '../util/udp-lookup';
 import type { SourceBudget } from '../fairness/budget';
 
 /** What the listener shares with the others: the per-source budget (lib/fairness). */
@@ -53,7 +54,13 @@ export class UdpListener {
    * inherited, already bound socket instead of binding (see listen-fds.ts).
    */
   listen(fd?: number): Promise<number> {
-    const socket = dgram.createSocket({ type: this.ep.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.ep.family === 6, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const socket = dgram.createSocket({
+      type: this.ep.family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: this.ep.family === 6,
+      recvBufferSize: 4 << 20,
+      sendBufferSize: 4 << 20,
+      lookup: literalLookup,
+    });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.onMessage(socket, msg, rinfo));
     socket.on('error', (err) => this.log.error({ err: err.message, listen: this.ep }, 'udp socket error'));

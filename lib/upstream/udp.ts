@@ -11,6 +11,7 @@ import { RandomIds } from './ids';
 import type { UpstreamStats } from './stats';
 import { sameQuestion } from './wire';
 import { FLAG, HEADER_SIZE } from '../dns/constants';
+import { literalLookup } from '../util/udp-lookup';
 
 /** Tries to find an ID not in flight on a socket before giving up; at the default caps
  *  (20000 in flight over 8 sockets) a random ID is taken with probability < 4%. */
@@ -57,7 +58,7 @@ export class UdpPool {
   }
 
   private open(family: Family): Promise<Slot> {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6 });
+    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, lookup: literalLookup });
     const slot: Slot = { socket, inflight: new Map() };
     socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo));
     socket.on('error', (err) => {
