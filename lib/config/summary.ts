@@ -25,7 +25,7 @@ export function summarize(cfg: Config): string {
     `upstreams  ${cfg.upstreams.map(endpoint).join(', ')}`,
     `enforce    mode=${cfg.enforce.mode} action=${cfg.enforce.action} deny=${cfg.denyResponse}`,
     `ttl        min=${cfg.ttl.min}s max=${cfg.ttl.max}s grace=${cfg.ttl.grace}s`,
-    `nftables   table inet ${cfg.nftables.table}`,
+    `nftables   table inet ${cfg.nftables.table} stateFile=${cfg.nftables.stateFile ?? 'off'}`,
     `fairness   ${cfg.limits.sourceQueriesPerSecond > 0 ? `${cfg.limits.sourceQueriesPerSecond} queries/s per source (bursts of ${2 * cfg.limits.sourceQueriesPerSecond})` : 'off (limits.sourceQueriesPerSecond: 0)'}`,
     answerGuard(cfg),
     `observe    metrics=${cfg.metrics ? endpoint(cfg.metrics) : 'off'} health=${cfg.health ? endpoint(cfg.health) : 'off'} queryLog=${cfg.queryLog} control=${cfg.control ?? 'off'} drops=group ${cfg.drops.logGroup}, ${cfg.drops.perSecond}/s`,

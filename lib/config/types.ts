@@ -68,7 +68,12 @@ export interface Config {
   denyResponse: 'nxdomain' | 'refused';
   ttl: { min: number; max: number; grace: number };
   enforce: { mode: 'enforce' | 'audit'; action: 'reject' | 'drop' };
-  nftables: { table: string };
+  /**
+   * `stateFile`: where a clean stop writes the programmer's book and the next start reads it
+   * instead of dumping the allow sets (lib/nft/restore.ts); null: off. Absent (configs built in
+   * memory, tests): off.
+   */
+  nftables: { table: string; stateFile?: string | null };
   limits: {
     /** ms one upstream try may take before failing over. */
     upstreamTimeoutMs: number;
@@ -117,7 +122,8 @@ export const DEFAULTS = {
   denyResponse: 'nxdomain',
   ttl: { min: 10, max: 86400, grace: 10 },
   enforce: { mode: 'enforce', action: 'reject' },
-  nftables: { table: 'dnswall' },
+  // /run is tmpfs: a reboot forgets the state file, as the kernel forgets the sets
+  nftables: { table: 'dnswall', stateFile: '/run/dnswall/nft.state' },
   limits: {
     upstreamTimeoutMs: 1500,
     commitTimeoutMs: 1000,

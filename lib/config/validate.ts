@@ -145,7 +145,17 @@ export function buildConfig(r: Reader, doc: Document): Config {
   }
 
   if ((e = get('nftables'))) {
-    const t = r.map(e.value, 'nftables', ['table'], e.key)?.get('table');
+    const m = r.map(e.value, 'nftables', ['table', 'stateFile'], e.key);
+    const t = m?.get('table');
+    const f = m?.get('stateFile');
+    if (f && r.absent(f.value)) cfg.nftables.stateFile = null;
+    else if (f) {
+      const s = r.string(f.value, 'nftables.stateFile', f.key);
+      if (s === 'off' || s === '') cfg.nftables.stateFile = null;
+      else if (s !== undefined && !s.startsWith('/')) r.report(f.value, `nftables.stateFile: ${JSON.stringify(s)} is not an absolute path (or off)`, f.key);
+      else if (s !== undefined && (s.endsWith('/') || s.includes('\0'))) r.report(f.value, `nftables.stateFile: ${JSON.stringify(s)} is not a file path`, f.key);
+      else if (s !== undefined) cfg.nftables.stateFile = s;
+    }
     if (t && !r.absent(t.value)) {
       const name = r.string(t.value, 'nftables.table', t.key);
       if (name !== undefined && !TABLE_NAME.test(name)) {

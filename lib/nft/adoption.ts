@@ -27,6 +27,8 @@ export type Requeue = (id: string, set: AllowSet, buf: Buffer) => void;
 
 export interface AdoptionOptions {
   table: string;
+  /** Why the state file was not used (logged with the result). */
+  stateFile?: string;
   book: ExpiryBook;
   transport: TransportFactory;
   /** Re-send an element with the life the book now holds (nobody waits for it). */
@@ -49,6 +51,8 @@ export interface AdoptionStats {
   lookups: number;
   lookupFailures: number;
   ms: number;
+  /** 'kernel': read from the sets (this file); 'state': from the state file (restore.ts) */
+  from?: 'kernel' | 'state';
 }
 
 /** The element's name for the book: its comment, lowercased, when the comment is the whole name; else null. */
@@ -58,7 +62,7 @@ export function wholeName(el: Pick<DecodedElement, 'comment'>): string | null {
 }
 
 export class Adoption {
-  readonly stats: AdoptionStats = { elements: 0, reads: 0, duplicates: 0, unsettledSets: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0 };
+  readonly stats: AdoptionStats = { elements: 0, reads: 0, duplicates: 0, unsettledSets: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: 0, from: 'kernel' };
   private readonly touchedIds = new Set<string>();
   private readonly removedIds = new Set<string>();
   private sock: NftTransport | null = null;
@@ -185,7 +189,7 @@ export class Adoption {
       this.stats.ms = Math.round(performance.now() - t0);
       this.touchedIds.clear();
       this.removedIds.clear();
-      if (!this.cancelled) this.log?.info({ ...this.stats }, 'live elements adopted');
+      if (!this.cancelled) this.log?.info({ ...this.stats, ...(this.opts.stateFile ? { stateFile: this.opts.stateFile } : {}) }, 'live elements adopted');
     }
   }
 

@@ -60,7 +60,7 @@ function groupKey(source: string, name: string): string {
   return k.length > MAX_GROUP_KEY ? k.slice(0, MAX_GROUP_KEY) : k;
 }
 
-function nameOfKey(key: string): string {
+export function nameOfKey(key: string): string {
   const start = 1 + key.charCodeAt(0);
   for (let i = start; i < key.length; i++) if (key.charCodeAt(i) > 127) return Buffer.from(key.slice(start), 'latin1').toString('utf8');
   return key.slice(start); // ASCII (every DNS name in practice): the bytes are the characters
@@ -278,6 +278,34 @@ export class Bounds {
   /** The slots of group `g` (do not change the book meanwhile). */
   forEachInGroup(g: number, fn: (slot: number) => void): void {
     for (let i = this.grpHead[g]; i !== NONE; i = this.nNext[i]) fn(i);
+  }
+
+  /** Makes room for `n` (source, name) groups at once (a restore). */
+  reserveGroups(n: number): void {
+    this.groups.reserve(n);
+  }
+
+  /** Every linked (counted) slot, oldest-programmed first (the state file keeps this order). */
+  forEachLinked(fn: (slot: number) => void): void {
+    for (let i = this.head; i !== NONE; i = this.gNext[i]) fn(i);
+  }
+
+  /** The (source, name) group of slot `i` (-1: none). */
+  groupOf(i: number): number {
+    return this.grpOf[i];
+  }
+
+  /** Group `g`'s key (source length, source bytes, name as UTF-8; latin1) and width (elements per address). */
+  groupKeyOf(g: number): string {
+    return this.groups.idOf(g);
+  }
+  widthOf(g: number): number {
+    return this.grpWidth[g];
+  }
+
+  /** Rows that may hold a group: 0 .. groupLimit - 1. */
+  get groupLimit(): number {
+    return this.grpTop;
   }
 
   /** Linked (counted) slots without a name: learned from the kernel with a cut comment, or none. */

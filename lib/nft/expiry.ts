@@ -131,7 +131,11 @@ export class ExpiryBook {
   /** Does the kernel surely hold element `id` for at least `ms` more? (committed by us, not deleted since) */
   trustedFor(id: string, ms: number): boolean {
     const slot = this.lives.get(id);
-    return slot >= 0 && this.bounds.trustedOf(slot) - this.now() >= ms;
+    if (slot < 0) return false;
+    // An untrusted row (0) or one no longer held vouches for nothing, even when `ms` ≤ 0 (an
+    // answer whose timeout is below the slack).
+    const left = this.bounds.trustedOf(slot) - this.now();
+    return left > 0 && left >= ms;
   }
 
   /** Something deleted the element (or may have): the next answer must send it again. */
@@ -192,6 +196,37 @@ export class ExpiryBook {
       unnamed++;
     });
     return { checked, unnamed, doomed };
+  }
+
+  /** Makes room for `elements` more entries and `groups` more (source, name) groups (a restore). */
+  reserve(elements: number, groups: number): void {
+    this.lives.reserve(this.lives.size + elements);
+    this.bounds.reserveGroups(this.bounds.sizes.names + groups);
+  }
+
+  /**
+   * Restores an element from the state file (state.ts): as learn(), with the name's width as it
+   * was (the per-name cap waits for a refresh, as for an element learned from the kernel). An
+   * element the book knows already (heard since the watch opened: newer) is left as it is.
+   */
+  restore(id: string, timeoutMs: number, expiresInMs: number, name: string | null, width: number): Evicted[] | null {
+    const slot = this.lives.get(id);
+    if (slot >= 0) return null;
+    if (timeoutMs === Infinity) return this.remember(id, slot, Infinity, Infinity, null, 1);
+    return this.remember(id, slot, timeoutMs, this.now() + expiresInMs, name, width, false);
+  }
+
+  /**
+   * Every entry for the state file: linked ones oldest-programmed first (the caps' order), then
+   * permanent ones. `group`: the (source, name) group's row in `bounds` (-1: none). Do not
+   * change the book meanwhile (`id` is a view of the table's storage).
+   */
+  forEachEntry(fn: (id: Uint8Array, timeoutMs: number, expiresAt: number, group: number) => void): void {
+    const b = this.bounds;
+    b.forEachLinked((slot) => fn(this.lives.bytesOf(slot), b.timeoutOf(slot), b.expiresAtOf(slot), b.groupOf(slot)));
+    for (let slot = 0, end = this.lives.slotLimit; slot < end; slot++) {
+      if (this.lives.hasSlot(slot) && b.timeoutOf(slot) === Infinity) fn(this.lives.bytesOf(slot), Infinity, Infinity, -1);
+    }
   }
 
   forget(id: string): void {

@@ -68,6 +68,13 @@ export class IdTable {
     return this.count;
   }
 
+  /** Makes room for `n` ids without rehashing on the way (a restore of many at once). */
+  reserve(n: number): void {
+    let size = this.buckets.length;
+    while (n * 4 > size * 3) size *= 2;
+    if (size !== this.buckets.length) this.rehash(size);
+  }
+
   /** The slot of `id`, or -1. */
   get(id: string): number {
     const h = hashId(id);
@@ -113,6 +120,14 @@ export class IdTable {
     if (!len) return '';
     const a = this.arenas.get(len)!;
     return Buffer.from(a.bytes.buffer, a.bytes.byteOffset + this.rows[slot] * len, len).toString('latin1');
+  }
+
+  /** The id's bytes at `slot`, as a view of the table's own storage (valid until the table changes; empty if none). */
+  bytesOf(slot: number): Uint8Array {
+    const len = this.lens[slot];
+    if (!len) return new Uint8Array(0);
+    const off = this.rows[slot] * len;
+    return this.arenas.get(len)!.bytes.subarray(off, off + len);
   }
 
   hasSlot(slot: number): boolean {

@@ -15,7 +15,8 @@ import { LogLimiter } from '../util/ratelimit';
 import { portWidths, sourceText } from './owner';
 import { Adoption, wholeName, type AdoptionStats } from './adoption';
 import { NftError } from './errors';
-import { verifySets, setElemPart, deleteKeys, dumpTransport, readAllowSets } from './sets';
+import { verifySets, setElemPart, deleteKeys, dumpTransport, readAllowSets, readGeneration } from './sets';
+import { loadStateFile, saveStateFile } from './restore';
 import { netlinkWatch, type SetWatcher, type WatchFactory } from './watch';
 
 export type { Element } from './keys';
@@ -61,6 +62,12 @@ export interface SetProgrammerOptions {
   watch?: WatchFactory | null;
   /** Told of the elements caps evicted, as they are evicted (drops explain them: lib/drops). */
   onEvict?: (list: readonly Evicted[]) => void;
+  /**
+   * The state file (config nftables.stateFile; null/absent: none): close({ save: true }) writes the
+   * book there, prepare() reads it instead of dumping the sets when it provably still describes
+   * them (restore.ts).
+   */
+  stateFile?: string | null;
 }
 
 /** An element add() found in the kernel already; checked again when the queue is flushed. */
@@ -79,6 +86,8 @@ const SWEEP_INTERVAL_MS = 30_000;
 const DELETE_CHUNK = 2_000;
 const WATCH_QUIET_MS = 20;
 const WATCH_CATCHUP_MAX_MS = 2_000;
+/** At a save: how long the watch may take to hear the last commit's NEWGEN. */
+const SAVE_CATCHUP_MS = 1_000;
 
 export class SetProgrammer {
   readonly table: string;
@@ -129,6 +138,16 @@ export class SetProgrammer {
   adoptionStats: AdoptionStats | null = null;
   /** Resolves when the live elements are learned (at once without seeding); never rejects. */
   adopted: Promise<void> = Promise.resolve();
+  /** startWatch() ran (prepare() starts the watch before the daemon installs its ruleset). */
+  private watchStarted = false;
+  /** The nf_tables generation read right after the watch joined (every later commit is heard). */
+  private genAtWatch: number | null = null;
+  /** The generation of the last NEWGEN the watch heard. */
+  private genHeard: number | null = null;
+  /** What prepare() learned from the state file: elements, ms (null: nothing; then open() dumps). */
+  private restored: { elements: number; skipped: number; ms: number; evicted: Evicted[] } | null = null;
+  /** Why the state file was not used (logged with the dump adoption). */
+  private stateWhy: string | null = null;
 
   constructor(opts: SetProgrammerOptions) {
     this.opts = opts;
@@ -166,10 +185,26 @@ export class SetProgrammer {
     this.sock = this.newSocket();
     try {
       await verifySets(this.sock, this.table);
-      this.startWatch();
+      if (!this.watchStarted) await this.startWatchAt(this.sock);
+      let restored = this.restored;
+      if (restored) {
+        // Learned from the state file before the install (prepare()); what the caps pushed out goes now.
+        if (restored.evicted.length > 0) this.evict(restored.evicted);
+        restored.evicted = [];
+        if (this.incomplete !== 'not adopted yet') {
+          // Notifications were lost since the watch opened: additions by others may be missing.
+          this.stateWhy = `state file learned, but ${this.incomplete}; reading the sets too`;
+          restored = null;
+        }
+      }
       if (this.opts.seed === false) this.incomplete = 'the live elements were not read (seed: false)';
-      else {
+      else if (restored) {
+        if (this.incomplete === 'not adopted yet') this.incomplete = this.watcher ? null : 'no change notifications';
+        this.adoptionStats = { elements: restored.elements, reads: 0, duplicates: 0, unsettledSets: 0, repaired: 0, lookups: 0, lookupFailures: 0, ms: restored.ms, from: 'state' };
+        this.opts.log?.info({ ...this.adoptionStats, expired: restored.skipped, ...(this.incomplete ? { bookIncomplete: this.incomplete } : {}) }, 'live elements adopted');
+      } else {
         this.adoption = new Adoption({
+          stateFile: this.stateWhy ?? undefined,
           table: this.table,
           book: this.book,
           transport: this.transport,
@@ -198,6 +233,77 @@ export class SetProgrammer {
   }
 
   /**
+   * Before the daemon installs its ruleset (itself a transaction): opens the watch, then reads the
+   * state file and the nf_tables generation. Equal to the saved one → nothing but the kernel's
+   * own expiry changed the sets since the save, and every change from now on (the install
+   * included) is heard by the watch: the book is learned from the file and open() dumps nothing.
+   * Anything else → open() adopts from the kernel as without a file (the reason is logged). Never rejects.
+   */
+  async prepare(): Promise<void> {
+    const file = this.opts.stateFile;
+    if (!file || this.opts.seed === false || this.sock || this.restored) return;
+    const io = this.transport({ log: this.opts.log });
+    let corrupt = false;
+    try {
+      const r = await loadStateFile(file, this.table, this.book, async () => {
+        await this.startWatchAt(io);
+        if (!this.watcher) return 'no change notifications (refreshSlackMs 0, or the watch could not open)';
+        if (this.genAtWatch === null) return 'the nf_tables generation could not be read';
+        return this.genAtWatch;
+      });
+      if (typeof r === 'string') this.stateWhy = r;
+      else this.restored = r;
+    } catch (e) {
+      // unreadable or corrupt: something else wrote there (or a crash cut it)
+      corrupt = true;
+      this.stateWhy = (e as Error).message;
+    } finally {
+      io.close();
+    }
+    if (this.stateWhy) this.opts.log?.[corrupt ? 'warn' : 'info']({ stateFile: file, why: this.stateWhy }, 'state file not used; the live elements are read from the kernel');
+  }
+
+  /** Starts the watch and reads the generation it starts from (on `io`). */
+  private async startWatchAt(io: NftTransport): Promise<void> {
+    this.watchStarted = true;
+    this.startWatch();
+    if (!this.watcher) return;
+    try {
+      const gen = await readGeneration(io);
+      // a NEWGEN heard meanwhile is newer than the reply
+      this.genAtWatch = gen;
+    } catch (e) {
+      this.opts.log?.debug({ err: (e as Error).message }, 'cannot read the nf_tables generation');
+    }
+  }
+
+  /**
+   * At a clean stop (close({ save: true })), after everything was committed: writes the book
+   * with the generation it is true for — read now, and heard by the watch (so every commit up to
+   * it, anyone's, is in the book). Not written when the book may miss elements. Never rejects.
+   */
+  private async saveState(): Promise<void> {
+    const file = this.opts.stateFile;
+    if (!file) return;
+    const log = this.opts.log;
+    try {
+      if (!this.watcher || !this.sock) throw new Error('no change notifications: the book cannot be proven complete');
+      const gen = await readGeneration(this.socket());
+      const end = performance.now() + SAVE_CATCHUP_MS;
+      // The watch has heard every commit up to `gen` (or none happened since it started).
+      const heard = () => (this.genHeard ?? this.genAtWatch) === gen && (this.watcher?.check?.(true) ?? true);
+      while (!heard() && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
+      if (!heard()) throw new Error(`the watch did not hear generation ${gen} (heard ${this.genHeard ?? this.genAtWatch})`);
+      const why = this.bookIncomplete;
+      if (why !== null) throw new Error(`the book may miss elements: ${why}`);
+      const r = saveStateFile(file, this.table, gen, this.book);
+      log?.info({ stateFile: file, generation: gen, elements: r.elements, bytes: r.bytes, ms: r.ms }, 'state saved');
+    } catch (e) {
+      log?.warn({ stateFile: file, err: (e as Error).message }, 'state not saved; the next start reads the live elements from the kernel');
+    }
+  }
+
+  /**
    * Skipping needs to hear of deletions by others, and a complete book of additions by others;
    * without the watch every add() goes to the kernel and revocation dumps the sets.
    */
@@ -217,6 +323,9 @@ export class SetProgrammer {
           },
           added: (set, el) => this.learnForeign(set, el),
           ours: (port) => this.ports.has(port),
+          generation: (id) => {
+            this.genHeard = id;
+          },
           lost: (why, dead) => {
             this.book.untrustAll();
             this.markIncomplete(`change notifications lost: ${why}`);
@@ -239,7 +348,12 @@ export class SetProgrammer {
   /** Another process added an element: the book learns it (unless it knows it), so it stays complete. */
   private learnForeign(set: AllowSet, el: DecodedElement): void {
     const id = elementId(set, el.key);
-    if (this.book.has(id) || this.closing) return;
+    if (this.book.has(id)) return;
+    if (this.closing) {
+      // Not learned (its eviction could not be sent): the book may miss it, so it is not saved.
+      this.markIncomplete('an element was added by another process while closing');
+      return;
+    }
     const out = this.book.learn(id, el.timeoutMs, el.expirationMs, wholeName(el));
     if (out) this.evict(out);
   }
@@ -461,16 +575,25 @@ export class SetProgrammer {
     return new Promise<void>((r) => this.idle.push(r));
   }
 
-  /** Waits for queued and in-flight batches, then closes the socket. */
-  async close(): Promise<void> {
+  /**
+   * Waits for queued and in-flight batches, then closes the socket. `save`: the daemon's clean stop
+   * — write the book to the state file first (the watch stays up until then).
+   */
+  async close(opts: { save?: boolean } = {}): Promise<void> {
     this.closing = true;
     if (this.sweeper) clearInterval(this.sweeper);
-    this.watcher?.close();
-    this.watcher = null;
+    const save = opts.save === true && !!this.opts.stateFile && !!this.sock;
+    if (!save) {
+      this.watcher?.close();
+      this.watcher = null;
+    }
     this.skipping = false;
     this.adoption?.cancel();
     await this.adopted;
     if (this.inFlight > 0 || this.head < this.queue.length || this.skipped.length > 0) await new Promise<void>((r) => this.idle.push(r));
+    if (save) await this.saveState();
+    this.watcher?.close();
+    this.watcher = null;
     this.sock?.close();
     this.sock = null;
   }

@@ -4,7 +4,7 @@
 import { performance } from 'perf_hooks';
 import { NFPROTO_INET, NFT_MSG_DESTROYSETELEM, NFT_SET_TIMEOUT } from './netlink/constants';
 import { encodeElement, getSetElemDump, decodeSetElemMsg, newSetElemMsg, setElemMsg, type DecodedElement } from './netlink/setelem';
-import { getTableMsg, getSetMsg, decodeSet } from './netlink/objects';
+import { getTableMsg, getSetMsg, decodeSet, getGenMsg, decodeGen } from './netlink/objects';
 import { netlinkTransport, type BatchPart, type NftTransport, type TransportFactory } from './netlink/socket';
 import { ALLOW_SETS, LAYOUTS, type AllowSet } from './keys';
 import { NftError, CAP_HINT } from './errors';
@@ -145,6 +145,14 @@ export async function verifySets(io: NftTransport, table: string): Promise<void>
       );
     }
   }
+}
+
+/** nf_tables' generation id now (GETGEN): +1 per committed transaction of anyone in this network namespace. */
+export async function readGeneration(io: NftTransport): Promise<number> {
+  const replies = await io.get('generation (GETGEN)', (s) => getGenMsg(s));
+  const id = replies.length ? decodeGen(replies[0]) : undefined;
+  if (id === undefined) throw new NftError('EPROTO', 'GETGEN: no generation id in the reply');
+  return id;
 }
 
 /** One NEWSETELEM or DESTROYSETELEM message of a batch (elements already encoded). */

@@ -174,6 +174,7 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
     generation: (id) => {
       const g = gap(id);
       if (g) lost(g);
+      handler.generation?.(id);
     },
   };
   sock.on('message', (buf) => {

@@ -59,7 +59,7 @@ export interface ReloadOutcome {
 
 /** What the daemon needs of the kernel programmer (SetProgrammer; tests pass a recording fake). */
 export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf' | 'limits' | 'sizes'> &
-  Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete'>>;
+  Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete' | 'prepare'>>;
 
 /** The daemon's kernel side, injectable so its wiring is tested without root (defaults: the real ones). */
 export interface DaemonDeps {
@@ -159,6 +159,7 @@ export class Daemon {
       log: this.log.child({ part: 'nft' }),
       adopt: 'background',
       limits: cfg.limits,
+      stateFile: cfg.nftables.stateFile ?? null,
       // the client's TTL plus half the grace must be left; then the answer needs no kernel round trip
       refreshSlackMs: cfg.ttl.grace * 500,
       onEvict: (list) => {
@@ -201,9 +202,18 @@ export class Daemon {
     const cfg = this.cfg;
     const cgroups = setupCgroups(cfg, this.index, this.log); // throws (exit 1) without a cgroup v2 mount
     if (this.enforcing) {
-      await this.install(renderRuleset(cfg, this.index));
-      // Serve at once; the live elements (a previous daemon's) are learned meanwhile.
-      this.programmer = this.newProgrammer(this.programmerOptions(cfg));
+      const programmer = this.newProgrammer(this.programmerOptions(cfg));
+      // The state file is proven by the nf_tables generation *before* our own install (itself a
+      // transaction): prepare() opens the change watch and reads both (lib/nft/restore.ts).
+      await programmer.prepare?.();
+      try {
+        await this.install(renderRuleset(cfg, this.index));
+      } catch (e) {
+        await programmer.close().catch(() => undefined);
+        throw e;
+      }
+      // Serve at once; the live elements (a previous daemon's) are learned meanwhile (or were, from the state file).
+      this.programmer = programmer;
       await this.programmer.open();
     } else {
       this.log.warn('audit mode: nothing is programmed and nothing is dropped; would-be denials are logged');
@@ -539,7 +549,8 @@ export class Daemon {
     await this.chain?.close();
     await this.upstreams?.close();
     await this.pods?.stop();
-    await this.programmer?.close();
+    // A clean stop: the book goes to the state file once everything is committed (nftables.stateFile).
+    await this.programmer?.close({ save: true });
     this.budget?.close();
     this.cgroups?.close();
   }

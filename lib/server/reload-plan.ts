@@ -25,6 +25,8 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
   'enforce.action': 'live',
   // the table holds the live elements: moving them is a restart (and `dnswall teardown` of the old)
   'nftables.table': 'restart',
+  // read at start, written at stop by the programmer the daemon started with
+  'nftables.stateFile': 'restart',
   'limits.upstreamTimeoutMs': 'live',
   'limits.commitTimeoutMs': 'live',
   'limits.tcpIdleTimeoutMs': 'live',

@@ -114,3 +114,13 @@ t.test('health, queryLog, control, drops: defaults, values, positioned errors', 
   t.throws(() => parseConfig('drops: { perSecond: 0 }\n', 'o.yaml'), /o\.yaml:1:21 drops\.perSecond/);
   t.throws(() => parseConfig('drops: { group: 1 }\n', 'o.yaml'), /o\.yaml:1:10 .*unknown key "group"/);
 });
+
+t.test('nftables.stateFile: default under /run/dnswall, a path, off, positioned errors', async (t) => {
+  t.equal(parseConfig('nftables: { table: dnswall }\n', 's.yaml').nftables.stateFile, '/run/dnswall/nft.state');
+  t.equal(parseConfig('nftables: { stateFile: /var/lib/dnswall/book }\n', 's.yaml').nftables.stateFile, '/var/lib/dnswall/book');
+  for (const off of ['off', '""', 'null', '~']) t.equal(parseConfig(`nftables: { stateFile: ${off} }\n`, 's.yaml').nftables.stateFile, null, `${off} = off`);
+  t.throws(() => parseConfig('nftables: { stateFile: run/x }\n', 's.yaml'), /s\.yaml:1:24 nftables\.stateFile: "run\/x" is not an absolute path \(or off\)/);
+  t.throws(() => parseConfig('nftables: { stateFile: /run/dnswall/ }\n', 's.yaml'), /s\.yaml:1:24 nftables\.stateFile: .* is not a file path/);
+  t.throws(() => parseConfig('nftables: { stateFile: 5 }\n', 's.yaml'), /s\.yaml:1:24 nftables\.stateFile must be a string/);
+  t.throws(() => parseConfig('nftables: { state: /x }\n', 's.yaml'), /unknown key "state"/);
+});

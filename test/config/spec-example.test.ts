@@ -46,7 +46,7 @@ t.test('without the first allow it is valid and complete', async (t) => {
   t.equal(cfg.denyResponse, 'nxdomain');
   t.same(cfg.ttl, { min: 10, max: 86400, grace: 10 });
   t.same(cfg.enforce, { mode: 'enforce', action: 'reject' });
-  t.same(cfg.nftables, { table: 'dnswall' });
+  t.same(cfg.nftables, { table: 'dnswall', stateFile: '/run/dnswall/nft.state' });
   t.same(
     cfg.policies.map((p) => p.name),
     ['frontend', 'backup-agent'],

@@ -52,6 +52,8 @@ export const NFT_MSG_DELSETELEM = 0x0e;
 /** Sent to NFNLGRP_NFTABLES after every committed transaction (last, after its changes); NFTA_GEN_ID = the new generation. */
 export const NFT_MSG_NEWGEN = 0x0f;
 export const NFTA_GEN_ID = 1;
+/** The current generation id (the reply is a NEWGEN message); `nft list ruleset` reads it too. */
+export const NFT_MSG_GETGEN = 0x10;
 export const NFT_MSG_DESTROYTABLE = 0x1a;
 export const NFT_MSG_DESTROYSET = 0x1d;
 export const NFT_MSG_DESTROYSETELEM = 0x1e; // Linux 6.3+: delete, absent is not an error

@@ -20,6 +20,9 @@ import {
   NFTA_SET_FLAGS,
   NFT_SET_TIMEOUT,
   NFTA_SET_TABLE,
+  NFT_MSG_GETGEN,
+  NFT_MSG_NEWGEN,
+  NFTA_GEN_ID,
 } from '../../../lib/nft/netlink/constants';
 import { decodeSetElemMsg, encodeElement, newSetElemMsg, type DecodedElement } from '../../../lib/nft/netlink/setelem';
 import { ALLOW_SETS, LAYOUTS, isAllowSet, type AllowSet } from '../../../lib/nft/keys';
@@ -65,6 +68,8 @@ export class FakeKernel {
   tornDumps = 0;
   /** Sets the table lacks (verify fails ENOENT). */
   missing = new Set<string>();
+  /** nf_tables' generation id: +1 per commit (batch, put, delete, bump), told to watchers as NEWGEN. */
+  generation = 1;
 
   constructor(readonly table = 'dnswall') {
     for (const s of ALLOW_SETS) this.sets.set(s, new Map());
@@ -98,12 +103,20 @@ export class FakeKernel {
   put(set: AllowSet, el: DecodedElement): void {
     this.sets.get(set)!.set(el.key.toString('hex'), el);
     for (const w of this.watchers) w.added?.(set, el);
+    this.bump();
   }
 
   /** Deletes an element as another process would (nft delete element); watchers hear of it. */
   delete(set: AllowSet, key: Buffer): void {
     this.sets.get(set)!.delete(key.toString('hex'));
     for (const w of this.watchers) w.deleted(set, key);
+    this.bump();
+  }
+
+  /** A commit that changes no allow set (a ruleset load, another table's change): the generation moves on. */
+  bump(): void {
+    this.generation++;
+    for (const w of this.watchers) w.generation?.(this.generation);
   }
 
   /** Acks the oldest held batch (commits it). */
@@ -164,12 +177,14 @@ export class FakeKernel {
     }
     for (const [s, m] of next) this.sets.set(s, m);
     for (const m of batch.messages) if (m.op === 'delete') for (const el of m.elements) for (const w of this.watchers) w.deleted(m.set, el.key);
+    this.bump();
   }
 
   /** GET requests: table, set, one element. */
   get(build: (seq: number) => Buffer): NlMsg[] {
     const [msg] = parseMessages(build(1));
     const a = attrMap(nfAttrs(msg));
+    if (msg.type === nftType(NFT_MSG_GETGEN)) return parseMessages(nlmsg(nftType(NFT_MSG_NEWGEN), 0, 1, 0, [be32Attr(NFTA_GEN_ID, this.generation)]));
     if (msg.type === nftType(NFT_MSG_GETTABLE)) {
       if (readString(a.get(1)) !== this.table || this.missing.has('table')) throw new NftError('ENOENT', 'ENOENT');
       return [];
@@ -194,8 +209,12 @@ export class FakeKernel {
     throw new Error(`fake kernel: unexpected GET ${msg.type}`);
   }
 
+  /** Set dumps answered so far. */
+  dumps = 0;
+
   /** Dumps: the elements of one set. */
   dump(build: (seq: number) => Buffer): NlMsg[] {
+    this.dumps++;
     const [msg] = parseMessages(build(1));
     const set = readString(attrMap(nfAttrs(msg)).get(2));
     if (!isAllowSet(set) || this.missing.has(set)) throw new NftError('ENOENT', 'ENOENT');
