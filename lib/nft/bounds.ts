@@ -60,7 +60,7 @@ function groupKey(source: string, name: string): string {
   return k.length > MAX_GROUP_KEY ? k.slice(0, MAX_GROUP_KEY) : k;
 }
 
-export function nameOfKey(key: string): string {
+function nameOfKey(key: string): string {
   const start = 1 + key.charCodeAt(0);
   for (let i = start; i < key.length; i++) if (key.charCodeAt(i) > 127) return Buffer.from(key.slice(start), 'latin1').toString('utf8');
   return key.slice(start); // ASCII (every DNS name in practice): the bytes are the characters
@@ -285,6 +285,37 @@ export class Bounds {
     this.groups.reserve(n);
   }
 
+  /** The row of the (source, name) group whose key is `bytes[off, off + len)`, made if absent (a restore). */
+  groupOfKeyBytes(bytes: Uint8Array, off: number, len: number): number {
+    const made = this.newNameRow();
+    const g = this.groups.addBytes(bytes, off, len, made);
+    if (g < 0) return made;
+    this.grpHead[made] = this.freeGrp; // known already (heard from the watch): the new row goes back
+    this.freeGrp = made;
+    return g;
+  }
+
+  /**
+   * Links a new slot (from alloc()) as the newest element of all, of `source` and of group `g`
+   * (-1: none) with `width`, as touch() would with the name's cap left to the next refresh (an
+   * element restored from the state file); returns what the source and total caps pushed out.
+   */
+  linkNew(i: number, source: string, g: number, width: number): EvictedSlot[] | null {
+    this.linkGlobal(i);
+    const src = this.sources.get(source) ?? this.newSource(source);
+    this.srcIdx[i] = src.idx;
+    this.linkSource(src, i);
+    if (g !== NONE) {
+      this.grpOf[i] = g;
+      this.linkName(g, i);
+      if (width > this.grpWidth[g]) this.grpWidth[g] = Math.min(width, 0xffff);
+    }
+    let out: EvictedSlot[] | null = null;
+    while (src.count > this.limits.maxElementsPerSource && src.head !== NONE && src.head !== i) (out ??= []).push(this.evict(src.head, 'perSource'));
+    while (this.count > this.limits.maxElements && this.head !== NONE && this.head !== i) (out ??= []).push(this.evict(this.head, 'total'));
+    return out;
+  }
+
   /** Every linked (counted) slot, oldest-programmed first (the state file keeps this order). */
   forEachLinked(fn: (slot: number) => void): void {
     for (let i = this.head; i !== NONE; i = this.gNext[i]) fn(i);
@@ -373,6 +404,13 @@ export class Bounds {
   }
 
   private newName(key: string): number {
+    const g = this.newNameRow();
+    this.groups.set(key, g);
+    return g;
+  }
+
+  /** A new, empty group row (its key is recorded by the caller). */
+  private newNameRow(): number {
     let g = this.freeGrp;
     if (g !== NONE) this.freeGrp = this.grpHead[g];
     else {
@@ -382,7 +420,6 @@ export class Bounds {
     this.grpCount[g] = 0;
     this.grpHead[g] = this.grpTail[g] = NONE;
     this.grpWidth[g] = 1;
-    this.groups.set(key, g);
     return g;
   }
 

@@ -68,6 +68,25 @@ export function sourceOfId(id: string): string {
 
 export const SWEEP_SLACK_MS = 5_000;
 
+/** Rows for ExpiryBook.restoreRows (the state file's columns, state.ts). */
+export interface RestoreRows {
+  n: number;
+  /** the ids, each at idAt[i] for idLen[i] bytes (set index, key bytes) */
+  ids: Buffer;
+  idAt: Int32Array;
+  idLen: Uint8Array;
+  timeouts: Float64Array;
+  /** ms of life left (≤ 0: expired) */
+  left: Float64Array;
+  /** group index per row (-1: none) */
+  groups: Int32Array;
+  /** group keys (bounds.ts groupKey: source length, source, name as UTF-8), each at groupAt[g] for groupLen[g] bytes */
+  groupKeys: Buffer;
+  groupAt: Int32Array;
+  groupLen: Uint16Array;
+  widths: Uint16Array;
+}
+
 export class ExpiryBook {
   readonly bounds: Bounds;
   private readonly lives: IdTable;
@@ -205,15 +224,51 @@ export class ExpiryBook {
   }
 
   /**
-   * Restores an element from the state file (state.ts): as learn(), with the name's width as it
-   * was (the per-name cap waits for a refresh, as for an element learned from the kernel). An
-   * element the book knows already (heard since the watch opened: newer) is left as it is.
+   * Restores many elements at once (the state file; no string per element): row i is the id
+   * `ids[idAt[i], idAt[i] + idLen[i])`, its timeout and life left (≤ 0: expired, skipped), its
+   * group (an index into the group keys, -1: none). Like learn() for each: untrusted, the name's
+   * cap left to the next refresh (its width kept); an element the book knows already (heard from
+   * the watch since: newer) is left as it is. Returns what the source and total caps pushed out
+   * (to delete from the kernel).
    */
-  restore(id: string, timeoutMs: number, expiresInMs: number, name: string | null, width: number): Evicted[] | null {
-    const slot = this.lives.get(id);
-    if (slot >= 0) return null;
-    if (timeoutMs === Infinity) return this.remember(id, slot, Infinity, Infinity, null, 1);
-    return this.remember(id, slot, timeoutMs, this.now() + expiresInMs, name, width, false);
+  restoreRows(r: RestoreRows): { restored: number; skipped: number; evicted: Evicted[] } {
+    const b = this.bounds;
+    const now = this.now();
+    const rowOf = new Int32Array(r.groupAt.length).fill(-1);
+    const evicted: Evicted[] = [];
+    let restored = 0;
+    let skipped = 0;
+    for (let i = 0; i < r.n; i++) {
+      const left = r.left[i];
+      if (!(left > 0)) {
+        skipped++;
+        continue;
+      }
+      const off = r.idAt[i];
+      const len = r.idLen[i];
+      const slot = b.alloc();
+      if (this.lives.addBytes(r.ids, off, len, slot) >= 0) {
+        b.free(slot); // heard from the watch since: newer, kept
+        continue;
+      }
+      restored++;
+      const timeout = r.timeouts[i];
+      b.setLife(slot, timeout, timeout === Infinity ? Infinity : now + left);
+      if (timeout === Infinity) continue; // permanent: not counted (as remember())
+      const source = r.ids.toString('latin1', off + 1, off + 1 + LAYOUTS[ALLOW_SETS[r.ids[off]]].srcLen);
+      const gi = r.groups[i];
+      let g = -1;
+      if (gi >= 0) {
+        g = rowOf[gi];
+        if (g < 0) g = rowOf[gi] = b.groupOfKeyBytes(r.groupKeys, r.groupAt[gi], r.groupLen[gi]);
+      }
+      const out = b.linkNew(slot, source, g, gi >= 0 ? r.widths[gi] : 1);
+      if (out) {
+        for (const e of out) evicted.push(this.release(e));
+        rowOf.fill(-1); // an evicted group's row may be freed and reused
+      }
+    }
+    return { restored, skipped, evicted };
   }
 
   /**

@@ -59,7 +59,8 @@ export class IdTable {
   // Per slot: id length (0 = no id), row in the arena of that length (the hash is recomputed: 4 bytes less per slot).
   private lens: Uint16Array = new Uint16Array(0);
   private rows: Int32Array = new Int32Array(0);
-  private readonly arenas = new Map<number, Arena>();
+  /** by id length (an array: a Map lookup per probe cost more than the probe) */
+  private readonly arenas: (Arena | undefined)[] = [];
 
   /** `slots`: rows to allocate up front (calloc'ed: free until used), see bounds.ts. */
   constructor(private readonly slots = FIRST_BUCKETS) {}
@@ -90,10 +91,10 @@ export class IdTable {
     if (id.length === 0 || id.length > 65535) throw new RangeError(`element id of ${id.length} characters`);
     if ((this.count + 1) * 4 > this.buckets.length * 3) this.rehash(this.buckets.length * 2);
     if (slot >= this.lens.length) this.growSlots(slot + 1);
-    let arena = this.arenas.get(id.length);
+    let arena = this.arenas[id.length];
     if (!arena) {
       arena = new Arena(id.length);
-      this.arenas.set(id.length, arena);
+      this.arenas[id.length] = arena;
     }
     const row = arena.take();
     const off = row * id.length;
@@ -114,11 +115,38 @@ export class IdTable {
     this.count++;
   }
 
+  /**
+   * The slot of the id whose bytes are `bytes[off, off + len)` if present (`slot` is left
+   * unused); else records it at `slot` (a slot without an id) and returns -1 — one probe for
+   * both (a restore of many ids).
+   */
+  addBytes(bytes: Uint8Array, off: number, len: number, slot: number): number {
+    if (len === 0 || len > 65535) throw new RangeError(`element id of ${len} bytes`);
+    if ((this.count + 1) * 4 > this.buckets.length * 3) this.rehash(this.buckets.length * 2);
+    let b = hashBytes(bytes, off, len) & this.mask;
+    for (; this.buckets[b] !== EMPTY; b = (b + 1) & this.mask) if (this.equalsBytes(this.buckets[b], bytes, off, len)) return this.buckets[b];
+    const s = slot;
+    if (s >= this.lens.length) this.growSlots(s + 1);
+    let arena = this.arenas[len];
+    if (!arena) {
+      arena = new Arena(len);
+      this.arenas[len] = arena;
+    }
+    const row = arena.take();
+    const dst = arena.bytes;
+    for (let i = 0, at = row * len; i < len; i++) dst[at + i] = bytes[off + i]; // no subarray object per id
+    this.lens[s] = len;
+    this.rows[s] = row;
+    this.buckets[b] = s;
+    this.count++;
+    return -1;
+  }
+
   /** The id at `slot` (rebuilt from its bytes: for evictions and logs, not the hot path). */
   idOf(slot: number): string {
     const len = this.lens[slot];
     if (!len) return '';
-    const a = this.arenas.get(len)!;
+    const a = this.arenas[len]!;
     return Buffer.from(a.bytes.buffer, a.bytes.byteOffset + this.rows[slot] * len, len).toString('latin1');
   }
 
@@ -127,7 +155,7 @@ export class IdTable {
     const len = this.lens[slot];
     if (!len) return new Uint8Array(0);
     const off = this.rows[slot] * len;
-    return this.arenas.get(len)!.bytes.subarray(off, off + len);
+    return this.arenas[len]!.bytes.subarray(off, off + len);
   }
 
   hasSlot(slot: number): boolean {
@@ -156,22 +184,30 @@ export class IdTable {
       }
     }
     this.buckets[i] = EMPTY;
-    this.arenas.get(len)!.free.push(this.rows[slot]);
+    this.arenas[len]!.free.push(this.rows[slot]);
     this.lens[slot] = 0;
     this.count--;
   }
 
   private hashOf(slot: number): number {
     const len = this.lens[slot];
-    return hashBytes(this.arenas.get(len)!.bytes, this.rows[slot] * len, len);
+    return hashBytes(this.arenas[len]!.bytes, this.rows[slot] * len, len);
   }
 
   private equals(slot: number, id: string): boolean {
     const len = this.lens[slot];
     if (len !== id.length) return false;
-    const bytes = this.arenas.get(len)!.bytes;
+    const bytes = this.arenas[len]!.bytes;
     const off = this.rows[slot] * len;
     for (let i = 0; i < len; i++) if (bytes[off + i] !== id.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private equalsBytes(slot: number, bytes: Uint8Array, off: number, len: number): boolean {
+    if (this.lens[slot] !== len) return false;
+    const mine = this.arenas[len]!.bytes;
+    const at = this.rows[slot] * len;
+    for (let i = 0; i < len; i++) if (mine[at + i] !== bytes[off + i]) return false;
     return true;
   }
 

@@ -50,19 +50,10 @@ export async function loadStateFile(file: string, table: string, book: ExpiryBoo
   const now = monotonicMs();
   if (now < h.savedMonoMs) return 'the monotonic clock is behind the save';
   book.reserve(state.elements, state.groups);
-  let elements = 0;
-  let skipped = 0;
-  const evicted: Evicted[] = [];
-  state.forEach((row) => {
-    const left = lifeLeftMs(h, row.expiresWallMs, row.timeoutMs, now);
-    if (left <= 0) {
-      skipped++;
-      return;
-    }
-    const out = book.restore(row.id, row.timeoutMs, left, row.name, row.width);
-    if (out) for (const e of out) evicted.push(e);
-    elements++;
-  });
+  const left = new Float64Array(state.elements);
+  const { timeouts } = state.rows;
+  for (let i = 0; i < left.length; i++) left[i] = lifeLeftMs(h, state.expiresWall[i], timeouts[i], now);
+  const { restored: elements, skipped, evicted } = book.restoreRows({ ...state.rows, left });
   return { elements, skipped, ms: Math.round(performance.now() - t0), evicted };
 }
 

@@ -11,15 +11,17 @@
 //   "DNSWALLS" u32 version | f64 saved wall ms | f64 saved CLOCK_MONOTONIC ms | u32 generation
 //   | f64 netns inode | u8 len + table | u8 len + boot_id
 //   | u32 groups, each: u16 width, u16 len + group key (source length, source, name as UTF-8)
-//   | u32 elements, each: u8 len + id (set index + key bytes), f64 timeout ms (Infinity:
-//     permanent), f64 expiry as wall-clock ms (Infinity: permanent), i32 group (-1: none)
+//   | u32 elements n | u32 id bytes | the ids, each u8 len + id (set index + key bytes)
+//   | zero padding to a multiple of 8 | f64[n] timeout ms (Infinity: permanent)
+//   | f64[n] expiry as wall-clock ms (Infinity: permanent) | i32[n] group (-1: none)
 //   | 32 bytes sha256 of everything before.
+// Columns, so that 1M rows are written and read as a few block copies.
 // Elements in the book's order (oldest-programmed first), so the caps evict the same ones.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'fs';
 import { createHash } from 'crypto';
 import path from 'path';
-import type { ExpiryBook } from './expiry';
-import { nameOfKey } from './bounds';
+import os from 'os';
+import type { ExpiryBook, RestoreRows } from './expiry';
 import { ALLOW_SETS, LAYOUTS } from './keys';
 
 export const STATE_MAGIC = 'DNSWALLS';
@@ -41,21 +43,14 @@ export interface StateHeader {
   bootId: string;
 }
 
-/** One element of the file; `expiresWallMs` is wall-clock. */
-export interface StateRow {
-  id: string;
-  timeoutMs: number;
-  expiresWallMs: number;
-  name: string | null;
-  width: number;
-}
-
+/** The file's elements as columns (ExpiryBook.restoreRows takes them once `left` is filled in). */
 export interface DecodedState {
   header: StateHeader;
   elements: number;
   groups: number;
-  /** Walks the elements (already validated: it cannot throw). */
-  forEach(fn: (row: StateRow) => void): void;
+  rows: Omit<RestoreRows, 'left'>;
+  /** wall-clock expiry per row (Infinity: permanent) */
+  expiresWall: Float64Array;
 }
 
 /** CLOCK_MONOTONIC in ms (libuv's hrtime): the same clock in every process of one boot. */
@@ -73,31 +68,46 @@ export function netnsId(): number {
   return statSync('/proc/self/ns/net').ino;
 }
 
+/** Typed arrays are host-endian; the file is little-endian. */
+function checkEndianness(): void {
+  if (os.endianness() !== 'LE') throw new Error('the state file is little-endian; this host is big-endian');
+}
+
+const pad8 = (n: number) => (n + 7) & ~7;
+
 /**
- * The book as a state file's bytes. `nowPerf`: the book's clock now (performance.now()), `nowWall`:
- * Date.now() at the same instant; each expiry is written as wall-clock ms. Entries already
- * expired are left out.
+ * The book as a state file's bytes. `nowPerf`: the book's clock now (performance.now()), read at
+ * the same instant as header.savedWallMs; each expiry is written as wall-clock ms. Entries
+ * already expired are left out.
  */
 export function encodeState(header: StateHeader, book: ExpiryBook, nowPerf: number): { data: Buffer; elements: number } {
+  checkEndianness();
   const b = book.bounds;
-  // groups that have elements: their row → index in the file
+  // groups that have live elements: their row → index in the file; and the ids' bytes
   const fileIdx = new Int32Array(b.groupLimit).fill(-1);
   const keys: string[] = [];
   const widths: number[] = [];
   let groupBytes = 0;
-  book.forEachEntry((_id, _t, expiresAt, g) => {
-    if (g < 0 || fileIdx[g] >= 0 || expiresAt <= nowPerf) return;
+  let n = 0;
+  let idBytes = 0;
+  book.forEachEntry((id, _t, expiresAt, g) => {
+    if (expiresAt <= nowPerf || id.length === 0 || id.length > MAX_ID) return;
+    n++;
+    idBytes += 1 + id.length;
+    if (g < 0 || fileIdx[g] >= 0) return;
     const key = b.groupKeyOf(g);
     fileIdx[g] = keys.length;
-    keys.push(key.length > 0xffff ? key.slice(0, 0xffff) : key);
+    keys.push(key);
     widths.push(b.widthOf(g));
-    groupBytes += 4 + Math.min(key.length, 0xffff);
+    groupBytes += 4 + key.length;
   });
   const table = Buffer.from(header.table, 'utf8');
   const boot = Buffer.from(header.bootId, 'utf8');
   const headLen = 8 + 4 + 8 + 8 + 4 + 8 + 1 + table.length + 1 + boot.length;
-  // ids are at most MAX_ID bytes (set index + the longest key: allow6p's 40)
-  const out = Buffer.allocUnsafe(headLen + 4 + groupBytes + 4 + book.size * (1 + MAX_ID + 20) + HASH_LEN);
+  const idsAt = headLen + 4 + groupBytes + 8;
+  const colsAt = pad8(idsAt + idBytes);
+  const total = colsAt + n * 20 + HASH_LEN;
+  const out = Buffer.alloc(total);
   let o = out.write(STATE_MAGIC, 0, 'latin1');
   o = out.writeUInt32LE(STATE_VERSION, o);
   o = out.writeDoubleLE(header.savedWallMs, o);
@@ -114,27 +124,42 @@ export function encodeState(header: StateHeader, book: ExpiryBook, nowPerf: numb
     o = out.writeUInt16LE(keys[i].length, o);
     o += out.write(keys[i], o, 'latin1');
   }
-  const countAt = o;
-  o += 4;
-  let n = 0;
+  o = out.writeUInt32LE(n, o);
+  o = out.writeUInt32LE(idBytes, o);
+  const timeouts = new Float64Array(n);
+  const expiries = new Float64Array(n);
+  const groups = new Int32Array(n);
   const wallOffset = header.savedWallMs - nowPerf;
+  let i = 0;
   book.forEachEntry((id, timeoutMs, expiresAt, g) => {
     if (expiresAt <= nowPerf || id.length === 0 || id.length > MAX_ID) return;
     out[o++] = id.length;
     out.set(id, o);
     o += id.length;
-    o = out.writeDoubleLE(timeoutMs, o);
-    o = out.writeDoubleLE(expiresAt === Infinity ? Infinity : expiresAt + wallOffset, o);
-    o = out.writeInt32LE(g < 0 ? -1 : fileIdx[g], o);
-    n++;
+    timeouts[i] = timeoutMs;
+    expiries[i] = expiresAt === Infinity ? Infinity : expiresAt + wallOffset;
+    groups[i] = g < 0 ? -1 : fileIdx[g];
+    i++;
   });
-  out.writeUInt32LE(n, countAt);
+  o = colsAt;
+  for (const col of [timeouts, expiries, groups]) {
+    out.set(new Uint8Array(col.buffer, col.byteOffset, col.byteLength), o);
+    o += col.byteLength;
+  }
   createHash('sha256').update(out.subarray(0, o)).digest().copy(out, o);
-  return { data: out.subarray(0, o + HASH_LEN), elements: n };
+  return { data: out, elements: n };
+}
+
+/** A column of `n` values at `off` (copied: the file's bytes need not be aligned). */
+function column<T extends Float64Array | Int32Array>(Ctor: { new (n: number): T }, buf: Buffer, off: number, n: number): T {
+  const a = new Ctor(n);
+  new Uint8Array(a.buffer).set(buf.subarray(off, off + a.byteLength));
+  return a;
 }
 
 /** Parses and checks a state file's bytes; throws an Error naming what is wrong. */
 export function decodeState(buf: Buffer): DecodedState {
+  checkEndianness();
   const fail = (what: string): never => {
     throw new Error(`state file ${what}`);
   };
@@ -163,54 +188,55 @@ export function decodeState(buf: Buffer): DecodedState {
   o += blen;
   const groups = buf.readUInt32LE(o);
   o += 4;
-  const names: string[] = [];
-  const widths: number[] = [];
+  if (groups > body) fail('has a bad group count');
+  const groupAt = new Int32Array(groups);
+  const groupLen = new Uint16Array(groups);
+  const widths = new Uint16Array(groups);
   for (let i = 0; i < groups; i++) {
     need(4);
-    const width = buf.readUInt16LE(o);
+    widths[i] = buf.readUInt16LE(o) || 1;
     const klen = buf.readUInt16LE(o + 2);
     o += 4;
     need(klen);
-    const key = buf.toString('latin1', o, o + klen);
+    if (klen < 1 || buf[o] >= klen) fail(`group ${i} has a bad key`);
+    groupAt[i] = o;
+    groupLen[i] = klen;
     o += klen;
-    if (klen < 1 || key.charCodeAt(0) >= klen) fail(`group ${i} has a bad key`);
-    names.push(nameOfKey(key));
-    widths.push(width || 1);
   }
-  need(4);
-  const elements = buf.readUInt32LE(o);
-  o += 4;
-  const start = o;
+  need(8);
+  const n = buf.readUInt32LE(o);
+  const idBytes = buf.readUInt32LE(o + 4);
+  o += 8;
+  need(idBytes);
+  const colsAt = pad8(o + idBytes);
+  if (colsAt + n * 20 !== body) fail(`has ${body - colsAt} bytes of columns for ${n} elements`);
   // Validate every row before anything is learned from it.
-  for (let i = 0; i < elements; i++) {
-    need(1);
+  const idAt = new Int32Array(n);
+  const idLen = new Uint8Array(n);
+  const idsEnd = o + idBytes;
+  for (let i = 0; i < n; i++) {
+    if (o >= idsEnd) fail(`has ids for ${i} of ${n} elements`);
     const len = buf[o];
-    need(1 + len + 20);
-    const g = buf.readInt32LE(o + 1 + len + 16);
     const set = ALLOW_SETS[buf[o + 1]];
-    if (!set || len !== 1 + LAYOUTS[set].keyLen || g < -1 || g >= groups) fail(`element ${i} is malformed`);
-    const timeoutMs = buf.readDoubleLE(o + 1 + len);
-    if (!(timeoutMs > 0)) fail(`element ${i} has timeout ${timeoutMs}`);
-    o += 1 + len + 20;
+    if (!set || len !== 1 + LAYOUTS[set].keyLen || o + 1 + len > idsEnd) fail(`element ${i} has a malformed id`);
+    idAt[i] = o + 1;
+    idLen[i] = len;
+    o += 1 + len;
   }
-  if (o !== body) fail(`has ${body - o} bytes after its last element`);
+  if (o !== idsEnd) fail('has ids beyond its elements');
+  const timeouts = column(Float64Array, buf, colsAt, n);
+  const expiresWall = column(Float64Array, buf, colsAt + 8 * n, n);
+  const grp = column(Int32Array, buf, colsAt + 16 * n, n);
+  for (let i = 0; i < n; i++) {
+    if (!(timeouts[i] > 0)) fail(`element ${i} has timeout ${timeouts[i]}`);
+    if (grp[i] < -1 || grp[i] >= groups) fail(`element ${i} has group ${grp[i]} of ${groups}`);
+  }
   return {
     header: { savedWallMs, savedMonoMs, generation, netns, table, bootId: bootIdText },
-    elements,
+    elements: n,
     groups,
-    forEach(fn) {
-      let p = start;
-      for (let i = 0; i < elements; i++) {
-        const len = buf[p];
-        const id = buf.toString('latin1', p + 1, p + 1 + len);
-        p += 1 + len;
-        const timeoutMs = buf.readDoubleLE(p);
-        const expiresWallMs = buf.readDoubleLE(p + 8);
-        const g = buf.readInt32LE(p + 16);
-        p += 20;
-        fn({ id, timeoutMs, expiresWallMs, name: g < 0 ? null : names[g], width: g < 0 ? 1 : widths[g] });
-      }
-    },
+    rows: { n, ids: buf, idAt, idLen, timeouts, groups: grp, groupKeys: buf, groupAt, groupLen, widths },
+    expiresWall,
   };
 }
 
