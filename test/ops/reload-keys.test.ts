@@ -304,9 +304,13 @@ runInNetns(__filename, async (t) => {
   });
 
   t.test('restart keys: named in a warning, running value kept, never "configuration reloaded"', async (t) => {
-    const { outcome, line } = await reload({ listen: '["127.0.0.1:5354"]', nftables: '{ table: other }' }, ['listen', 'nftables.table']);
+    const { outcome, line } = await reload({ listen: '["127.0.0.1:5354"]', nftables: '{ table: other, stateFile: /tmp/dnswall-reload-keys-other.state }' }, [
+      'listen',
+      'nftables.stateFile',
+      'nftables.table',
+    ]);
     t.equal(outcome.result, 'partial');
-    t.match(String(line.msg), /^configuration reloaded except: listen \(needs a restart\); nftables\.table \(needs a restart\)$/);
+    t.match(String(line.msg), /^configuration reloaded except: listen \(needs a restart\); nftables\.stateFile \(needs a restart\); nftables\.table \(needs a restart\)$/);
     t.equal(line.level, 40, 'a warning');
     t.equal((await ask(port, 'n5.example.com')).rcode, 'NOERROR', 'still served on the running address');
     t.match(allow4(), /198\.18\.2\.6/, 'still programmed into the running table');
