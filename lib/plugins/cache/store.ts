@@ -110,7 +110,12 @@ export class AnswerCache {
       this.stats.uncacheable++;
       return 'too-big';
     }
-    this.delete(key);
+    // One lookup: a key stored again replaces its entry in place (Map.set overwrites).
+    const old = this.map.get(key);
+    if (old) {
+      this.unlink(old);
+      this.used -= old.size;
+    }
     const offs = scan.ttlOffsets;
     const addrs = answer.addresses;
     let len = reply.length + offs.length * 2;
@@ -239,7 +244,9 @@ export class AnswerCache {
     while (this.map.size > maxEntries || this.used > maxBytes) {
       const oldest = this.oldest;
       if (!oldest) break;
-      this.delete(oldest.key);
+      this.map.delete(oldest.key);
+      this.unlink(oldest);
+      this.used -= oldest.size;
       this.stats.evictions++;
     }
   }
