@@ -58,7 +58,9 @@ export class NftsetPlugin implements Plugin {
       }
       const elements = buildElements(source, req.query.name, d, res.answer.addresses, opts.ttl);
       if (elements.length === 0) return res;
-      const addresses = new Set(elements.map((e) => e.destination.toString('hex'))).size;
+      // Distinct addresses ≤ elements: only an answer with more elements than the cap needs counting
+      // (no per-answer strings and Set on the common path).
+      const addresses = elements.length <= opts.maxAddressesPerName ? 0 : new Set(elements.map((e) => e.destination.toString('hex'))).size;
       if (addresses > opts.maxAddressesPerName) {
         // The programmer keeps only the newest maxAddressesPerName per (source, name): releasing
         // this answer would hand out addresses that are not in the set.
