@@ -2,6 +2,9 @@
 // comes back, a held connection keeps working and new connections to an address resolved
 // before never fail. The restarted daemon adopts the elements (names kept, lives not shortened).
 import t from 'tap';
+import os from 'os';
+import path from 'path';
+import { rmSync } from 'fs';
 import { performance } from 'perf_hooks';
 import { requireSystem, createWorld, resolve, config, ADDR, type World } from './world';
 import { startDaemon } from '../../lib/sandbox/daemon-peer';
@@ -12,7 +15,10 @@ const ZONE = {
     { name: 'later.example.com', type: 'A', ttl: 60, data: '198.18.0.11' },
   ],
 };
+// A state file of this test's own (the default /run/dnswall/nft.state is shared by every daemon on the host).
+const STATE_FILE = path.join(os.tmpdir(), `dnswall-restart-${process.pid}.state`);
 const POLICIES = `
+nftables: { stateFile: ${STATE_FILE} }
 ttl: { min: 10, max: 3600, grace: 10 }
 policies:
   - name: frontend
@@ -27,7 +33,10 @@ if (requireSystem(t)) {
   t.before(async () => {
     w = await createWorld('dwlr', ZONE, POLICIES);
   });
-  t.teardown(() => w?.destroy());
+  t.teardown(() => {
+    rmSync(STATE_FILE, { force: true });
+    return w?.destroy();
+  });
 
   t.test('SIGTERM and start again: zero connection failures, elements adopted', async (t) => {
     await resolve(w.pod1, { server: dns, name: 'api.example.com' });
@@ -94,8 +103,12 @@ if (requireSystem(t)) {
     t.ok(after && after.source === ADDR.pod1.v4 && after.destination === '198.18.0.10', 'still listed with its name after the restart');
     t.ok(after!.timeoutMs! >= before!.timeoutMs!, `timeout not shortened: ${after!.timeoutMs} ≥ ${before!.timeoutMs}`);
     t.ok(
-      w.daemon.logs.some((l) => l.msg === 'live elements adopted' && (l.elements as number) >= 1),
-      'the new daemon adopted the live elements',
+      old.logs.some((l) => l.msg === 'state saved' && (l.elements as number) >= 1),
+      'the clean stop saved the book',
+    );
+    t.ok(
+      w.daemon.logs.some((l) => l.msg === 'live elements adopted' && l.from === 'state' && (l.elements as number) >= 1),
+      `the new daemon adopted the live elements from the state file: ${JSON.stringify(w.daemon.logs.find((l) => l.msg === 'live elements adopted' || l.msg === 'state file not used; the live elements are read from the kernel'))}`,
     );
     await resolve(w.pod1, { server: dns, name: 'later.example.com' });
     t.ok((await w.pod1.connect('198.18.0.11', 443)).ok, 'the new daemon programs new answers');
