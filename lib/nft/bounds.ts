@@ -326,9 +326,12 @@ export class Bounds {
     return this.grpOf[i];
   }
 
-  /** Group `g`'s key (source length, source bytes, name as UTF-8; latin1) and width (elements per address). */
-  groupKeyOf(g: number): string {
-    return this.groups.idOf(g);
+  /** Group `g`'s key (source length, source bytes, name as UTF-8): its length, a copy; and its width (elements per address). */
+  groupKeyLenOf(g: number): number {
+    return this.groups.lenOf(g);
+  }
+  copyGroupKey(g: number, out: Uint8Array, at: number): number {
+    return this.groups.copyInto(g, out, at);
   }
   widthOf(g: number): number {
     return this.grpWidth[g];

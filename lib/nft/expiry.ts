@@ -273,15 +273,24 @@ export class ExpiryBook {
 
   /**
    * Every entry for the state file: linked ones oldest-programmed first (the caps' order), then
-   * permanent ones. `group`: the (source, name) group's row in `bounds` (-1: none). Do not
-   * change the book meanwhile (`id` is a view of the table's storage).
+   * permanent ones. `group`: the (source, name) group's row in `bounds` (-1: none). Do not change
+   * the book meanwhile; idLenOf/copyId read an entry's id.
    */
-  forEachEntry(fn: (id: Uint8Array, timeoutMs: number, expiresAt: number, group: number) => void): void {
+  forEachEntry(fn: (slot: number, timeoutMs: number, expiresAt: number, group: number) => void): void {
     const b = this.bounds;
-    b.forEachLinked((slot) => fn(this.lives.bytesOf(slot), b.timeoutOf(slot), b.expiresAtOf(slot), b.groupOf(slot)));
+    b.forEachLinked((slot) => fn(slot, b.timeoutOf(slot), b.expiresAtOf(slot), b.groupOf(slot)));
     for (let slot = 0, end = this.lives.slotLimit; slot < end; slot++) {
-      if (this.lives.hasSlot(slot) && b.timeoutOf(slot) === Infinity) fn(this.lives.bytesOf(slot), Infinity, Infinity, -1);
+      if (this.lives.hasSlot(slot) && b.timeoutOf(slot) === Infinity) fn(slot, Infinity, Infinity, -1);
     }
+  }
+
+  idLenOf(slot: number): number {
+    return this.lives.lenOf(slot);
+  }
+
+  /** Copies the id of entry `slot` into `out` at `at`; returns its length. */
+  copyId(slot: number, out: Uint8Array, at: number): number {
+    return this.lives.copyInto(slot, out, at);
   }
 
   forget(id: string): void {

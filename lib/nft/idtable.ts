@@ -150,12 +150,18 @@ export class IdTable {
     return Buffer.from(a.bytes.buffer, a.bytes.byteOffset + this.rows[slot] * len, len).toString('latin1');
   }
 
-  /** The id's bytes at `slot`, as a view of the table's own storage (valid until the table changes; empty if none). */
-  bytesOf(slot: number): Uint8Array {
+  /** Bytes of the id at `slot` (0: none). */
+  lenOf(slot: number): number {
+    return this.lens[slot];
+  }
+
+  /** Copies the id at `slot` into `out` at `at`; returns its length (a snapshot: no object per id). */
+  copyInto(slot: number, out: Uint8Array, at: number): number {
     const len = this.lens[slot];
-    if (!len) return new Uint8Array(0);
-    const off = this.rows[slot] * len;
-    return this.arenas[len]!.bytes.subarray(off, off + len);
+    if (!len) return 0;
+    const src = this.arenas[len]!.bytes;
+    for (let i = 0, from = this.rows[slot] * len; i < len; i++) out[at + i] = src[from + i];
+    return len;
   }
 
   hasSlot(slot: number): boolean {

@@ -288,12 +288,16 @@ export class SetProgrammer {
     const log = this.opts.log;
     try {
       if (!this.watcher || !this.sock) throw new Error('no change notifications: the book cannot be proven complete');
-      const gen = await readGeneration(this.socket());
       const end = performance.now() + SAVE_CATCHUP_MS;
-      // The watch has heard every commit up to `gen` (or none happened since it started).
+      // The watch has heard every commit up to `gen` (or none happened since it started); read
+      // again while it has not (its NEWGEN may still be on the way, or others keep committing).
+      let gen = await readGeneration(this.socket());
       const heard = () => (this.genHeard ?? this.genAtWatch) === gen && (this.watcher?.check?.(true) ?? true);
-      while (!heard() && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
-      if (!heard()) throw new Error(`the watch did not hear generation ${gen} (heard ${this.genHeard ?? this.genAtWatch})`);
+      while (!heard() && performance.now() < end) {
+        await new Promise((r) => setTimeout(r, 2));
+        if (!heard()) gen = await readGeneration(this.socket());
+      }
+      if (!heard()) throw new Error(`the watch did not hear generation ${gen} within ${SAVE_CATCHUP_MS} ms (heard ${this.genHeard ?? this.genAtWatch})`);
       const why = this.bookIncomplete;
       if (why !== null) throw new Error(`the book may miss elements: ${why}`);
       const r = saveStateFile(file, this.table, gen, this.book);

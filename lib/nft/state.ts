@@ -85,21 +85,19 @@ export function encodeState(header: StateHeader, book: ExpiryBook, nowPerf: numb
   const b = book.bounds;
   // groups that have live elements: their row → index in the file; and the ids' bytes
   const fileIdx = new Int32Array(b.groupLimit).fill(-1);
-  const keys: string[] = [];
-  const widths: number[] = [];
+  const fileGroups: number[] = [];
   let groupBytes = 0;
   let n = 0;
   let idBytes = 0;
-  book.forEachEntry((id, _t, expiresAt, g) => {
-    if (expiresAt <= nowPerf || id.length === 0 || id.length > MAX_ID) return;
+  book.forEachEntry((slot, _t, expiresAt, g) => {
+    const len = book.idLenOf(slot);
+    if (expiresAt <= nowPerf || len === 0 || len > MAX_ID) return;
     n++;
-    idBytes += 1 + id.length;
+    idBytes += 1 + len;
     if (g < 0 || fileIdx[g] >= 0) return;
-    const key = b.groupKeyOf(g);
-    fileIdx[g] = keys.length;
-    keys.push(key);
-    widths.push(b.widthOf(g));
-    groupBytes += 4 + key.length;
+    fileIdx[g] = fileGroups.length;
+    fileGroups.push(g);
+    groupBytes += 4 + b.groupKeyLenOf(g);
   });
   const table = Buffer.from(header.table, 'utf8');
   const boot = Buffer.from(header.bootId, 'utf8');
@@ -118,11 +116,11 @@ export function encodeState(header: StateHeader, book: ExpiryBook, nowPerf: numb
   o += table.copy(out, o);
   o = out.writeUInt8(boot.length, o);
   o += boot.copy(out, o);
-  o = out.writeUInt32LE(keys.length, o);
-  for (let i = 0; i < keys.length; i++) {
-    o = out.writeUInt16LE(widths[i], o);
-    o = out.writeUInt16LE(keys[i].length, o);
-    o += out.write(keys[i], o, 'latin1');
+  o = out.writeUInt32LE(fileGroups.length, o);
+  for (const g of fileGroups) {
+    o = out.writeUInt16LE(b.widthOf(g), o);
+    o = out.writeUInt16LE(b.groupKeyLenOf(g), o);
+    o += b.copyGroupKey(g, out, o);
   }
   o = out.writeUInt32LE(n, o);
   o = out.writeUInt32LE(idBytes, o);
@@ -131,11 +129,11 @@ export function encodeState(header: StateHeader, book: ExpiryBook, nowPerf: numb
   const groups = new Int32Array(n);
   const wallOffset = header.savedWallMs - nowPerf;
   let i = 0;
-  book.forEachEntry((id, timeoutMs, expiresAt, g) => {
-    if (expiresAt <= nowPerf || id.length === 0 || id.length > MAX_ID) return;
-    out[o++] = id.length;
-    out.set(id, o);
-    o += id.length;
+  book.forEachEntry((slot, timeoutMs, expiresAt, g) => {
+    const len = book.idLenOf(slot);
+    if (expiresAt <= nowPerf || len === 0 || len > MAX_ID) return;
+    out[o++] = len;
+    o += book.copyId(slot, out, o);
     timeouts[i] = timeoutMs;
     expiries[i] = expiresAt === Infinity ? Infinity : expiresAt + wallOffset;
     groups[i] = g < 0 ? -1 : fileIdx[g];
