@@ -1,15 +1,17 @@
 // Where does the latency tail at a fixed rate come from? (issue 13; not part of `npm run bench`.)
 // dnsperf -Q RATE -v against each target on the mixed, hot-only and unique-only name files; the
 // per-response latencies split by hot vs unique name, and the target's CPU time (all threads,
-// and per thread), threads and context switches from /proc over the measured run.
+// and per thread), threads, context switches and page faults from /proc over the measured run.
 //   node dist/bench/tail.js [--targets dnsmasq,dnswall,dnswall-audit] [--files mixed,hot,unique]
 //                           [--duration 5] [--rounds 1] [--rate 2000]
 // Targets: those of targets.ts, plus `dnswall-audit` (enforce.mode audit: no programmer at all);
 // `dnswall+--flag+--flag2` passes node flags to the daemon (e.g. `dnswall+--single-threaded-gc`).
 // TAIL_NODE_ARGS="--flag ..." adds node flags to every dnswall target. TAIL_SLOW=1 prints every response over 1 ms (position in the run : h/u : ms).
+// TAIL_NICE=-5 renices every thread of the dnswall targets after start (a scheduling experiment).
 // Run it under the bench lock, like the bench.
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { createTopology, ADDR } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
@@ -48,7 +50,7 @@ function threadCpu(pid: number): Map<string, number> {
 }
 
 /** CPU ms of the process (all threads), system part, threads, context switches summed over threads. */
-function procStat(pid: number): { cpuMs: number; sysMs: number; threads: number; vol: number; invol: number } {
+function procStat(pid: number): { cpuMs: number; sysMs: number; threads: number; vol: number; invol: number; minflt: number; majflt: number } {
   const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const tick = 100; // USER_HZ (CLK_TCK) on Linux
@@ -61,7 +63,7 @@ function procStat(pid: number): { cpuMs: number; sysMs: number; threads: number;
     vol += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
     invol += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
   }
-  return { cpuMs, sysMs: (Number(f[12]) * 1000) / tick, threads: tasks.length, vol, invol };
+  return { cpuMs, sysMs: (Number(f[12]) * 1000) / tick, threads: tasks.length, vol, invol, minflt: Number(f[7]), majflt: Number(f[9]) };
 }
 
 async function startAudit(topo: Awaited<ReturnType<typeof createTopology>>, flags: string[]) {
@@ -110,6 +112,8 @@ async function main(): Promise<void> {
               ? await startAudit(topo, [...nodeArgs, ...extra])
               : await startTarget(topo, tname as TargetName, { dnswallNodeArgs: [...nodeArgs, ...extra] });
           try {
+            if (process.env.TAIL_NICE && t.pid && tname.startsWith('dnswall'))
+              for (const tid of readdirSync(`/proc/${t.pid}/task`)) spawnSync('renice', ['-n', process.env.TAIL_NICE, '-p', tid]);
             await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
             const before = t.pid ? procStat(t.pid) : null;
             const tb = t.pid ? threadCpu(t.pid) : null;
@@ -122,7 +126,7 @@ async function main(): Promise<void> {
             }
             if (before && after)
               process.stdout.write(
-                `round ${round} ${fname.padEnd(6)} ${target.padEnd(14)} cpu ${(after.cpuMs - before.cpuMs).toFixed(0)} ms (${(((after.cpuMs - before.cpuMs) / (duration * rate)) * 1000).toFixed(1)} us/query, sys ${(after.sysMs - before.sysMs).toFixed(0)} ms) threads ${after.threads} pid ${t.pid} ctxsw vol ${after.vol - before.vol} invol ${after.invol - before.invol}\n`,
+                `round ${round} ${fname.padEnd(6)} ${target.padEnd(14)} cpu ${(after.cpuMs - before.cpuMs).toFixed(0)} ms (${(((after.cpuMs - before.cpuMs) / (duration * rate)) * 1000).toFixed(1)} us/query, sys ${(after.sysMs - before.sysMs).toFixed(0)} ms) threads ${after.threads} pid ${t.pid} ctxsw vol ${after.vol - before.vol} invol ${after.invol - before.invol} faults minor ${after.minflt - before.minflt} major ${after.majflt - before.majflt}\n`,
               );
             const all: number[] = [];
             const hot: number[] = [];
