@@ -122,9 +122,12 @@ async function program(p: SetProgrammer, from: number, to: number): Promise<numb
       const dumpCpu = cpuMs(process.cpuUsage(c));
       const dstats = d.adoptionStats ? { ...d.adoptionStats } : null;
       await d.close();
-      const dump = finished
-        ? { wallMs: dumpWall, cpuMs: dumpCpu, elements: dstats?.elements, reads: dstats?.reads, duplicates: dstats?.duplicates }
-        : { unfinishedAfterMs: dumpWall, cpuMs: dumpCpu };
+      // A dump that read fewer elements than are live did not finish either (at 1M the first dump
+      // outlasts its 60 s reply wait and adoption gives up).
+      const dump =
+        finished && dstats?.elements === n
+          ? { wallMs: dumpWall, cpuMs: dumpCpu, elements: dstats?.elements, reads: dstats?.reads, duplicates: dstats?.duplicates }
+          : { unfinishedAfterMs: dumpWall, cpuMs: dumpCpu, elementsRead: dstats?.elements ?? 0 };
       console.log(JSON.stringify({ elements: n, programSec: Math.round(programSec), save, state, dump, book: s.sizes() }));
       p = s;
     }
