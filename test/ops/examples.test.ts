@@ -102,7 +102,10 @@ t.test('DaemonSet: host network, node-critical, two capabilities, read-only root
   // is a writable volume under the read-only root.
   const control = c.volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/run/dnswall');
   t.ok(control && !control.readOnly, 'the control socket directory (/run/dnswall) is a writable mount');
-  t.ok(pod.volumes.find((v: { name: string }) => v.name === control?.name)?.emptyDir, 'an emptyDir');
+  // A hostPath on the host's /run (tmpfs): the state file (nftables.stateFile) outlives the pod
+  // on a rolling update and is cleared at reboot, like the kernel sets.
+  const run = pod.volumes.find((v: { name: string }) => v.name === control?.name);
+  t.same(run?.hostPath, { path: '/run/dnswall', type: 'DirectoryOrCreate' }, 'the host /run/dnswall (hostPath, created if absent)');
   // One node at a time; surge would collide on the host's port.
   t.equal(spec.updateStrategy.type, 'RollingUpdate');
   t.equal(spec.updateStrategy.rollingUpdate.maxSurge, 0);
