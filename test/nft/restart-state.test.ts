@@ -8,7 +8,6 @@ import { execFileSync } from 'child_process';
 import { existsSync, mkdtempSync, rmSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import { Writable } from 'stream';
 import pino from 'pino';
 import { performance } from 'perf_hooks';
 import { runInNetns } from './netns';
@@ -18,6 +17,7 @@ import { NfnlSocket } from '../../lib/nft/netlink/socket';
 import { encodeElement, setElemMsg, decodeSetElemMsg } from '../../lib/nft/netlink/setelem';
 import { NFPROTO_INET, NFT_MSG_GETSETELEM, NLM_F_ACK } from '../../lib/nft/netlink/constants';
 import { SetProgrammer, type Element } from '../../lib/nft/programmer';
+import { capture } from '../log-capture';
 
 const N = 100_000;
 /** tap's per-file timeout (package.json): every life bound below holds for a run this long. */
@@ -31,17 +31,6 @@ const el = (i: number, timeoutMs: number): Element => ({
   comment: `n${i}.example.com`,
 });
 const ip = (b: Buffer) => [...b].join('.');
-
-function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink), lines };
-}
 
 /** Seconds the kernel still holds element i (GETSETELEM by key, no dump), or null if absent. */
 async function left(i: number): Promise<number | null> {

@@ -4,17 +4,16 @@
 // prove nothing but expiry changed the sets; anything else — no file, a corrupt one, another
 // generation — falls back to the dump, says why, and the file is gone once read.
 import t from 'tap';
-import { Writable } from 'stream';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import pino from 'pino';
 import { performance } from 'perf_hooks';
 import { FakeKernel } from './helpers/fake-kernel';
 import { SetProgrammer, type Element, type SetProgrammerOptions } from '../../lib/nft/programmer';
 import { encodeKey } from '../../lib/nft/keys';
 import { ExpiryBook, elementId } from '../../lib/nft/expiry';
 import { bootId, decodeState, encodeState, lifeLeftMs, monotonicMs, netnsId, writeStateFile, type StateHeader } from '../../lib/nft/state';
+import { capture } from '../log-capture';
 
 const ip4 = (s: string) => Buffer.from(s.split('.').map(Number));
 const el = (dst: string, over: Partial<Element> = {}): Element => ({
@@ -27,17 +26,6 @@ const el = (dst: string, over: Partial<Element> = {}): Element => ({
 });
 const keyOf = (e: Element) => encodeKey(e);
 const tick = () => new Promise((r) => setImmediate(r));
-
-function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink), lines };
-}
 
 function tmpFile(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dw-state-'));

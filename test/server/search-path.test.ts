@@ -3,12 +3,11 @@
 // expansions are answered NXDOMAIN by policy at once (never forwarded), so resolvers move on to
 // the real name; and a flood of denials writes only a rate-limited number of log lines.
 import t from 'tap';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { startForwarder, POLICY } from './harness';
 import { dnsQuery, type DnsOk } from '../../lib/sandbox/agent-dns';
 import type { PolicyPlugin } from '../../lib/plugins/policy/policy';
 import { DENIED_LINES_PER_SECOND } from '../../lib/plugins/querylog/querylog';
+import { capture } from '../log-capture';
 
 const NAME = 'api.example.com';
 const EXPANSIONS = ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local', 'example.internal'].map((d) => `${NAME}.${d}`);
@@ -16,18 +15,6 @@ const FLOOD = 1000;
 const BATCH = 50;
 /** The querylog plugin's denial lines: a burst of 20, then 20 lines per second. */
 const LOG_PER_SECOND = DENIED_LINES_PER_SECOND;
-
-/** A logger whose JSON lines the test can read. */
-function capture(): { log: pino.Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l));
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, sink), lines };
-}
 
 t.test('search-path expansions: NXDOMAIN by policy without upstream, then the real name', async (t) => {
   const f = await startForwarder(POLICY + 'denyResponse: nxdomain\n');
