@@ -114,6 +114,8 @@ async function main(): Promise<void> {
           try {
             if (process.env.TAIL_NICE && t.pid && tname.startsWith('dnswall'))
               for (const tid of readdirSync(`/proc/${t.pid}/task`)) spawnSync('renice', ['-n', process.env.TAIL_NICE, '-p', tid]);
+            if (process.env.TAIL_WORKER_NICE && t.pid && tname.startsWith('dnswall'))
+              for (const tid of readdirSync(`/proc/${t.pid}/task`)) if (tid !== String(t.pid)) spawnSync('renice', ['-n', process.env.TAIL_WORKER_NICE, '-p', tid]);
             await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
             const before = t.pid ? procStat(t.pid) : null;
             const tb = t.pid ? threadCpu(t.pid) : null;

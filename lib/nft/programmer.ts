@@ -34,6 +34,11 @@ export interface SetProgrammerOptions {
   family?: 'inet';
   maxInFlight?: number;
   log?: Logger;
+  /**
+   * Read each batch's ack right after sendmsg (the kernel commits inside it) rather than on the
+   * next event-loop poll (netlink/socket.ts syncAcks). Default true; false leaves it to the poll.
+   */
+  syncAcks?: boolean;
   /** Elements queued but not yet sent before add() fails fast with EAGAIN. */
   maxQueued?: number;
   /** Learn the live elements' expiries at open(), so refreshes after a restart never shorten them. */
@@ -722,7 +727,7 @@ export class SetProgrammer {
   }
 
   private newSocket(): NftTransport {
-    const sock = this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs, overflowSafe: true });
+    const sock = this.transport({ log: this.opts.log, replyTimeoutMs: this.opts.replyTimeoutMs, overflowSafe: true, syncAcks: this.opts.syncAcks !== false });
     if (sock.port !== undefined) this.ports.add(sock.port);
     return sock;
   }

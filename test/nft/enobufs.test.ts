@@ -5,7 +5,8 @@ import { openProgrammer, ip4 } from './fixtures';
 
 runInNetns(__filename, (t) => {
   t.test('ENOBUFS fails in-flight adds, then recovery', async (t) => {
-    const p = await openProgrammer();
+    // The ack must still be unread when the error comes: read on the poll, not after sendmsg.
+    const p = await openProgrammer({ syncAcks: false });
     const internals = p as unknown as { sock: { sock: NodeJS.EventEmitter; pending: number } };
     const pending = p.add([{ set: 'allow4', source: ip4('10.244.1.5'), destination: ip4('198.51.100.60'), timeoutMs: 10_000, comment: 'a.example.com' }]);
     // Wait until the batch is on the wire, then have the socket report an overflow before its ack is read.

@@ -64,6 +64,13 @@ function fdOf(inode: string): number {
   throw new Error(`netlink socket inode ${inode}: no descriptor of this process refers to it`);
 }
 
+/** The descriptor of this process's `protocol` socket bound to `port`; throws when there is none. */
+export function netlinkFd(protocol: number, port: number): number {
+  const row = netlinkRow(protocol, port);
+  if (!row) throw new Error(`netlink socket (protocol ${protocol}, port ${port}) not in ${PROC_NETLINK}`);
+  return fdOf(row.inode);
+}
+
 // fd 3 in the child is the socket (spawn dup2s it); ints, not strings (perl packs a string as its bytes).
 const PERL = [
   'use strict;',
