@@ -33,7 +33,13 @@ class CommitTimeout extends Error {}
 export class NftsetPlugin implements Plugin {
   readonly name = 'nftset';
   readonly stats: NftsetStats = { programmedAnswers: 0, elements: 0, failures: 0, timeouts: 0 };
-  private readonly inFlight = new Set<Promise<unknown>>();
+  /** Commits handed to the kernel and not settled yet (close() waits for them). */
+  private inFlight = 0;
+  private idle: (() => void)[] = [];
+  /** One settle callback for every commit: no closure, Set entry or extra promises per answer. */
+  private readonly settled = (): void => {
+    if (--this.inFlight === 0 && this.idle.length > 0) for (const r of this.idle.splice(0)) r();
+  };
 
   constructor(private readonly opts: NftsetOptions) {}
 
@@ -80,8 +86,8 @@ export class NftsetPlugin implements Plugin {
       }
       const t0 = process.hrtime.bigint();
       const commit = opts.programmer.add(elements);
-      this.inFlight.add(commit);
-      commit.catch(() => undefined).finally(() => this.inFlight.delete(commit));
+      this.inFlight++;
+      commit.then(this.settled, this.settled);
       try {
         await withTimeout(commit, opts.commitTimeoutMs);
       } catch (err) {
@@ -104,8 +110,9 @@ export class NftsetPlugin implements Plugin {
   }
 
   /** Wait for commits already handed to the kernel (bounded by their own timeouts). */
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.inFlight]);
+  close(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise<void>((r) => this.idle.push(r));
   }
 }
 
