@@ -145,14 +145,23 @@ runInNetns(__filename, (t) => {
     t.equal(p.stats.batches, batches + 1, 'the first answer after the loss goes to the kernel (nothing trusted)');
     t.equal(p.stats.skipped, 1);
 
+    // Reading that commit's NEWGEN, the watch may find the gap the burst left and untrust the book
+    // once more: acks are read right after sendmsg (syncAcks), so that can come after the commit
+    // was confirmed. The next answer is then sent again (safe: never a skip on stale trust).
+    await queryTurn();
     await p.add([el()]);
-    t.equal(p.stats.skipped, 2, 'skipping resumes for what was sent after the loss');
+    await queryTurn();
+    const sent = p.stats.batches;
+    const skipped = p.stats.skipped;
+    await p.add([el()]);
+    t.equal(p.stats.skipped, skipped + 1, 'skipping resumes for what was sent after the loss');
+    t.equal(p.stats.batches, sent);
     nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }');
     t.notOk(inKernel(), 'deleted from outside');
     await queryTurn();
     await p.add([el()]);
     t.ok(inKernel(), 'the next answer put it back: the watch still hears deletions after the overflow');
-    t.equal(p.stats.batches, batches + 2);
+    t.equal(p.stats.batches, sent + 1);
   });
 
   t.test(`the default watch (64 MiB) with a ${BURST}-element burst: alive, and its book is right either way`, async (t) => {
