@@ -7,6 +7,7 @@ import { Daemon } from '../server/daemon';
 import { inheritedSockets, type Inherited } from '../server/listen-fds';
 import { CliError, EXIT_BAD_INPUT } from './exit';
 import { SystemdNotifier } from '../health/notify';
+import { keepHelperThreadsLow, HELPER_NICE } from '../server/helper-threads';
 
 export interface ServeOptions {
   config: string;
@@ -29,6 +30,9 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   }
   const daemon = new Daemon(cfg, log, { version: opts.version });
   await daemon.start(inherited);
+  // The thread that answers first: V8's and libuv's helper threads yield to it (helper-threads.ts).
+  const helpers = keepHelperThreadsLow();
+  log.debug({ threads: helpers.changed, nice: HELPER_NICE }, 'helper threads lowered');
   // Under `dnswall hold-sockets` (an IPC channel from the keeper): say we are answering, so the
   // keeper stops the previous daemon only now — no moment without a reader on the sockets.
   process.send?.({ dnswall: 'ready' });
@@ -72,6 +76,7 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   follower?.close();
   notifier.stopping();
   await reloading;
+  helpers.stop();
   await daemon.stop();
   log.info('stopped');
 }
