@@ -60,6 +60,9 @@ export interface Policy {
   allowCIDRs: { cidr: string; family: Family; address: string; prefix: number }[];
 }
 
+export type CacheAdmission = 'second-miss' | 'first-miss';
+export const CACHE_ADMISSIONS: readonly CacheAdmission[] = ['second-miss', 'first-miss'];
+
 export interface Config {
   /** The file it was read from (for messages); "<inline>" when built in memory. */
   file: string;
@@ -98,7 +101,8 @@ export interface Config {
     sourceQueriesPerSecond: number;
   };
   /** The answer cache (positive and negative, RFC 2308). */
-  cache: { enabled: boolean; maxEntries: number; maxBytes: number };
+  /** admission: 'second-miss' stores a question on its second miss (plugins/cache/doorkeeper.ts), 'first-miss' on its first */
+  cache: { enabled: boolean; maxEntries: number; maxBytes: number; admission: CacheAdmission };
   /** Prometheus text exposition at http://HOST:PORT/metrics; null = off. */
   metrics: Endpoint | null;
   /** null (or absent in hand-built configs) = no pod identity: the key is not in the file */
@@ -135,7 +139,7 @@ export const DEFAULTS = {
     maxElements: 1000000,
     sourceQueriesPerSecond: 2000,
   },
-  cache: { enabled: true, maxEntries: 20000, maxBytes: 32 * 1024 * 1024 },
+  cache: { enabled: true, maxEntries: 20000, maxBytes: 32 * 1024 * 1024, admission: 'second-miss' },
   queryLog: 'denied',
   control: '/run/dnswall/control.sock',
   // 0 is the group nft's plain `log` uses for the system logger; ulogd's default is 1.

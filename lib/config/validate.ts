@@ -1,7 +1,7 @@
 // Turns a parsed YAML document into a Config, filling DEFAULTS and reporting every problem.
 import type { Document, Node } from 'yaml';
 import { isSeq } from 'yaml';
-import { DEFAULTS, type Config, type Endpoint } from './types';
+import { DEFAULTS, CACHE_ADMISSIONS, type CacheAdmission, type Config, type Endpoint } from './types';
 import type { Reader } from './reader';
 import { failed, parseEndpoint } from './addresses';
 import { readPolicies } from './policies';
@@ -173,12 +173,20 @@ export function buildConfig(r: Reader, doc: Document): Config {
   }
 
   if ((e = get('cache'))) {
-    const m = r.map(e.value, 'cache', ['enabled', 'maxEntries', 'maxBytes'], e.key);
+    const m = r.map(e.value, 'cache', ['enabled', 'maxEntries', 'maxBytes', 'admission'], e.key);
     const en = m?.get('enabled');
     if (en && !r.absent(en.value)) cfg.cache.enabled = r.bool(en.value, 'cache.enabled', en.key) ?? cfg.cache.enabled;
     for (const k of ['maxEntries', 'maxBytes'] as const) {
       const v = m?.get(k);
       if (v && !r.absent(v.value)) cfg.cache[k] = r.int(v.value, `cache.${k}`, 1, v.key) ?? cfg.cache[k];
+    }
+    const ad = m?.get('admission');
+    if (ad && !r.absent(ad.value)) {
+      const a = r.string(ad.value, 'cache.admission', ad.key);
+      if (a !== undefined) {
+        if ((CACHE_ADMISSIONS as readonly string[]).includes(a)) cfg.cache.admission = a as CacheAdmission;
+        else r.report(ad.value, `cache.admission: "${a}" is not one of ${CACHE_ADMISSIONS.join(', ')}`, ad.key);
+      }
     }
   }
 

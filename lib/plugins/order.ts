@@ -60,7 +60,7 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
     );
   }
   plugins.push(new GuardPlugin({ guard: deps.guard ?? constant(AnswerGuard.fromConfig(cfg)), mode: cfg.enforce.mode }));
-  if (cfg.cache.enabled) plugins.push(deps.cache ?? new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes }));
+  if (cfg.cache.enabled) plugins.push(deps.cache ?? new CachePlugin({ maxEntries: cfg.cache.maxEntries, maxBytes: cfg.cache.maxBytes, admission: cfg.cache.admission }));
   plugins.push(new AnswerPlugin(cfg.ttl.max), new ForwardPlugin(deps.upstreams));
   return plugins;
 }

@@ -40,6 +40,7 @@ export const RELOAD_KEYS: Readonly<Record<string, Handling>> = {
   'cache.enabled': 'live',
   'cache.maxEntries': 'live',
   'cache.maxBytes': 'live',
+  'cache.admission': 'live',
   metrics: 'live',
   // the querylog plugin of the new chain logs by the new value (health, control and drops are
   // bound once: not listed, so 'restart')

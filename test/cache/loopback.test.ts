@@ -38,7 +38,8 @@ const upstreamCount = (f: Forwarder, name: string) => f.upstreamQueries.filter((
 const ttlOf = (p: dnsPacket.Packet) => (p.answers![0] as { ttl: number }).ttl;
 
 t.test('cache on loopback', async (t) => {
-  const f = await startForwarder(POLICY);
+  // These prove what a hit does: every reply is stored on its first miss (admission is proven below).
+  const f = await startForwarder(POLICY + 'cache: { admission: first-miss }\n');
   t.teardown(() => f.close());
 
   t.test('the second query is served from the cache and still programmed', async (t) => {
@@ -113,4 +114,21 @@ t.test('cache.enabled false: no cache plugin, every query goes upstream', async 
   await ask(f, 'api.example.com');
   await ask(f, 'api.example.com');
   t.equal(upstreamCount(f, 'api.example.com'), 2);
+});
+
+t.test('default admission (second miss): a name asked once is not stored; the third ask is a hit', async (t) => {
+  const f = await startForwarder(POLICY);
+  t.teardown(() => f.close());
+  const cache = f.chain.plugins.find((p) => p.name === 'cache') as unknown as { stats: { inserts: number; hits: number; notAdmitted: number } };
+  await ask(f, 'api.example.com');
+  t.same({ inserts: cache.stats.inserts, notAdmitted: cache.stats.notAdmitted }, { inserts: 0, notAdmitted: 1 }, 'first miss: remembered, not stored');
+  await ask(f, 'api.example.com');
+  t.equal(cache.stats.inserts, 1, 'second miss: stored');
+  t.equal(upstreamCount(f, 'api.example.com'), 2);
+  const before = f.programmer.calls.length;
+  const third = await ask(f, 'api.example.com', '127.0.0.2');
+  t.equal(upstreamCount(f, 'api.example.com'), 2, 'third ask: from the cache');
+  t.equal(cache.stats.hits, 1);
+  t.equal((third.flags ?? -1) & 0x0f, 0, 'NOERROR');
+  t.ok(f.programmer.calls.length > before, 'the hit is programmed for its source, as every answer');
 });

@@ -39,7 +39,7 @@ function upstream(opts: { delayMs?: number; count?: number } = {}) {
 }
 
 t.test('an allowed answer is stored; the next one comes from the cache with its own ID', async (t) => {
-  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream();
   const h = p.setup(up.handler, log);
   const first = await h(request('a.example.com', { id: 1 }));
@@ -56,7 +56,7 @@ t.test('an allowed answer is stored; the next one comes from the cache with its 
 });
 
 t.test('unmanaged and would-deny queries are neither looked up nor stored', async (t) => {
-  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream();
   const h = p.setup(up.handler, log);
   for (const verdict of ['unmanaged', 'deny', 'unmanaged'] as const) {
@@ -68,7 +68,7 @@ t.test('unmanaged and would-deny queries are neither looked up nor stored', asyn
 });
 
 t.test('synthesized replies (SERVFAIL from below) are not stored', async (t) => {
-  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   let n = 0;
   const h = p.setup(async (req) => {
     n++;
@@ -81,7 +81,7 @@ t.test('synthesized replies (SERVFAIL from below) are not stored', async (t) => 
 });
 
 t.test('identical concurrent misses go upstream once; each waiter gets its own ID', async (t) => {
-  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream({ delayMs: 50 });
   const h = p.setup(up.handler, log);
   const rs = await Promise.all([1, 2, 3, 4, 5].map((id) => h(request('d.example.com', { id }))));
@@ -98,7 +98,7 @@ t.test('identical concurrent misses go upstream once; each waiter gets its own I
 });
 
 t.test('a stored reply too big for this client: TC=1, so it retries over TCP', async (t) => {
-  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20 });
+  const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream({ count: 40 });
   const h = p.setup(up.handler, log);
   const tcp = await h(request('e.example.com', { maxReplySize: 65535 }));

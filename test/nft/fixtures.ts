@@ -21,7 +21,7 @@ export function testConfig(over: Partial<Config> = {}): Config {
       maxElements: 1000000,
       sourceQueriesPerSecond: 2000,
     },
-    cache: { enabled: true, maxEntries: 20000, maxBytes: 33554432 },
+    cache: { enabled: true, maxEntries: 20000, maxBytes: 33554432, admission: 'second-miss' },
     metrics: null,
     answers: { denyCIDRs: [] },
     health: null,

@@ -181,6 +181,7 @@ runInNetns(__filename, async (t) => {
 
   t.test('cache keys: cleared when they change, kept when only others do', async (t) => {
     await ask(port, 'n2.example.com');
+    await ask(port, 'n2.example.com'); // stored on its second miss (cache.admission)
     t.ok(cache()!.store.size > 0);
     let r = await reload({ denyResponse: 'nxdomain' }, []);
     t.notOk(r.line.cacheCleared, 'unrelated key: entries kept');
@@ -188,6 +189,8 @@ runInNetns(__filename, async (t) => {
     r = await reload({ cache: '{ enabled: true, maxEntries: 500, maxBytes: 1000000 }' }, ['cache.maxEntries', 'cache.maxBytes']);
     t.equal(r.line.cacheCleared, true);
     t.equal(cache()!.store.size, 0);
+    r = await reload({ cache: '{ enabled: true, maxEntries: 500, maxBytes: 1000000, admission: first-miss }' }, ['cache.admission']);
+    t.equal(r.line.cacheCleared, true, 'cache.admission is a live key: a new cache');
     await reload({ cache: '{ enabled: false }' }, ['cache.enabled']);
     t.equal(cache(), undefined, 'no cache plugin in the chain');
     t.equal((await ask(port, 'n2.example.com')).rcode, 'NOERROR');

@@ -7,15 +7,19 @@ import { truncatedResponse } from '../../dns/synth';
 import { AnswerCache, cacheKey, type CacheOptions, type CacheStats } from './store';
 import type { Metrics } from '../../metrics/registry';
 import { registerCacheMetrics } from './metrics';
+import { Doorkeeper } from './doorkeeper';
 
 export class CachePlugin implements Plugin {
   readonly name = 'cache';
   readonly store: AnswerCache;
   /** identical misses already on their way upstream, by key: later ones wait for the first */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** admission: a key is stored on its second miss (doorkeeper.ts) */
+  private readonly doorkeeper: Doorkeeper | null;
 
   constructor(opts: CacheOptions) {
     this.store = new AnswerCache(opts);
+    this.doorkeeper = opts.admission === 'first-miss' ? null : new Doorkeeper();
   }
 
   get stats(): CacheStats {
@@ -23,7 +27,7 @@ export class CachePlugin implements Plugin {
   }
 
   setup(next: Handler, _log: Logger, metrics?: Metrics): Handler {
-    const { store, inFlight } = this;
+    const { store, inFlight, doorkeeper } = this;
     if (metrics) registerCacheMetrics(metrics, store);
 
     const hit = (req: Request, key: string): Response | null => {
@@ -37,7 +41,11 @@ export class CachePlugin implements Plugin {
     const fetch = async (req: Request, key: string): Promise<Response> => {
       const res = await next(req);
       // Only what answer has read: allowed queries of managed sources, straight from an upstream.
-      if (res.origin === 'upstream' && res.answer && !res.answer.truncated) store.put(key, res.wire, res.answer);
+      if (res.origin === 'upstream' && res.answer && !res.answer.truncated) {
+        // Asked once so far (recently): remembered, not stored — a name asked once costs no entry.
+        if (!doorkeeper || doorkeeper.admit(key)) store.put(key, res.wire, res.answer);
+        else store.stats.notAdmitted++;
+      }
       return res;
     };
 

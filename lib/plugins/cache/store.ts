@@ -21,11 +21,15 @@ export interface CacheStats {
   expired: number;
   /** replies offered to put() and refused (TC, SERVFAIL, no SOA, TTL 0...) */
   uncacheable: number;
+  /** first misses of a key, not stored (doorkeeper.ts: stored on the second) */
+  notAdmitted: number;
 }
 
 export interface CacheOptions {
   maxEntries: number;
   maxBytes: number;
+  /** 'second-miss' (default): store a question on its second miss (doorkeeper.ts); 'first-miss': on its first */
+  admission?: 'second-miss' | 'first-miss';
   /** monotonic milliseconds; injectable for tests */
   now?: () => number;
 }
@@ -74,7 +78,7 @@ export function cacheKey(q: Query): string {
 }
 
 export class AnswerCache {
-  readonly stats: CacheStats = { hits: 0, misses: 0, inserts: 0, evictions: 0, expired: 0, uncacheable: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, inserts: 0, evictions: 0, expired: 0, uncacheable: 0, notAdmitted: 0 };
   private readonly map = new Map<string, Entry>();
   /** least and most recently used: a hit moves its entry to the newest end, eviction takes the oldest (no Map re-insert, no iteration) */
   private oldest: Entry | null = null;
