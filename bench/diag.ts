@@ -2,6 +2,7 @@
 // the latency histograms (request, nftset hold, nft commit) as dnswall saw them.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import type { SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { createTopology, ADDR } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
@@ -22,7 +23,15 @@ async function main(): Promise<void> {
   const files = await writeNameFiles(dir, 300_000);
   await startDnsmasq(topo, { ns: topo.ns.net, listen: ADDR.net.v4, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 });
   const yaml = dnswallConfig({ cache }) + 'metrics: "127.0.0.1:9553"\n';
-  const d = await startDaemon(topo, yaml, { logLevel: 'info' });
+  // DIAG_NODE_ARGS: node flags for the daemon (A/B of GC settings)
+  const flags = (process.env.DIAG_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const spawner = {
+    ns: topo.ns,
+    spawn: (ns: string, argv: string[], so?: SpawnOptions) => topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
+  };
+  const d = await startDaemon(spawner, yaml, { logLevel: 'info' });
+  const started = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
+  process.stdout.write(`at start: ${/VmRSS:.*/.exec(started)?.[0]}\n`);
   await runDnsperf(topo, topo.ns.pod1, { server: ADDR.nodePod1.v4, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: 2000 });
   const file = fname === 'hot' ? files.hot : fname === 'unique' ? files.unique : files.mixed;
   const pid = d.proc.pid!;
