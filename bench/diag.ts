@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const m = await topo.exec(topo.ns.node, ['curl', '-s', 'http://127.0.0.1:9553/metrics']);
   for (const l of m.stdout.split('\n')) if (/_(bucket|sum|count)/.test(l) && /request_duration|hold_duration|commit_duration|upstream/.test(l)) process.stdout.write(l + '\n');
   for (const l of m.stdout.split('\n')) if (/dnswall_nft_(batches|elements|messages)|batch/.test(l) && !l.startsWith('#')) process.stdout.write(l + '\n');
-  for (const l of m.stdout.split('\n')) if (/^(nodejs_heap_size|nodejs_external|process_resident|nodejs_heap_space_size_used)/.test(l)) process.stdout.write(l + '\n');
+  for (const l of m.stdout.split('\n')) if (/^(nodejs_heap_size|nodejs_external|process_resident|dnswall_cache)/.test(l)) process.stdout.write(l + '\n');
   const st = readFileSync(`/proc/${pid}/status`, 'utf8');
   process.stdout.write(`${/VmHWM:.*/.exec(st)?.[0]}  ${/VmRSS:.*/.exec(st)?.[0]}\n`);
   d.proc.kill('SIGTERM');

@@ -147,7 +147,11 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
   let skipped = 0;
   for (let round = 1; round <= o.rounds; round++) {
     for (const workload of o.workloads) {
-      for (const target of o.targets) {
+      // Each round starts one target later (round 1: A B C D, round 2: B C D A, …): what one run
+      // leaves behind (the peers' conntrack entries — dnsmasq uses a new source port per upstream
+      // query — expiring, the upstream's state) falls on a different target each round.
+      const order = o.targets.map((_, i) => o.targets[(i + round - 1) % o.targets.length]);
+      for (const target of order) {
         if ((performance.now() - t0) / 1000 + o.duration + 5 > o.budgetS) {
           skipped++;
           continue;
