@@ -275,6 +275,13 @@ export class Bounds {
     }
   }
 
+  /** The slots of source `source` (key bytes, latin1), oldest first; none if it holds nothing (do not change the book meanwhile). */
+  forEachOfSource(source: string, fn: (slot: number) => void): void {
+    const s = this.sources.get(source);
+    if (!s) return;
+    for (let i = s.head; i !== NONE; i = this.sNext[i]) fn(i);
+  }
+
   /** The slots of group `g` (do not change the book meanwhile). */
   forEachInGroup(g: number, fn: (slot: number) => void): void {
     for (let i = this.grpHead[g]; i !== NONE; i = this.nNext[i]) fn(i);

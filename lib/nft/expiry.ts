@@ -217,6 +217,33 @@ export class ExpiryBook {
     return { checked, unnamed, doomed };
   }
 
+  /**
+   * The elements of a few sources, for a revocation that needs no kernel read and no walk of the
+   * whole book (a pod deleted or relabelled): per source key (bytes, latin1), null deletes all of
+   * its elements, else `keep(name, set, key)` decides each named one; an element without a name
+   * is kept (a cut name is never a basis to revoke). Returns the ids to delete (the book is not
+   * changed here).
+   */
+  revocationsOf(plan: ReadonlyMap<string, ((name: string, set: AllowSet, key: Buffer) => boolean) | null>): { checked: number; doomed: string[] } {
+    const doomed: string[] = [];
+    let checked = 0;
+    for (const [source, keep] of plan) {
+      this.bounds.forEachOfSource(source, (slot) => {
+        checked++;
+        const id = this.lives.idOf(slot);
+        if (keep === null) {
+          doomed.push(id);
+          return;
+        }
+        const name = this.bounds.nameOf(slot);
+        if (name === null) return;
+        const { set, key } = parseId(id);
+        if (!keep(name, set, key)) doomed.push(id);
+      });
+    }
+    return { checked, doomed };
+  }
+
   /** Makes room for `elements` more entries and `groups` more (source, name) groups (a restore). */
   reserve(elements: number, groups: number): void {
     this.lives.reserve(this.lives.size + elements);

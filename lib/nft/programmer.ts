@@ -391,6 +391,19 @@ export class SetProgrammer {
     return { checked, unnamed, revoked: doomed.length };
   }
 
+  /**
+   * Revocation of a few sources' elements from the book (ExpiryBook.revocationsOf): a deleted or
+   * relabelled pod costs its own elements, not a dump of the sets. Null when the book may miss
+   * elements (bookIncomplete): the caller reads the kernel instead.
+   */
+  async revokeSourcesFromBook(plan: Parameters<ExpiryBook['revocationsOf']>[0]): Promise<{ checked: number; revoked: number } | null> {
+    this.watcher?.check?.(true);
+    if (this.incomplete !== null || !this.sock) return null;
+    const { checked, doomed } = this.book.revocationsOf(plan);
+    if (doomed.length > 0) await this.removeIds(doomed);
+    return { checked, revoked: doomed.length };
+  }
+
   /** Reads every live element of the allow sets (on a connection of its own; reload revocation). */
   async readLive(each: (set: AllowSet, el: DecodedElement) => void): Promise<void> {
     const io = dumpTransport(this.transport);

@@ -6,9 +6,9 @@ import { execFile } from 'node:child_process';
 import ipaddr from 'ipaddr.js';
 import type { SetProgrammer } from '../../nft/programmer';
 import { installRuleset } from '../../nft/ruleset';
-import { decodeKey, type KeyFields } from '../../nft/keys';
+import { decodeKey, type AllowSet, type KeyFields } from '../../nft/keys';
 import { commentIsWhole } from '../../server/revoke';
-import { sourceFieldText } from '../../nft/owner';
+import { sourceFieldText, cgroupIdBytes } from '../../nft/owner';
 
 /** Per source address (or "cgroup:<id>" of a hostNetwork pod): null = delete all of its elements; else keep(name, key) decides each. */
 export type RevokePlan = Map<string, ((name: string, k: KeyFields) => boolean) | null>;
@@ -28,11 +28,14 @@ export class NftPodKernel implements PodKernel {
 
   constructor(
     private readonly table: string,
-    private readonly programmer: Pick<SetProgrammer, 'remove' | 'readLive'> & Partial<Pick<SetProgrammer, 'nameOf'>>,
+    private readonly programmer: Pick<SetProgrammer, 'remove' | 'readLive'> & Partial<Pick<SetProgrammer, 'nameOf' | 'revokeSourcesFromBook'>>,
   ) {}
 
   async revoke(plan: RevokePlan): Promise<number> {
     if (plan.size === 0) return 0;
+    // From the book when it holds every live element: only these sources' elements are visited.
+    const fromBook = await this.programmer.revokeSourcesFromBook?.(bookPlan(plan));
+    if (fromBook) return fromBook.revoked;
     const doomed: KeyFields[] = [];
     await this.programmer.readLive((set, el) => {
       const k = decodeKey(set, el.key);
@@ -82,6 +85,24 @@ export class NftPodKernel implements PodKernel {
     if (lines.length) await installRuleset(lines.join('\n') + '\n');
     this.have = new Set(want);
   }
+}
+
+/** The plan keyed by the book's source keys (the source field's bytes, latin1). */
+function bookPlan(plan: RevokePlan): Map<string, ((name: string, set: AllowSet, key: Buffer) => boolean) | null> {
+  const out = new Map<string, ((name: string, set: AllowSet, key: Buffer) => boolean) | null>();
+  for (const [src, keep] of plan) {
+    const bytes = src.startsWith('cgroup:') ? cgroupIdBytes(BigInt(src.slice('cgroup:'.length))) : Buffer.from(ipaddr.parse(src).toByteArray());
+    out.set(
+      bytes.toString('latin1'),
+      keep === null
+        ? null
+        : (name, set, key) => {
+            const k = decodeKey(set, key);
+            return !k || keep(name, k); // a key that does not decode is not judged: kept
+          },
+    );
+  }
+  return out;
 }
 
 /** The elements of a plain address set, read with `nft -j list set` (a handful: the node's pods). */
