@@ -144,7 +144,8 @@ t.test('without EDNS the SERVFAIL carries no OPT', async (t) => {
 });
 
 t.test('allowCIDRs: kept for the excepted policy, not programmed; the shared cache never leaks it', async (t) => {
-  const w = setup();
+  // Every reply stored on its first miss (cache.admission first-miss): the point is what a hit shows another source.
+  const w = setup('cache: { admission: first-miss }\n');
   // The excepted source first: the upstream reply (with the link-local address) is cached.
   const a = await w.ask('192.0.2.20', 'meta.example.com');
   t.equal(a.rcode, 'NOERROR');

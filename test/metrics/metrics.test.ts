@@ -32,7 +32,8 @@ t.test('the exposition checker itself rejects a broken text', async (t) => {
 
 t.test('scrape after real queries: per-plugin metrics, real histograms, build info', async (t) => {
   if (!requireOrSkip(t, promtoolMissing())) return;
-  const f = await startForwarder(POLICY);
+  // cache.admission first-miss: the second api.example.com is a hit (with the default it is stored then)
+  const f = await startForwarder(POLICY + 'cache: { admission: first-miss }\n');
   t.teardown(() => f.close());
   const server = await serveMetrics({ host: '127.0.0.1', port: 0, family: 4 }, f.chain.metrics as MetricsRegistry);
   t.teardown(() => server.close());
