@@ -52,17 +52,20 @@ function expandGroup(group: string, seen = new Map<string, Set<string>>()): Set<
   return out;
 }
 
-/** The unit's SystemCallFilter= lines → allowed set (allow list minus '~' lists). */
+/**
+ * The unit's SystemCallFilter= lines → allowed set, in order as systemd applies them to an allow
+ * list (the first line is one): a plain line adds its calls, a '~' line removes them.
+ */
 function unitFilter(unit: string): Set<string> {
   const allow = new Set<string>();
-  const deny = new Set<string>();
   for (const m of unit.matchAll(/^SystemCallFilter=(~?)(.+)$/gm)) {
-    const into = m[1] ? deny : allow;
     for (const item of m[2].trim().split(/\s+/)) {
-      for (const s of item.startsWith('@') ? expandGroup(item) : [item]) into.add(s);
+      for (const s of item.startsWith('@') ? expandGroup(item) : [item]) {
+        if (m[1]) allow.delete(s);
+        else allow.add(s);
+      }
     }
   }
-  for (const s of deny) allow.delete(s);
   return allow;
 }
 
