@@ -106,10 +106,7 @@ async function main(): Promise<void> {
       for (const fname of fileNames) {
         const file = fname === 'hot' ? files.hot : fname === 'unique' ? files.unique : files.mixed;
         for (const target of targets) {
-          const [tname, ...parts] = target.split('+');
-          // `+nice`: renice the target's helper threads (all but the main one) to 19; other parts are node flags
-          const workerNice = parts.includes('nice') ? '19' : process.env.TAIL_WORKER_NICE;
-          const extra = parts.filter((x) => x !== 'nice');
+          const [tname, ...extra] = target.split('+');
           const t =
             tname === 'dnswall-audit'
               ? await startAudit(topo, [...nodeArgs, ...extra])
@@ -117,8 +114,6 @@ async function main(): Promise<void> {
           try {
             if (process.env.TAIL_NICE && t.pid && tname.startsWith('dnswall'))
               for (const tid of readdirSync(`/proc/${t.pid}/task`)) spawnSync('renice', ['-n', process.env.TAIL_NICE, '-p', tid]);
-            if (workerNice && t.pid && tname.startsWith('dnswall'))
-              for (const tid of readdirSync(`/proc/${t.pid}/task`)) if (tid !== String(t.pid)) spawnSync('renice', ['-n', workerNice, '-p', tid]);
             await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
             const before = t.pid ? procStat(t.pid) : null;
             const tb = t.pid ? threadCpu(t.pid) : null;

@@ -64,11 +64,16 @@ function fdOf(inode: string): number {
   throw new Error(`netlink socket inode ${inode}: no descriptor of this process refers to it`);
 }
 
-/** The descriptor of this process's `protocol` socket bound to `port`; throws when there is none. */
-export function netlinkFd(protocol: number, port: number): number {
+/** The row of the `protocol` socket bound to `port`; throws when there is none. */
+function boundRow(protocol: number, port: number): NetlinkRow {
   const row = netlinkRow(protocol, port);
   if (!row) throw new Error(`netlink socket (protocol ${protocol}, port ${port}) not in ${PROC_NETLINK}`);
-  return fdOf(row.inode);
+  return row;
+}
+
+/** The descriptor of this process's `protocol` socket bound to `port`; throws when there is none. */
+export function netlinkFd(protocol: number, port: number): number {
+  return fdOf(boundRow(protocol, port).inode);
 }
 
 // fd 3 in the child is the socket (spawn dup2s it); ints, not strings (perl packs a string as its bytes).
@@ -97,8 +102,7 @@ export interface Hardened {
  * `protocol` socket bound to `port` in this process. Throws a clear error when it cannot.
  */
 export function hardenNetlinkSocket(protocol: number, port: number, opts: { noEnobufs: boolean; recvBufferForce?: number }): Hardened {
-  const row = netlinkRow(protocol, port);
-  if (!row) throw new Error(`netlink socket (protocol ${protocol}, port ${port}) not in ${PROC_NETLINK}`);
+  const row = boundRow(protocol, port);
   const fd = fdOf(row.inode);
   const r = spawnSync('perl', ['-e', PERL, opts.noEnobufs ? '1' : '0', String(opts.recvBufferForce ?? 0)], {
     stdio: ['ignore', 'pipe', 'pipe', fd],

@@ -33,10 +33,4 @@ export class Doorkeeper {
     this.words[w] |= m;
     return false;
   }
-
-  /** Forget every key (cache cleared). */
-  clear(): void {
-    this.words.fill(0);
-    this.recorded = 0;
-  }
 }

@@ -4,6 +4,7 @@
 import type { AnswerAddress, AnswerInfo, Query } from '../../dns/types';
 import { HEADER_SIZE, RCODE_MASK } from '../../dns/constants';
 import { scanReply, type Scan, type Uncacheable } from './wire';
+import type { CacheAdmission } from '../../config/types';
 
 /** Rough per-entry cost besides the reply bytes: Map slot, entry object, AnswerInfo objects. */
 const ENTRY_OVERHEAD = 256;
@@ -29,7 +30,7 @@ export interface CacheOptions {
   maxEntries: number;
   maxBytes: number;
   /** 'second-miss' (default): store a question on its second miss (doorkeeper.ts); 'first-miss': on its first */
-  admission?: 'second-miss' | 'first-miss';
+  admission?: CacheAdmission;
   /** monotonic milliseconds; injectable for tests */
   now?: () => number;
 }
