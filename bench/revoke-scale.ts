@@ -5,8 +5,11 @@
 // decision and of the deletions, and checks in the kernel that a revoked element is gone and a
 // kept one is there. Run it in a namespace of its own, under the bench lock:
 //   ip netns add dwrs && flock /work/notes/bench.lock ip netns exec dwrs node dist/bench/revoke-scale.js [N] [--kernel]; ip netns delete dwrs
+// REVOKE_PROFILE=file.cpuprofile: a CPU profile of the revocation step.
 // --kernel: revoke from a dump of the sets instead (the path the book replaces), to compare.
 import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
 import { parseConfig } from '../lib/config/load';
 import { renderRuleset, installRuleset } from '../lib/nft/ruleset';
 import { SetProgrammer } from '../lib/nft/programmer';
@@ -51,6 +54,21 @@ async function present(sock: NfnlSocket, i: number): Promise<boolean> {
 }
 
 const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
+
+/** REVOKE_PROFILE=file.cpuprofile: a V8 CPU profile of the revocation step only (open it in Chrome's DevTools). */
+async function startProfile(): Promise<(file: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) => new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.setSamplingInterval', { interval: 100 });
+  await post('Profiler.start');
+  return async (file) => {
+    const { profile } = (await post('Profiler.stop')) as { profile: object };
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
 
 (async () => {
   const n = Math.min(Number(process.argv[2] ?? 1_000_000), 1 << 20);
@@ -107,11 +125,13 @@ const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000;
   //    path the book replaces (a dump of the sets), for comparison.
   const fromKernel = process.argv.includes('--kernel');
   const live = fromKernel ? { readLive: p.readLive.bind(p), remove: p.remove.bind(p), nameOf: p.nameOf.bind(p) } : p;
+  const profiler = process.env.REVOKE_PROFILE ? await startProfile() : null;
   const c1 = process.cpuUsage();
   const r0 = performance.now();
   const r = await revokeDisallowed(live, after);
   const revokeMs = performance.now() - r0;
   const revokeCpuMs = cpuMs(process.cpuUsage(c1));
+  if (profiler) await profiler(process.env.REVOKE_PROFILE!);
 
   // 3. A second reload that revokes nothing (the common case).
   const c2 = process.cpuUsage();

@@ -50,7 +50,18 @@ function threadCpu(pid: number): Map<string, number> {
 }
 
 /** CPU ms of the process (all threads), system part, threads, context switches summed over threads. */
-function procStat(pid: number): { cpuMs: number; sysMs: number; threads: number; vol: number; invol: number; minflt: number; majflt: number } {
+function procStat(pid: number): {
+  cpuMs: number;
+  sysMs: number;
+  threads: number;
+  vol: number;
+  invol: number;
+  minflt: number;
+  majflt: number;
+  runNs: number;
+  waitNs: number;
+  slices: number;
+} {
   const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
   const tick = 100; // USER_HZ (CLK_TCK) on Linux
@@ -63,7 +74,9 @@ function procStat(pid: number): { cpuMs: number; sysMs: number; threads: number;
     vol += Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
     invol += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(s)?.[1] ?? 0);
   }
-  return { cpuMs, sysMs: (Number(f[12]) * 1000) / tick, threads: tasks.length, vol, invol, minflt: Number(f[7]), majflt: Number(f[9]) };
+  // schedstat of the main thread (tid = pid): ns on the CPU, ns runnable but waiting for it, time slices
+  const [runNs, waitNs, slices] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+  return { cpuMs, sysMs: (Number(f[12]) * 1000) / tick, threads: tasks.length, vol, invol, minflt: Number(f[7]), majflt: Number(f[9]), runNs, waitNs, slices };
 }
 
 async function startAudit(topo: Awaited<ReturnType<typeof createTopology>>, flags: string[]) {
@@ -126,7 +139,8 @@ async function main(): Promise<void> {
             }
             if (before && after)
               process.stdout.write(
-                `round ${round} ${fname.padEnd(6)} ${target.padEnd(14)} cpu ${(after.cpuMs - before.cpuMs).toFixed(0)} ms (${(((after.cpuMs - before.cpuMs) / (duration * rate)) * 1000).toFixed(1)} us/query, sys ${(after.sysMs - before.sysMs).toFixed(0)} ms) threads ${after.threads} pid ${t.pid} ctxsw vol ${after.vol - before.vol} invol ${after.invol - before.invol} faults minor ${after.minflt - before.minflt} major ${after.majflt - before.majflt}\n`,
+                `round ${round} ${fname.padEnd(6)} ${target.padEnd(14)} cpu ${(after.cpuMs - before.cpuMs).toFixed(0)} ms (${(((after.cpuMs - before.cpuMs) / (duration * rate)) * 1000).toFixed(1)} us/query, sys ${(after.sysMs - before.sysMs).toFixed(0)} ms) threads ${after.threads} pid ${t.pid} ctxsw vol ${after.vol - before.vol} invol ${after.invol - before.invol} faults minor ${after.minflt - before.minflt} major ${after.majflt - before.majflt}\n` +
+                  `  main thread: on CPU ${((after.runNs - before.runNs) / 1e6).toFixed(0)} ms, runnable but waiting ${((after.waitNs - before.waitNs) / 1e6).toFixed(0)} ms over ${after.slices - before.slices} slices (${((after.waitNs - before.waitNs) / 1e3 / Math.max(1, after.slices - before.slices)).toFixed(1)} us per slice)\n`,
               );
             const all: number[] = [];
             const hot: number[] = [];

@@ -33,18 +33,19 @@ function hashBytes(bytes: Uint8Array, off: number, len: number): number {
 
 /** The ids of one length, `len` bytes per row; freed rows are reused. */
 class Arena {
-  bytes: Uint8Array;
+  /** a Buffer, so idOf() decodes a row without making a view of it first */
+  bytes: Buffer;
   rows = 0;
   readonly free: number[] = [];
   constructor(readonly len: number) {
-    this.bytes = new Uint8Array(len * 64);
+    this.bytes = Buffer.alloc(len * 64);
   }
 
   take(): number {
     const r = this.free.pop();
     if (r !== undefined) return r;
     if ((this.rows + 1) * this.len > this.bytes.length) {
-      const b = new Uint8Array(this.bytes.length * 2);
+      const b = Buffer.alloc(this.bytes.length * 2);
       b.set(this.bytes);
       this.bytes = b;
     }
@@ -146,8 +147,8 @@ export class IdTable {
   idOf(slot: number): string {
     const len = this.lens[slot];
     if (!len) return '';
-    const a = this.arenas[len]!;
-    return Buffer.from(a.bytes.buffer, a.bytes.byteOffset + this.rows[slot] * len, len).toString('latin1');
+    const at = this.rows[slot] * len;
+    return this.arenas[len]!.bytes.toString('latin1', at, at + len);
   }
 
   /** Bytes of the id at `slot` (0: none). */

@@ -34,15 +34,16 @@ import {
   NFT_MSG_DELTABLE,
   NFT_MSG_DESTROYTABLE,
   NFTA_SET_ELEM_LIST_TABLE,
+  NFTA_SET_ELEM_LIST_SET,
   NFTA_SET_NAME,
   NFTA_TABLE_NAME,
   NFT_MSG_NEWGEN,
   NFTA_GEN_ID,
 } from './netlink/constants';
-import { parseMessages, nfAttrs, attrMap, readString, readBe32, type NlMsg } from './netlink/decode';
+import { parseMessages, nfAttrs, findAttr, stringAttrIs, readBe32, type NlMsg } from './netlink/decode';
 import { hardenNetlinkSocket, netlinkRowByInode } from './netlink/sockopt';
-import { decodeSetElemMsg, type DecodedElement } from './netlink/setelem';
-import { isAllowSet, type AllowSet } from './keys';
+import { decodeSetElemMsg, forEachElementKey, type DecodedElement } from './netlink/setelem';
+import { ALLOW_SETS, isAllowSet, type AllowSet } from './keys';
 
 export interface WatchHandler {
   /** An element of an allow set was deleted (by anyone, dnswall included). */
@@ -98,15 +99,15 @@ export type WatchFactory = (table: string, handler: WatchHandler, log?: Logger) 
 export function applyNotification(msg: NlMsg, table: string, h: WatchHandler): void {
   if (msg.type >> 8 !== NFNL_SUBSYS_NFTABLES) return;
   const type = msg.type & 0xff;
-  const a = attrMap(nfAttrs(msg));
+  const attrs = nfAttrs(msg);
   switch (type) {
     case NFT_MSG_NEWGEN: {
-      const id = readBe32(a.get(NFTA_GEN_ID));
+      const id = readBe32(findAttr(attrs, NFTA_GEN_ID));
       if (id !== undefined) h.generation?.(id);
       return;
     }
     case NFT_MSG_NEWSETELEM: {
-      if (!h.added || h.ours?.(msg.pid) || readString(a.get(NFTA_SET_ELEM_LIST_TABLE)) !== table) return;
+      if (!h.added || h.ours?.(msg.pid) || !stringAttrIs(findAttr(attrs, NFTA_SET_ELEM_LIST_TABLE), table)) return;
       const d = decodeSetElemMsg(msg);
       if (!isAllowSet(d.set)) return;
       for (const el of d.elements) h.added(d.set, el);
@@ -114,25 +115,34 @@ export function applyNotification(msg: NlMsg, table: string, h: WatchHandler): v
     }
     case NFT_MSG_DELSETELEM:
     case NFT_MSG_DESTROYSETELEM: {
-      if (readString(a.get(NFTA_SET_ELEM_LIST_TABLE)) !== table) return;
-      const d = decodeSetElemMsg(msg);
-      if (!isAllowSet(d.set)) return;
-      if (d.elements.length === 0) return h.lost(`${d.set}: a deletion without elements`);
-      for (const el of d.elements) h.deleted(d.set, el.key);
+      // One message per deleted element (a revocation reads one per revoked element): only the
+      // table, the set and the keys are looked at, nothing is copied.
+      if (!stringAttrIs(findAttr(attrs, NFTA_SET_ELEM_LIST_TABLE), table)) return;
+      const set = allowSetOf(findAttr(attrs, NFTA_SET_ELEM_LIST_SET));
+      if (!set) return;
+      if (forEachElementKey(attrs, (key) => h.deleted(set, key)) === 0) h.lost(`${set}: a deletion without elements`);
       return;
     }
     case NFT_MSG_DELSET:
-    case NFT_MSG_DESTROYSET:
+    case NFT_MSG_DESTROYSET: {
       // NFTA_SET_TABLE = 1 = NFTA_SET_ELEM_LIST_TABLE
-      if (readString(a.get(NFTA_SET_ELEM_LIST_TABLE)) === table && isAllowSet(readString(a.get(NFTA_SET_NAME)))) h.lost(`set ${readString(a.get(NFTA_SET_NAME))} deleted`);
+      const set = allowSetOf(findAttr(attrs, NFTA_SET_NAME));
+      if (set && stringAttrIs(findAttr(attrs, NFTA_SET_ELEM_LIST_TABLE), table)) h.lost(`set ${set} deleted`);
       return;
+    }
     case NFT_MSG_DELTABLE:
     case NFT_MSG_DESTROYTABLE:
-      if (readString(a.get(NFTA_TABLE_NAME)) === table) h.lost(`table inet ${table} deleted`);
+      if (stringAttrIs(findAttr(attrs, NFTA_TABLE_NAME), table)) h.lost(`table inet ${table} deleted`);
       return;
     default:
     // nothing else changes what the book holds
   }
+}
+
+/** The allow set a NUL-terminated set-name attribute names, if it names one. */
+function allowSetOf(b: Buffer | undefined): AllowSet | undefined {
+  for (const s of ALLOW_SETS) if (stringAttrIs(b, s)) return s;
+  return undefined;
 }
 
 /** The real watcher: a NETLINK_NETFILTER socket in the NFNLGRP_NFTABLES group, NETLINK_NO_ENOBUFS. */

@@ -15,6 +15,9 @@ interface CompiledRule {
   ports: readonly PortRule[];
 }
 
+/** decider(): at most this many parents remembered (then it starts over). */
+const DECIDER_MEMO = 65_536;
+
 /** Ports in a Decision are sorted (tcp before udp, then by number) so output is deterministic. */
 function byProtoPort(a: PortRule, b: PortRule): number {
   return a.proto === b.proto ? a.port - b.port : a.proto < b.proto ? -1 : 1;
@@ -125,6 +128,46 @@ export class PolicyIndex {
       return { verdict: 'deny', policies: [], allPorts: false, ports: [] };
     }
     return this.decideFor(sel, normalizeName(name));
+  }
+
+  /**
+   * decide() for many names in a row (reload revocation: a million elements, often nearly as
+   * many names). A name whose verdict cannot depend on its first label (the trie says so for its
+   * parent: NameTrie.sameForEveryLabelUnder) shares one Decision with its parent's other names
+   * for the same selection; the rest are decided one by one. The memo is bounded (DECIDER_MEMO).
+   * Decisions it returns may be shared: read them, do not change them.
+   */
+  decider(): (sel: Selection | null | undefined, name: string) => Decision {
+    const labelFree = new Map<string, boolean>();
+    let memo = new Map<Selection, Map<string, Decision>>();
+    let memoSize = 0;
+    return (sel, name) => {
+      if (!sel) return this.decide(sel, name);
+      const n = normalizeName(name);
+      const dot = n.indexOf('.');
+      if (dot < 0) return this.decideFor(sel, n);
+      const parent = n.slice(dot + 1);
+      let free = labelFree.get(parent);
+      if (free === undefined) {
+        if (labelFree.size >= DECIDER_MEMO) labelFree.clear();
+        free = parent !== '' && this.trie.sameForEveryLabelUnder(parent);
+        labelFree.set(parent, free);
+      }
+      if (!free) return this.decideFor(sel, n);
+      let bySel = memo.get(sel);
+      let d = bySel?.get(parent);
+      if (d) return d;
+      if (memoSize >= DECIDER_MEMO) {
+        memo = new Map();
+        memoSize = 0;
+        bySel = undefined;
+      }
+      if (!bySel) memo.set(sel, (bySel = new Map<string, Decision>()));
+      d = this.decideFor(sel, n);
+      bySel.set(parent, d);
+      memoSize++;
+      return d;
+    };
   }
 
   /** decide() for an IP source by address (the CLI, reload revocation, tests). */

@@ -74,6 +74,32 @@ export class NameTrie {
     const labels = name === '' ? [] : name.split('.');
     return walk(this.root, labels, labels.length - 1, out);
   }
+
+  /**
+   * Does every name of one more label under `parent` (normalized; not '') match the same
+   * patterns, whatever that label is? Yes when no node the parent's labels lead to goes on by
+   * an exact label or a label glob — only by '*' or a '**.' pattern, which take any label.
+   * Reload revocation decides such names once per parent (PolicyIndex.decider).
+   */
+  sameForEveryLabelUnder(parent: string): boolean {
+    const labels = parent.split('.');
+    const nodes: TrieNode[] = [];
+    reached(this.root, labels, labels.length - 1, nodes);
+    return nodes.every((n) => n.children.size === 0 && n.globs.length === 0);
+  }
+}
+
+/** The nodes a walk over labels[i..0] (TLD first) ends in. */
+function reached(node: TrieNode, labels: string[], i: number, out: TrieNode[]): void {
+  if (i < 0) {
+    out.push(node);
+    return;
+  }
+  const label = labels[i];
+  const c = node.children.get(label);
+  if (c) reached(c, labels, i - 1, out);
+  if (node.any) reached(node.any, labels, i - 1, out);
+  for (const g of node.globs) if (g.glob.matches(label)) reached(g.node, labels, i - 1, out);
 }
 
 /** i: index of the next label to consume, counting down from the TLD; -1 when all are consumed. */

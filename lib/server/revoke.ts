@@ -118,15 +118,18 @@ export function groupVisitor(index: PolicyIndex, ctx: RevokeContext = {}): (sour
   const { cgroupPath, guard, selectionOf } = ctx;
   // Few sources, many names: a source's selection is looked up once (the book passes one Buffer per source).
   const selections = new Map<Buffer, Selection | null | undefined>();
+  const decide = index.decider(); // names under one parent often share a decision
+  // One per-element check per decision (decisions are shared by the names of a parent).
+  const perElement = new WeakMap<Decision, (set: AllowSet, key: Buffer) => boolean>();
   return (source, name) => {
     let d: Decision | null;
     if (source.length === LAYOUTS.cgroup4.srcLen) {
       const id = cgroupIdOf(source);
       const pod = selectionOf?.(`cgroup:${id}`, index); // a hostNetwork pod's cgroup: its pod's selection
-      if (pod !== undefined) d = index.decide(pod, name);
+      if (pod !== undefined) d = decide(pod, name);
       else {
         const path = cgroupPath?.(id);
-        d = path === undefined ? null : index.decideCgroup(path, name);
+        d = path === undefined ? null : decide(index.selectCgroup(path), name);
       }
     } else {
       let sel = selections.get(source);
@@ -136,16 +139,21 @@ export function groupVisitor(index: PolicyIndex, ctx: RevokeContext = {}): (sour
         sel = other !== undefined ? other : index.selectAddress(address);
         selections.set(source, sel);
       }
-      d = index.decide(sel, name);
+      d = decide(sel, name);
     }
     if (!d) return true; // cannot be decided here: kept, it expires on its own
     if (d.verdict !== 'allow') return false;
     if (d.allPorts && !guard) return true;
     const decided = d;
-    return (set, key) => {
-      const k = decodeKey(set, key);
-      return !k || (stillAllowed(k, decided) && !(guard && guardRevokes(guard, k.destination, decided.policies)));
-    };
+    let check = perElement.get(decided);
+    if (!check) {
+      check = (set, key) => {
+        const k = decodeKey(set, key);
+        return !k || (stillAllowed(k, decided) && !(guard && guardRevokes(guard, k.destination, decided.policies)));
+      };
+      perElement.set(decided, check);
+    }
+    return check;
   };
 }
 

@@ -127,3 +127,63 @@ t.test(`PolicyIndex agrees with the naive matcher (seed ${SEED})`, async (t) => 
   t.ok(allows > decisions / 20, `seed ${SEED}: the random cases exercise allows too (${allows})`);
   t.ok(allows < decisions - decisions / 20, `seed ${SEED}: and denies`);
 });
+
+// decider() (reload revocation) shares one decision among the names of a parent when the trie
+// says the first label cannot matter; it must agree with decide() on every name.
+t.test(`decider() agrees with decide() on names that share parents (seed ${SEED})`, async (t) => {
+  let decisions = 0;
+  let shared = 0;
+  let mismatches = 0;
+  for (let round = 0; round < 40; round++) {
+    const policies = randomPolicies();
+    const ix = PolicyIndex.compile(policies);
+    const decide = ix.decider();
+    const parents = Array.from({ length: 6 }, () => randomName().replace(/\.$/, ''));
+    const seen = new Map<string, Decision>();
+    for (let i = 0; i < 400; i++) {
+      const sel = ix.selectAddress(pick(ADDRS));
+      const parent = pick(parents);
+      const name = rnd() < 0.1 ? randomName() : `${pick(NAME_LABELS)}${rnd() < 0.3 ? int(0, 99) : ''}${parent ? '.' + parent : ''}`;
+      const got = decide(sel, name);
+      const want = ix.decide(sel, name);
+      decisions++;
+      const k = JSON.stringify(want);
+      if (seen.get(k) === got && k.length > 0) shared++;
+      seen.set(k, got);
+      if (JSON.stringify(got) !== k) {
+        mismatches++;
+        if (mismatches <= 5) t.same(got, want, `seed ${SEED}: ${JSON.stringify(name)} ${JSON.stringify(policies)}`);
+      }
+    }
+  }
+  t.equal(mismatches, 0, `seed ${SEED}: no mismatches in ${decisions} decisions`);
+  t.ok(shared > decisions / 40, `seed ${SEED}: decisions were shared (${shared} of ${decisions}), so the memo was exercised`);
+});
+
+t.test('decider(): a name under a parent with exact-label or glob children is decided on its own', async (t) => {
+  const ix = PolicyIndex.compile([
+    {
+      name: 'p',
+      sources: [{ kind: 'cidr', cidr: '10.0.0.0/8', family: 4, address: '10.0.0.0', prefix: 8 }],
+      allow: [
+        { pattern: '*.example.com', ports: [] },
+        { pattern: 'api.example.com', ports: [{ proto: 'tcp', port: 443 }] },
+        { pattern: 'x-*.example.org', ports: [] },
+        { pattern: '**.svc.local', ports: [] },
+      ],
+      allowCIDRs: [],
+    },
+  ]);
+  const decide = ix.decider();
+  const sel = ix.selectAddress('10.0.0.1');
+  t.equal(decide(sel, 'www.example.com').pattern, '*.example.com');
+  t.equal(decide(sel, 'api.example.com').pattern, '*.example.com', 'first rule wins the pattern');
+  t.same(decide(sel, 'api.example.com').ports, [], 'all ports from *.example.com');
+  t.equal(decide(sel, 'x-1.example.org').verdict, 'allow');
+  t.equal(decide(sel, 'y-1.example.org').verdict, 'deny', 'a glob child: not shared with x-1');
+  t.equal(decide(sel, 'a.b.example.org').verdict, 'deny');
+  t.not(decide(sel, 'www.example.com'), decide(sel, 'mail.example.com'), 'example.com has an exact-label child (api): each name on its own');
+  t.same(decide(sel, 'www.example.com'), decide(sel, 'mail.example.com'));
+  t.equal(decide(sel, 'a.svc.local'), decide(sel, 'B.svc.LOCAL.'), 'svc.local goes on only by **: one decision for every name under it');
+  t.equal(decide(sel, 'b.svc.local').pattern, '**.svc.local');
+});

@@ -80,3 +80,26 @@ export function readBe32(b: Buffer | undefined): number | undefined {
   if (!b || b.length < 4) return undefined;
   return b.readUInt32BE(0);
 }
+
+/** The first attribute of `type` in `buf`, without building a list or a map (a per-element path). */
+export function findAttr(buf: Buffer | undefined, type: number): Buffer | undefined {
+  if (!buf) return undefined;
+  let off = 0;
+  while (off + NLA_HDRLEN <= buf.length) {
+    const len = readU16(buf, off);
+    if (len < NLA_HDRLEN || off + len > buf.length) return undefined;
+    if ((readU16(buf, off + 2) & NLA_TYPE_MASK) === type) return buf.subarray(off + NLA_HDRLEN, off + len);
+    off += align4(len);
+  }
+  return undefined;
+}
+
+/** Is the NUL-terminated string attribute `b` exactly `s` (ASCII)? No string is made. */
+export function stringAttrIs(b: Buffer | undefined, s: string): boolean {
+  if (!b) return false;
+  const end = b.indexOf(0);
+  const len = end < 0 ? b.length : end;
+  if (len !== s.length) return false;
+  for (let i = 0; i < len; i++) if (b[i] !== s.charCodeAt(i)) return false;
+  return true;
+}

@@ -19,12 +19,14 @@ import {
   NLM_F_DUMP,
   NLA_HDRLEN,
   NLA_F_NESTED,
+  NLA_TYPE_MASK,
   NLA_MAX_LEN,
   NLMSG_HDRLEN,
   NFGENMSG_LEN,
 } from './constants';
 import { strAttr, nested, nlmsg, align4, writeU16, writeBe64 } from './encode';
-import { attrMap, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
+import { attrMap, findAttr, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
+import { readU16 } from './encode';
 
 export interface EncodedElementInput {
   key: Buffer;
@@ -152,6 +154,32 @@ export function decodeSetElemMsg(msg: NlMsg): { table?: string; set?: string; el
     elements.push(el);
   }
   return { table: readString(top.get(NFTA_SET_ELEM_LIST_TABLE)), set: readString(top.get(NFTA_SET_ELEM_LIST_SET)), elements };
+}
+
+/**
+ * Calls `each` with the key of every element in a set-element message's attributes (`attrs`:
+ * after nfgenmsg), decoding nothing else and copying nothing: `key` is a view into the datagram.
+ * For deletion notifications, which the kernel sends one per element (a revocation of 100k
+ * elements reads 100k of them). Returns how many keys it found.
+ */
+export function forEachElementKey(attrs: Buffer, each: (key: Buffer) => void): number {
+  const list = findAttr(attrs, NFTA_SET_ELEM_LIST_ELEMENTS);
+  if (!list) return 0;
+  let n = 0;
+  let off = 0;
+  while (off + NLA_HDRLEN <= list.length) {
+    const len = readU16(list, off);
+    if (len < NLA_HDRLEN || off + len > list.length) break;
+    if ((readU16(list, off + 2) & NLA_TYPE_MASK) === NFTA_LIST_ELEM) {
+      const key = findAttr(findAttr(list.subarray(off + NLA_HDRLEN, off + len), NFTA_SET_ELEM_KEY), NFTA_DATA_VALUE);
+      if (key) {
+        each(key);
+        n++;
+      }
+    }
+    off += align4(len);
+  }
+  return n;
 }
 
 /** Finds the comment TLV in NFTA_SET_ELEM_USERDATA (other TLVs may precede it). */
