@@ -6,6 +6,8 @@
 // kept one is there. Run it in a namespace of its own, under the bench lock:
 //   ip netns add dwrs && flock /work/notes/bench.lock ip netns exec dwrs node dist/bench/revoke-scale.js [N] [--kernel]; ip netns delete dwrs
 // REVOKE_PROFILE=file.cpuprofile: a CPU profile of the revocation step.
+// --exact-child: a new policy that names one host under keep.bench (the others still share).
+// --distinct-parents: every name under a parent of its own (nothing shared: the worst case).
 // --kernel: revoke from a dump of the sets instead (the path the book replaces), to compare.
 import { performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector';
@@ -27,7 +29,9 @@ const MAX_OUTSTANDING = 50_000;
 const DEADLINE_MS = 15 * 60_000;
 const src = (i: number) => Buffer.from([192, 0, 2, 10 + (i & 7)]);
 const dst = (i: number) => Buffer.from([198, 18 + ((i >>> 19) & 1), (i >>> 11) & 255, (i >>> 3) & 255]);
-const name = (i: number) => `u${i}.${i % 10 === 0 ? 'gone' : 'keep'}.bench`;
+// --distinct-parents: every name under a parent of its own (u1.p1.keep.bench): nothing to share.
+const distinctParents = process.argv.includes('--distinct-parents');
+const name = (i: number) => `u${i}.${distinctParents ? `p${i}.` : ''}${i % 10 === 0 ? 'gone' : 'keep'}.bench`;
 const config = (allow: string) =>
   parseConfig(
     `listen: ["127.0.0.1:53"]
@@ -37,7 +41,7 @@ limits: { maxElementsPerSource: 1000000, maxElements: 1000000 }
 policies:
   - name: bench
     sources: ["192.0.2.0/24"]
-    allow: ["${allow}"]
+    allow: [${allow}]
 `,
     '<revoke-scale>',
   );
@@ -73,7 +77,7 @@ async function startProfile(): Promise<(file: string) => Promise<void>> {
 (async () => {
   const n = Math.min(Number(process.argv[2] ?? 1_000_000), 1 << 20);
   if (!Number.isInteger(n) || n < 10) throw new Error(`element count must be 10..${1 << 20}`);
-  const before = config('**.bench');
+  const before = config('"**.bench"');
   await installRuleset(renderRuleset(before, { managed: { v4: ['192.0.2.0/24'], v6: [] } }));
   const p = new SetProgrammer({ table: 'dnswall', limits: before.limits, refreshSlackMs: 5_000 });
   await p.open();
@@ -106,7 +110,9 @@ async function startProfile(): Promise<(file: string) => Promise<void>> {
   if (failed) throw new Error(`${failed} adds failed: ${firstError}`);
 
   // 1. Decide only (the book's visit, nothing deleted): the CPU a reload spends on 1M elements.
-  const after = PolicyIndex.compile(config('**.keep.bench').policies);
+  // --exact-child: the new policy also names one host under keep.bench, so no name there can
+  // share its parent's decision (PolicyIndex.decider): every name is decided on its own.
+  const after = PolicyIndex.compile(config(process.argv.includes('--exact-child') ? '"**.keep.bench", "x.keep.bench"' : '"**.keep.bench"').policies);
   const c0 = process.cpuUsage();
   const d0 = performance.now();
   let wouldGo = 0;

@@ -163,6 +163,12 @@ export class ExpiryBook {
     if (slot >= 0) this.bounds.setTrusted(slot, 0);
   }
 
+  /** untrust(elementId(set, key)) without making the id (one per deletion notification). */
+  untrustKey(set: AllowSet, key: Uint8Array): void {
+    const slot = this.lives.getPrefixed(ALLOW_SETS.indexOf(set), key);
+    if (slot >= 0) this.bounds.setTrusted(slot, 0);
+  }
+
   untrustAll(): void {
     this.bounds.untrustAll();
   }

@@ -327,7 +327,7 @@ export class SetProgrammer {
         {
           deleted: (set, key) => {
             this.heardDeletions++;
-            this.book.untrust(elementId(set, key));
+            this.book.untrustKey(set, key);
             this.adoption?.deleted(set);
           },
           added: (set, el) => this.learnForeign(set, el),

@@ -17,6 +17,8 @@ interface CompiledRule {
 
 /** decider(): at most this many parents remembered (then it starts over). */
 const DECIDER_MEMO = 65_536;
+/** decider(): lookups after which it stops memoizing if more than half of the parents were new. */
+const DECIDER_PROBE = 4_096;
 
 /** Ports in a Decision are sorted (tcp before udp, then by number) so output is deterministic. */
 function byProtoPort(a: PortRule, b: PortRule): number {
@@ -132,40 +134,41 @@ export class PolicyIndex {
 
   /**
    * decide() for many names in a row (reload revocation: a million elements, often nearly as
-   * many names). A name whose verdict cannot depend on its first label (the trie says so for its
-   * parent: NameTrie.sameForEveryLabelUnder) shares one Decision with its parent's other names
-   * for the same selection; the rest are decided one by one. The memo is bounded (DECIDER_MEMO).
+   * many names). The names under one parent whose first label no pattern names (by label or
+   * label glob: NameTrie.labelsThatMatter) match the same patterns, so they share one Decision
+   * per selection; the others are decided one by one. The memo is bounded (DECIDER_MEMO).
    * Decisions it returns may be shared: read them, do not change them.
    */
   decider(): (sel: Selection | null | undefined, name: string) => Decision {
-    const labelFree = new Map<string, boolean>();
-    let memo = new Map<Selection, Map<string, Decision>>();
-    let memoSize = 0;
+    // Per parent: which first labels a pattern names (null: none), and the shared decision of
+    // the others per selection. One string lookup per name.
+    type Parent = { matters: ((label: string) => boolean) | null; shared: Map<Selection, Decision> };
+    let parents = new Map<string, Parent>();
+    // Names that rarely share a parent gain nothing from the memo and pay for it: after
+    // DECIDER_PROBE lookups, if most parents were new, decide one by one from then on.
+    let lookups = 0;
+    let newParents = 0;
+    let plain = false;
     return (sel, name) => {
-      if (!sel) return this.decide(sel, name);
+      if (!sel || plain) return this.decide(sel, name);
       const n = normalizeName(name);
       const dot = n.indexOf('.');
-      if (dot < 0) return this.decideFor(sel, n);
-      const parent = n.slice(dot + 1);
-      let free = labelFree.get(parent);
-      if (free === undefined) {
-        if (labelFree.size >= DECIDER_MEMO) labelFree.clear();
-        free = parent !== '' && this.trie.sameForEveryLabelUnder(parent);
-        labelFree.set(parent, free);
+      if (dot <= 0 || dot === n.length - 1) return this.decideFor(sel, n);
+      const parentName = n.slice(dot + 1);
+      let p = parents.get(parentName);
+      lookups++;
+      if (p === undefined) {
+        if (++newParents * 2 > lookups && lookups >= DECIDER_PROBE) plain = true;
+        if (parents.size >= DECIDER_MEMO) parents = new Map();
+        p = { matters: this.trie.labelsThatMatter(parentName), shared: new Map() };
+        parents.set(parentName, p);
       }
-      if (!free) return this.decideFor(sel, n);
-      let bySel = memo.get(sel);
-      let d = bySel?.get(parent);
-      if (d) return d;
-      if (memoSize >= DECIDER_MEMO) {
-        memo = new Map();
-        memoSize = 0;
-        bySel = undefined;
+      if (p.matters !== null && p.matters(n.slice(0, dot))) return this.decideFor(sel, n);
+      let d = p.shared.get(sel);
+      if (d === undefined) {
+        d = this.decideFor(sel, n);
+        p.shared.set(sel, d);
       }
-      if (!bySel) memo.set(sel, (bySel = new Map<string, Decision>()));
-      d = this.decideFor(sel, n);
-      bySel.set(parent, d);
-      memoSize++;
       return d;
     };
   }
@@ -207,7 +210,7 @@ export class PolicyIndex {
       }
     }
     hits.length = 0;
-    const policies = [...sel.names];
+    const policies = sel.names; // frozen, shared by every decision for this selection
     if (!best) return { verdict: 'deny', policies, allPorts: false, ports: [] };
     if (allPorts) ports = [];
     else if (ports.length > 1) ports.sort(byProtoPort);

@@ -10,7 +10,6 @@ export const MAX_BRACE_EXPANSIONS = 256;
 /** Longest pattern text accepted before any expansion (a bound for hostile input). */
 export const MAX_PATTERN_TEXT = 1024;
 
-const UPPER = /[A-Z]/;
 // eslint-disable-next-line no-control-regex -- the range starts at NUL on purpose: "anything outside ASCII"
 const NON_ASCII = /[^\x00-\x7f]/;
 
@@ -20,10 +19,16 @@ const NON_ASCII = /[^\x00-\x7f]/;
  */
 export function normalizeName(name: string): string {
   let n = name;
-  if (UPPER.test(n)) {
-    n = NON_ASCII.test(n) ? n.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : n.toLowerCase();
+  // A loop, not /[A-Z]/.test(): most names are lowercase already, and this runs once per query
+  // and per name a reload revokes from (a million of them).
+  for (let i = 0; i < n.length; i++) {
+    const c = n.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) {
+      n = NON_ASCII.test(n) ? n.replace(/[A-Z]+/g, (s) => s.toLowerCase()) : n.toLowerCase();
+      break;
+    }
   }
-  return n.endsWith('.') ? n.slice(0, -1) : n;
+  return n.charCodeAt(n.length - 1) === 0x2e ? n.slice(0, -1) : n;
 }
 
 /** Checks brace syntax and returns how many names the pattern expands to, or an error. */

@@ -71,21 +71,24 @@ export class NameTrie {
    */
   match(name: string, out: Terminal[]): number {
     for (const t of this.all) out.push(t);
-    const labels = name === '' ? [] : name.split('.');
-    return walk(this.root, labels, labels.length - 1, out);
+    return walk(this.root, name, name === '' ? NO_LABELS : name.length, out);
   }
 
   /**
-   * Does every name of one more label under `parent` (normalized; not '') match the same
-   * patterns, whatever that label is? Yes when no node the parent's labels lead to goes on by
-   * an exact label or a label glob — only by '*' or a '**.' pattern, which take any label.
-   * Reload revocation decides such names once per parent (PolicyIndex.decider).
+   * For the names of one more label under `parent` (normalized; not ''): which first labels can
+   * change the match? Only those that some node the parent's labels lead to goes on by — an
+   * exact label or a label glob; every other label goes on by '*' and '**.' patterns alone, so
+   * all of them match the same patterns. Returns a test for "this label can matter", or null
+   * when none can (the parent's nodes go on by '*' and '**.' only). Reload revocation decides
+   * the other names once per parent (PolicyIndex.decider).
    */
-  sameForEveryLabelUnder(parent: string): boolean {
+  labelsThatMatter(parent: string): ((label: string) => boolean) | null {
     const labels = parent.split('.');
     const nodes: TrieNode[] = [];
     reached(this.root, labels, labels.length - 1, nodes);
-    return nodes.every((n) => n.children.size === 0 && n.globs.length === 0);
+    const routing = nodes.filter((n) => n.children.size > 0 || n.globs.length > 0);
+    if (routing.length === 0) return null;
+    return (label) => routing.some((n) => n.children.has(label) || n.globs.some((g) => g.glob.matches(label)));
   }
 }
 
@@ -102,18 +105,27 @@ function reached(node: TrieNode, labels: string[], i: number, out: TrieNode[]): 
   for (const g of node.globs) if (g.glob.matches(label)) reached(g.node, labels, i - 1, out);
 }
 
-/** i: index of the next label to consume, counting down from the TLD; -1 when all are consumed. */
-function walk(node: TrieNode, labels: string[], i: number, out: Terminal[]): number {
+/** `rest` of walk(): no label left. */
+const NO_LABELS = -1;
+
+/**
+ * Walks the labels of `name` right to left (TLD first) without splitting it: `rest` is the
+ * length of the part not consumed yet (its last label is next), NO_LABELS when every label is.
+ * A name of n dots has n + 1 labels, empty ones included ('' has none).
+ */
+function walk(node: TrieNode, name: string, rest: number, out: Terminal[]): number {
   let visited = 1;
-  if (i < 0) {
+  if (rest === NO_LABELS) {
     for (const t of node.exact) out.push(t);
     return visited;
   }
   for (const t of node.deep) out.push(t);
-  const label = labels[i];
+  const dot = rest === 0 ? -1 : name.lastIndexOf('.', rest - 1);
+  const label = name.slice(dot + 1, rest);
+  const next = dot < 0 ? NO_LABELS : dot;
   const c = node.children.get(label);
-  if (c) visited += walk(c, labels, i - 1, out);
-  if (node.any) visited += walk(node.any, labels, i - 1, out);
-  for (const g of node.globs) if (g.glob.matches(label)) visited += walk(g.node, labels, i - 1, out);
+  if (c) visited += walk(c, name, next, out);
+  if (node.any) visited += walk(node.any, name, next, out);
+  for (const g of node.globs) if (g.glob.matches(label)) visited += walk(g.node, name, next, out);
   return visited;
 }

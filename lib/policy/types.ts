@@ -5,7 +5,7 @@ export interface Decision {
   /** unmanaged: no policy selects the source, the query passes unfiltered and nothing is programmed. */
   verdict: 'allow' | 'deny' | 'unmanaged';
   /** Names of the policies that select the source (empty when unmanaged). */
-  policies: string[];
+  policies: readonly string[];
   /** For allow: the policy and pattern of the first matching rule (config order); for deny: undefined. */
   policy?: string;
   pattern?: string;

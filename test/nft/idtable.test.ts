@@ -28,6 +28,8 @@ t.test('matches a Map under 200k random adds and deletes', async (t) => {
     const id = elementId(set, key);
     const slot = table.get(id);
     if (slot !== (ref.get(id) ?? -1) && mismatches++ < 5) t.fail(`get ${op}: ${slot} vs ${ref.get(id)}`);
+    const bySetKey = table.getPrefixed(ALLOW_SETS.indexOf(set), key);
+    if (bySetKey !== slot && mismatches++ < 5) t.fail(`getPrefixed ${op}: ${bySetKey} vs ${slot}`);
     if (slot < 0) {
       const s = freeSlots.pop() ?? nextSlot++;
       table.set(id, s);
@@ -38,7 +40,7 @@ t.test('matches a Map under 200k random adds and deletes', async (t) => {
       freeSlots.push(slot);
     }
   }
-  t.equal(mismatches, 0, 'every lookup agreed');
+  t.equal(mismatches, 0, 'every lookup agreed (get and getPrefixed)');
   t.equal(table.size, ref.size);
   for (const [id, s] of ref)
     if (table.get(id) !== s || table.idOf(s) !== id) {

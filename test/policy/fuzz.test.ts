@@ -160,7 +160,7 @@ t.test(`decider() agrees with decide() on names that share parents (seed ${SEED}
   t.ok(shared > decisions / 40, `seed ${SEED}: decisions were shared (${shared} of ${decisions}), so the memo was exercised`);
 });
 
-t.test('decider(): a name under a parent with exact-label or glob children is decided on its own', async (t) => {
+t.test('decider(): only a first label that a pattern names (by label or glob) is decided on its own', async (t) => {
   const ix = PolicyIndex.compile([
     {
       name: 'p',
@@ -179,11 +179,30 @@ t.test('decider(): a name under a parent with exact-label or glob children is de
   t.equal(decide(sel, 'www.example.com').pattern, '*.example.com');
   t.equal(decide(sel, 'api.example.com').pattern, '*.example.com', 'first rule wins the pattern');
   t.same(decide(sel, 'api.example.com').ports, [], 'all ports from *.example.com');
+  t.not(decide(sel, 'api.example.com'), decide(sel, 'www.example.com'), 'api is a label a pattern names: decided on its own');
+  t.equal(decide(sel, 'www.example.com'), decide(sel, 'mail.Example.COM.'), 'labels no pattern names share one decision');
   t.equal(decide(sel, 'x-1.example.org').verdict, 'allow');
-  t.equal(decide(sel, 'y-1.example.org').verdict, 'deny', 'a glob child: not shared with x-1');
+  t.equal(decide(sel, 'y-1.example.org').verdict, 'deny', 'the glob x-* decides x-1, not y-1');
+  t.equal(decide(sel, 'y-1.example.org'), decide(sel, 'z.example.org'));
+  t.not(decide(sel, 'x-1.example.org'), decide(sel, 'x-2.example.org'), 'labels the glob matches: each on its own');
   t.equal(decide(sel, 'a.b.example.org').verdict, 'deny');
-  t.not(decide(sel, 'www.example.com'), decide(sel, 'mail.example.com'), 'example.com has an exact-label child (api): each name on its own');
-  t.same(decide(sel, 'www.example.com'), decide(sel, 'mail.example.com'));
   t.equal(decide(sel, 'a.svc.local'), decide(sel, 'B.svc.LOCAL.'), 'svc.local goes on only by **: one decision for every name under it');
   t.equal(decide(sel, 'b.svc.local').pattern, '**.svc.local');
+  t.equal(decide(null, 'a.svc.local').verdict, 'unmanaged');
+});
+
+t.test('decider(): names that rarely share a parent are decided one by one (and still right)', async (t) => {
+  const ix = PolicyIndex.compile([
+    { name: 'p', sources: [{ kind: 'cidr', cidr: '10.0.0.0/8', family: 4, address: '10.0.0.0', prefix: 8 }], allow: [{ pattern: '**.example.com', ports: [] }], allowCIDRs: [] },
+  ]);
+  const decide = ix.decider();
+  const sel = ix.selectAddress('10.0.0.1');
+  let wrong = 0;
+  for (let i = 0; i < 5000; i++) {
+    const name = `a.p${i}.${i % 2 ? 'example.com' : 'example.org'}`;
+    if (JSON.stringify(decide(sel, name)) !== JSON.stringify(ix.decide(sel, name))) wrong++;
+  }
+  t.equal(wrong, 0);
+  t.not(decide(sel, 'a.x.example.com'), decide(sel, 'b.x.example.com'), 'the memo is off after thousands of new parents');
+  t.same(decide(sel, 'a.x.example.com'), decide(sel, 'b.x.example.com'));
 });
