@@ -265,13 +265,19 @@ export class Bounds {
     return out;
   }
 
-  /** Every (source, name) group with elements: its index, source key bytes (latin1) and name. */
+  /**
+   * Every (source, name) group with elements: its index, source key bytes (latin1) and name.
+   * Read from the group key's bytes (no key string per group; the source string is the source
+   * row's own when the group's first element has one — a reload walks a million groups).
+   */
   forEachGroup(fn: (g: number, source: string, name: string) => void): void {
+    const groups = this.groups;
     for (let g = 0; g < this.grpTop; g++) {
       if (this.grpCount[g] === 0) continue; // a free row
-      const key = this.groups.idOf(g);
-      const srcLen = key.charCodeAt(0);
-      fn(g, key.slice(1, 1 + srcLen), nameOfKey(key));
+      const srcLen = groups.byteAt(g, 0) ?? 0;
+      const src = this.srcOf(this.grpHead[g]);
+      const source = src && src.key.length === srcLen && groups.hasTextAt(g, 1, src.key) ? src.key : groups.textOf(g, 1, 1 + srcLen, 'latin1');
+      fn(g, source, groups.textOf(g, 1 + srcLen, MAX_GROUP_KEY, 'utf8'));
     }
   }
 

@@ -193,6 +193,29 @@ export class IdTable {
     return this.arenas[len]!.bytes.toString('latin1', at, at + len);
   }
 
+  /** Byte `i` of the id at `slot` (undefined past its end). */
+  byteAt(slot: number, i: number): number | undefined {
+    const len = this.lens[slot];
+    return i < len ? this.arenas[len]!.bytes[this.rows[slot] * len + i] : undefined;
+  }
+
+  /** Are the id's bytes from `from` on, for `s.length` bytes, the characters of `s` (latin1)? */
+  hasTextAt(slot: number, from: number, s: string): boolean {
+    const len = this.lens[slot];
+    if (from + s.length > len) return false;
+    const bytes = this.arenas[len]!.bytes;
+    const at = this.rows[slot] * len + from;
+    for (let i = 0; i < s.length; i++) if (bytes[at + i] !== s.charCodeAt(i)) return false;
+    return true;
+  }
+
+  /** Bytes `[from, to)` of the id at `slot` decoded as text, without rebuilding the id first. */
+  textOf(slot: number, from: number, to: number, encoding: 'latin1' | 'utf8'): string {
+    const len = this.lens[slot];
+    const at = this.rows[slot] * len;
+    return len ? this.arenas[len]!.bytes.toString(encoding, at + Math.min(from, len), at + Math.min(to, len)) : '';
+  }
+
   /** Bytes of the id at `slot` (0: none). */
   lenOf(slot: number): number {
     return this.lens[slot];

@@ -133,3 +133,23 @@ t.test('bounded under churn: 200k ever-new elements, sizes never above the caps'
   t.ok(s.elements <= limits.maxElements && s.sources <= 97 && s.names <= s.elements, JSON.stringify(s));
   t.equal(evicted.length, 200_000 - b.size, 'every element not in the book was evicted');
 });
+
+t.test('revocations see every group with its source and whole name (UTF-8 too), each once', async (t) => {
+  const { b } = book({ maxElements: 100 });
+  b.refresh(id(1, 1), 60_000, 'a.example');
+  b.refresh(id(1, 2), 60_000, 'a.example');
+  b.refresh(id(2, 3), 60_000, 'bücher.example');
+  b.refresh(idp(3, 4, 443), 60_000, 'x'.repeat(63) + '.example');
+  b.learn(id(4, 5), 60_000, 60_000); // adopted without a name: not a group
+  b.forget(id(1, 1));
+  b.refresh(id(1, 1), 60_000, 'a.example'); // gone and back: its source row is made again
+  const seen: string[] = [];
+  const r = b.revocations((source, name) => {
+    seen.push(`${[...source].join('.')} ${name}`);
+    return name !== 'bücher.example';
+  });
+  t.same(seen.sort(), ['10.0.0.1 a.example', '10.0.0.2 bücher.example', `10.0.0.3 ${'x'.repeat(63)}.example`]);
+  t.same(r.doomed, [id(2, 3)]);
+  t.equal(r.checked, 5);
+  t.equal(r.unnamed, 1);
+});
