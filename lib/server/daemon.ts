@@ -40,6 +40,9 @@ import { setupCgroups, cgroupResolver, GONE } from './cgroups';
 import type { CgroupIdentity } from '../identity/cgroup/identity';
 import { startPodIdentity, podsHandler, type PodIdentity } from './pods';
 
+/** Listening on port 0: how many UDP ports to try for one whose TCP twin is free. */
+const PORT0_ATTEMPTS = 8;
+
 export interface BoundAddress {
   host: string;
   udpPort: number;
@@ -236,13 +239,26 @@ export class Daemon {
       // UDP rate: the kernel meters it when the ruleset is installed (not for port 0, tests)
       const fair = { budget, meter: !this.enforcing || ep.port === 0, port: ep.port };
       this.udpFairness.push(fair);
-      const u = new UdpListener(ep, handle, cfg.limits.maxPendingQueries, this.log.child({ part: 'udp' }), fair);
-      this.udp.push(u);
-      const udpPort = await u.listen(inherited?.udp.get(i));
-      // Port 0 (tests): TCP on the port UDP got, as on a real resolver address.
-      const t = new TcpListener({ ...ep, port: udpPort }, handle, tcpOpts, this.log.child({ part: 'tcp' }));
-      this.tcp.push(t);
-      const tcpPort = await t.listen(inherited?.tcp.get(i));
+      let udpPort: number;
+      let tcpPort: number;
+      for (let attempt = 1; ; attempt++) {
+        const u = new UdpListener(ep, handle, cfg.limits.maxPendingQueries, this.log.child({ part: 'udp' }), fair);
+        this.udp.push(u);
+        udpPort = await u.listen(inherited?.udp.get(i));
+        // Port 0 (tests): TCP on the port UDP got, as on a real resolver address.
+        const t = new TcpListener({ ...ep, port: udpPort }, handle, tcpOpts, this.log.child({ part: 'tcp' }));
+        try {
+          tcpPort = await t.listen(inherited?.tcp.get(i));
+          this.tcp.push(t);
+          break;
+        } catch (e) {
+          // The port the kernel chose for UDP is taken for TCP (another process's listener or
+          // connection): with port 0 the daemon may choose again; a configured port is an error.
+          if (ep.port !== 0 || inherited || (e as { code?: string }).code !== 'EADDRINUSE' || attempt >= PORT0_ATTEMPTS) throw e;
+          this.udp.pop();
+          await u.close();
+        }
+      }
       const kept = (['udp', 'tcp'] as const).filter((tr) => inherited?.[tr].has(i));
       bound.push({ host: ep.host, udpPort, tcpPort, ...(kept.length ? { inherited: kept } : {}) });
     }

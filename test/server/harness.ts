@@ -151,6 +151,8 @@ export async function startForwarder(
   try {
     [{ udpPort: port }] = await daemon.start();
   } catch (e) {
+    // What the failed start opened (a bound UDP listener, timers) would keep the test process alive.
+    await daemon.stop().catch(() => undefined);
     await zone.close();
     throw e;
   }
