@@ -1,34 +1,37 @@
 // IdTable: element id → slot index of the book (expiry.ts), without a string or a Map entry per
 // element. An id (elementId(): set index + key bytes, latin1) is kept as its bytes in an arena
 // per id length; the table is open addressing with linear probing over an Int32Array and
-// backward-shift deletion (no tombstones), each bucket's hash kept beside it. ~24 bytes per allow4 element instead of ~75 for a
-// Map<string, number> entry with its key string. The hash is seeded per process, so DNS answers
-// chosen to collide cannot be precomputed.
+// backward-shift deletion (no tombstones), each bucket's hash kept beside it. ~24 bytes per
+// allow4 element instead of ~75 for a Map<string, number> entry with its key string. The hash is
+// seeded per process, so DNS answers chosen to collide cannot be precomputed.
 import { randomBytes } from 'crypto';
 
 const EMPTY = -1;
 const FIRST_BUCKETS = 1024;
 const SEED = randomBytes(4).readInt32LE(0);
 
-function hashId(id: string): number {
-  let h = SEED ^ id.length;
-  for (let i = 0; i < id.length; i++) {
-    h = Math.imul(h ^ id.charCodeAt(i), 0x5bd1e995);
-    h ^= h >>> 15;
-  }
+// The hash of an id of `len` characters: start(len), then step() per character, then finish().
+const start = (len: number): number => SEED ^ len;
+function step(h: number, c: number): number {
+  h = Math.imul(h ^ c, 0x5bd1e995);
+  return h ^ (h >>> 15);
+}
+function finish(h: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) | 0;
 }
 
+function hashId(id: string): number {
+  let h = start(id.length);
+  for (let i = 0; i < id.length; i++) h = step(h, id.charCodeAt(i));
+  return finish(h);
+}
+
 /** hashId() of the id stored as bytes. */
 function hashBytes(bytes: Uint8Array, off: number, len: number): number {
-  let h = SEED ^ len;
-  for (let i = 0; i < len; i++) {
-    h = Math.imul(h ^ bytes[off + i], 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) | 0;
+  let h = start(len);
+  for (let i = 0; i < len; i++) h = step(h, bytes[off + i]);
+  return finish(h);
 }
 
 /** The ids of one length, `len` bytes per row; freed rows are reused. */
@@ -64,7 +67,7 @@ export class IdTable {
   private hashes: Int32Array = new Int32Array(FIRST_BUCKETS);
   private mask = FIRST_BUCKETS - 1;
   private count = 0;
-  // Per slot: id length (0 = no id), row in the arena of that length (the hash is recomputed: 4 bytes less per slot).
+  // Per slot: id length (0 = no id), row in the arena of that length (the hash is kept per bucket, not per slot).
   private lens: Uint16Array = new Uint16Array(0);
   private rows: Int32Array = new Int32Array(0);
   /** by id length (an array: a Map lookup per probe cost more than the probe) */
@@ -100,29 +103,13 @@ export class IdTable {
    */
   getPrefixed(first: number, rest: Uint8Array): number {
     const len = rest.length + 1;
-    let h = SEED ^ len;
-    h = Math.imul(h ^ first, 0x5bd1e995);
-    h ^= h >>> 15;
-    for (let i = 0; i < rest.length; i++) {
-      h = Math.imul(h ^ rest[i], 0x5bd1e995);
-      h ^= h >>> 15;
-    }
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    h = (h ^ (h >>> 16)) | 0;
+    let h = step(start(len), first);
+    for (let i = 0; i < rest.length; i++) h = step(h, rest[i]);
+    h = finish(h);
     for (let b = h & this.mask; ; b = (b + 1) & this.mask) {
       const s = this.buckets[b];
       if (s === EMPTY) return -1;
-      if (this.hashes[b] !== h || this.lens[s] !== len) continue;
-      const mine = this.arenas[len]!.bytes;
-      const at = this.rows[s] * len;
-      if (mine[at] !== first) continue;
-      let same = true;
-      for (let i = 0; i < rest.length; i++)
-        if (mine[at + 1 + i] !== rest[i]) {
-          same = false;
-          break;
-        }
-      if (same) return s;
+      if (this.hashes[b] === h && this.lens[s] === len && this.arenas[len]!.bytes[this.rows[s] * len] === first && this.equalsBytesAt(s, 1, rest, 0, rest.length)) return s;
     }
   }
 
@@ -276,9 +263,14 @@ export class IdTable {
   }
 
   private equalsBytes(slot: number, bytes: Uint8Array, off: number, len: number): boolean {
-    if (this.lens[slot] !== len) return false;
-    const mine = this.arenas[len]!.bytes;
-    const at = this.rows[slot] * len;
+    return this.lens[slot] === len && this.equalsBytesAt(slot, 0, bytes, off, len);
+  }
+
+  /** Are the id's bytes from `from` on the `len` bytes of `bytes` at `off`? (the id is long enough) */
+  private equalsBytesAt(slot: number, from: number, bytes: Uint8Array, off: number, len: number): boolean {
+    const idLen = this.lens[slot];
+    const mine = this.arenas[idLen]!.bytes;
+    const at = this.rows[slot] * idLen + from;
     for (let i = 0; i < len; i++) if (mine[at + i] !== bytes[off + i]) return false;
     return true;
   }

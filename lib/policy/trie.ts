@@ -83,30 +83,21 @@ export class NameTrie {
    * the other names once per parent (PolicyIndex.decider).
    */
   labelsThatMatter(parent: string): ((label: string) => boolean) | null {
-    const labels = parent.split('.');
     const nodes: TrieNode[] = [];
-    reached(this.root, labels, labels.length - 1, nodes);
+    reached(this.root, parent, parent.length, nodes);
     const routing = nodes.filter((n) => n.children.size > 0 || n.globs.length > 0);
     if (routing.length === 0) return null;
     return (label) => routing.some((n) => n.children.has(label) || n.globs.some((g) => g.glob.matches(label)));
   }
 }
 
-/** The nodes a walk over labels[i..0] (TLD first) ends in. */
-function reached(node: TrieNode, labels: string[], i: number, out: TrieNode[]): void {
-  if (i < 0) {
-    out.push(node);
-    return;
-  }
-  const label = labels[i];
-  const c = node.children.get(label);
-  if (c) reached(c, labels, i - 1, out);
-  if (node.any) reached(node.any, labels, i - 1, out);
-  for (const g of node.globs) if (g.glob.matches(label)) reached(g.node, labels, i - 1, out);
-}
-
 /** `rest` of walk(): no label left. */
 const NO_LABELS = -1;
+
+/** The dot before the last label of `name`'s first `rest` characters (-1: none; see walk). */
+function dotBefore(name: string, rest: number): number {
+  return rest === 0 ? -1 : name.lastIndexOf('.', rest - 1);
+}
 
 /**
  * Walks the labels of `name` right to left (TLD first) without splitting it: `rest` is the
@@ -120,7 +111,7 @@ function walk(node: TrieNode, name: string, rest: number, out: Terminal[]): numb
     return visited;
   }
   for (const t of node.deep) out.push(t);
-  const dot = rest === 0 ? -1 : name.lastIndexOf('.', rest - 1);
+  const dot = dotBefore(name, rest);
   const label = name.slice(dot + 1, rest);
   const next = dot < 0 ? NO_LABELS : dot;
   const c = node.children.get(label);
@@ -128,4 +119,19 @@ function walk(node: TrieNode, name: string, rest: number, out: Terminal[]): numb
   if (node.any) visited += walk(node.any, name, next, out);
   for (const g of node.globs) if (g.glob.matches(label)) visited += walk(g.node, name, next, out);
   return visited;
+}
+
+/** The nodes walk() would end in for `name` (terminals aside). */
+function reached(node: TrieNode, name: string, rest: number, out: TrieNode[]): void {
+  if (rest === NO_LABELS) {
+    out.push(node);
+    return;
+  }
+  const dot = dotBefore(name, rest);
+  const label = name.slice(dot + 1, rest);
+  const next = dot < 0 ? NO_LABELS : dot;
+  const c = node.children.get(label);
+  if (c) reached(c, name, next, out);
+  if (node.any) reached(node.any, name, next, out);
+  for (const g of node.globs) if (g.glob.matches(label)) reached(g.node, name, next, out);
 }
