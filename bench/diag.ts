@@ -1,5 +1,6 @@
 // Diagnostic (not part of npm run bench): saturation run against dnswall with metrics on, then
 // the latency histograms (request, nftset hold, nft commit) as dnswall saw them.
+// DIAG_RATE=2000: the measured run at that fixed rate instead of saturation.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { SpawnOptions } from 'node:child_process';
@@ -32,7 +33,9 @@ async function main(): Promise<void> {
   const d = await startDaemon(spawner, yaml, { logLevel: 'info' });
   const started = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
   process.stdout.write(`at start: ${/VmRSS:.*/.exec(started)?.[0]}\n`);
-  await runDnsperf(topo, topo.ns.pod1, { server: ADDR.nodePod1.v4, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: 2000 });
+  // the bench's warm-up (run.ts): hot names, then new ones
+  for (const f of [files.hot, files.warm])
+    await runDnsperf(topo, topo.ns.pod1, { server: ADDR.nodePod1.v4, file: f, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: 2000 });
   const file = fname === 'hot' ? files.hot : fname === 'unique' ? files.unique : files.mixed;
   const pid = d.proc.pid!;
   const cpu = () => {
@@ -44,7 +47,15 @@ async function main(): Promise<void> {
   };
   const c0 = cpu();
   const w0 = performance.now();
-  const r = await runDnsperf(topo, topo.ns.pod1, { server: ADDR.nodePod1.v4, file, durationS: Number(process.argv[4] ?? 6), clients: 4, outstanding: 100, timeoutS: 2 });
+  const r = await runDnsperf(topo, topo.ns.pod1, {
+    server: ADDR.nodePod1.v4,
+    file,
+    durationS: Number(process.argv[4] ?? 6),
+    clients: 4,
+    outstanding: 100,
+    timeoutS: 2,
+    qps: Number(process.env.DIAG_RATE ?? 0) || undefined,
+  });
   const c1 = cpu();
   const wall = (performance.now() - w0) / 1000;
   process.stdout.write(

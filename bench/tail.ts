@@ -4,9 +4,11 @@
 // and per thread), threads, context switches and page faults from /proc over the measured run.
 //   node dist/bench/tail.js [--targets dnsmasq,dnswall,dnswall-audit] [--files mixed,hot,unique]
 //                           [--duration 5] [--rounds 1] [--rate 2000]
-// Targets: those of targets.ts, plus `dnswall-audit` (enforce.mode audit: no programmer at all);
+// Targets: those of targets.ts, plus `dnswall-audit` (enforce.mode audit: no programmer at all)
+// and `node-relay` (relay-main.ts: a bare node:dgram relay, the floor of any Node.js forwarder);
 // `dnswall+--flag+--flag2` passes node flags to the daemon (e.g. `dnswall+--single-threaded-gc`).
 // TAIL_NODE_ARGS="--flag ..." adds node flags to every dnswall target. TAIL_SLOW=1 prints every response over 1 ms (position in the run : h/u : ms).
+// Each run is preceded by the bench's warm-up (hot names, then new ones; TAIL_NO_WARM_NEW=1: hot only).
 // TAIL_NICE=-5 renices every thread of the dnswall targets after start (a scheduling experiment).
 // Run it under the bench lock, like the bench.
 import { mkdtempSync, rmSync, readFileSync, readdirSync } from 'node:fs';
@@ -90,6 +92,15 @@ async function startAudit(topo: Awaited<ReturnType<typeof createTopology>>, flag
   return { server: ADDR.nodePod1.v4, pid: d.proc.pid, stop: async () => void (await d.stop()) };
 }
 
+async function startRelay(topo: Awaited<ReturnType<typeof createTopology>>, flags: string[]) {
+  const proc = topo.spawn(topo.ns.node, [process.execPath, ...flags, path.join(__dirname, 'relay-main.js'), ADDR.nodePod1.v4, ADDR.net.v4]);
+  await new Promise((resolve, reject) => {
+    proc.stdout?.once('data', resolve);
+    proc.once('exit', (code) => reject(new Error(`node-relay exited (${code}) before it was ready`)));
+  });
+  return { server: ADDR.nodePod1.v4, pid: proc.pid, stop: () => Promise.resolve(void proc.kill()) };
+}
+
 async function main(): Promise<void> {
   const targets = arg('--targets', 'dnswall,dnswall-cache').split(',');
   const fileNames = arg('--files', 'mixed,hot,unique').split(',');
@@ -121,13 +132,17 @@ async function main(): Promise<void> {
         for (const target of targets) {
           const [tname, ...extra] = target.split('+');
           const t =
-            tname === 'dnswall-audit'
-              ? await startAudit(topo, [...nodeArgs, ...extra])
-              : await startTarget(topo, tname as TargetName, { dnswallNodeArgs: [...nodeArgs, ...extra] });
+            tname === 'node-relay'
+              ? await startRelay(topo, [...nodeArgs, ...extra])
+              : tname === 'dnswall-audit'
+                ? await startAudit(topo, [...nodeArgs, ...extra])
+                : await startTarget(topo, tname as TargetName, { dnswallNodeArgs: [...nodeArgs, ...extra] });
           try {
             if (process.env.TAIL_NICE && t.pid && tname.startsWith('dnswall'))
               for (const tid of readdirSync(`/proc/${t.pid}/task`)) spawnSync('renice', ['-n', process.env.TAIL_NICE, '-p', tid]);
-            await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: files.hot, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
+            // the bench's warm-up (run.ts): hot names, then new names (TAIL_NO_WARM_NEW=1: hot only)
+            for (const f of process.env.TAIL_NO_WARM_NEW ? [files.hot] : [files.hot, files.warm])
+              await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: f, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
             const before = t.pid ? procStat(t.pid) : null;
             const tb = t.pid ? threadCpu(t.pid) : null;
             const argv = ['dnsperf', '-s', t.server, '-p', '53', '-d', file, '-l', String(duration), '-c', '4', '-q', '100', '-t', '2', '-Q', String(rate), '-v'];
