@@ -75,7 +75,7 @@ export function encodeKey(e: KeyFields): Buffer {
   const l = LAYOUTS[e.set];
   if (!Buffer.isBuffer(e.source) || e.source.length !== l.srcLen) throw new RangeError(`${e.set}: source must be ${l.srcLen} bytes`);
   if (!Buffer.isBuffer(e.destination) || e.destination.length !== l.addrLen) throw new RangeError(`${e.set}: destination must be ${l.addrLen} bytes`);
-  const key = Buffer.alloc(l.keyLen);
+  const key = Buffer.allocUnsafe(l.keyLen).fill(0); // from the pool (no ArrayBuffer per key); the port field's padding stays zero
   e.source.copy(key, 0);
   e.destination.copy(key, l.srcLen);
   if (l.withPort) {

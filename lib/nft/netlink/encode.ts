@@ -25,7 +25,7 @@ export function align4(n: number): number {
 export function attr(type: number, payload: Buffer): Buffer {
   const len = NLA_HDRLEN + payload.length;
   if (len > NLA_MAX_LEN) throw new RangeError(`netlink attribute ${type & 0x3fff} is ${len} bytes, over the u16 limit`);
-  const out = Buffer.alloc(align4(len));
+  const out = Buffer.allocUnsafe(align4(len)).fill(0); // from the pool: no ArrayBuffer per attribute
   writeU16(out, 0, len);
   writeU16(out, 2, type);
   payload.copy(out, NLA_HDRLEN);
@@ -37,7 +37,7 @@ export function strAttr(type: number, s: string): Buffer {
 }
 
 export function be32Attr(type: number, v: number): Buffer {
-  const b = Buffer.alloc(4);
+  const b = Buffer.allocUnsafe(4);
   b.writeUInt32BE(v >>> 0, 0);
   return attr(type, b);
 }
@@ -50,7 +50,7 @@ export function writeBe64(b: Buffer, v: number, o: number): void {
 }
 
 export function be64Attr(type: number, v: number): Buffer {
-  const b = Buffer.alloc(8);
+  const b = Buffer.allocUnsafe(8);
   writeBe64(b, v, 0);
   return attr(type, b);
 }
@@ -62,7 +62,7 @@ export function nested(type: number, children: Buffer[]): Buffer {
 
 /** nfgenmsg: u8 family, u8 version, be16 res_id. */
 export function nfgenmsg(family: number, resId = 0): Buffer {
-  const b = Buffer.alloc(NFGENMSG_LEN);
+  const b = Buffer.allocUnsafe(NFGENMSG_LEN);
   b[0] = family;
   b[1] = NFNETLINK_V0;
   b.writeUInt16BE(resId, 2);
@@ -73,7 +73,7 @@ export function nfgenmsg(family: number, resId = 0): Buffer {
 export function nlmsg(type: number, flags: number, seq: number, family: number, attrs: Buffer[], resId = 0): Buffer {
   const body = Buffer.concat([nfgenmsg(family, resId), ...attrs]);
   const len = NLMSG_HDRLEN + body.length;
-  const out = Buffer.alloc(align4(len));
+  const out = Buffer.allocUnsafe(align4(len)).fill(0);
   writeU32(out, 0, len);
   writeU16(out, 4, type);
   writeU16(out, 6, flags);

@@ -23,8 +23,9 @@ import {
   NLA_MAX_LEN,
   NLMSG_HDRLEN,
   NFGENMSG_LEN,
+  NFNETLINK_V0,
 } from './constants';
-import { strAttr, nested, nlmsg, align4, writeU16, writeBe64 } from './encode';
+import { strAttr, nlmsg, align4, writeU16, writeU32, writeBe64 } from './encode';
 import { attrMap, findAttr, nfAttrs, parseAttrs, readBe64, readString, type NlMsg } from './decode';
 import { readU16 } from './encode';
 
@@ -56,17 +57,32 @@ export function commentIsWhole(comment: string): boolean {
 
 /** libnftnl udata TLV: u8 type NFTNL_UDATA_SET_ELEM_COMMENT, u8 len, the string with its NUL. */
 export function commentUserdata(comment: string): Buffer {
-  const s = Buffer.from(sanitizeComment(comment) + '\0', 'latin1');
-  return Buffer.concat([Buffer.from([NFTNL_UDATA_SET_ELEM_COMMENT, s.length]), s]);
+  const s = sanitizeComment(comment);
+  const b = Buffer.allocUnsafe(s.length + 3);
+  writeCommentTlv(b, 0, s);
+  return b;
 }
 
-/** One NFTA_LIST_ELEM, attributes in libnftnl's order: TIMEOUT, EXPIRATION, KEY, USERDATA.
- * Written into one buffer: this runs once per element on the DNS path. */
+/** The comment TLV of an already sanitized (printable ASCII) comment at `o`: s.length + 3 bytes. */
+function writeCommentTlv(b: Buffer, o: number, s: string): void {
+  b[o] = NFTNL_UDATA_SET_ELEM_COMMENT;
+  b[o + 1] = s.length + 1;
+  b.write(s, o + 2, 'latin1');
+  b[o + 2 + s.length] = 0;
+}
+
+/**
+ * One NFTA_LIST_ELEM, attributes in libnftnl's order: TIMEOUT, EXPIRATION, KEY, USERDATA.
+ * Written into one buffer from Node's pool (no ArrayBuffer of its own, padding zeroed): this
+ * runs once per element on the DNS path.
+ */
 export function encodeElement(e: EncodedElementInput): Buffer {
-  const ud = e.comment ? commentUserdata(e.comment) : null;
+  const c = e.comment ? sanitizeComment(e.comment) : null;
+  const udLen = c === null ? 0 : c.length + 3;
   const keyPad = align4(e.key.length);
-  const size = NLA_HDRLEN + (e.timeoutMs !== undefined ? 12 : 0) + (e.expirationMs !== undefined ? 12 : 0) + 2 * NLA_HDRLEN + keyPad + (ud ? NLA_HDRLEN + align4(ud.length) : 0);
-  const b = Buffer.alloc(size);
+  const size =
+    NLA_HDRLEN + (e.timeoutMs !== undefined ? 12 : 0) + (e.expirationMs !== undefined ? 12 : 0) + 2 * NLA_HDRLEN + keyPad + (c === null ? 0 : NLA_HDRLEN + align4(udLen));
+  const b = Buffer.allocUnsafe(size).fill(0);
   let o = 0;
   const hdr = (len: number, type: number) => {
     writeU16(b, o, len);
@@ -88,9 +104,9 @@ export function encodeElement(e: EncodedElementInput): Buffer {
   hdr(NLA_HDRLEN + e.key.length, NFTA_DATA_VALUE);
   e.key.copy(b, o);
   o += keyPad;
-  if (ud) {
-    hdr(NLA_HDRLEN + ud.length, NFTA_SET_ELEM_USERDATA);
-    ud.copy(b, o);
+  if (c !== null) {
+    hdr(NLA_HDRLEN + udLen, NFTA_SET_ELEM_USERDATA);
+    writeCommentTlv(b, o, c);
   }
   return b;
 }
@@ -100,25 +116,51 @@ export const MAX_ELEMENTS_NEST_BYTES = NLA_MAX_LEN - NLA_HDRLEN - 3;
 
 /** Bytes a NEWSETELEM adds to a batch besides its elements. */
 export function setElemOverhead(table: string, set: string): number {
-  return NLMSG_HDRLEN + NFGENMSG_LEN + strAttr(1, table).length + strAttr(2, set).length + NLA_HDRLEN;
+  return NLMSG_HDRLEN + NFGENMSG_LEN + align4(NLA_HDRLEN + Buffer.byteLength(table) + 1) + align4(NLA_HDRLEN + Buffer.byteLength(set) + 1) + NLA_HDRLEN;
 }
 
 /** NFT_MSG_NEWSETELEM, as `nft add element` sends it (NLM_F_CREATE, no NLM_F_EXCL: re-adding updates). */
 export function newSetElemMsg(seq: number, family: number, table: string, set: string, elements: Buffer[]): Buffer {
-  return nlmsg(nftType(NFT_MSG_NEWSETELEM), NLM_F_REQUEST | NLM_F_CREATE, seq, family, [
-    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    strAttr(NFTA_SET_ELEM_LIST_SET, set),
-    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-  ]);
+  return setElemMsg(NFT_MSG_NEWSETELEM, NLM_F_CREATE, seq, family, table, set, elements);
 }
 
-/** A set-element message of another type (DELSETELEM, DESTROYSETELEM) with the given flags. */
+/**
+ * A set-element message (NEWSETELEM, DELSETELEM, DESTROYSETELEM, GETSETELEM) with the given
+ * flags: nlmsghdr, nfgenmsg, TABLE, SET, ELEMENTS (the encoded elements, already padded) —
+ * the bytes nlmsg()/strAttr()/nested() build, written in one pass into one buffer.
+ */
 export function setElemMsg(type: number, flags: number, seq: number, family: number, table: string, set: string, elements: Buffer[]): Buffer {
-  return nlmsg(nftType(type), NLM_F_REQUEST | flags, seq, family, [
-    strAttr(NFTA_SET_ELEM_LIST_TABLE, table),
-    strAttr(NFTA_SET_ELEM_LIST_SET, set),
-    nested(NFTA_SET_ELEM_LIST_ELEMENTS, elements),
-  ]);
+  const tLen = NLA_HDRLEN + Buffer.byteLength(table) + 1;
+  const sLen = NLA_HDRLEN + Buffer.byteLength(set) + 1;
+  let eLen = NLA_HDRLEN;
+  for (const el of elements) eLen += el.length;
+  if (eLen > NLA_MAX_LEN) throw new RangeError(`netlink attribute ${NFTA_SET_ELEM_LIST_ELEMENTS} is ${eLen} bytes, over the u16 limit`);
+  const len = NLMSG_HDRLEN + NFGENMSG_LEN + align4(tLen) + align4(sLen) + align4(eLen);
+  const b = Buffer.allocUnsafe(len).fill(0);
+  writeU32(b, 0, len);
+  writeU16(b, 4, nftType(type));
+  writeU16(b, 6, NLM_F_REQUEST | flags);
+  writeU32(b, 8, seq >>> 0);
+  // nlmsg_pid 0 (the kernel fills in the sender); nfgenmsg: family, version, res_id 0
+  b[NLMSG_HDRLEN] = family;
+  b[NLMSG_HDRLEN + 1] = NFNETLINK_V0;
+  let o = NLMSG_HDRLEN + NFGENMSG_LEN;
+  const str = (attrType: number, attrLen: number, v: string) => {
+    writeU16(b, o, attrLen);
+    writeU16(b, o + 2, attrType);
+    b.write(v, o + NLA_HDRLEN, 'utf8');
+    o += align4(attrLen);
+  };
+  str(NFTA_SET_ELEM_LIST_TABLE, tLen, table);
+  str(NFTA_SET_ELEM_LIST_SET, sLen, set);
+  writeU16(b, o, eLen);
+  writeU16(b, o + 2, NFTA_SET_ELEM_LIST_ELEMENTS | NLA_F_NESTED);
+  o += NLA_HDRLEN;
+  for (const el of elements) {
+    el.copy(b, o);
+    o += el.length;
+  }
+  return b;
 }
 
 /** GETSETELEM with NLM_F_DUMP: `nft list set`. */
