@@ -13,6 +13,23 @@ import type { SourceBudget } from '../fairness/budget';
 
 /** Queries one connection may have in flight before we stop reading from it (back-pressure). */
 const MAX_PIPELINE = 64;
+/**
+ * close(): a connection is ended (FIN) only once it has nothing in flight, no partial frame, and
+ * has been quiet this long — a client that connected just before we stopped accepting still gets
+ * its query read and answered. Ending it earlier lost that query: an answer written after end()
+ * is dropped, and the unread bytes make the close a reset (ECONNRESET at the client).
+ */
+const CLOSE_QUIET_MS = 100;
+
+/** What close() needs to know of a connection. */
+interface ConnState {
+  inFlight: number;
+  /** bytes received and not yet framed */
+  size: number;
+  /** Date.now() of the last bytes received (of the accept before any) */
+  lastData: number;
+  ended: boolean;
+}
 
 export interface TcpOptions {
   idleTimeoutMs: number;
@@ -26,7 +43,7 @@ export interface TcpOptions {
 
 export class TcpListener {
   private server?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Map<net.Socket, ConnState>();
   private pending = 0;
   readonly stats: ListenerStats & { connections: number; badFrames: number } = { received: 0, answered: 0, dropped: 0, formerr: 0, overloaded: 0, connections: 0, badFrames: 0 };
 
@@ -68,15 +85,14 @@ export class TcpListener {
       sock.destroy(); // the source holds its share of connections already
       return;
     }
-    this.sockets.add(sock);
+    const conn: ConnState = { inFlight: 0, size: 0, lastData: Date.now(), ended: false };
+    this.sockets.set(sock, conn);
     const port = sock.remotePort ?? 0;
     // The connection's own local end: the exact address the client connected to.
     const local = { address: canonicalSource(sock.localAddress ?? this.ep.host), port: sock.localPort ?? this.ep.port };
     // Received bytes not yet framed, as the chunks that came: joined only once a whole frame is
     // there, so a client trickling a 64 KiB frame byte by byte costs no quadratic copying.
     let parts: Buffer[] = [];
-    let size = 0;
-    let inFlight = 0;
     let closed = false;
     /** set while reading is paused because the source is over its rate */
     let rateWait: NodeJS.Timeout | undefined;
@@ -89,14 +105,14 @@ export class TcpListener {
       budget?.disconnect(address);
     });
     const write = (wire: Buffer) => {
-      if (closed) return;
+      if (closed || conn.ended) return;
       const len = Buffer.allocUnsafe(2);
       len.writeUInt16BE(wire.length);
       sock.write(Buffer.concat([len, wire]));
     };
     const pump = () => {
-      while (size >= 2) {
-        if (parts[0].length < 2) parts = [Buffer.concat(parts, size)];
+      while (conn.size >= 2) {
+        if (parts[0].length < 2) parts = [Buffer.concat(parts, conn.size)];
         const n = parts[0].readUInt16BE(0);
         if (n < 12) {
           // A frame too short for a DNS header: the stream is garbage, resynchronising is guesswork.
@@ -105,8 +121,8 @@ export class TcpListener {
           sock.destroy();
           return;
         }
-        if (size < 2 + n) break;
-        if (parts[0].length < 2 + n) parts = [Buffer.concat(parts, size)];
+        if (conn.size < 2 + n) break;
+        if (parts[0].length < 2 + n) parts = [Buffer.concat(parts, conn.size)];
         const buf = parts[0];
         // Over the source's rate: stop reading until its next token (TCP back-pressure: the
         // client's window fills and it slows down; nothing is lost and nothing piles up here).
@@ -117,7 +133,7 @@ export class TcpListener {
           rateWait = setTimeout(() => {
             rateWait = undefined;
             if (closed) return;
-            if (inFlight < MAX_PIPELINE) sock.resume();
+            if (conn.inFlight < MAX_PIPELINE) sock.resume();
             pump();
           }, wait);
           return;
@@ -125,7 +141,7 @@ export class TcpListener {
         const msg = Buffer.from(buf.subarray(2, 2 + n)); // own copy: the stream buffer is reused
         if (buf.length === 2 + n) parts.shift();
         else parts[0] = buf.subarray(2 + n);
-        size -= 2 + n;
+        conn.size -= 2 + n;
         this.stats.received++;
         const it = intake(msg, address, port, 'tcp', local);
         if (it.kind === 'drop') {
@@ -142,16 +158,16 @@ export class TcpListener {
           write(errorResponse(msg, it.req.query, RCODE.SERVFAIL));
           continue;
         }
-        inFlight++;
+        conn.inFlight++;
         this.pending++;
-        if (inFlight >= MAX_PIPELINE) sock.pause();
+        if (conn.inFlight >= MAX_PIPELINE) sock.pause();
         const done = (wire: Buffer) => {
-          inFlight--;
+          conn.inFlight--;
           this.pending--;
           budget?.release(address);
           this.stats.answered++;
           write(wire);
-          if (inFlight < MAX_PIPELINE && sock.isPaused() && !rateWait) sock.resume();
+          if (conn.inFlight < MAX_PIPELINE && sock.isPaused() && !rateWait) sock.resume();
         };
         this.handle()(it.req).then(
           (res) => done(res.wire),
@@ -164,9 +180,10 @@ export class TcpListener {
     };
     sock.on('data', (chunk: Buffer) => {
       parts.push(chunk);
-      size += chunk.length;
+      conn.size += chunk.length;
+      conn.lastData = Date.now();
       // many tiny chunks (a trickle): join them now and then, so the list stays short
-      if (parts.length >= 64) parts = [Buffer.concat(parts, size)];
+      if (parts.length >= 64) parts = [Buffer.concat(parts, conn.size)];
       if (!rateWait) pump();
     });
   }
@@ -176,9 +193,10 @@ export class TcpListener {
   }
 
   /**
-   * Stop accepting, let answers in flight go out (at most timeoutMs), then close every connection.
-   * An inherited listening socket stays open in the supervisor: connections not yet accepted
-   * wait in its accept queue for the next daemon.
+   * Stop accepting, keep answering on the connections already accepted until each is idle (no
+   * query in flight, no partial frame, quiet for CLOSE_QUIET_MS) and end it then; at timeoutMs
+   * end the rest. An inherited listening socket stays open in the supervisor: connections not
+   * yet accepted wait in its accept queue for the next daemon.
    */
   async close(timeoutMs = 2000): Promise<void> {
     const server = this.server;
@@ -186,10 +204,22 @@ export class TcpListener {
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     const deadline = Date.now() + timeoutMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    for (const s of this.sockets) s.end();
+    const endIdle = (all: boolean): boolean => {
+      const now = Date.now();
+      let open = 0;
+      for (const [s, c] of this.sockets) {
+        if (c.ended) continue;
+        if (all || (c.inFlight === 0 && c.size === 0 && now - c.lastData >= CLOSE_QUIET_MS)) {
+          c.ended = true;
+          s.end();
+        } else open++;
+      }
+      return open === 0;
+    };
+    while (!endIdle(false) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    endIdle(true);
     setTimeout(() => {
-      for (const s of this.sockets) s.destroy();
+      for (const s of this.sockets.keys()) s.destroy();
     }, 200).unref();
     await closed;
   }
