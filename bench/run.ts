@@ -233,7 +233,7 @@ async function main(): Promise<number> {
     const files = await writeNameFiles(dir, o.uniqueNames);
     const upstream = await startDnsmasq(topo, { ns: topo.ns.net, listen: ADDR.net.v4, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 });
     log(
-      `bench: topology ${topo.ns.node.replace(/-node$/, '')}, upstream dnsmasq with ${files.uniqueNames + 100} names ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `bench: topology ${topo.ns.node.replace(/-node$/, '')}, upstream dnsmasq with ${files.uniqueNames + 100 + WARM_NAMES} names ready after ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     log(
       `bench: ${o.rounds} round(s) × ${o.workloads.length} workloads × ${o.targets.length} targets, ${o.duration} s each (dnsperf -c ${o.clients} -q ${o.outstanding} -t 2; latency -Q ${o.rate})`,
