@@ -2,7 +2,7 @@
 // on a NETLINK_NETFILTER socket (NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG), asks for the first bytes
 // of each packet, and parses NFULNL_MSG_PACKET messages into (family, source, destination,
 // protocol, port). Constants from the kernel's include/uapi/linux/netfilter/nfnetlink_log.h.
-import { RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from '../util/raw-netlink';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { NETLINK_NETFILTER, NLM_F_REQUEST, NLM_F_ACK, NFGENMSG_LEN } from '../nft/netlink/constants';

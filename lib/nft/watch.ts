@@ -20,7 +20,7 @@
 // its NEWGEN (a later skb) still fits. If the options cannot be set, the watch does not open.
 // A big buffer also means a big backlog: check() says whether the watch is behind (bytes still
 // queued), and the programmer then sends instead of skipping (the book may be stale this turn).
-import { RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from '../util/raw-netlink';
 import type { Logger } from 'pino';
 import {
   NETLINK_NETFILTER,

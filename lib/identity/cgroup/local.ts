@@ -4,7 +4,7 @@
 // RTNLGRP_IPV4_IFADDR / RTNLGRP_IPV6_IFADDR), and every 30 s as a backstop — so the per-query
 // test is one Set lookup and a pod's query (another namespace's address) pays nothing more.
 import os from 'node:os';
-import { RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from '../../util/raw-netlink';
 
 const NETLINK_ROUTE = 0;
 const RTNLGRP_IPV4_IFADDR = 5;

@@ -8,7 +8,7 @@
 //   reply's own port must be the querier's port before its cgroup is trusted.
 // - A connected UDP client is found only with the exact address it sent to (the listen address).
 // - A dual-stack (AF_INET6, v6only=0) client is found by an AF_INET request; its reply says AF_INET6.
-import { RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from '../../util/raw-netlink';
 import ipaddr from 'ipaddr.js';
 import type { Family } from '../../config/types';
 import type { Transport } from '../../plugins/types';

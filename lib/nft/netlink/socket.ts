@@ -1,7 +1,7 @@
 // A NETLINK_NETFILTER socket with our own sequence numbers and reply routing.
 // Built on netlink@0.3.0's RawNetlinkSocket; see docs in lib/nft/README.md for its pitfalls.
 import { readSync } from 'node:fs';
-import { RawNetlinkSocket } from 'netlink';
+import { RawNetlinkSocket } from '../../util/raw-netlink';
 import type { Logger } from 'pino';
 import { NETLINK_NETFILTER, NLMSG_DONE, NLMSG_ERROR, NLMSG_OVERRUN, NLM_F_ACK } from './constants';
 import { parseMessages, parseError, type NlMsg } from './decode';
