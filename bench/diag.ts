@@ -9,7 +9,7 @@ import { createTopology, ADDR } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
 import { startDnsmasq } from '../lib/sandbox/dnsmasq-peer';
 import { writeNameFiles } from './names';
-import { runDnsperf } from './dnsperf';
+import { runDnsperf, warmUp } from './dnsperf';
 import { dnswallConfig } from './targets';
 import { startDaemon } from '../lib/sandbox/daemon-peer';
 
@@ -33,9 +33,7 @@ async function main(): Promise<void> {
   const d = await startDaemon(spawner, yaml, { logLevel: 'info' });
   const started = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
   process.stdout.write(`at start: ${/VmRSS:.*/.exec(started)?.[0]}\n`);
-  // the bench's warm-up (run.ts): hot names, then new ones
-  for (const f of [files.hot, files.warm])
-    await runDnsperf(topo, topo.ns.pod1, { server: ADDR.nodePod1.v4, file: f, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: 2000 });
+  await warmUp(topo, topo.ns.pod1, ADDR.nodePod1.v4, files, { clients: 4, qps: 2000 });
   const file = fname === 'hot' ? files.hot : fname === 'unique' ? files.unique : files.mixed;
   const pid = d.proc.pid!;
   const cpu = () => {

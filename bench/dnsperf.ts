@@ -1,6 +1,7 @@
 // Running dnsperf inside a pod namespace and reading its report: saturation numbers from the
 // "Statistics" block; latency percentiles from -v, which prints one line per response.
 import type { Topology } from '../lib/sandbox/topology';
+import type { NameFiles } from './names';
 
 export interface DnsperfRun {
   server: string;
@@ -66,4 +67,21 @@ export async function runDnsperf(topo: Topology, ns: string, o: DnsperfRun): Pro
   const r = await topo.exec(ns, argv, { timeoutMs: (o.durationS + o.timeoutS + 20) * 1000 });
   if (r.code !== 0) throw new Error(`dnsperf exited ${r.code}: ${(r.stderr || r.stdout).slice(-800)}`);
   return parseDnsperf(r.stdout, !!o.qps);
+}
+
+/**
+ * The warm-up before every measured run (run.ts, and tail.ts/diag.ts like it), the same for
+ * every target: 1 s of the hot names (a warm process; for hot, elements already present), then
+ * 1 s of the warm-up names (names.ts WARM_NAMES: new to the target, in no measured file), so the
+ * insert path is warm too. `newNames: false` skips the second part (tail.ts TAIL_NO_WARM_NEW).
+ */
+export async function warmUp(
+  topo: Topology,
+  ns: string,
+  server: string,
+  files: Pick<NameFiles, 'hot' | 'warm'>,
+  o: { clients: number; qps: number; newNames?: boolean },
+): Promise<void> {
+  for (const file of o.newNames === false ? [files.hot] : [files.hot, files.warm])
+    await runDnsperf(topo, ns, { server, file, durationS: 1, clients: o.clients, outstanding: 20, timeoutS: 2, qps: o.qps });
 }

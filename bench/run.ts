@@ -11,7 +11,7 @@ import { createTopology, ADDR, type Topology } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
 import { startDnsmasq } from '../lib/sandbox/dnsmasq-peer';
 import { writeNameFiles, hotAddress, uniqueAddress, UNIQUE_SPACE, WARM_NAMES, type NameFiles } from './names';
-import { runDnsperf } from './dnsperf';
+import { runDnsperf, warmUp } from './dnsperf';
 import { startTarget, rssMiB, TARGETS, ALL_TARGETS, type TargetName } from './targets';
 import { summarize, formatTable, WORKLOADS, type RunRecord, type Workload } from './report';
 import { runProfile } from './profile-run';
@@ -161,14 +161,11 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
         const t = await startTarget(topo, target, { dnswallNodeArgs: o.dnswallNodeArgs });
         const startMs = performance.now() - s0;
         try {
-          // Every target alike: 1 s of the hot names first, so the measured run sees a warm
-          // process (JIT, sockets) and, for hot, elements already present (the refresh path);
-          // then 1 s of the warm-up names (new to the target, in no measured file), so its
-          // insert path is warm too — a fresh dnswall's first second of new names ran at half
-          // speed (bench/tail.ts). The unique names are untouched by both: their run still
-          // exercises inserts.
-          for (const file of [files.hot, files.warm])
-            await runDnsperf(topo, topo.ns.pod1, { server: t.server, file, durationS: 1, clients: o.clients, outstanding: 20, timeoutS: 2, qps: o.rate });
+          // Every target alike (dnsperf.ts warmUp): hot names, then names new to the target, so
+          // the refresh and the insert path are warm — a fresh dnswall's first second of new
+          // names ran at half speed (bench/tail.ts). The unique names are untouched by both:
+          // their run still exercises inserts.
+          await warmUp(topo, topo.ns.pod1, t.server, files, { clients: o.clients, qps: o.rate });
           const result = await runDnsperf(topo, topo.ns.pod1, {
             server: t.server,
             file: fileFor(files, workload),

@@ -19,7 +19,7 @@ import { createTopology, ADDR } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
 import { startDnsmasq } from '../lib/sandbox/dnsmasq-peer';
 import { writeNameFiles } from './names';
-import { runDnsperf, percentile } from './dnsperf';
+import { runDnsperf, percentile, warmUp } from './dnsperf';
 import { startTarget, dnswallConfig, type TargetName } from './targets';
 import { startDaemon } from '../lib/sandbox/daemon-peer';
 
@@ -140,9 +140,7 @@ async function main(): Promise<void> {
           try {
             if (process.env.TAIL_NICE && t.pid && tname.startsWith('dnswall'))
               for (const tid of readdirSync(`/proc/${t.pid}/task`)) spawnSync('renice', ['-n', process.env.TAIL_NICE, '-p', tid]);
-            // the bench's warm-up (run.ts): hot names, then new names (TAIL_NO_WARM_NEW=1: hot only)
-            for (const f of process.env.TAIL_NO_WARM_NEW ? [files.hot] : [files.hot, files.warm])
-              await runDnsperf(topo, topo.ns.pod1, { server: t.server, file: f, durationS: 1, clients: 4, outstanding: 20, timeoutS: 2, qps: rate });
+            await warmUp(topo, topo.ns.pod1, t.server, files, { clients: 4, qps: rate, newNames: !process.env.TAIL_NO_WARM_NEW });
             const before = t.pid ? procStat(t.pid) : null;
             const tb = t.pid ? threadCpu(t.pid) : null;
             const argv = ['dnsperf', '-s', t.server, '-p', '53', '-d', file, '-l', String(duration), '-c', '4', '-q', '100', '-t', '2', '-Q', String(rate), '-v'];

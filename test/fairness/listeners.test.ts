@@ -5,33 +5,13 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import pino from 'pino';
-import * as dnsPacket from 'dns-packet';
 import { UdpListener } from '../../lib/server/udp';
 import { TcpListener } from '../../lib/server/tcp';
 import { SourceBudget } from '../../lib/fairness/budget';
-import type { Handler, Request, Response } from '../../lib/plugins/types';
+import { frame, handler, query } from '../server/listener-helpers';
 
 const log = pino({ level: 'silent' });
 const EP = { host: '127.0.0.1', port: 0, family: 4 as const };
-
-function query(id: number): Buffer {
-  return dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'api.example.com' }] });
-}
-
-/** Answers NOERROR at once, or holds every request until release() when held is true. */
-function handler(held = false) {
-  const waiting: (() => void)[] = [];
-  const h: Handler = (req: Request) => {
-    const reply = (): Response => {
-      const wire = Buffer.from(req.wire);
-      wire[2] |= 0x80;
-      return { wire, rcode: 0, origin: 'synthesized' };
-    };
-    if (!held) return Promise.resolve(reply());
-    return new Promise((resolve) => waiting.push(() => resolve(reply())));
-  };
-  return { h, release: () => waiting.splice(0).forEach((f) => f()) };
-}
 
 async function udpClient(address: string) {
   const s = dgram.createSocket('udp4');
@@ -154,14 +134,7 @@ t.test('TCP over the rate: reading pauses, every pipelined query is answered, no
     await tl.close();
   });
   const N = 300;
-  const frames = Buffer.concat(
-    Array.from({ length: N }, (_, i) => {
-      const q = query(i);
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(q.length);
-      return Buffer.concat([len, q]);
-    }),
-  );
+  const frames = Buffer.concat(Array.from({ length: N }, (_, i) => frame(i)));
   const t0 = Date.now();
   const got = await new Promise<number>((resolve) => {
     const s = net.connect(port, '127.0.0.1', () => s.write(frames));

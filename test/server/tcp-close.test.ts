@@ -4,34 +4,12 @@
 import t from 'tap';
 import net from 'node:net';
 import pino from 'pino';
-import * as dnsPacket from 'dns-packet';
 import { TcpListener } from '../../lib/server/tcp';
-import type { Handler, Request, Response } from '../../lib/plugins/types';
+import { frame, handler } from './listener-helpers';
+import type { Handler } from '../../lib/plugins/types';
 
 const log = pino({ level: 'silent' });
 const EP = { host: '127.0.0.1', port: 0, family: 4 as const };
-
-function frame(id: number): Buffer {
-  const q = dnsPacket.encode({ type: 'query', id, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'api.example.com' }] });
-  const len = Buffer.alloc(2);
-  len.writeUInt16BE(q.length);
-  return Buffer.concat([len, q]);
-}
-
-/** Answers NOERROR (QR set) at once, or holds every request until release(). */
-function handler(held: boolean) {
-  const waiting: (() => void)[] = [];
-  const h: Handler = (req: Request) => {
-    const reply = (): Response => {
-      const wire = Buffer.from(req.wire);
-      wire[2] |= 0x80;
-      return { wire, rcode: 0, origin: 'synthesized' };
-    };
-    if (!held) return Promise.resolve(reply());
-    return new Promise((resolve) => waiting.push(() => resolve(reply())));
-  };
-  return { h, release: () => waiting.splice(0).forEach((f) => f()) };
-}
 
 /** A client connection: the answer IDs it read, whether the server ended it (FIN) or reset it. */
 function client(port: number) {
@@ -54,21 +32,28 @@ function client(port: number) {
   return { s, st };
 }
 
+/** A listener answering through `h`, listening on a loopback port. */
+async function listening(h: Handler): Promise<{ tl: TcpListener; port: number }> {
+  const tl = new TcpListener(EP, () => h, { idleTimeoutMs: 10_000, maxConnections: 100 }, log);
+  return { tl, port: await tl.listen() };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 const until = async (cond: () => boolean, ms: number) => {
   const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  while (!cond() && Date.now() < end) await sleep(5);
   return cond();
 };
 
 t.test('a query sent just after close() began, on a connection accepted before, is answered', async (t) => {
-  const tl = new TcpListener(EP, () => handler(false).h, { idleTimeoutMs: 10_000, maxConnections: 100 }, log);
-  const port = await tl.listen();
+  const { tl, port } = await listening(handler(false).h);
   const c = client(port);
   await c.st.connected;
-  await until(() => false, 30); // the server has accepted it
+  await sleep(30); // the server has accepted it
   const t0 = Date.now();
   const closing = tl.close(2000);
-  await new Promise((r) => setTimeout(r, 30));
+  await sleep(30);
   c.s.write(frame(0x1234));
   t.ok(await until(() => c.st.ids.length === 1, 1000), 'answered');
   t.same(c.st.ids, [0x1234]);
@@ -81,14 +66,13 @@ t.test('a query sent just after close() began, on a connection accepted before, 
 
 t.test('queries in flight when close() begins are answered before their connection ends', async (t) => {
   const hd = handler(true);
-  const tl = new TcpListener(EP, () => hd.h, { idleTimeoutMs: 10_000, maxConnections: 100 }, log);
-  const port = await tl.listen();
+  const { tl, port } = await listening(hd.h);
   const c = client(port);
   await c.st.connected;
   c.s.write(Buffer.concat([frame(1), frame(2), frame(3)]));
-  await until(() => false, 50);
+  await sleep(50);
   const closing = tl.close(2000);
-  await new Promise((r) => setTimeout(r, 150));
+  await sleep(150);
   t.notOk(c.st.ended, 'not ended while its queries are in flight');
   hd.release();
   t.ok(await until(() => c.st.ids.length === 3, 1000), 'all three answered');
@@ -100,14 +84,13 @@ t.test('queries in flight when close() begins are answered before their connecti
 });
 
 t.test('idle connections are ended soon, not held until the timeout; a silent one is not kept forever', async (t) => {
-  const tl = new TcpListener(EP, () => handler(false).h, { idleTimeoutMs: 10_000, maxConnections: 100 }, log);
-  const port = await tl.listen();
+  const { tl, port } = await listening(handler(false).h);
   const a = client(port);
   const b = client(port);
   await Promise.all([a.st.connected, b.st.connected]);
   a.s.write(frame(7));
   t.ok(await until(() => a.st.ids.length === 1, 1000));
-  await until(() => false, 50);
+  await sleep(50);
   const t0 = Date.now();
   await tl.close(5000);
   const ms = Date.now() - t0;
@@ -120,12 +103,11 @@ t.test('idle connections are ended soon, not held until the timeout; a silent on
 
 t.test('a connection still busy at the timeout is ended then', async (t) => {
   const hd = handler(true);
-  const tl = new TcpListener(EP, () => hd.h, { idleTimeoutMs: 10_000, maxConnections: 100 }, log);
-  const port = await tl.listen();
+  const { tl, port } = await listening(hd.h);
   const c = client(port);
   await c.st.connected;
   c.s.write(frame(9));
-  await until(() => false, 50);
+  await sleep(50);
   const t0 = Date.now();
   await tl.close(300);
   const ms = Date.now() - t0;

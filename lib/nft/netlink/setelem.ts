@@ -114,9 +114,14 @@ export function encodeElement(e: EncodedElementInput): Buffer {
 /** Room for encoded elements inside one NFTA_SET_ELEM_LIST_ELEMENTS (its nla_len is a u16). */
 export const MAX_ELEMENTS_NEST_BYTES = NLA_MAX_LEN - NLA_HDRLEN - 3;
 
+/** nla_len of a NUL-terminated string attribute (strAttr's, before padding). */
+function strAttrLen(s: string): number {
+  return NLA_HDRLEN + Buffer.byteLength(s) + 1;
+}
+
 /** Bytes a NEWSETELEM adds to a batch besides its elements. */
 export function setElemOverhead(table: string, set: string): number {
-  return NLMSG_HDRLEN + NFGENMSG_LEN + align4(NLA_HDRLEN + Buffer.byteLength(table) + 1) + align4(NLA_HDRLEN + Buffer.byteLength(set) + 1) + NLA_HDRLEN;
+  return NLMSG_HDRLEN + NFGENMSG_LEN + align4(strAttrLen(table)) + align4(strAttrLen(set)) + NLA_HDRLEN;
 }
 
 /** NFT_MSG_NEWSETELEM, as `nft add element` sends it (NLM_F_CREATE, no NLM_F_EXCL: re-adding updates). */
@@ -130,12 +135,12 @@ export function newSetElemMsg(seq: number, family: number, table: string, set: s
  * the bytes nlmsg()/strAttr()/nested() build, written in one pass into one buffer.
  */
 export function setElemMsg(type: number, flags: number, seq: number, family: number, table: string, set: string, elements: Buffer[]): Buffer {
-  const tLen = NLA_HDRLEN + Buffer.byteLength(table) + 1;
-  const sLen = NLA_HDRLEN + Buffer.byteLength(set) + 1;
+  const tLen = strAttrLen(table);
+  const sLen = strAttrLen(set);
   let eLen = NLA_HDRLEN;
   for (const el of elements) eLen += el.length;
   if (eLen > NLA_MAX_LEN) throw new RangeError(`netlink attribute ${NFTA_SET_ELEM_LIST_ELEMENTS} is ${eLen} bytes, over the u16 limit`);
-  const len = NLMSG_HDRLEN + NFGENMSG_LEN + align4(tLen) + align4(sLen) + align4(eLen);
+  const len = setElemOverhead(table, set) - NLA_HDRLEN + align4(eLen);
   const b = Buffer.allocUnsafe(len).fill(0);
   writeU32(b, 0, len);
   writeU16(b, 4, nftType(type));
