@@ -112,7 +112,7 @@ async function pods(n: number): Promise<void> {
       [
         which === 'before' ? new IdentityPlugin({ index: () => withCg }) : new IdentityPlugin({ index: () => withCg, resolvers: [resolver] }),
         new PolicyPlugin({ index: () => withCg, mode: 'enforce', denyResponse: 'nxdomain' }),
-        { name: 'stop', setup: () => bottom },
+        { name: 'stop', setup: () => ({ down: bottom }) },
       ],
       log,
       undefined,
@@ -173,7 +173,7 @@ async function kube(n: number): Promise<void> {
         [
           new IdentityPlugin({ index: () => index, resolvers }),
           new PolicyPlugin({ index: () => index, mode: 'enforce', denyResponse: 'nxdomain' }),
-          { name: 'stop', setup: () => bottom },
+          { name: 'stop', setup: () => ({ down: bottom }) },
         ],
         log,
         undefined,

@@ -4,6 +4,7 @@ import type { Query, AnswerInfo } from '../dns/types';
 import type { Decision } from '../policy/types';
 import type { Peer, LocalEnd, Source } from '../identity/types';
 import type { Metrics } from '../metrics/registry';
+import type { PolicyIndex } from '../policy/index';
 
 export type Transport = 'udp' | 'tcp';
 
@@ -23,8 +24,14 @@ export interface Request {
   readonly received: bigint;
   /** set by identity: who asked (lib/identity); plugins above identity do not see it yet */
   source?: Source;
+  /** set by identity: called once when the reply passes identity on the way up (Resolver.track) */
+  untrack?: () => void;
   /** set by policy */
   decision?: Decision;
+  /** set by policy: the index that decided (nftset decides again if a reload swapped it since) */
+  decidedBy?: PolicyIndex;
+  /** set by cache: the key of a miss this query fetches for the cache (stored on the way up) */
+  cacheKey?: string;
   /** Per-stage durations in ns, keyed by plugin name; filled by the chain builder. */
   readonly timings: Record<string, number>;
 }
@@ -40,16 +47,34 @@ export interface Response {
   origin: 'upstream' | 'synthesized' | 'cache';
 }
 
-/** A handler answers one request. It never throws for a DNS-level failure: it returns a Response. */
+/** The whole chain (or a stage's answer, later): one request in, its Response out. Never rejects for a DNS-level failure. */
 export type Handler = (req: Request) => Promise<Response>;
 
+/** A value now or later: a stage returns a Promise only when it must wait (I/O, a kernel commit). */
+export type MaybePromise<T> = T | Promise<T>;
+
 /**
- * A plugin wraps the next handler. setup() runs once at startup; the handler runs per query.
- * `metrics` is where the plugin registers what it measures (its own metrics.ts).
+ * What a plugin does to each query, in two halves (lib/plugins/README.md). Either may be absent.
+ * Neither throws for a DNS-level failure: a failure is a Response. (Should one throw anyway, the
+ * chain answers SERVFAIL from that stage and logs it; the stages above still see the reply.)
+ */
+export interface Stage {
+  /**
+   * On the way down, before the plugins below: a Response answers the query here (the plugins
+   * below do not run; those above see it on the way up); undefined passes it on down.
+   */
+  down?(req: Request): MaybePromise<Response | undefined>;
+  /** On the way up, with the reply from below: the reply to pass up (the same or a new one). */
+  up?(req: Request, res: Response): MaybePromise<Response>;
+}
+
+/**
+ * A plugin: setup() runs once at startup and returns the Stage that runs per query. `metrics` is
+ * where the plugin registers what it measures (its own metrics.ts).
  */
 export interface Plugin {
   readonly name: string;
-  setup(next: Handler, log: Logger, metrics: Metrics): Handler;
+  setup(log: Logger, metrics: Metrics): Stage;
   /** Called on shutdown; resolves when the plugin's own work in flight is finished. */
   close?(): Promise<void>;
 }

@@ -38,6 +38,12 @@ export interface QuestionOf {
   qclass: number;
   /** the client's ID, written back into the reply */
   id: number;
+  /**
+   * The offset just past the question, when the caller parsed these very bytes itself (the
+   * chain's Query): the question is then not read a second time. Absent: exchange() reads it
+   * and checks it against name/qtype/qclass.
+   */
+  questionEnd?: number;
 }
 
 export interface ExchangeResult {
@@ -102,25 +108,34 @@ export class Upstreams {
     return this.inFlight;
   }
 
-  async exchange(wire: Buffer, q: QuestionOf, opts?: { tcp?: boolean }): Promise<ExchangeResult> {
+  /** Rejects (never throws) with an UpstreamError when no server answered. */
+  exchange(wire: Buffer, q: QuestionOf, opts?: { tcp?: boolean }): Promise<ExchangeResult> {
     if (this.state !== 'started') {
-      throw new UpstreamError('CLOSED', this.state === 'new' ? 'upstream pool not started' : 'upstream pool is closed');
+      return Promise.reject(new UpstreamError('CLOSED', this.state === 'new' ? 'upstream pool not started' : 'upstream pool is closed'));
     }
-    const qEnd = checkQuery(wire, q);
+    let qEnd: number;
+    try {
+      qEnd = checkQuery(wire, q);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
     if (this.inFlight >= this.maxInFlight) {
       this.stats.overloaded++;
-      throw new UpstreamError('OVERLOADED', `${this.inFlight} upstream exchanges in flight (limit ${this.maxInFlight})`);
+      return Promise.reject(new UpstreamError('OVERLOADED', `${this.inFlight} upstream exchanges in flight (limit ${this.maxInFlight})`));
     }
     this.inFlight++;
     this.stats.exchanges++;
-    const t0 = performance.now();
-    try {
-      return await this.tryAll(wire, qEnd, q, opts?.tcp === true, t0);
-    } finally {
-      this.inFlight--;
-    }
+    const p = this.tryAll(wire, qEnd, q, opts?.tcp === true, performance.now());
+    p.then(this.settled, this.settled);
+    return p;
   }
 
+  /** An exchange settled (either way): one shared callback, no closure per exchange. */
+  private readonly settled = (): void => {
+    this.inFlight--;
+  };
+
+  /** Each server in turn until one answers well. */
   private async tryAll(wire: Buffer, qEnd: number, q: QuestionOf, tcpFirst: boolean, t0: number): Promise<ExchangeResult> {
     const attempts: Attempt[] = [];
     // A SERVFAIL/REFUSED reply is kept: relayed if no later server does better.
@@ -174,6 +189,12 @@ function checkQuery(wire: Buffer, q: QuestionOf): number {
   if (wire.length < HEADER_SIZE) throw new UpstreamError('BAD_QUERY', `query of ${wire.length} bytes is shorter than a DNS header`);
   if ((wire.readUInt16BE(2) & FLAG.QR) !== 0) throw new UpstreamError('BAD_QUERY', 'message to forward has QR=1 (a response)');
   if (wire.readUInt16BE(4) !== 1) throw new UpstreamError('BAD_QUERY', `query has ${wire.readUInt16BE(4)} questions, not 1`);
+  const end = q.questionEnd;
+  if (end !== undefined) {
+    // parsed by the caller from these bytes: at least a root name and the type and class
+    if (!Number.isInteger(end) || end < HEADER_SIZE + 5 || end > wire.length) throw new UpstreamError('BAD_QUERY', `questionEnd ${end} is outside the ${wire.length}-byte query`);
+    return end;
+  }
   let question;
   try {
     question = readQuestion(wire);

@@ -3,6 +3,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { CachePlugin } from '../../lib/plugins/cache/cache';
+import { buildChain } from '../../lib/plugins/chain';
 import type { Request, Response } from '../../lib/plugins/types';
 import type { Decision } from '../../lib/policy/types';
 import { query, reply, A } from './replies';
@@ -25,6 +26,11 @@ function request(name: string, o: { id?: number; verdict?: Decision['verdict']; 
   };
 }
 
+/** The plugin in a chain, with `below` answering what it passes down. */
+function stack(p: CachePlugin, below: (req: Request) => Promise<Response>): (req: Request) => Promise<Response> {
+  return buildChain([p, { name: 'below', setup: () => ({ down: below }) }], log, undefined, false).handle;
+}
+
 /** Stands in for answer + forward: answers `count` addresses after `delayMs`, records calls. */
 function upstream(opts: { delayMs?: number; count?: number } = {}) {
   const calls: string[] = [];
@@ -41,7 +47,7 @@ function upstream(opts: { delayMs?: number; count?: number } = {}) {
 t.test('an allowed answer is stored; the next one comes from the cache with its own ID', async (t) => {
   const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream();
-  const h = p.setup(up.handler, log);
+  const h = stack(p, up.handler);
   const first = await h(request('a.example.com', { id: 1 }));
   t.equal(first.origin, 'upstream');
   const second = await h(request('a.example.com', { id: 2, address: '127.0.0.2' }));
@@ -58,7 +64,7 @@ t.test('an allowed answer is stored; the next one comes from the cache with its 
 t.test('unmanaged and would-deny queries are neither looked up nor stored', async (t) => {
   const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream();
-  const h = p.setup(up.handler, log);
+  const h = stack(p, up.handler);
   for (const verdict of ['unmanaged', 'deny', 'unmanaged'] as const) {
     t.equal((await h(request('b.example.com', { verdict }))).origin, 'upstream', verdict);
   }
@@ -70,10 +76,10 @@ t.test('unmanaged and would-deny queries are neither looked up nor stored', asyn
 t.test('synthesized replies (SERVFAIL from below) are not stored', async (t) => {
   const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   let n = 0;
-  const h = p.setup(async (req) => {
+  const h = stack(p, async (req) => {
     n++;
     return { wire: reply(req.query.name, { rcode: 'SERVFAIL' }).wire, rcode: 2, origin: 'synthesized' };
-  }, log);
+  });
   await h(request('c.example.com'));
   await h(request('c.example.com'));
   t.equal(n, 2);
@@ -83,7 +89,7 @@ t.test('synthesized replies (SERVFAIL from below) are not stored', async (t) => 
 t.test('identical concurrent misses go upstream once; each waiter gets its own ID', async (t) => {
   const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream({ delayMs: 50 });
-  const h = p.setup(up.handler, log);
+  const h = stack(p, up.handler);
   const rs = await Promise.all([1, 2, 3, 4, 5].map((id) => h(request('d.example.com', { id }))));
   t.same(up.calls, ['d.example.com']);
   t.same(
@@ -100,7 +106,7 @@ t.test('identical concurrent misses go upstream once; each waiter gets its own I
 t.test('a stored reply too big for this client: TC=1, so it retries over TCP', async (t) => {
   const p = new CachePlugin({ maxEntries: 10, maxBytes: 1 << 20, admission: 'first-miss' });
   const up = upstream({ count: 40 });
-  const h = p.setup(up.handler, log);
+  const h = stack(p, up.handler);
   const tcp = await h(request('e.example.com', { maxReplySize: 65535 }));
   t.ok(tcp.wire.length > 512, `${tcp.wire.length} bytes stored`);
   const udp = await h(request('e.example.com', { id: 9 }));

@@ -44,6 +44,11 @@ function request(address: string, name = 'api.example.com'): Request {
   };
 }
 
+/** The plugin in a chain over `below`. */
+function stack(p: IdentityPlugin, below: Handler): Handler {
+  return buildChain([p, { name: 'below', setup: () => ({ down: below }) }], log, undefined, false).handle;
+}
+
 /** The bottom of the chain: records what it saw. */
 function bottom(seen: Request[]): Handler {
   return async (req) => {
@@ -55,7 +60,7 @@ function bottom(seen: Request[]): Handler {
 t.test('ip: selected by CIDR, keyed by its own address in its own family only', async (t) => {
   const seen: Request[] = [];
   const p = new IdentityPlugin({ index: () => A });
-  const h = p.setup(bottom(seen), log);
+  const h = stack(p, bottom(seen));
   await h(request('10.244.1.7'));
   await h(request('fd00::7'));
   await h(request('192.0.2.1'));
@@ -99,7 +104,7 @@ t.test('resolvers in order: null passes on, a Source wins, sync or async', async
   };
   const seen: Request[] = [];
   const p = new IdentityPlugin({ index: () => A, resolvers: [pass, cg] });
-  const h = p.setup(bottom(seen), log);
+  const h = stack(p, bottom(seen));
   await h(request('127.0.0.1'));
   await h(request('10.244.1.9'));
   t.same(asked, ['pass', 'cg', 'pass', 'cg']);
@@ -113,7 +118,7 @@ t.test('unattributable: SERVFAIL with an EDE, nothing below runs', async (t) => 
   const seen: Request[] = [];
   const r: Resolver = { name: 'cg', resolve: () => ({ unattributable: 'no socket found' }) };
   const p = new IdentityPlugin({ index: () => A, resolvers: [r] });
-  const res = await p.setup(bottom(seen), log)(request('127.0.0.1'));
+  const res = await stack(p, bottom(seen))(request('127.0.0.1'));
   t.equal(res.rcode, RCODE.SERVFAIL);
   t.ok(res.wire.includes(Buffer.from('not attributable')), 'EDE text says why');
   t.equal(seen.length, 0);

@@ -2,7 +2,7 @@
 // CNAME chain and SVCB/HTTPS hints) and cap its TTLs at ttl.max in place, before anyone above
 // sees it. Fail closed: a reply we cannot read is not relayed to a managed source.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import { readAnswer } from '../../dns/answer';
 import { errorResponse } from '../../dns/synth';
 import { RCODE } from '../../dns/constants';
@@ -13,10 +13,9 @@ export class AnswerPlugin implements Plugin {
 
   constructor(private readonly ttlMax: number) {}
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(log: Logger): Stage {
     const ttlMax = this.ttlMax;
-    return async (req: Request): Promise<Response> => {
-      const res = await next(req);
+    const up = (req: Request, res: Response): Response => {
       // Only managed, allowed queries are programmed; unmanaged ones pass unfiltered.
       if (req.decision?.verdict !== 'allow' || res.origin === 'synthesized') return res;
       try {
@@ -28,5 +27,6 @@ export class AnswerPlugin implements Plugin {
       }
       return res;
     };
+    return { up };
   }
 }

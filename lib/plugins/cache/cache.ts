@@ -2,7 +2,7 @@
 // still goes up through nftset and programs the ASKING source's elements (with the remaining
 // TTL), and above answer, so what it stores is already read and TTL-capped.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import { truncatedResponse } from '../../dns/synth';
 import { AnswerCache, cacheKey, type CacheOptions, type CacheStats } from './store';
 import type { Metrics } from '../../metrics/registry';
@@ -13,7 +13,7 @@ export class CachePlugin implements Plugin {
   readonly name = 'cache';
   readonly store: AnswerCache;
   /** identical misses already on their way upstream, by key: later ones wait for the first */
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly inFlight = new Map<string, { done: Promise<void>; release: () => void }>();
   /** admission: a key is stored on its second miss (doorkeeper.ts) */
   private readonly doorkeeper: Doorkeeper | null;
 
@@ -26,7 +26,7 @@ export class CachePlugin implements Plugin {
     return this.store.stats;
   }
 
-  setup(next: Handler, _log: Logger, metrics?: Metrics): Handler {
+  setup(_log: Logger, metrics?: Metrics): Stage {
     const { store, inFlight, doorkeeper } = this;
     if (metrics) registerCacheMetrics(metrics, store);
 
@@ -38,37 +38,42 @@ export class CachePlugin implements Plugin {
       return { wire: h.wire, rcode: h.rcode, origin: 'cache', answer: h.answer };
     };
 
-    const fetch = async (req: Request, key: string): Promise<Response> => {
-      const res = await next(req);
+    /** This query goes on down to fetch `key`: identical ones wait for it (coalescing). */
+    const fetch = (req: Request, key: string): undefined => {
+      let release!: () => void;
+      inFlight.set(key, { done: new Promise<void>((r) => (release = r)), release });
+      req.cacheKey = key;
+      return undefined;
+    };
+
+    const down = (req: Request): Response | undefined | Promise<Response | undefined> => {
+      // Unmanaged and would-deny (audit) queries are relayed unread: nothing to cache.
+      if (req.decision?.verdict !== 'allow') return undefined;
+      const key = cacheKey(req.query);
+      const first = hit(req, key);
+      if (first) return first;
+      const pending = inFlight.get(key);
+      // Coalesce: wait for the identical query already upstream, then serve our own copy.
+      if (pending) return pending.done.then(() => hit(req, key) ?? fetch(req, key));
+      return fetch(req, key);
+    };
+
+    const up = (req: Request, res: Response): Response => {
+      const key = req.cacheKey;
+      if (key === undefined) return res;
       // Only what answer has read: allowed queries of managed sources, straight from an upstream.
       if (res.origin === 'upstream' && res.answer && !res.answer.truncated) {
         // Asked once so far (recently): remembered, not stored — a name asked once costs no entry.
         if (!doorkeeper || doorkeeper.admit(key)) store.put(key, res.wire, res.answer);
         else store.stats.notAdmitted++;
       }
+      const f = inFlight.get(key);
+      if (f) {
+        inFlight.delete(key);
+        f.release();
+      }
       return res;
     };
-
-    return async (req: Request): Promise<Response> => {
-      // Unmanaged and would-deny (audit) queries are relayed unread: nothing to cache.
-      if (req.decision?.verdict !== 'allow') return next(req);
-      const key = cacheKey(req.query);
-      const first = hit(req, key);
-      if (first) return first;
-
-      const pending = inFlight.get(key);
-      if (pending) {
-        // Coalesce: wait for the identical query already upstream, then serve our own copy.
-        await pending.catch(() => undefined);
-        return hit(req, key) ?? fetch(req, key);
-      }
-      const p = fetch(req, key);
-      inFlight.set(key, p);
-      try {
-        return await p;
-      } finally {
-        inFlight.delete(key);
-      }
-    };
+    return { down, up };
   }
 }

@@ -1,6 +1,6 @@
 // forward: the client's bytes to the upstreams (only the ID rewritten), the reply's bytes back.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import type { Upstreams } from '../../upstream/upstreams';
 import { errorResponse, truncatedResponse } from '../../dns/synth';
 import { RCODE } from '../../dns/constants';
@@ -12,17 +12,17 @@ export class ForwardPlugin implements Plugin {
 
   constructor(private readonly upstreams: Pick<Upstreams, 'exchange'>) {}
 
-  setup(_next: Handler, log: Logger): Handler {
+  setup(log: Logger): Stage {
     const upstreams = this.upstreams;
     // A flood of forwarded queries that the upstream cannot keep up with must not become a
     // flood of log lines (bench/flood.ts: pino's writes were 13 % of the daemon's CPU).
     const limiter = new LogLimiter(10, 20);
-    return async (req: Request): Promise<Response> => {
+    const down = async (req: Request): Promise<Response> => {
       const q = req.query;
       let wire: Buffer;
       try {
         // UDP first whatever the client used (cheaper); the upstream layer retries over TCP on TC.
-        ({ wire } = await upstreams.exchange(req.wire, { name: q.name, qtype: q.qtype, qclass: q.qclass, id: q.id }));
+        ({ wire } = await upstreams.exchange(req.wire, q)); // q: parsed from these bytes (questionEnd)
       } catch (err) {
         this.failures++;
         if (limiter.take()) log.warn({ name: q.name, err: (err as Error).message, suppressed: limiter.suppressed() }, 'no upstream answered; SERVFAIL');
@@ -34,5 +34,6 @@ export class ForwardPlugin implements Plugin {
       }
       return { wire, rcode: wire[3] & 0x0f, origin: 'upstream' };
     };
+    return { down };
   }
 }

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../../metrics/registry';
 import { registerGuardMetrics } from './metrics';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import type { AnswerAddress } from '../../dns/types';
 import { errorResponse, truncatedResponse } from '../../dns/synth';
 import { EDE, RCODE } from '../../dns/constants';
@@ -55,12 +55,11 @@ export class GuardPlugin implements Plugin {
     return s;
   }
 
-  setup(next: Handler, log: Logger, metrics: Metrics): Handler {
+  setup(log: Logger, metrics: Metrics): Stage {
     registerGuardMetrics(metrics, this.stats);
     const { opts, stats, limiter } = this;
     const audit = opts.mode === 'audit';
-    return async (req: Request): Promise<Response> => {
-      const res = await next(req);
+    const up = (req: Request, res: Response): Response => {
       const d = req.decision;
       // Only what answer has read (allowed queries of managed sources) is programmed.
       if (d?.verdict !== 'allow' || !res.answer) return res;
@@ -132,6 +131,7 @@ export class GuardPlugin implements Plugin {
       }
       return { wire: stripped.wire, rcode: res.rcode, origin: res.origin, answer: { ...res.answer, addresses: res.answer.addresses.filter(programmed) } };
     };
+    return { up };
   }
 }
 

@@ -2,7 +2,7 @@
 // a pod of this node, else the source address — so that policy decides on the sender's
 // selection and nftset programs its kernel keys. See lib/identity.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import type { PolicyIndex } from '../../policy/index';
 import type { Resolver, Resolved } from '../../identity/resolver';
 import { isUnattributable } from '../../identity/resolver';
@@ -34,7 +34,7 @@ export class IdentityPlugin implements Plugin {
 
   constructor(private readonly opts: IdentityOptions) {}
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(log: Logger): Stage {
     const { opts, stats, limiter } = this;
     const resolvers = opts.resolvers ?? [];
     const unattributable = (req: Request, why: string): Response => {
@@ -52,18 +52,23 @@ export class IdentityPlugin implements Plugin {
       };
     };
     // The selection belongs to the index that resolved it: policy, called in the same tick as
-    // next(), reads the same index. A resolver that had to wait may have seen a reload: resolve
-    // again with the new index.
-    const run = (req: Request): Promise<Response> => settle(req, opts.index(), null, -1);
-    const settle = (req: Request, index: PolicyIndex, r: Resolved, i: number): Promise<Response> => {
+    // this returns, reads the same index. A resolver that had to wait may have seen a reload:
+    // resolve again with the new index.
+    const run = (req: Request): Response | undefined | Promise<Response | undefined> => settle(req, opts.index(), null, -1);
+    const settle = (req: Request, index: PolicyIndex, r: Resolved, i: number): Response | undefined | Promise<Response | undefined> => {
       for (;;) {
         if (r !== null) {
-          if (isUnattributable(r)) return Promise.resolve(unattributable(req, r.unattributable));
+          if (isUnattributable(r)) return unattributable(req, r.unattributable);
           req.source = r;
           stats[r.kind]++;
-          const done = next(req);
-          resolvers[i].settled?.(r, done);
-          return done;
+          const resolver = resolvers[i];
+          if (resolver.settled) {
+            // the resolver waits for this query's answer (a pod's revocation): told when it passes up
+            let end!: () => void;
+            resolver.settled(r, new Promise<void>((resolve) => (end = resolve)));
+            req.untrack = end;
+          }
+          return undefined;
         }
         if (++i >= resolvers.length) break;
         const got = resolvers[i].resolve(req, index);
@@ -72,8 +77,14 @@ export class IdentityPlugin implements Plugin {
       }
       req.source = ipSource(index, req.peer);
       stats.ip++;
-      return next(req);
+      return undefined;
     };
-    return run;
+    return {
+      down: run,
+      up: (req, res) => {
+        if (req.untrack !== undefined) req.untrack();
+        return res;
+      },
+    };
   }
 }

@@ -2,9 +2,9 @@
 // plugin keeps them: how long each query took (a histogram by transport and verdict) and the
 // responses by rcode. The other plugins register their own in their own metrics.ts.
 import type { Logger } from 'pino';
-import type { Histogram } from 'prom-client';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import { DURATION_BUCKETS, type Metrics } from '../../metrics/registry';
+import type { HistogramSeries } from '../../metrics/histogram';
 import { rcodeName } from '../../dns/constants';
 
 export class MetricsPlugin implements Plugin {
@@ -12,25 +12,33 @@ export class MetricsPlugin implements Plugin {
   /** responses by rcode (index 0…15, RFC 1035 header rcode) */
   readonly responses = new Float64Array(16);
 
-  setup(next: Handler, _log: Logger, metrics?: Metrics): Handler {
-    if (!metrics) return next;
+  setup(_log: Logger, metrics?: Metrics): Stage {
+    if (!metrics) return {};
     const responses = this.responses;
     metrics.counterFrom('dnswall_dns_responses_total', 'Responses sent by the chain, by rcode', ['rcode'], (set) => {
       responses.forEach((v, i) => {
         if (v > 0) set({ rcode: rcodeName(i) }, v);
       });
     });
-    const duration: Histogram<string> = metrics.histogram(
+    const duration = metrics.histogram(
       'dnswall_dns_request_duration_seconds',
       "Time from a query's arrival to its response, by transport and policy verdict (none: not decided, e.g. a malformed question)",
       ['transport', 'verdict'],
       DURATION_BUCKETS,
     );
-    return async (req: Request): Promise<Response> => {
-      const res = await next(req);
+    // the series of each transport × verdict, resolved once
+    const series = new Map<string, HistogramSeries>();
+    for (const transport of ['udp', 'tcp'] as const) {
+      for (const verdict of ['allow', 'deny', 'unmanaged', 'none'] as const) series.set(transport + verdict, duration.child({ transport, verdict }));
+    }
+    const udp = { allow: series.get('udpallow')!, deny: series.get('udpdeny')!, unmanaged: series.get('udpunmanaged')!, none: series.get('udpnone')! };
+    const tcp = { allow: series.get('tcpallow')!, deny: series.get('tcpdeny')!, unmanaged: series.get('tcpunmanaged')!, none: series.get('tcpnone')! };
+    const up = (req: Request, res: Response): Response => {
       responses[res.rcode & 0xf]++;
-      duration.observe({ transport: req.transport, verdict: req.decision?.verdict ?? 'none' }, Number(process.hrtime.bigint() - req.received) / 1e9);
+      const by = req.transport === 'udp' ? udp : tcp;
+      by[req.decision?.verdict ?? 'none'].observe(Number(process.hrtime.bigint() - req.received) / 1e9);
       return res;
     };
+    return { up };
   }
 }

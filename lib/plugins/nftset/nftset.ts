@@ -1,7 +1,7 @@
 // nftset: hold an allowed answer until the kernel has committed every one of its addresses for
 // this source. Failure or a commit slower than the bound → SERVFAIL (fail closed, clients retry).
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import type { SetProgrammer } from '../../nft/programmer';
 import type { PolicyIndex } from '../../policy/index';
 import { errorResponse } from '../../dns/synth';
@@ -28,38 +28,39 @@ export interface NftsetStats {
   timeouts: number;
 }
 
-class CommitTimeout extends Error {}
-
 export class NftsetPlugin implements Plugin {
   readonly name = 'nftset';
   readonly stats: NftsetStats = { programmedAnswers: 0, elements: 0, failures: 0, timeouts: 0 };
   /** Commits handed to the kernel and not settled yet (close() waits for them). */
   private inFlight = 0;
   private idle: (() => void)[] = [];
-  /** One settle callback for every commit: no closure, Set entry or extra promises per answer. */
+  /** A commit settled (either way). */
   private readonly settled = (): void => {
     if (--this.inFlight === 0 && this.idle.length > 0) for (const r of this.idle.splice(0)) r();
   };
 
   constructor(private readonly opts: NftsetOptions) {}
 
-  setup(next: Handler, log: Logger, metrics?: Metrics): Handler {
+  setup(log: Logger, metrics?: Metrics): Stage {
     const { opts, stats } = this;
     const held = metrics ? registerNftsetMetrics(metrics, stats) : undefined;
-    return async (req: Request): Promise<Response> => {
-      const decidedBy = opts.index(); // the index policy used a moment ago, in this same tick
-      const res = await next(req);
+    const servfail = (req: Request, code: number, text: string): Response => ({
+      wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code, text }),
+      rcode: RCODE.SERVFAIL,
+      origin: 'synthesized',
+    });
+    const up = (req: Request, res: Response): Response | Promise<Response> => {
       let d = req.decision;
       const source = req.source;
       if (d?.verdict !== 'allow' || !source || !res.answer || res.answer.addresses.length === 0) return res;
       const index = opts.index();
-      if (index !== decidedBy) {
+      if (req.decidedBy !== undefined && index !== req.decidedBy) {
         // Reloaded while the upstream answered: only what the new policy allows may be programmed.
         d = index.decide(reselect(source, index), req.query.name);
         if (d.verdict !== 'allow') {
           stats.failures++;
           log.info({ source: source.display, name: req.query.name }, 'no longer allowed after a reload; SERVFAIL');
-          return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: 'dnswall: policy changed' }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+          return servfail(req, EDE.OTHER, 'dnswall: policy changed');
         }
       }
       const elements = buildElements(source, req.query.name, d, res.answer.addresses, opts.ttl);
@@ -75,38 +76,42 @@ export class NftsetPlugin implements Plugin {
           { source: source.display, name: req.query.name, addresses, limit: opts.maxAddressesPerName },
           'answer has more addresses than limits.maxAddressesPerName; SERVFAIL',
         );
-        return {
-          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, {
-            code: EDE.OTHER,
-            text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}`,
-          }),
-          rcode: RCODE.SERVFAIL,
-          origin: 'synthesized',
-        };
+        return servfail(req, EDE.OTHER, `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}`);
       }
-      const t0 = process.hrtime.bigint();
+      const t0 = performance.now();
       const commit = opts.programmer.add(elements);
       this.inFlight++;
-      commit.then(this.settled, this.settled);
-      try {
-        await withTimeout(commit, opts.commitTimeoutMs);
-      } catch (err) {
-        const timedOut = err instanceof CommitTimeout;
-        if (timedOut) stats.timeouts++;
-        else stats.failures++;
-        log.error({ source: source.display, name: req.query.name, err: (err as Error).message }, timedOut ? 'kernel commit too slow; SERVFAIL' : 'programming failed; SERVFAIL');
-        const text = timedOut ? 'dnswall: firewall not ready in time' : 'dnswall: firewall programming failed';
-        return {
-          wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: timedOut ? EDE.NOT_READY : EDE.OTHER, text }),
-          rcode: RCODE.SERVFAIL,
-          origin: 'synthesized',
-        };
-      }
-      held?.observe(Number(process.hrtime.bigint() - t0) / 1e9);
-      stats.programmedAnswers++;
-      stats.elements += elements.length;
-      return res;
+      // One promise per held answer: settled by the commit or by the bound, whichever comes first.
+      return new Promise<Response>((resolve) => {
+        let late = false;
+        const timer = setTimeout(() => {
+          late = true;
+          stats.timeouts++;
+          log.error({ source: source.display, name: req.query.name, err: `no commit within ${opts.commitTimeoutMs} ms` }, 'kernel commit too slow; SERVFAIL');
+          resolve(servfail(req, EDE.NOT_READY, 'dnswall: firewall not ready in time'));
+        }, opts.commitTimeoutMs);
+        commit.then(
+          () => {
+            this.settled();
+            clearTimeout(timer);
+            if (late) return; // answered SERVFAIL at the bound
+            held?.observe((performance.now() - t0) / 1e3);
+            stats.programmedAnswers++;
+            stats.elements += elements.length;
+            resolve(res);
+          },
+          (err: unknown) => {
+            this.settled();
+            clearTimeout(timer);
+            if (late) return;
+            stats.failures++;
+            log.error({ source: source.display, name: req.query.name, err: (err as Error).message }, 'programming failed; SERVFAIL');
+            resolve(servfail(req, EDE.OTHER, 'dnswall: firewall programming failed'));
+          },
+        );
+      });
     };
+    return { up };
   }
 
   /** Wait for commits already handed to the kernel (bounded by their own timeouts). */
@@ -114,21 +119,4 @@ export class NftsetPlugin implements Plugin {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise<void>((r) => this.idle.push(r));
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new CommitTimeout(`no commit within ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes the commit's own rejection through unchanged
-        reject(e);
-      },
-    );
-  });
 }

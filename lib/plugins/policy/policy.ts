@@ -1,6 +1,6 @@
 // policy: decide (source, name) once — the source's selection, resolved by identity — answer denials here, let the rest go down the chain.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import type { PolicyIndex } from '../../policy/index';
 import { denyResponse } from '../../dns/synth';
 import { RCODE } from '../../dns/constants';
@@ -30,36 +30,39 @@ export class PolicyPlugin implements Plugin {
 
   constructor(private readonly opts: PolicyOptions) {}
 
-  setup(next: Handler, log: Logger, metrics?: Metrics): Handler {
+  setup(log: Logger, metrics?: Metrics): Stage {
     const { opts, stats } = this;
     if (metrics) registerPolicyMetrics(metrics, stats);
     const rcode = opts.denyResponse === 'refused' ? RCODE.REFUSED : RCODE.NXDOMAIN;
     const audit = opts.mode === 'audit';
-    return async (req: Request): Promise<Response> => {
+    const down = (req: Request): Response | undefined => {
       // Below identity: req.source is set. Without it (a chain built wrongly) every source is
       // judged as no policy's — deny, never an unfiltered answer.
-      const d = opts.index().decide(req.source ? req.source.selection : undefined, req.query.name);
+      const index = opts.index();
+      const d = index.decide(req.source ? req.source.selection : undefined, req.query.name);
       req.decision = d;
+      req.decidedBy = index;
       if (d.verdict === 'allow') {
         stats.allowed++;
         countDecision(stats, d.policy ?? '', 'allow');
-        return next(req);
+        return undefined;
       }
       if (d.verdict === 'unmanaged') {
         stats.unmanaged++;
         countDecision(stats, '', 'unmanaged');
-        return next(req);
+        return undefined;
       }
       // The denial is logged by querylog (config queryLog), with the final rcode and latency.
       if (audit) {
         stats.wouldDeny++;
         countDecision(stats, d.policies.join(','), 'would_deny');
-        return next(req);
+        return undefined;
       }
       stats.denied++;
       countDecision(stats, d.policies.join(','), 'deny');
       const text = `dnswall: ${req.query.name || '.'} not allowed by policy ${d.policies.join(',')}`;
       return { wire: denyResponse(req.wire, req.query, rcode, text), rcode, origin: 'synthesized' };
     };
+    return { down };
   }
 }

@@ -5,7 +5,7 @@
 // expansions must not flood the log; the suppressed count rides on the next line). At debug level
 // every query gets a line with the per-stage timings too.
 import type { Logger } from 'pino';
-import type { Handler, Plugin, Request, Response } from '../types';
+import type { Plugin, Request, Response, Stage } from '../types';
 import { rcodeName, typeName } from '../../dns/constants';
 import { LogLimiter } from '../../util/ratelimit';
 
@@ -20,15 +20,14 @@ export class QueryLogPlugin implements Plugin {
 
   constructor(private readonly opts: { mode?: QueryLogMode; audit?: boolean } = {}) {}
 
-  setup(next: Handler, log: Logger): Handler {
+  setup(log: Logger): Stage {
     const mode = this.opts.mode ?? 'denied';
     const audit = !!this.opts.audit;
     const debug = log.isLevelEnabled('debug');
     const info = log.isLevelEnabled('info');
-    if ((mode === 'off' || !info) && !debug) return next;
+    if ((mode === 'off' || !info) && !debug) return {};
     const limiter = this.limiter;
-    return async (req: Request): Promise<Response> => {
-      const res = await next(req);
+    const up = (req: Request, res: Response): Response => {
       const d = req.decision;
       const verdict = d?.verdict;
       const denied = verdict === 'deny';
@@ -43,6 +42,7 @@ export class QueryLogPlugin implements Plugin {
       }
       return res;
     };
+    return { up };
   }
 }
 
