@@ -125,9 +125,33 @@ export class Upstreams {
     }
     this.inFlight++;
     this.stats.exchanges++;
-    const p = this.tryAll(wire, qEnd, q, opts?.tcp === true, performance.now());
+    const t0 = performance.now();
+    const p = opts?.tcp === true ? this.tryAll(wire, qEnd, q, true, t0) : this.first(wire, qEnd, q, t0);
     p.then(this.settled, this.settled);
     return p;
+  }
+
+  /**
+   * The common case without an async frame: the first server over UDP, a reply that is final.
+   * Anything else (TC, SERVFAIL/REFUSED with servers left, an error) goes on in tryAll with
+   * this first outcome in hand.
+   */
+  private first(wire: Buffer, qEnd: number, q: QuestionOf, t0: number): Promise<ExchangeResult> {
+    const server = this.servers[0];
+    const ss = this.perServer[0];
+    ss.requests++;
+    return this.udp.query(wire, qEnd, server, this.timeoutMs).then(
+      (reply) => {
+        const rcode = reply[3] & RCODE_MASK;
+        if ((reply.readUInt16BE(2) & FLAG.TC) !== 0 || ((rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && this.servers.length > 1)) {
+          return this.tryAll(wire, qEnd, q, false, t0, { reply });
+        }
+        reply.writeUInt16BE(q.id, 0);
+        ss.lastReplyAt = Date.now();
+        return { wire: reply, server, transport: 'udp' as const, ms: performance.now() - t0 };
+      },
+      (err: unknown) => this.tryAll(wire, qEnd, q, false, t0, { err: err instanceof Error ? err : new Error(String(err)) }),
+    );
   }
 
   /** An exchange settled (either way): one shared callback, no closure per exchange. */
@@ -135,8 +159,8 @@ export class Upstreams {
     this.inFlight--;
   };
 
-  /** Each server in turn until one answers well. */
-  private async tryAll(wire: Buffer, qEnd: number, q: QuestionOf, tcpFirst: boolean, t0: number): Promise<ExchangeResult> {
+  /** Each server in turn until one answers well; `firstUdp`: the first server's UDP outcome, already in (first()). */
+  private async tryAll(wire: Buffer, qEnd: number, q: QuestionOf, tcpFirst: boolean, t0: number, firstUdp?: { reply?: Buffer; err?: Error }): Promise<ExchangeResult> {
     const attempts: Attempt[] = [];
     // A SERVFAIL/REFUSED reply is kept: relayed if no later server does better.
     let fallback: ExchangeResult | undefined;
@@ -144,11 +168,13 @@ export class Upstreams {
     for (let i = 0; i <= last; i++) {
       const server = this.servers[i];
       const ss = this.perServer[i];
-      ss.requests++;
+      const given = i === 0 ? firstUdp : undefined;
+      if (!given) ss.requests++;
       if (i > 0) this.stats.failovers++;
       let transport: 'udp' | 'tcp' = tcpFirst ? 'tcp' : 'udp';
       try {
-        let reply = tcpFirst ? await this.tcp.query(wire, qEnd, server, this.timeoutMs) : await this.udp.query(wire, qEnd, server, this.timeoutMs);
+        if (given?.err !== undefined) throw given.err;
+        let reply = given?.reply ?? (tcpFirst ? await this.tcp.query(wire, qEnd, server, this.timeoutMs) : await this.udp.query(wire, qEnd, server, this.timeoutMs));
         if (!tcpFirst && (reply.readUInt16BE(2) & FLAG.TC) !== 0) {
           this.stats.tcpRetries++;
           transport = 'tcp';

@@ -4,6 +4,7 @@
 import t from 'tap';
 import { Upstreams } from '../../lib/upstream/upstreams';
 import { answerAddress, query, reply, udpServer } from './helpers';
+import { parseQuery } from '../../lib/dns/query';
 
 t.test('query bytes forwarded unchanged except the ID; reply ID restored', async (t) => {
   const sent: Buffer[] = [];
@@ -62,7 +63,29 @@ t.test('bad queries are refused before anything is sent', async (t) => {
   const ptr = Buffer.from(query('a.example'));
   ptr[12] = 0xc0; // compression pointer in the question
   await t.rejects(up.exchange(ptr, q), { code: 'BAD_QUERY' });
+  // questionEnd (the caller parsed the bytes): still a query, and the offset within it
+  const good = query('a.example');
+  for (const questionEnd of [good.length + 1, 12, 16.5, -1]) {
+    await t.rejects(up.exchange(good, { ...q, questionEnd }), { code: 'BAD_QUERY' }, `questionEnd ${questionEnd}`);
+  }
+  await t.rejects(up.exchange(reply(good), { ...q, questionEnd: good.length }), { code: 'BAD_QUERY' }, 'a response, questionEnd given');
   t.equal(srv.received.length, 0, 'nothing forwarded');
+});
+
+t.test('questionEnd given: the question is not read again, and the reply is still checked against it', async (t) => {
+  const srv = await udpServer((msg, rinfo, sock) => sock.send(reply(msg), rinfo.port, rinfo.address));
+  const up = new Upstreams({ servers: [srv.endpoint], timeoutMs: 500 });
+  await up.start();
+  t.teardown(async () => {
+    await up.close();
+    await srv.close();
+  });
+  const wire = query('a.example');
+  const parsed = parseQuery(wire); // what the chain hands over: its Query, questionEnd included
+  t.ok(parsed.questionEnd < wire.length, 'the query carries more than its question (EDNS)');
+  const res = await up.exchange(wire, { ...parsed, id: 77 });
+  t.equal(res.wire.readUInt16BE(0), 77);
+  t.equal(srv.received.length, 1);
 });
 
 t.test('not started / bad options', async (t) => {

@@ -17,23 +17,24 @@ export class ForwardPlugin implements Plugin {
     // A flood of forwarded queries that the upstream cannot keep up with must not become a
     // flood of log lines (bench/flood.ts: pino's writes were 13 % of the daemon's CPU).
     const limiter = new LogLimiter(10, 20);
-    const down = async (req: Request): Promise<Response> => {
-      const q = req.query;
-      let wire: Buffer;
-      try {
-        // UDP first whatever the client used (cheaper); the upstream layer retries over TCP on TC.
-        ({ wire } = await upstreams.exchange(req.wire, q)); // q: parsed from these bytes (questionEnd)
-      } catch (err) {
-        this.failures++;
-        if (limiter.take()) log.warn({ name: q.name, err: (err as Error).message, suppressed: limiter.suppressed() }, 'no upstream answered; SERVFAIL');
-        return { wire: errorResponse(req.wire, q, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
-      }
+    const relay = (req: Request, wire: Buffer): Response =>
       // A reply fetched over TCP (after TC) can exceed what the UDP client accepts: tell it to retry on TCP.
-      if (wire.length > req.maxReplySize) {
-        return { wire: truncatedResponse(req.wire, q), rcode: wire[3] & 0x0f, origin: 'synthesized' };
-      }
-      return { wire, rcode: wire[3] & 0x0f, origin: 'upstream' };
+      wire.length > req.maxReplySize
+        ? { wire: truncatedResponse(req.wire, req.query), rcode: wire[3] & 0x0f, origin: 'synthesized' }
+        : { wire, rcode: wire[3] & 0x0f, origin: 'upstream' };
+    const failed = (req: Request, err: unknown): Response => {
+      const q = req.query;
+      this.failures++;
+      if (limiter.take()) log.warn({ name: q.name, err: (err as Error).message, suppressed: limiter.suppressed() }, 'no upstream answered; SERVFAIL');
+      return { wire: errorResponse(req.wire, q, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
     };
+    // UDP first whatever the client used (cheaper); the upstream layer retries over TCP on TC.
+    // req.query was parsed from req.wire: exchange() does not read the question again.
+    const down = (req: Request): Promise<Response> =>
+      upstreams.exchange(req.wire, req.query).then(
+        (r) => relay(req, r.wire),
+        (err: unknown) => failed(req, err),
+      );
     return { down };
   }
 }
