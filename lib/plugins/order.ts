@@ -15,6 +15,7 @@ import type { Config } from '../config/types';
 import type { Plugin } from './types';
 import type { PolicyIndex } from '../policy/index';
 import type { SetProgrammer } from '../nft/programmer';
+import type { Element } from '../nft/keys';
 import type { Upstreams } from '../upstream/upstreams';
 import type { Resolver } from '../identity/resolver';
 import { QueryLogPlugin } from './querylog/querylog';
@@ -33,6 +34,8 @@ export interface ChainDeps {
   upstreams: Pick<Upstreams, 'exchange'>;
   /** absent in audit mode: nothing is programmed */
   programmer?: Pick<SetProgrammer, 'add'>;
+  /** told of each answer's elements once the kernel has committed them (lib/drops remembers them) */
+  committed?: (elements: Element[]) => void;
   /** identity resolvers asked before the IP identity (cgroup for local senders, pods) */
   resolvers?: Resolver[];
   /** reload: the running cache, kept (with its entries) when nothing it depends on changed */
@@ -56,6 +59,7 @@ export function standardPlugins(cfg: Config, deps: ChainDeps): Plugin[] {
         commitTimeoutMs: cfg.limits.commitTimeoutMs,
         maxAddressesPerName: cfg.limits.maxAddressesPerName,
         index: deps.index,
+        committed: deps.committed,
       }),
     );
   }

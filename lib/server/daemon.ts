@@ -20,7 +20,7 @@ import { registerProgrammerMetrics } from '../nft/metrics';
 import { registerFairnessMetrics } from '../fairness/metrics';
 import { registerCgroupMetrics } from '../identity/cgroup/metrics';
 import { registerPodMetrics } from '../identity/pod/metrics';
-import type { BatchInfo, Element } from '../nft/programmer';
+import type { BatchInfo } from '../nft/programmer';
 import type { CachePlugin } from '../plugins/cache/cache';
 import { SET_DEFINITIONS } from '../nft/ruleset';
 import { serveHealth, type ReadyCheck } from '../health/health';
@@ -274,17 +274,14 @@ export class Daemon {
 
   /** The request chain for `cfg` (start and every reload build it here). */
   private newChain(cfg: Config, cache?: CachePlugin): Chain {
-    const programmer = this.programmer;
     const drops = this.drops;
-    // The answers the kernel took, remembered to explain later drops (lib/drops).
-    const recording = programmer && {
-      add: (els: Element[]) => programmer.add(els).then(() => drops.answered(els)),
-    };
     return buildChain(
       standardPlugins(cfg, {
         index: () => this.index,
         upstreams: this.upstreams!,
-        programmer: recording,
+        programmer: this.programmer,
+        // the answers the kernel took, remembered to explain later drops (lib/drops)
+        committed: (els) => drops.answered(els),
         cache,
         guard: () => this.guard,
         resolvers: [cgroupResolver(() => this.cgroups), ...(this.pods ? [this.pods] : [])],

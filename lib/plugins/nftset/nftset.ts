@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { Plugin, Request, Response, Stage } from '../types';
 import type { SetProgrammer } from '../../nft/programmer';
+import type { Element } from '../../nft/keys';
 import type { PolicyIndex } from '../../policy/index';
 import { errorResponse } from '../../dns/synth';
 import { RCODE, EDE } from '../../dns/constants';
@@ -19,6 +20,8 @@ export interface NftsetOptions {
   maxAddressesPerName: number;
   /** The live policy index: an answer decided before a reload is decided again by the new one. */
   index: () => PolicyIndex;
+  /** Told of an answer's elements once they are committed (before the reply is released). */
+  committed?: (elements: Element[]) => void;
 }
 
 export interface NftsetStats {
@@ -94,6 +97,7 @@ export class NftsetPlugin implements Plugin {
           () => {
             this.settled();
             clearTimeout(timer);
+            opts.committed?.(elements); // the kernel took them, even past the bound
             if (late) return; // answered SERVFAIL at the bound
             held?.observe((performance.now() - t0) / 1e3);
             stats.programmedAnswers++;
