@@ -97,7 +97,11 @@ export class NftsetPlugin implements Plugin {
           () => {
             this.settled();
             clearTimeout(timer);
-            opts.committed?.(elements); // the kernel took them, even past the bound
+            try {
+              opts.committed?.(elements); // the kernel took them, even past the bound
+            } catch (err) {
+              log.error({ err: (err as Error).message }, 'recording committed elements failed'); // the answer still goes
+            }
             if (late) return; // answered SERVFAIL at the bound
             held?.observe((performance.now() - t0) / 1e3);
             stats.programmedAnswers++;
