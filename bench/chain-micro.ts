@@ -7,9 +7,9 @@
 //   node dist/bench/chain-micro.js [--mode enforce|audit] [--names hot|unique] [--cache]
 //                                  [--queries 200000] [--concurrency 100] [--rounds 3]
 // Under `node --cpu-prof` (a node flag before the script) the profile holds only this work.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import pino from 'pino';
+import { inOwnNetns } from './own-netns';
+import { daemonConfig } from './targets';
 import { parseConfig } from '../lib/config/load';
 import { Daemon } from '../lib/server/daemon';
 import { intake } from '../lib/server/request';
@@ -59,18 +59,7 @@ async function inner(): Promise<void> {
   const conc = Number(arg('--concurrency', '100'));
   const rounds = Number(arg('--rounds', '3'));
   const cfg = parseConfig(
-    `listen: ["127.0.0.1:5353"]
-upstreams: ["127.0.0.1:5399"]
-ttl: { min: 10, max: 86400, grace: 10 }
-enforce: { mode: ${mode}, action: reject }
-nftables: { table: dwmicro }
-limits: { maxElementsPerSource: 1000000, maxElements: 1000000, sourceQueriesPerSecond: 0 }
-cache: { enabled: ${has('--cache')} }
-policies:
-  - name: bench
-    sources: ["192.0.2.0/24"]
-    allow: ["**.${DOMAIN}"]
-`,
+    daemonConfig({ listen: '127.0.0.1:5353', upstream: '127.0.0.1:5399', table: 'dwmicro', sources: ['192.0.2.0/24'], mode: mode as 'enforce' | 'audit', cache: has('--cache') }),
     'chain-micro',
   );
   const daemon = new Daemon(cfg, pino({ level: 'warn' }));
@@ -126,30 +115,4 @@ policies:
   }
 }
 
-function outer(): number {
-  const ns = `dwmicro-${randomBytes(3).toString('hex')}`;
-  const ip = (...a: string[]) => spawnSync('ip', a, { stdio: 'inherit' });
-  if (ip('netns', 'add', ns).status !== 0) throw new Error(`ip netns add ${ns} failed (root needed)`);
-  try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, __filename, '--inner', ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      timeout: 600_000,
-    });
-    return r.status ?? 1;
-  } finally {
-    ip('netns', 'del', ns);
-  }
-}
-
-if (has('--inner')) {
-  inner().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error((e as Error).stack);
-      process.exit(1);
-    },
-  );
-} else {
-  process.exitCode = outer();
-}
+inOwnNetns('dwmicro', __filename, inner);

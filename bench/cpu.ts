@@ -8,17 +8,18 @@
 //   node dist/bench/cpu.js [--mode enforce|audit] [--workload hot|unique|mixed] [--cache]
 //                          [--duration 5] [--rounds 3] [--rate QPS (default: saturate)] [--memory] [--alloc]
 // Under `node --cpu-prof` the profile holds only the daemon (and this harness's idle waits).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import pino from 'pino';
+import { inOwnNetns } from './own-netns';
+import { daemonConfig } from './targets';
 import { parseConfig } from '../lib/config/load';
 import { Daemon } from '../lib/server/daemon';
 import { dnsmasqArgs } from '../lib/sandbox/dnsmasq-peer';
-import { writeNameFiles, DOMAIN } from './names';
+import { writeNameFiles } from './names';
 import { parseDnsperf, type DnsperfResult } from './dnsperf';
 import { allocationProfile } from './alloc';
 
@@ -77,18 +78,7 @@ async function inner(): Promise<void> {
     upstream = spawn('dnsmasq', dnsmasqArgs({ ns: '', listen: UPSTREAM, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 }), { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500)); // dnsmasq reads 300k hosts lines
     const cfg = parseConfig(
-      `listen: ["${LISTEN}:${PORT}"]
-upstreams: ["${UPSTREAM}:53"]
-ttl: { min: 10, max: 86400, grace: 10 }
-enforce: { mode: ${mode}, action: reject }
-nftables: { table: dwcpu }
-limits: { maxElementsPerSource: 1000000, maxElements: 1000000, sourceQueriesPerSecond: 0 }
-cache: { enabled: ${has('--cache')} }
-policies:
-  - name: bench
-    sources: ["127.0.0.0/8"]
-    allow: ["**.${DOMAIN}"]
-`,
+      daemonConfig({ listen: `${LISTEN}:${PORT}`, upstream: `${UPSTREAM}:53`, table: 'dwcpu', sources: ['127.0.0.0/8'], mode: mode as 'enforce' | 'audit', cache: has('--cache') }),
       'bench/cpu',
     );
     daemon = new Daemon(cfg, pino({ level: 'warn' }));
@@ -127,30 +117,4 @@ policies:
   }
 }
 
-function outer(): number {
-  const ns = `dwcpu-${randomBytes(3).toString('hex')}`;
-  const ip = (...a: string[]) => spawnSync('ip', a, { stdio: 'inherit' });
-  if (ip('netns', 'add', ns).status !== 0) throw new Error(`ip netns add ${ns} failed (root needed)`);
-  try {
-    ip('-n', ns, 'link', 'set', 'lo', 'up');
-    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, ...process.execArgv, __filename, '--inner', ...process.argv.slice(2)], {
-      stdio: 'inherit',
-      timeout: 900_000,
-    });
-    return r.status ?? 1;
-  } finally {
-    ip('netns', 'del', ns);
-  }
-}
-
-if (has('--inner')) {
-  inner().then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error((e as Error).stack);
-      process.exit(1);
-    },
-  );
-} else {
-  process.exitCode = outer();
-}
+inOwnNetns('dwcpu', __filename, inner);

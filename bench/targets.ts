@@ -37,16 +37,29 @@ export const BENCH_NFT = `table inet bench {
  */
 export function dnswallConfig(opts: { cache?: boolean; sourceQueriesPerSecond?: number } = {}): string {
   const a = ADDR;
-  return `listen: ["${a.nodePod1.v4}:53"]
-upstreams: ["${a.net.v4}:53"]
+  return daemonConfig({ listen: `${a.nodePod1.v4}:53`, upstream: `${a.net.v4}:53`, table: 'dnswall', sources: [`${a.pod1.v4}/32`, `${a.pod2.v4}/32`], ...opts });
+}
+
+/** The bench's dnswall configuration on any addresses (dnswallConfig; bench/cpu.ts and chain-micro.ts on loopback). */
+export function daemonConfig(o: {
+  listen: string;
+  upstream: string;
+  table: string;
+  sources: string[];
+  mode?: 'enforce' | 'audit';
+  cache?: boolean;
+  sourceQueriesPerSecond?: number;
+}): string {
+  return `listen: ["${o.listen}"]
+upstreams: ["${o.upstream}"]
 ttl: { min: 10, max: 86400, grace: 10 }
-enforce: { mode: enforce, action: reject }
-nftables: { table: dnswall }
-limits: { maxElementsPerSource: 1000000, maxElements: 1000000, sourceQueriesPerSecond: ${opts.sourceQueriesPerSecond ?? 0} }
-cache: { enabled: ${opts.cache ? 'true' : 'false'} }
+enforce: { mode: ${o.mode ?? 'enforce'}, action: reject }
+nftables: { table: ${o.table} }
+limits: { maxElementsPerSource: 1000000, maxElements: 1000000, sourceQueriesPerSecond: ${o.sourceQueriesPerSecond ?? 0} }
+cache: { enabled: ${o.cache ? 'true' : 'false'} }
 policies:
   - name: bench
-    sources: ["${a.pod1.v4}/32", "${a.pod2.v4}/32"]
+    sources: [${o.sources.map((x) => `"${x}"`).join(', ')}]
     allow: ["**.${DOMAIN}"]
 `;
 }
