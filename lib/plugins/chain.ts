@@ -4,14 +4,8 @@
 // promise, closure or async frame per stage and query (lib/plugins/README.md).
 import type { Logger } from 'pino';
 import type { Handler, MaybePromise, Plugin, Request, Response, Stage } from './types';
-import { errorResponse } from '../dns/synth';
-import { RCODE } from '../dns/constants';
+import { servfail } from './servfail';
 import { MetricsRegistry, type Metrics } from '../metrics/registry';
-
-/** Below the last stage: nothing answered the query, so SERVFAIL ("no next plugin"). */
-function noNextPlugin(req: Request): Response {
-  return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
-}
 
 export interface Chain {
   handle: Handler;
@@ -35,7 +29,7 @@ export function buildChain(plugins: Plugin[], log: Logger, metrics: Metrics = ne
   /** A stage threw (a bug: DNS failures are Responses): SERVFAIL from that stage, logged; the stages above still see it. */
   const failed = (req: Request, i: number, err: unknown): Response => {
     chainLog.error({ plugin: names[i], name: req.query.name, err: (err as Error)?.stack ?? String(err) }, 'plugin threw; SERVFAIL');
-    return noNextPlugin(req);
+    return servfail(req);
   };
 
   const stamp = (req: Request, i: number): void => {
@@ -94,7 +88,7 @@ export function buildChain(plugins: Plugin[], log: Logger, metrics: Metrics = ne
       }
       return answered(req, i, r);
     }
-    return up(req, n - 1, noNextPlugin(req));
+    return up(req, n - 1, servfail(req)); // nothing answered: "no next plugin"
   };
 
   /** Stage i answered: it has nothing to add on the way up (its up() is for replies from below). */

@@ -4,8 +4,7 @@
 import type { Logger } from 'pino';
 import type { Plugin, Request, Response, Stage } from '../types';
 import { readAnswer } from '../../dns/answer';
-import { errorResponse } from '../../dns/synth';
-import { RCODE } from '../../dns/constants';
+import { servfail } from '../servfail';
 
 export class AnswerPlugin implements Plugin {
   readonly name = 'answer';
@@ -23,7 +22,7 @@ export class AnswerPlugin implements Plugin {
       } catch (err) {
         this.unreadable++;
         log.warn({ name: req.query.name, err: (err as Error).message }, 'unreadable upstream reply; SERVFAIL');
-        return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+        return servfail(req);
       }
       return res;
     };

@@ -2,8 +2,8 @@
 import type { Logger } from 'pino';
 import type { Plugin, Request, Response, Stage } from '../types';
 import type { Upstreams } from '../../upstream/upstreams';
-import { errorResponse, truncatedResponse } from '../../dns/synth';
-import { RCODE } from '../../dns/constants';
+import { truncatedResponse } from '../../dns/synth';
+import { servfail } from '../servfail';
 import { LogLimiter } from '../../util/ratelimit';
 
 export class ForwardPlugin implements Plugin {
@@ -26,7 +26,7 @@ export class ForwardPlugin implements Plugin {
       const q = req.query;
       this.failures++;
       if (limiter.take()) log.warn({ name: q.name, err: (err as Error).message, suppressed: limiter.suppressed() }, 'no upstream answered; SERVFAIL');
-      return { wire: errorResponse(req.wire, q, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+      return servfail(req);
     };
     // UDP first whatever the client used (cheaper); the upstream layer retries over TCP on TC.
     // req.query was parsed from req.wire: exchange() does not read the question again.

@@ -8,8 +8,9 @@ import type { Metrics } from '../../metrics/registry';
 import { registerGuardMetrics } from './metrics';
 import type { Plugin, Request, Response, Stage } from '../types';
 import type { AnswerAddress } from '../../dns/types';
-import { errorResponse, truncatedResponse } from '../../dns/synth';
-import { EDE, RCODE } from '../../dns/constants';
+import { truncatedResponse } from '../../dns/synth';
+import { EDE } from '../../dns/constants';
+import { servfail } from '../servfail';
 import { ipv4Text, ipv6Text } from '../../dns/answer';
 import { LogLimiter } from '../../util/ratelimit';
 import { describeHit, type AnswerGuard } from './ranges';
@@ -85,7 +86,7 @@ export class GuardPlugin implements Plugin {
       } catch (err) {
         stats.unreadable++;
         log.warn({ source: req.source?.display ?? req.peer.address, name: req.query.name, err: (err as Error).message }, 'answer guard cannot read the reply; SERVFAIL');
-        return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+        return servfail(req);
       }
       const policy = d.policy ?? policies[0] ?? '';
       const ex = excepted as Set<string> | null;
@@ -123,7 +124,7 @@ export class GuardPlugin implements Plugin {
         const [first] = gone.values();
         const more = gone.size > 1 ? ` and ${gone.size - 1} more` : '';
         const text = `dnswall answer guard: ${req.query.name || '.'} answered ${first}${more}`;
-        return { wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.BLOCKED, text }), rcode: RCODE.SERVFAIL, origin: 'synthesized' };
+        return servfail(req, { code: EDE.BLOCKED, text });
       }
       // Removing records never grows a reply; this bound only keeps the transport's promise.
       if (stripped.wire.length > req.maxReplySize) {

@@ -7,8 +7,8 @@ import type { PolicyIndex } from '../../policy/index';
 import type { Resolver, Resolved } from '../../identity/resolver';
 import { isUnattributable } from '../../identity/resolver';
 import { ipSource } from '../../identity/ip';
-import { errorResponse } from '../../dns/synth';
-import { RCODE, EDE } from '../../dns/constants';
+import { EDE } from '../../dns/constants';
+import { servfail } from '../servfail';
 import { LogLimiter } from '../../util/ratelimit';
 
 export interface IdentityOptions {
@@ -45,11 +45,7 @@ export class IdentityPlugin implements Plugin {
           'sender cannot be attributed; SERVFAIL',
         );
       }
-      return {
-        wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code: EDE.OTHER, text: `dnswall: sender not attributable (${why})` }),
-        rcode: RCODE.SERVFAIL,
-        origin: 'synthesized',
-      };
+      return servfail(req, { code: EDE.OTHER, text: `dnswall: sender not attributable (${why})` });
     };
     // The selection belongs to the index that resolved it: policy, called in the same tick as
     // this returns, reads the same index. A resolver that had to wait may have seen a reload:

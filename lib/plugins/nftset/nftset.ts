@@ -5,8 +5,8 @@ import type { Plugin, Request, Response, Stage } from '../types';
 import type { SetProgrammer } from '../../nft/programmer';
 import type { Element } from '../../nft/keys';
 import type { PolicyIndex } from '../../policy/index';
-import { errorResponse } from '../../dns/synth';
-import { RCODE, EDE } from '../../dns/constants';
+import { EDE } from '../../dns/constants';
+import { servfail } from '../servfail';
 import { buildElements, type TtlPolicy } from './elements';
 import { reselect } from '../../identity/select';
 import type { Metrics } from '../../metrics/registry';
@@ -47,11 +47,6 @@ export class NftsetPlugin implements Plugin {
   setup(log: Logger, metrics?: Metrics): Stage {
     const { opts, stats } = this;
     const held = metrics ? registerNftsetMetrics(metrics, stats) : undefined;
-    const servfail = (req: Request, code: number, text: string): Response => ({
-      wire: errorResponse(req.wire, req.query, RCODE.SERVFAIL, { code, text }),
-      rcode: RCODE.SERVFAIL,
-      origin: 'synthesized',
-    });
     const up = (req: Request, res: Response): Response | Promise<Response> => {
       let d = req.decision;
       const source = req.source;
@@ -63,7 +58,7 @@ export class NftsetPlugin implements Plugin {
         if (d.verdict !== 'allow') {
           stats.failures++;
           log.info({ source: source.display, name: req.query.name }, 'no longer allowed after a reload; SERVFAIL');
-          return servfail(req, EDE.OTHER, 'dnswall: policy changed');
+          return servfail(req, { code: EDE.OTHER, text: 'dnswall: policy changed' });
         }
       }
       const elements = buildElements(source, req.query.name, d, res.answer.addresses, opts.ttl);
@@ -79,7 +74,7 @@ export class NftsetPlugin implements Plugin {
           { source: source.display, name: req.query.name, addresses, limit: opts.maxAddressesPerName },
           'answer has more addresses than limits.maxAddressesPerName; SERVFAIL',
         );
-        return servfail(req, EDE.OTHER, `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}`);
+        return servfail(req, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` });
       }
       const t0 = performance.now();
       const commit = opts.programmer.add(elements);
@@ -91,7 +86,7 @@ export class NftsetPlugin implements Plugin {
           late = true;
           stats.timeouts++;
           log.error({ source: source.display, name: req.query.name, err: `no commit within ${opts.commitTimeoutMs} ms` }, 'kernel commit too slow; SERVFAIL');
-          resolve(servfail(req, EDE.NOT_READY, 'dnswall: firewall not ready in time'));
+          resolve(servfail(req, { code: EDE.NOT_READY, text: 'dnswall: firewall not ready in time' }));
         }, opts.commitTimeoutMs);
         commit.then(
           () => {
@@ -114,7 +109,7 @@ export class NftsetPlugin implements Plugin {
             if (late) return;
             stats.failures++;
             log.error({ source: source.display, name: req.query.name, err: (err as Error).message }, 'programming failed; SERVFAIL');
-            resolve(servfail(req, EDE.OTHER, 'dnswall: firewall programming failed'));
+            resolve(servfail(req, { code: EDE.OTHER, text: 'dnswall: firewall programming failed' }));
           },
         );
       });
