@@ -4,7 +4,6 @@
 import type { Logger } from 'pino';
 import type { Plugin, Request, Response, Stage } from '../types';
 import { DURATION_BUCKETS, type Metrics } from '../../metrics/registry';
-import type { HistogramSeries } from '../../metrics/histogram';
 import { rcodeName } from '../../dns/constants';
 
 export class MetricsPlugin implements Plugin {
@@ -27,12 +26,14 @@ export class MetricsPlugin implements Plugin {
       DURATION_BUCKETS,
     );
     // the series of each transport × verdict, resolved once
-    const series = new Map<string, HistogramSeries>();
-    for (const transport of ['udp', 'tcp'] as const) {
-      for (const verdict of ['allow', 'deny', 'unmanaged', 'none'] as const) series.set(transport + verdict, duration.child({ transport, verdict }));
-    }
-    const udp = { allow: series.get('udpallow')!, deny: series.get('udpdeny')!, unmanaged: series.get('udpunmanaged')!, none: series.get('udpnone')! };
-    const tcp = { allow: series.get('tcpallow')!, deny: series.get('tcpdeny')!, unmanaged: series.get('tcpunmanaged')!, none: series.get('tcpnone')! };
+    const verdicts = (transport: Request['transport']) => ({
+      allow: duration.child({ transport, verdict: 'allow' }),
+      deny: duration.child({ transport, verdict: 'deny' }),
+      unmanaged: duration.child({ transport, verdict: 'unmanaged' }),
+      none: duration.child({ transport, verdict: 'none' }),
+    });
+    const udp = verdicts('udp');
+    const tcp = verdicts('tcp');
     const up = (req: Request, res: Response): Response => {
       responses[res.rcode & 0xf]++;
       const by = req.transport === 'udp' ? udp : tcp;
