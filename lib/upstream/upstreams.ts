@@ -142,8 +142,7 @@ export class Upstreams {
     ss.requests++;
     return this.udp.query(wire, qEnd, server, this.timeoutMs).then(
       (reply) => {
-        const rcode = reply[3] & RCODE_MASK;
-        if ((reply.readUInt16BE(2) & FLAG.TC) !== 0 || ((rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && this.servers.length > 1)) {
+        if ((reply.readUInt16BE(2) & FLAG.TC) !== 0 || this.tryNext(reply, 0)) {
           return this.tryAll(wire, qEnd, q, false, t0, { reply });
         }
         reply.writeUInt16BE(q.id, 0);
@@ -152,6 +151,12 @@ export class Upstreams {
       },
       (err: unknown) => this.tryAll(wire, qEnd, q, false, t0, { err: err instanceof Error ? err : new Error(String(err)) }),
     );
+  }
+
+  /** A SERVFAIL/REFUSED reply from server i while servers are left: kept as a fallback, the next is asked. */
+  private tryNext(reply: Buffer, i: number): boolean {
+    const rcode = reply[3] & RCODE_MASK;
+    return (rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && i < this.servers.length - 1;
   }
 
   /** An exchange settled (either way): one shared callback, no closure per exchange. */
@@ -184,7 +189,7 @@ export class Upstreams {
         const result: ExchangeResult = { wire: reply, server, transport, ms: performance.now() - t0 };
         const rcode = reply[3] & RCODE_MASK;
         ss.lastReplyAt = Date.now();
-        if ((rcode === RCODE.SERVFAIL || rcode === RCODE.REFUSED) && i < last) {
+        if (this.tryNext(reply, i)) {
           countFailure(ss, rcode === RCODE.SERVFAIL ? 'servfail' : 'refused');
           fallback = result;
           attempts.push({ server, transport, code: 'BAD_REPLY', message: `rcode ${rcode}` });
