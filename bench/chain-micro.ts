@@ -10,20 +10,15 @@
 import pino from 'pino';
 import { inOwnNetns } from './own-netns';
 import { daemonConfig } from './targets';
+import { DOMAIN } from './names';
 import { parseConfig } from '../lib/config/load';
 import { Daemon } from '../lib/server/daemon';
 import { intake } from '../lib/server/request';
 import type { Handler } from '../lib/plugins/types';
 import { allocationProfile } from './alloc';
-
-const arg = (k: string, d: string) => {
-  const i = process.argv.indexOf(k);
-  return i > 0 ? process.argv[i + 1] : d;
-};
-const has = (k: string) => process.argv.includes(k);
+import { arg, has } from './args';
 
 const PEER = '192.0.2.10';
-const DOMAIN = 'example.bench';
 
 function query(name: string, id: number): Buffer {
   const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));

@@ -22,12 +22,7 @@ import { dnsmasqArgs } from '../lib/sandbox/dnsmasq-peer';
 import { writeNameFiles } from './names';
 import { parseDnsperf, type DnsperfResult } from './dnsperf';
 import { allocationProfile } from './alloc';
-
-const arg = (k: string, d: string) => {
-  const i = process.argv.indexOf(k);
-  return i > 0 ? process.argv[i + 1] : d;
-};
-const has = (k: string) => process.argv.includes(k);
+import { arg, has } from './args';
 
 const LISTEN = '127.0.0.1';
 const PORT = 5353;

@@ -22,11 +22,7 @@ import { writeNameFiles } from './names';
 import { runDnsperf, percentile, warmUp } from './dnsperf';
 import { startTarget, dnswallConfig, type TargetName } from './targets';
 import { startDaemon } from '../lib/sandbox/daemon-peer';
-
-const arg = (k: string, d: string) => {
-  const i = process.argv.indexOf(k);
-  return i > 0 ? process.argv[i + 1] : d;
-};
+import { arg } from './args';
 
 function stats(lat: number[]): string {
   const s = [...lat].sort((a, b) => a - b);
