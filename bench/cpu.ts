@@ -7,6 +7,7 @@
 // what a change to the request path costs or saves.
 //   node dist/bench/cpu.js [--mode enforce|audit] [--workload hot|unique|mixed] [--cache]
 //                          [--duration 5] [--rounds 3] [--rate QPS (default: saturate)] [--memory] [--alloc]
+//                          [--relay: bench/relay.ts instead of the daemon, the floor of a Node forwarder]
 // Under `node --cpu-prof` the profile holds only the daemon (and this harness's idle waits).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { writeNameFiles } from './names';
 import { parseDnsperf, type DnsperfResult } from './dnsperf';
 import { allocationProfile } from './alloc';
 import { arg, has } from './args';
+import { startRelay, type Relay } from './relay';
 
 const LISTEN = '127.0.0.1';
 const PORT = 5353;
@@ -67,7 +69,7 @@ async function inner(): Promise<void> {
   const rate = Number(arg('--rate', '0'));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dwcpu-'));
   let upstream: ChildProcess | undefined;
-  let daemon: Daemon | undefined;
+  let daemon: Daemon | Relay | undefined;
   try {
     const files = await writeNameFiles(dir, 300_000);
     upstream = spawn('dnsmasq', dnsmasqArgs({ ns: '', listen: UPSTREAM, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 }), { stdio: 'ignore' });
@@ -76,8 +78,11 @@ async function inner(): Promise<void> {
       daemonConfig({ listen: `${LISTEN}:${PORT}`, upstream: `${UPSTREAM}:53`, table: 'dwcpu', sources: ['127.0.0.0/8'], mode: mode as 'enforce' | 'audit', cache: has('--cache') }),
       'bench/cpu',
     );
-    daemon = new Daemon(cfg, pino({ level: 'warn' }));
-    await daemon.start();
+    if (has('--relay')) daemon = await startRelay(LISTEN, PORT, UPSTREAM);
+    else {
+      daemon = new Daemon(cfg, pino({ level: 'warn' }));
+      await daemon.start();
+    }
     if (has('--memory')) console.log(`started: ${memory()}`);
     const file = workload === 'hot' ? files.hot : workload === 'unique' ? files.unique : files.mixed;
     await dnsperf(files.hot, 1, 2000); // warm process, hot elements present
@@ -105,8 +110,10 @@ async function inner(): Promise<void> {
       if (noerror !== n) throw new Error(`rcodes ${JSON.stringify(res.rcodes)}`);
       if (has('--memory')) console.log(`  ${memory()}`);
     }
+    if (has('--heap-snapshot')) console.log(`heap snapshot: ${v8.writeHeapSnapshot(path.join(os.tmpdir(), `dnswall-cpu-${process.pid}.heapsnapshot`))}`);
   } finally {
-    await daemon?.stop();
+    if (daemon instanceof Daemon) await daemon.stop();
+    else daemon?.close();
     upstream?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
