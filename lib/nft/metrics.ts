@@ -23,6 +23,15 @@ export function registerProgrammerMetrics(m: Metrics, programmer: () => Programm
     const s = programmer()?.stats;
     if (s) set({}, s.failedBatches);
   });
+  m.counterFrom(
+    'dnswall_nft_skipped_total',
+    'Elements of allowed answers not sent to nf_tables because the kernel already held them long enough (the change watch vouched for them)',
+    [],
+    (set) => {
+      const s = programmer()?.stats;
+      if (s) set({}, s.skipped);
+    },
+  );
   m.gaugeFrom('dnswall_nft_elements', 'Live allow-set elements dnswall keeps (all allow sets)', [], (set) => {
     const p = programmer();
     if (p) set({}, p.sizes().elements);

@@ -497,6 +497,38 @@ export class SetProgrammer {
     return true;
   }
 
+  /**
+   * Whether the kernel surely holds every one of `elements` long enough already, by the book, as
+   * of now: skipping is on (a watch is up), no adoption is running, the watch is caught up
+   * (`check()`), and each element is trusted for its timeout minus refreshSlackMs. True: nothing
+   * needs sending and the caller may release its answer at once (the elements count as skipped).
+   * False: add() them as usual. Only for an answer whose query arrived in an earlier poll phase
+   * than the one running now — an upstream reply: every notification already queued when the
+   * query arrived was read in that poll phase or before, so the book knows of any deletion it
+   * announced. (add() waits for this turn's check phase instead, which covers a query answered in
+   * the poll phase it arrived in, such as a cache hit.)
+   */
+  holdsAll(elements: readonly Element[]): boolean {
+    if (!this.skipping || this.adoption || this.closing || elements.length === 0) return false;
+    // First, as settleSkipped() does: dropped notifications found now untrust the book.
+    if (!(this.watcher?.check?.() ?? true)) {
+      this.stats.watchBehind++;
+      return false;
+    }
+    for (const e of elements) {
+      if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
+      let id: string;
+      try {
+        id = elementId(e.set, encodeKey(e));
+      } catch {
+        return false; // add() names the bad field
+      }
+      if (!this.book.trustedFor(id, e.timeoutMs - this.slackMs)) return false;
+    }
+    this.stats.skipped += elements.length;
+    return true;
+  }
+
   /** Settles the skipped elements: still held (no deletion heard meanwhile) → done; else sent. */
   private settleSkipped(): void {
     const list = this.skipped;

@@ -8,6 +8,7 @@ import { openProgrammer, ip4, testConfig, TEST_INDEX } from './fixtures';
 import { forgetSource } from '../../lib/nft/forget';
 import { renderRuleset, installRuleset } from '../../lib/nft/ruleset';
 import type { Element } from '../../lib/nft/programmer';
+import type { Test } from 'tap';
 
 const el = (over: Partial<Element> = {}): Element => ({
   set: 'allow4',
@@ -19,6 +20,43 @@ const el = (over: Partial<Element> = {}): Element => ({
 });
 const nft = (...args: string[]) => execFileSync('nft', args, { encoding: 'utf8' });
 const inKernel = () => /10\.244\.1\.5 \. 198\.51\.100\.7/.test(nft('list', 'set', 'inet', 'dnswall', 'allow4'));
+
+/** Every way an element leaves the kernel behind the daemon's back. */
+function deletions(t: Test): [string, () => Promise<void> | void][] {
+  return [
+    [
+      'nft delete element',
+      () => {
+        nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }');
+      },
+    ],
+    [
+      'dnswall forget from another process',
+      async () => {
+        t.equal(await forgetSource('dnswall', '10.244.1.5'), 1);
+      },
+    ],
+    [
+      'nft flush set',
+      () => {
+        nft('flush', 'set', 'inet', 'dnswall', 'allow4');
+      },
+    ],
+    [
+      'table deleted and the ruleset installed again',
+      async () => {
+        nft('delete', 'table', 'inet', 'dnswall');
+        await installRuleset(renderRuleset(testConfig(), TEST_INDEX));
+      },
+    ],
+  ];
+}
+
+/** One poll phase after now: notifications already queued have been read (two check phases apart). */
+const pollPhase = async () => {
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+};
 
 runInNetns(__filename, (t) => {
   t.test('skip while the kernel holds it; re-add after any deletion from outside', async (t) => {
@@ -32,33 +70,7 @@ runInNetns(__filename, (t) => {
     await p.add([el({ timeoutMs: 120_000 })]);
     t.equal(p.stats.batches, 2, 'a longer life than the kernel holds is sent');
 
-    const cases: [string, () => Promise<void> | void][] = [
-      [
-        'nft delete element',
-        () => {
-          nft('delete', 'element', 'inet', 'dnswall', 'allow4', '{ 10.244.1.5 . 198.51.100.7 }');
-        },
-      ],
-      [
-        'dnswall forget from another process',
-        async () => {
-          t.equal(await forgetSource('dnswall', '10.244.1.5'), 1);
-        },
-      ],
-      [
-        'nft flush set',
-        () => {
-          nft('flush', 'set', 'inet', 'dnswall', 'allow4');
-        },
-      ],
-      [
-        'table deleted and the ruleset installed again',
-        async () => {
-          nft('delete', 'table', 'inet', 'dnswall');
-          await installRuleset(renderRuleset(testConfig(), TEST_INDEX));
-        },
-      ],
-    ];
+    const cases = deletions(t);
     for (const [what, del] of cases) {
       await p.add([el()]);
       t.ok(inKernel(), `${what}: present before`);
@@ -79,5 +91,37 @@ runInNetns(__filename, (t) => {
     await p.add([el()]);
     t.equal(p.stats.skipped, 0);
     t.equal(p.stats.batches, 2);
+  });
+  t.test('holdsAll vouches only for what the book trusts, and not once a deletion has been read', async (t) => {
+    nft('flush', 'set', 'inet', 'dnswall', 'allow4'); // the first test left a 120 s element
+    const p = await openProgrammer({ refreshSlackMs: 5_000 });
+    t.teardown(() => p.close());
+    t.notOk(p.holdsAll([el()]), 'an element never sent: not vouched for');
+    await p.add([el()]);
+    t.ok(p.holdsAll([el()]), 'committed, and the kernel holds it long enough: vouched for');
+    t.equal(p.stats.skipped, 1, 'counted as skipped');
+    t.notOk(p.holdsAll([el({ timeoutMs: 120_000 })]), 'a longer life than the kernel holds: not');
+    t.notOk(p.holdsAll([el(), el({ destination: ip4('198.51.100.8') })]), 'an answer with one unknown element: not');
+    t.notOk(p.holdsAll([]), 'nothing to vouch for: false (the caller adds)');
+    for (const [what, del] of deletions(t)) {
+      await p.add([el()]);
+      t.ok(p.holdsAll([el()]), `${what}: vouched for before`);
+      const batches = p.stats.batches;
+      await del();
+      // the daemon asks only for an upstream reply, a poll phase after its query arrived
+      await pollPhase();
+      t.notOk(p.holdsAll([el()]), `${what}: not vouched for once the deletion was read`);
+      await p.add([el()]);
+      t.ok(inKernel(), `${what}: add() put it back`);
+      t.equal(p.stats.batches, batches + 1, `${what}: sent to the kernel`);
+    }
+  });
+
+  t.test('without refreshSlackMs holdsAll vouches for nothing', async (t) => {
+    const p = await openProgrammer();
+    t.teardown(() => p.close());
+    await p.add([el()]);
+    t.notOk(p.holdsAll([el()]));
+    t.equal(p.stats.skipped, 0);
   });
 });

@@ -13,7 +13,8 @@ import type { Metrics } from '../../metrics/registry';
 import { registerNftsetMetrics } from './metrics';
 
 export interface NftsetOptions {
-  programmer: Pick<SetProgrammer, 'add'>;
+  /** holdsAll is optional: without it every answer waits for add(). */
+  programmer: Pick<SetProgrammer, 'add'> & Partial<Pick<SetProgrammer, 'holdsAll'>>;
   ttl: TtlPolicy;
   commitTimeoutMs: number;
   /** limits.maxAddressesPerName: an answer with more addresses could not be programmed whole. */
@@ -76,6 +77,15 @@ export class NftsetPlugin implements Plugin {
         );
         return servfail(req, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` });
       }
+      // An upstream reply comes a poll phase after its query: if the book vouches for every
+      // element now, the kernel holds them and the answer goes at once (SetProgrammer.holdsAll).
+      if (res.origin === 'upstream' && opts.programmer.holdsAll?.(elements)) {
+        this.record(elements, log);
+        held?.observe(0);
+        stats.programmedAnswers++;
+        stats.elements += elements.length;
+        return res;
+      }
       const t0 = performance.now();
       const commit = opts.programmer.add(elements);
       this.inFlight++;
@@ -92,11 +102,7 @@ export class NftsetPlugin implements Plugin {
           () => {
             this.settled();
             clearTimeout(timer);
-            try {
-              opts.committed?.(elements); // the kernel took them, even past the bound
-            } catch (err) {
-              log.error({ err: (err as Error).message }, 'recording committed elements failed'); // the answer still goes
-            }
+            this.record(elements, log); // the kernel took them, even past the bound
             if (late) return; // answered SERVFAIL at the bound
             held?.observe((performance.now() - t0) / 1e3);
             stats.programmedAnswers++;
@@ -115,6 +121,15 @@ export class NftsetPlugin implements Plugin {
       });
     };
     return { up };
+  }
+
+  /** Tells ChainDeps.committed of elements the kernel holds; a failure there is logged, the answer still goes. */
+  private record(elements: Element[], log: Logger): void {
+    try {
+      this.opts.committed?.(elements);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'recording committed elements failed');
+    }
   }
 
   /** Wait for commits already handed to the kernel (bounded by their own timeouts). */
