@@ -9,11 +9,19 @@ import type { Metrics } from '../../metrics/registry';
 import { registerCacheMetrics } from './metrics';
 import { Doorkeeper } from './doorkeeper';
 
+interface Waiting {
+  done: Promise<void>;
+  release: () => void;
+}
+
 export class CachePlugin implements Plugin {
   readonly name = 'cache';
   readonly store: AnswerCache;
-  /** identical misses already on their way upstream, by key: later ones wait for the first */
-  private readonly inFlight = new Map<string, { done: Promise<void>; release: () => void }>();
+  /**
+   * Identical misses already on their way upstream, by key: later ones wait for the first. null
+   * while nobody waits (most misses): the promise is made only for a second identical query.
+   */
+  private readonly inFlight = new Map<string, Waiting | null>();
   /** admission: a key is stored on its second miss (doorkeeper.ts) */
   private readonly doorkeeper: Doorkeeper | null;
 
@@ -40,10 +48,20 @@ export class CachePlugin implements Plugin {
 
     /** This query goes on down to fetch `key`: identical ones wait for it (coalescing). */
     const fetch = (req: Request, key: string): undefined => {
-      let release!: () => void;
-      inFlight.set(key, { done: new Promise<void>((r) => (release = r)), release });
+      inFlight.set(key, null);
       req.cacheKey = key;
       return undefined;
+    };
+
+    /** The wait for the fetch of `key` already upstream, made by the first query that needs it. */
+    const waitFor = (key: string): Promise<void> => {
+      let w = inFlight.get(key);
+      if (!w) {
+        let release!: () => void;
+        w = { done: new Promise<void>((r) => (release = r)), release };
+        inFlight.set(key, w);
+      }
+      return w.done;
     };
 
     const down = (req: Request): Response | undefined | Promise<Response | undefined> => {
@@ -52,9 +70,8 @@ export class CachePlugin implements Plugin {
       const key = cacheKey(req.query);
       const first = hit(req, key);
       if (first) return first;
-      const pending = inFlight.get(key);
       // Coalesce: wait for the identical query already upstream, then serve our own copy.
-      if (pending) return pending.done.then(() => hit(req, key) ?? fetch(req, key));
+      if (inFlight.has(key)) return waitFor(key).then(() => hit(req, key) ?? fetch(req, key));
       return fetch(req, key);
     };
 
@@ -68,9 +85,9 @@ export class CachePlugin implements Plugin {
         else store.stats.notAdmitted++;
       }
       const f = inFlight.get(key);
-      if (f) {
+      if (f !== undefined) {
         inFlight.delete(key);
-        f.release();
+        f?.release();
       }
       return res;
     };
