@@ -145,6 +145,9 @@ function allowSetOf(b: Buffer | undefined): AllowSet | undefined {
   return undefined;
 }
 
+/** nlmsg_type of an element addition (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM). */
+const OWN_ADDITION = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+
 /** The real watcher: a NETLINK_NETFILTER socket in the NFNLGRP_NFTABLES group, NETLINK_NO_ENOBUFS. */
 export const netlinkWatch: WatchFactory = (table, handler, log) => openNetlinkWatch(table, handler, log);
 
@@ -187,9 +190,12 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
       handler.generation?.(id);
     },
   };
+  // Our own additions, by the header alone: applyNotification would ignore them after parsing
+  // their attributes (one message per element committed: most of what the watch hears).
+  const ownAddition = (type: number, pid: number) => type === OWN_ADDITION && handler.ours?.(pid) === true;
   sock.on('message', (buf) => {
     datagrams++;
-    for (const msg of parseMessages(buf)) applyNotification(msg, table, watching);
+    for (const msg of parseMessages(buf, ownAddition)) applyNotification(msg, table, watching);
   });
   const check = (force?: boolean): boolean => {
     if (closing || dead) return false;

@@ -43,6 +43,7 @@ const ALLOW6P = hex(`58000180 0c000400 0000000000002710 30000180 2c000100
   fd000010 02440001 00000000 00000006 20010db8 00000000 00000000 00000009 11000000 00350000
   15000600 000f 6e732e6578616d706c652e636f6d00 000000`);
 
+const v4 = (s: string) => Buffer.from(s.split('.').map(Number));
 const v6 = (s: string) => {
   // tiny expander for the two test addresses
   const [a, b] = s.split('::');
@@ -83,6 +84,32 @@ t.test('decoding our own message gives back the element', async (t) => {
   t.equal(d.set, 'allow6p');
   t.same(d.elements, [{ key, timeoutMs: 5000, expirationMs: 4000, comment: 'x.example.com' }]);
   t.same(decodeKey('allow6p', key), { set: 'allow6p', source: v6('fd00::1'), destination: v6('2001:db8::1'), proto: 6, port: 8443 });
+});
+
+t.test('parseMessages skip: a message left out by its header, the ones around it kept whole', async (t) => {
+  const el = (n: number) => [
+    encodeElement({ key: encodeKey({ set: 'allow4', source: v4('192.0.2.1'), destination: v4(`198.51.100.${n}`) }), timeoutMs: 1000, comment: `n${n}.example` }),
+  ];
+  const withPid = (b: Buffer, pid: number) => (b.writeUInt32LE(pid, 12), b);
+  const buf = Buffer.concat([
+    withPid(newSetElemMsg(1, NFPROTO_INET, 'dnswall', 'allow4', el(1)), 100),
+    withPid(newSetElemMsg(2, NFPROTO_INET, 'dnswall', 'allow4', el(2)), 200),
+    withPid(newSetElemMsg(3, NFPROTO_INET, 'dnswall', 'allow4', el(3)), 100),
+  ]);
+  const seen: [number, number][] = [];
+  const kept = parseMessages(buf, (type, pid) => (seen.push([type, pid]), pid === 200));
+  t.same(
+    seen.map(([, pid]) => pid),
+    [100, 200, 100],
+    'asked about every message, with its pid',
+  );
+  t.equal(seen[0][0], parseMessages(buf)[0].type, 'and its type');
+  t.same(
+    kept.map((m) => decodeSetElemMsg(m).elements[0].comment),
+    ['n1.example', 'n3.example'],
+    'the skipped one is left out, the others decode whole',
+  );
+  t.equal(parseMessages(buf).length, 3, 'without skip: all three');
 });
 
 t.test('comment userdata: libnftnl TLV, sanitized, bounded', async (t) => {

@@ -12,12 +12,20 @@ export interface NlMsg {
   payload: Buffer;
 }
 
-export function parseMessages(buf: Buffer): NlMsg[] {
+/**
+ * The datagram's messages. `skip(type, pid)`: leave out a message by its header alone, before
+ * anything is made for it (the change watch drops the notifications of our own additions so).
+ */
+export function parseMessages(buf: Buffer, skip?: (type: number, pid: number) => boolean): NlMsg[] {
   const out: NlMsg[] = [];
   let off = 0;
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = readU32(buf, off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) break;
+    if (skip?.(readU16(buf, off + 4), readU32(buf, off + 12))) {
+      off += align4(len);
+      continue;
+    }
     out.push({
       type: readU16(buf, off + 4),
       flags: readU16(buf, off + 6),
