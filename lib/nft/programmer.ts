@@ -442,7 +442,8 @@ export class SetProgrammer {
     return this.addNow(elements);
   }
 
-  private addNow(elements: Element[]): Promise<void> {
+  /** `keys`/`ids`: each element's key bytes and id, when hold() made them already. */
+  private addNow(elements: Element[], keys?: Buffer[], ids?: string[]): Promise<void> {
     if (this.closing) return Promise.reject(new NftError('ECONNRESET', 'SetProgrammer is closed'));
     if (!this.sock) return Promise.reject(new NftError('ENOTCONN', 'SetProgrammer.open() has not been called'));
     if (!Array.isArray(elements) || elements.length === 0) return Promise.resolve();
@@ -458,9 +459,10 @@ export class SetProgrammer {
       try {
         // Queued one by one: should this answer evict one of its own elements (more addresses
         // than the cap), the deletion comes after the add and wins.
-        for (const e of elements) {
-          if (this.skipping && this.trySkip(e, widths, waiter)) continue;
-          this.enqueue(e, widths, waiter);
+        for (let i = 0; i < elements.length; i++) {
+          const e = elements[i];
+          if (this.skipping && this.trySkip(e, widths, waiter, ids?.[i])) continue;
+          this.enqueue(e, widths, waiter, keys?.[i], ids?.[i]);
         }
       } catch (err) {
         waiter.failed = true;
@@ -470,8 +472,8 @@ export class SetProgrammer {
     });
   }
 
-  private enqueue(e: Element, widths: Map<string, number> | null, waiter: Waiter): void {
-    const { set, id, buf, evicted, seq, until } = this.encode(e, widths);
+  private enqueue(e: Element, widths: Map<string, number> | null, waiter: Waiter, key?: Buffer, knownId?: string): void {
+    const { set, id, buf, evicted, seq, until } = this.encode(e, widths, key, knownId);
     // The deletions go before this add (an element evicted and re-added in one answer stays).
     if (evicted) this.evict(evicted);
     waiter.unsent++;
@@ -482,11 +484,11 @@ export class SetProgrammer {
    * The kernel surely holds the element long enough: it waits for the flush (after this turn's
    * notifications are read) instead of a batch. False: send it.
    */
-  private trySkip(e: Element, widths: Map<string, number> | null, waiter: Waiter): boolean {
+  private trySkip(e: Element, widths: Map<string, number> | null, waiter: Waiter, knownId?: string): boolean {
     if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
     let id: string;
     try {
-      id = elementId(e.set, encodeKey(e));
+      id = knownId ?? elementId(e.set, encodeKey(e));
     } catch {
       return false;
     } // enqueue names the bad field
@@ -509,21 +511,55 @@ export class SetProgrammer {
    * the poll phase it arrived in, such as a cache hit.)
    */
   holdsAll(elements: readonly Element[]): boolean {
-    if (!this.skipping || this.adoption || this.closing || elements.length === 0) return false;
+    const ids = this.mayVouch(elements) ? this.idsOf(elements, null) : null;
+    return ids !== null && this.vouch(elements, ids);
+  }
+
+  /**
+   * add() for one answer, or null when there is nothing to wait for. `now`: the answer's query
+   * arrived in an earlier poll phase (holdsAll's condition), so if the kernel holds every element
+   * long enough it may go at once. Each element's key and id are made once, for the test and for
+   * the add.
+   */
+  hold(elements: Element[], now: boolean): Promise<void> | null {
+    if (!now || !this.mayVouch(elements)) return this.add(elements);
+    const keys = new Array<Buffer>(elements.length);
+    const ids = this.idsOf(elements, keys);
+    if (ids === null) return this.add(elements); // add() names the bad element
+    if (this.vouch(elements, ids)) return null;
+    return this.addNow(elements, keys, ids);
+  }
+
+  private mayVouch(elements: readonly Element[]): boolean {
+    return this.skipping && !this.adoption && !this.closing && elements.length > 0;
+  }
+
+  /** Each element's id (and key bytes into `keys`); null if one is not a valid element. */
+  private idsOf(elements: readonly Element[], keys: Buffer[] | null): string[] | null {
+    const ids = new Array<string>(elements.length);
+    for (let i = 0; i < elements.length; i++) {
+      const e = elements[i];
+      if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return null;
+      try {
+        const key = encodeKey(e);
+        if (keys) keys[i] = key;
+        ids[i] = elementId(e.set, key);
+      } catch {
+        return null;
+      }
+    }
+    return ids;
+  }
+
+  /** holdsAll's test on elements with their ids; counts them as skipped when it vouches. */
+  private vouch(elements: readonly Element[], ids: string[]): boolean {
     // First, as settleSkipped() does: dropped notifications found now untrust the book.
     if (!(this.watcher?.check?.() ?? true)) {
       this.stats.watchBehind++;
       return false;
     }
-    for (const e of elements) {
-      if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
-      let id: string;
-      try {
-        id = elementId(e.set, encodeKey(e));
-      } catch {
-        return false; // add() names the bad field
-      }
-      if (!this.book.trustedFor(id, e.timeoutMs - this.slackMs)) return false;
+    for (let i = 0; i < elements.length; i++) {
+      if (!this.book.trustedFor(ids[i], elements[i].timeoutMs - this.slackMs)) return false;
     }
     this.stats.skipped += elements.length;
     return true;
@@ -659,11 +695,11 @@ export class SetProgrammer {
   }
 
   /** The element's queue item, and what its refresh pushed out of the book (to delete). */
-  private encode(e: Element, widths: Map<string, number> | null): Omit<QueuedItem, 'waiter'> & { evicted?: Evicted[] } {
+  private encode(e: Element, widths: Map<string, number> | null, knownKey?: Buffer, knownId?: string): Omit<QueuedItem, 'waiter'> & { evicted?: Evicted[] } {
     if (!e || !isAllowSet(e.set)) throw new RangeError(`unknown set ${String(e && e.set)}`);
-    const key = encodeKey(e);
+    const key = knownKey ?? encodeKey(e);
     if (!Number.isFinite(e.timeoutMs) || e.timeoutMs < 1 || e.timeoutMs > MAX_TIMEOUT_MS) throw new RangeError(`timeoutMs ${e.timeoutMs} out of 1..${MAX_TIMEOUT_MS}`);
-    const id = elementId(e.set, key);
+    const id = knownId ?? elementId(e.set, key);
     this.adoption?.touched(id);
     const comment = typeof e.comment === 'string' ? e.comment : '';
     // The book keeps the name once per (source, name) group: an existing group's name is

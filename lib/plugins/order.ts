@@ -33,7 +33,7 @@ export interface ChainDeps {
   index: () => PolicyIndex;
   upstreams: Pick<Upstreams, 'exchange'>;
   /** absent in audit mode: nothing is programmed */
-  programmer?: Pick<SetProgrammer, 'add'> & Partial<Pick<SetProgrammer, 'holdsAll'>>;
+  programmer?: Pick<SetProgrammer, 'add'> & Partial<Pick<SetProgrammer, 'hold'>>;
   /** told of each answer's elements once the kernel has committed them (lib/drops remembers them) */
   committed?: (elements: Element[]) => void;
   /** identity resolvers asked before the IP identity (cgroup for local senders, pods) */

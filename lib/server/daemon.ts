@@ -62,7 +62,7 @@ export interface ReloadOutcome {
 
 /** What the daemon needs of the kernel programmer (SetProgrammer; tests pass a recording fake). */
 export type Programmer = Pick<SetProgrammer, 'open' | 'add' | 'remove' | 'drained' | 'close' | 'readLive' | 'stats' | 'setLimits' | 'nameOf' | 'limits' | 'sizes'> &
-  Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete' | 'prepare' | 'holdsAll'>>;
+  Partial<Pick<SetProgrammer, 'revokeFromBook' | 'bookIncomplete' | 'prepare' | 'hold'>>;
 
 /** The daemon's kernel side, injectable so its wiring is tested without root (defaults: the real ones). */
 export interface DaemonDeps {

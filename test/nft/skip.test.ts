@@ -117,6 +117,32 @@ runInNetns(__filename, (t) => {
     }
   });
 
+  t.test('hold(): null (nothing to wait for) only when vouched for now; else the add, which puts it back', async (t) => {
+    nft('flush', 'set', 'inet', 'dnswall', 'allow4');
+    const p = await openProgrammer({ refreshSlackMs: 5_000 });
+    t.teardown(() => p.close());
+    const first = p.hold([el()], true);
+    t.ok(first instanceof Promise, 'unknown element: an add to wait for');
+    await first;
+    t.ok(inKernel());
+    t.equal(p.hold([el()], true), null, 'held long enough, asked as an upstream answer: nothing to wait for');
+    const batches = p.stats.batches;
+    const hit = p.hold([el()], false);
+    t.ok(hit instanceof Promise, 'not now (a cache hit): the check-phase wait');
+    await hit;
+    t.equal(p.stats.batches, batches, 'which sent nothing');
+    for (const [what, del] of deletions(t)) {
+      t.equal(p.hold([el()], true), null, `${what}: vouched for before`);
+      await del();
+      await pollPhase();
+      const again = p.hold([el()], true);
+      t.ok(again instanceof Promise, `${what}: not vouched for once the deletion was read`);
+      await again;
+      t.ok(inKernel(), `${what}: back in the kernel when it resolved`);
+    }
+    await t.rejects(p.hold([el({ timeoutMs: NaN })], true) ?? Promise.resolve(), /bad element|timeoutMs/, 'a bad element: rejected, named');
+  });
+
   t.test('without refreshSlackMs holdsAll vouches for nothing', async (t) => {
     const p = await openProgrammer();
     t.teardown(() => p.close());

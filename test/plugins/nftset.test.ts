@@ -1,8 +1,9 @@
 // nftset in the real chain (policy → nftset → guard → cache → answer → forward) with a scripted
 // upstream and a programmer fake: an upstream answer whose elements the programmer vouches for
-// (holdsAll) goes at once, without add(); anything else — an element it does not vouch for, a
-// cache hit (answered in the poll phase its query arrived in), a programmer without holdsAll —
-// waits for add(). Every released answer is told to ChainDeps.committed.
+// (hold(elements, now = true) returns null) goes at once; anything else — elements it does not
+// vouch for, a cache hit (answered in the poll phase its query arrived in: now = false), a
+// programmer without hold — waits for the commit. Every released answer is told to
+// ChainDeps.committed.
 import t from 'tap';
 import pino from 'pino';
 import * as packet from 'dns-packet';
@@ -22,12 +23,14 @@ policies:
 `;
 
 interface Fake {
+  /** what waited for a commit (hold() that did not vouch, or add()) */
   added: Element[][];
-  asked: Element[][];
+  /** hold() calls with their `now` */
+  asked: [Element[], boolean][];
   vouch: boolean;
 }
 
-function setup(opts: { cache?: boolean; withHoldsAll?: boolean } = {}) {
+function setup(opts: { cache?: boolean; withHold?: boolean } = {}) {
   const cfg = parseConfig(CONFIG + (opts.cache ? 'cache: { enabled: true, admission: first-miss }\n' : 'cache: { enabled: false }\n'), 'nftset.yaml');
   const index = PolicyIndex.compile(cfg.policies);
   const upstreams = {
@@ -53,12 +56,14 @@ function setup(opts: { cache?: boolean; withHoldsAll?: boolean } = {}) {
       fake.added.push(els);
       return Promise.resolve();
     },
-    ...(opts.withHoldsAll === false
+    ...(opts.withHold === false
       ? {}
       : {
-          holdsAll(els: readonly Element[]) {
-            fake.asked.push([...els]);
-            return fake.vouch;
+          hold(els: Element[], now: boolean) {
+            fake.asked.push([els, now]);
+            if (now && fake.vouch) return null;
+            fake.added.push(els);
+            return Promise.resolve();
           },
         }),
   };
@@ -81,35 +86,42 @@ function setup(opts: { cache?: boolean; withHoldsAll?: boolean } = {}) {
 
 const dests = (els: Element[][]) => els.map((e) => e.map((x) => [...x.destination].join('.')));
 
-t.test('an upstream answer the programmer vouches for goes without add(); one it does not, waits for add()', async (t) => {
+t.test('an upstream answer the programmer vouches for goes without a commit; one it does not, waits for it', async (t) => {
   const w = setup();
   t.same(await w.ask('a.example.com'), { rcode: 'NOERROR', answers: ['198.18.0.10'] });
-  t.same(dests(w.fake.asked), [['198.18.0.10']], 'holdsAll was asked about the answer');
-  t.same(dests(w.fake.added), [['198.18.0.10']], 'not vouched for: add()');
+  t.same(
+    w.fake.asked.map(([els, now]) => [dests([els])[0], now]),
+    [[['198.18.0.10'], true]],
+    'hold() was asked, as an upstream answer (now)',
+  );
+  t.same(dests(w.fake.added), [['198.18.0.10']], 'not vouched for: it waited for the commit');
 
   w.fake.vouch = true;
   t.same(await w.ask('a.example.com'), { rcode: 'NOERROR', answers: ['198.18.0.10'] });
-  t.equal(w.fake.added.length, 1, 'vouched for: no add()');
+  t.equal(w.fake.added.length, 1, 'vouched for: no commit');
   t.equal(w.committed.length, 2, 'both answers told to committed');
-  t.same(w.fake.asked[1][0], w.committed[1][0], 'the same elements');
+  t.same(w.fake.asked[1][0], w.committed[1], 'the same elements');
   t.equal(w.nftset.stats.programmedAnswers, 2, 'both count as programmed answers');
   t.equal(w.nftset.stats.elements, 2);
 });
 
-t.test('a cache hit is never vouched for at once: it waits for add() (its check phase)', async (t) => {
+t.test('a cache hit is never vouched for at once: hold(…, now = false), it waits (its check phase)', async (t) => {
   const w = setup({ cache: true });
   w.fake.vouch = true;
   await w.ask('b.example.com'); // a miss: upstream, vouched for
   t.equal(w.fake.added.length, 0);
-  t.equal(w.fake.asked.length, 1);
   t.same(await w.ask('b.example.com'), { rcode: 'NOERROR', answers: ['198.18.0.10'] }, 'the hit is answered');
-  t.equal(w.fake.asked.length, 1, 'holdsAll not asked for the hit');
-  t.same(dests(w.fake.added), [['198.18.0.10']], 'the hit went through add()');
+  t.same(
+    w.fake.asked.map(([, now]) => now),
+    [true, false],
+    'the miss asked with now, the hit without',
+  );
+  t.same(dests(w.fake.added), [['198.18.0.10']], 'the hit waited for the commit');
   t.equal(w.committed.length, 2);
 });
 
-t.test('a programmer without holdsAll: every answer through add()', async (t) => {
-  const w = setup({ withHoldsAll: false });
+t.test('a programmer without hold: every answer through add()', async (t) => {
+  const w = setup({ withHold: false });
   await w.ask('c.example.com');
   await w.ask('c.example.com');
   t.equal(w.fake.added.length, 2);

@@ -13,8 +13,8 @@ import type { Metrics } from '../../metrics/registry';
 import { registerNftsetMetrics } from './metrics';
 
 export interface NftsetOptions {
-  /** holdsAll is optional: without it every answer waits for add(). */
-  programmer: Pick<SetProgrammer, 'add'> & Partial<Pick<SetProgrammer, 'holdsAll'>>;
+  /** hold is optional: without it every answer waits for add(). */
+  programmer: Pick<SetProgrammer, 'add'> & Partial<Pick<SetProgrammer, 'hold'>>;
   ttl: TtlPolicy;
   commitTimeoutMs: number;
   /** limits.maxAddressesPerName: an answer with more addresses could not be programmed whole. */
@@ -78,8 +78,10 @@ export class NftsetPlugin implements Plugin {
         return servfail(req, { code: EDE.OTHER, text: `dnswall: ${addresses} addresses exceed limits.maxAddressesPerName ${opts.maxAddressesPerName}` });
       }
       // An upstream reply comes a poll phase after its query: if the book vouches for every
-      // element now, the kernel holds them and the answer goes at once (SetProgrammer.holdsAll).
-      if (res.origin === 'upstream' && opts.programmer.holdsAll?.(elements)) {
+      // element now, the kernel holds them and the answer goes at once (SetProgrammer.hold,
+      // holdsAll). A cache hit waits for the check phase (add()).
+      const commit = opts.programmer.hold ? opts.programmer.hold(elements, res.origin === 'upstream') : opts.programmer.add(elements);
+      if (commit === null) {
         this.record(elements, log);
         held?.observe(0);
         stats.programmedAnswers++;
@@ -87,7 +89,6 @@ export class NftsetPlugin implements Plugin {
         return res;
       }
       const t0 = performance.now();
-      const commit = opts.programmer.add(elements);
       this.inFlight++;
       // One promise per held answer: settled by the commit or by the bound, whichever comes first.
       return new Promise<Response>((resolve) => {
