@@ -31,6 +31,8 @@ export interface BenchOptions {
   profileTarget: 'dnswall' | 'dnswall-cache';
   /** extra node flags for the dnswall targets (--dnswall-node-args "--max-semi-space-size=4") */
   dnswallNodeArgs: string[];
+  /** --pin: the target under test on one CPU, everything else (load, upstream, this) on the other */
+  pin: boolean;
   scale: boolean;
   scaleElements: number;
   targets: TargetName[];
@@ -69,6 +71,7 @@ function parseArgs(argv: string[]): BenchOptions {
     .option('--profile [workload]', 'also run dnswall under this workload (default unique) with node --cpu-prof')
     .option('--profile-target <target>', 'dnswall (cache off) or dnswall-cache (the defaults)', 'dnswall')
     .option('--dnswall-node-args <flags>', 'extra node flags for the dnswall targets (space-separated)', '')
+    .option('--pin', 'the target under test alone on CPU 1, dnsperf, the upstream and the bench on CPU 0 (less variance; needs 2 CPUs)')
     .option('--scale', 'only the scale run: SetProgrammer with --scale-elements elements')
     .option('--scale-elements <n>', 'elements for --scale', '1000000')
     .parse(argv);
@@ -86,6 +89,7 @@ function parseArgs(argv: string[]): BenchOptions {
     profile?: string | true;
     profileTarget: string;
     dnswallNodeArgs: string;
+    pin?: boolean;
     scale?: boolean;
     scaleElements: string;
   }>();
@@ -114,6 +118,7 @@ function parseArgs(argv: string[]): BenchOptions {
     profile: o.profile === undefined ? null : o.profile === true ? 'unique' : list(o.profile, WORKLOADS, 'profile')[0],
     profileTarget: list(o.profileTarget, ['dnswall', 'dnswall-cache'] as const, 'profile-target')[0],
     dnswallNodeArgs: o.dnswallNodeArgs.split(/\s+/).filter(Boolean),
+    pin: o.pin === true,
     scale: !!o.scale,
     scaleElements: int(o.scaleElements, 'scale-elements', 1, 1 << 20),
     targets: list(o.targets, ALL_TARGETS, 'targets'),
@@ -159,6 +164,7 @@ async function benchmark(topo: Topology, o: BenchOptions, files: NameFiles, t0: 
         }
         const s0 = performance.now();
         const t = await startTarget(topo, target, { dnswallNodeArgs: o.dnswallNodeArgs });
+        if (o.pin && t.pid) pinTo(t.pid, PIN_TARGET_CPU);
         const startMs = performance.now() - s0;
         try {
           // Every target alike (dnsperf.ts warmUp): hot names, then names new to the target, so
@@ -206,6 +212,15 @@ function writeResults(name: string, doc: unknown): string {
   return file;
 }
 
+const PIN_REST_CPU = 0;
+const PIN_TARGET_CPU = 1;
+
+/** Every thread of pid onto one CPU (taskset -a: threads started later inherit it). */
+function pinTo(pid: number, cpu: number): void {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`--pin: taskset of pid ${pid} to CPU ${cpu} failed: ${(r.stderr || r.error?.message || '').trim()}`);
+}
+
 async function main(): Promise<number> {
   const o = parseArgs(process.argv);
   const why = missing();
@@ -213,6 +228,7 @@ async function main(): Promise<number> {
     log(`bench: ${why}`);
     return 2;
   }
+  if (o.pin) pinTo(process.pid, PIN_REST_CPU); // before any spawn: every child starts there
   await removeStaleTopologies('dwbench');
   const t0 = performance.now();
   const topo = await createTopology({ prefix: 'dwbench' });
