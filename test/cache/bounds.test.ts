@@ -68,3 +68,16 @@ t.test('an entry with no whole second left is a miss and is dropped', async (t) 
   t.equal(c.size, 0, 'evicted');
   t.equal(c.bytes, 0);
 });
+
+t.test("an entry holds only its own bytes: not a slice of Buffer's shared 8 KiB pool", async (t) => {
+  const c = new AnswerCache({ maxEntries: 10, maxBytes: 1 << 20 });
+  const pooled = Buffer.allocUnsafe(16); // a small allocUnsafe is cut from the shared pool
+  t.ok(pooled.buffer.byteLength > 16, `control: a pooled slice sits in a ${pooled.buffer.byteLength}-byte slab`);
+  fill(c, ['a.example']);
+  const { q, wire } = query('a.example');
+  const hit = c.get(cacheKey(q), wire, q);
+  const bytes = hit?.answer.addresses[0].bytes;
+  t.ok(bytes, 'a hit with its address');
+  // the address bytes are a view of the entry's one buffer: that buffer is all its ArrayBuffer holds
+  t.ok(bytes!.buffer.byteLength < 512, `the entry's ArrayBuffer is ${bytes!.buffer.byteLength} bytes, its own`);
+});

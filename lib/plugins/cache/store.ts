@@ -125,8 +125,11 @@ export class AnswerCache {
     const addrs = answer.addresses;
     let len = reply.length + offs.length * 2;
     for (let i = 0; i < addrs.length; i++) len += 5 + addrs[i].bytes.length;
-    // Our own copy of everything: the caller's reply and AnswerInfo travel on up the chain.
-    const buf = Buffer.allocUnsafe(len);
+    // Our own copy of everything: the caller's reply and AnswerInfo travel on up the chain. Not
+    // from Buffer's 8 KiB pool: an entry lives for minutes, and a pooled slice would keep its
+    // whole slab (and every short-lived buffer cut from it) alive with it — measured, 2,600
+    // entries held 20 MiB of slabs.
+    const buf = Buffer.allocUnsafeSlow(len);
     reply.copy(buf, 0);
     let o = reply.length;
     for (let i = 0; i < offs.length; i++, o += 2) buf.writeUInt16BE(offs[i], o);
