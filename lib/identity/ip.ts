@@ -13,7 +13,10 @@ export function addressBytes(address: string): Buffer {
   let b = keyCache.get(address);
   if (!b) {
     if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-    b = Buffer.from(ipaddr.parse(address).toByteArray());
+    const bytes = ipaddr.parse(address).toByteArray();
+    // Its own memory, not a slice of Buffer's 8 KiB pool: a cached key would keep its slab alive.
+    b = Buffer.allocUnsafeSlow(bytes.length);
+    b.set(bytes);
     keyCache.set(address, b);
   }
   return b;
