@@ -4,7 +4,7 @@
 // answer at once when the book vouches for it, SetProgrammer.holdsAll) or from the cache (which
 // waits for the check phase). The first packet to the address then gets through. Real daemon,
 // real kernel, own namespaces.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { requireSystem, createWorld, resolve, ADDR, type World } from './world';
 import { samples, value } from '../metrics/exposition';
 
@@ -45,6 +45,17 @@ if (requireSystem(t)) {
     ['nft delete element', (addr) => w.nft('delete', 'element', 'inet', 'dnswall', 'allow4', `{ ${ADDR.pod1.v4} . ${addr} }`)],
     ['nft flush set', () => w.nft('flush', 'set', 'inet', 'dnswall', 'allow4')],
   ];
+  /** Each deletion from outside, then `name` asked again: its element is back before the `reply` arrives, and the first connection gets through. */
+  const deleteThenAsk = async (t: Test, name: string, addr: string, reply: string) => {
+    for (const [what, del] of deletions) {
+      await del(addr);
+      t.notOk(await inSet(addr), `${what}: gone from the set`);
+      await ask(name, addr);
+      t.ok(await inSet(addr), `${what}: back in the set when the ${reply} arrived`);
+      const c = await w.pod1.connect(addr, 443, { timeoutMs: 2000 });
+      t.ok(c.ok, `${what}: the first connection gets through: ${JSON.stringify(c)}`);
+    }
+  };
 
   t.test('an upstream answer the book vouched for: deleted from outside, sent again before the next answer', async (t) => {
     const addr = '198.18.0.71';
@@ -52,26 +63,12 @@ if (requireSystem(t)) {
     const before = await skipped();
     await ask('fresh.example.com', addr);
     t.ok((await skipped()) > before, 'the second upstream answer went without a kernel round trip');
-    for (const [what, del] of deletions) {
-      await del(addr);
-      t.notOk(await inSet(addr), `${what}: gone from the set`);
-      await ask('fresh.example.com', addr);
-      t.ok(await inSet(addr), `${what}: back in the set when the answer arrived`);
-      const c = await w.pod1.connect(addr, 443, { timeoutMs: 2000 });
-      t.ok(c.ok, `${what}: the first connection gets through: ${JSON.stringify(c)}`);
-    }
+    await deleteThenAsk(t, 'fresh.example.com', addr, 'answer');
   });
 
   t.test('a cache hit: deleted from outside, sent again before the hit is released', async (t) => {
     const addr = '198.18.0.72';
     for (let i = 0; i < 3; i++) await ask('cached.example.com', addr); // stored on the 2nd, hit on the 3rd
-    for (const [what, del] of deletions) {
-      await del(addr);
-      t.notOk(await inSet(addr), `${what}: gone from the set`);
-      await ask('cached.example.com', addr);
-      t.ok(await inSet(addr), `${what}: back in the set when the hit arrived`);
-      const c = await w.pod1.connect(addr, 443, { timeoutMs: 2000 });
-      t.ok(c.ok, `${what}: the first connection gets through: ${JSON.stringify(c)}`);
-    }
+    await deleteThenAsk(t, 'cached.example.com', addr, 'hit');
   });
 }
