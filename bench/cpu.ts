@@ -24,7 +24,7 @@ import { writeNameFiles } from './names';
 import { parseDnsperf, type DnsperfResult } from './dnsperf';
 import { allocationProfile } from './alloc';
 import { arg, has } from './args';
-import { startRelay, type Relay } from './relay';
+import { startRelay } from './relay';
 
 const LISTEN = '127.0.0.1';
 const PORT = 5353;
@@ -62,25 +62,36 @@ function memory(): string {
 }
 
 async function inner(): Promise<void> {
-  const mode = arg('--mode', 'enforce');
+  const mode = has('--relay') ? 'relay' : arg('--mode', 'enforce');
   const workload = arg('--workload', 'hot');
   const seconds = Number(arg('--duration', '5'));
   const rounds = Number(arg('--rounds', '3'));
   const rate = Number(arg('--rate', '0'));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dwcpu-'));
   let upstream: ChildProcess | undefined;
-  let daemon: Daemon | Relay | undefined;
+  /** the daemon, or with --relay the bare relay: whichever answers on LISTEN:PORT */
+  let server: { stop(): Promise<void> | void } | undefined;
   try {
     const files = await writeNameFiles(dir, 300_000);
     upstream = spawn('dnsmasq', dnsmasqArgs({ ns: '', listen: UPSTREAM, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 }), { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500)); // dnsmasq reads 300k hosts lines
-    const cfg = parseConfig(
-      daemonConfig({ listen: `${LISTEN}:${PORT}`, upstream: `${UPSTREAM}:53`, table: 'dwcpu', sources: ['127.0.0.0/8'], mode: mode as 'enforce' | 'audit', cache: has('--cache') }),
-      'bench/cpu',
-    );
-    if (has('--relay')) daemon = await startRelay(LISTEN, PORT, UPSTREAM);
-    else {
-      daemon = new Daemon(cfg, pino({ level: 'warn' }));
+    if (has('--relay')) {
+      const relay = await startRelay(LISTEN, PORT, UPSTREAM);
+      server = { stop: () => relay.close() };
+    } else {
+      const cfg = parseConfig(
+        daemonConfig({
+          listen: `${LISTEN}:${PORT}`,
+          upstream: `${UPSTREAM}:53`,
+          table: 'dwcpu',
+          sources: ['127.0.0.0/8'],
+          mode: mode as 'enforce' | 'audit',
+          cache: has('--cache'),
+        }),
+        'bench/cpu',
+      );
+      const daemon = new Daemon(cfg, pino({ level: 'warn' }));
+      server = daemon;
       await daemon.start();
     }
     if (has('--memory')) console.log(`started: ${memory()}`);
@@ -112,8 +123,7 @@ async function inner(): Promise<void> {
     }
     if (has('--heap-snapshot')) console.log(`heap snapshot: ${v8.writeHeapSnapshot(path.join(os.tmpdir(), `dnswall-cpu-${process.pid}.heapsnapshot`))}`);
   } finally {
-    if (daemon instanceof Daemon) await daemon.stop();
-    else daemon?.close();
+    await server?.stop();
     upstream?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
