@@ -7,7 +7,9 @@
 // what a change to the request path costs or saves.
 //   node dist/bench/cpu.js [--mode enforce|audit] [--workload hot|unique|mixed] [--cache]
 //                          [--duration 5] [--rounds 3] [--rate QPS (default: saturate)] [--memory] [--alloc]
+//                          [--metrics: the programmer's batch/element/skip counters after each round]
 //                          [--relay: bench/relay.ts instead of the daemon, the floor of a Node forwarder]
+//                          [--ruleset: with --relay, under the enforce ruleset the daemon would install]
 // Under `node --cpu-prof` the profile holds only the daemon (and this harness's idle waits).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,8 @@ import { parseDnsperf, type DnsperfResult } from './dnsperf';
 import { allocationProfile } from './alloc';
 import { arg, has } from './args';
 import { startRelay } from './relay';
+import { installRuleset, renderRuleset } from '../lib/nft/ruleset';
+import { PolicyIndex } from '../lib/policy/index';
 
 const LISTEN = '127.0.0.1';
 const PORT = 5353;
@@ -61,6 +65,15 @@ function memory(): string {
   return `rss ${mib(m.rss)} heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} external ${mib(m.external)} (arrayBuffers ${mib(m.arrayBuffers)}); ${spaces}`;
 }
 
+/** --metrics: the programmer's counters so far (batches, elements, skips): which path answers took. */
+function kernelCounters(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => /^dnswall_nft(set)?_(batches|elements|skipped)/.test(l))
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
 async function inner(): Promise<void> {
   const mode = has('--relay') ? 'relay' : arg('--mode', 'enforce');
   const workload = arg('--workload', 'hot');
@@ -71,26 +84,29 @@ async function inner(): Promise<void> {
   let upstream: ChildProcess | undefined;
   /** the daemon, or with --relay the bare relay: whichever answers on LISTEN:PORT */
   let server: { stop(): Promise<void> | void } | undefined;
+  let daemon: Daemon | undefined;
   try {
     const files = await writeNameFiles(dir, 300_000);
     upstream = spawn('dnsmasq', dnsmasqArgs({ ns: '', listen: UPSTREAM, hostsFile: files.hosts, localTtl: 300, cacheSize: 0 }), { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 1500)); // dnsmasq reads 300k hosts lines
+    const cfg = parseConfig(
+      daemonConfig({
+        listen: `${LISTEN}:${PORT}`,
+        upstream: `${UPSTREAM}:53`,
+        table: 'dwcpu',
+        sources: ['127.0.0.0/8'],
+        mode: mode === 'audit' ? 'audit' : 'enforce',
+        cache: has('--cache'),
+      }),
+      'bench/cpu',
+    );
     if (has('--relay')) {
+      // --ruleset: under the ruleset the daemon would install (what the kernel's share costs)
+      if (has('--ruleset')) await installRuleset(renderRuleset(cfg, PolicyIndex.compile(cfg.policies)));
       const relay = await startRelay(LISTEN, PORT, UPSTREAM);
       server = { stop: () => relay.close() };
     } else {
-      const cfg = parseConfig(
-        daemonConfig({
-          listen: `${LISTEN}:${PORT}`,
-          upstream: `${UPSTREAM}:53`,
-          table: 'dwcpu',
-          sources: ['127.0.0.0/8'],
-          mode: mode as 'enforce' | 'audit',
-          cache: has('--cache'),
-        }),
-        'bench/cpu',
-      );
-      const daemon = new Daemon(cfg, pino({ level: 'warn' }));
+      daemon = new Daemon(cfg, pino({ level: 'warn' }));
       server = daemon;
       await daemon.start();
     }
@@ -120,6 +136,7 @@ async function inner(): Promise<void> {
       );
       if (noerror !== n) throw new Error(`rcodes ${JSON.stringify(res.rcodes)}`);
       if (has('--memory')) console.log(`  ${memory()}`);
+      if (has('--metrics') && daemon) console.log(kernelCounters(await daemon.metrics.text()));
     }
     if (has('--heap-snapshot')) console.log(`heap snapshot: ${v8.writeHeapSnapshot(path.join(os.tmpdir(), `dnswall-cpu-${process.pid}.heapsnapshot`))}`);
   } finally {

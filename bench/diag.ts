@@ -3,7 +3,6 @@
 // DIAG_RATE=2000: the measured run at that fixed rate instead of saturation.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import type { SpawnOptions } from 'node:child_process';
 import path from 'node:path';
 import { createTopology, ADDR } from '../lib/sandbox/topology';
 import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
@@ -26,11 +25,7 @@ async function main(): Promise<void> {
   const yaml = dnswallConfig({ cache }) + 'metrics: "127.0.0.1:9553"\n';
   // DIAG_NODE_ARGS: node flags for the daemon (A/B of GC settings)
   const flags = (process.env.DIAG_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const spawner = {
-    ns: topo.ns,
-    spawn: (ns: string, argv: string[], so?: SpawnOptions) => topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
-  };
-  const d = await startDaemon(spawner, yaml, { logLevel: 'info' });
+  const d = await startDaemon(topo, yaml, { logLevel: 'info', nodeArgs: flags });
   const started = readFileSync(`/proc/${d.proc.pid}/status`, 'utf8');
   process.stdout.write(`at start: ${/VmRSS:.*/.exec(started)?.[0]}\n`);
   await warmUp(topo, topo.ns.pod1, ADDR.nodePod1.v4, files, { clients: 4, qps: 2000 });

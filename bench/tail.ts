@@ -79,12 +79,7 @@ function procStat(pid: number): {
 
 async function startAudit(topo: Awaited<ReturnType<typeof createTopology>>, flags: string[]) {
   await topo.exec(topo.ns.node, ['nft', 'delete', 'table', 'inet', 'dnswall']).catch(() => undefined);
-  const spawner = {
-    ns: topo.ns,
-    spawn: (ns: string, argv: string[], so?: import('node:child_process').SpawnOptions) =>
-      topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
-  };
-  const d = await startDaemon(spawner, dnswallConfig({}).replace('mode: enforce', 'mode: audit'), { logLevel: 'info' });
+  const d = await startDaemon(topo, dnswallConfig({}).replace('mode: enforce', 'mode: audit'), { logLevel: 'info', nodeArgs: flags });
   return { server: ADDR.nodePod1.v4, pid: d.proc.pid, stop: async () => void (await d.stop()) };
 }
 

@@ -2,7 +2,6 @@
 // after it, all but "direct" on the node's pod-side address, so dnsperf's command is the same.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SpawnOptions } from 'node:child_process';
 import type { Topology } from '../lib/sandbox/topology';
 import { ADDR } from '../lib/sandbox/topology';
 import { startDnsmasq } from '../lib/sandbox/dnsmasq-peer';
@@ -128,13 +127,11 @@ export async function startTarget(topo: Topology, name: TargetName, o: StartOpti
     case 'dnswall':
     case 'dnswall-cache': {
       await dropTable(topo, 'dnswall');
-      const flags = o.dnswallNodeArgs ?? [];
-      // startDaemon spawns [node, dnswall.js, ...] through this: node flags go after argv[0]
-      const spawner = {
-        ns: topo.ns,
-        spawn: (ns: string, argv: string[], so?: SpawnOptions) => topo.spawn(ns, flags.length && argv[0] === process.execPath ? [argv[0], ...flags, ...argv.slice(1)] : argv, so),
-      };
-      const d = await startDaemon(spawner, dnswallConfig({ cache: name === 'dnswall-cache', sourceQueriesPerSecond: o.sourceQueriesPerSecond }), { logLevel: 'info' });
+      // the node flags dnswall ships with, then --dnswall-node-args (a later flag wins)
+      const d = await startDaemon(topo, dnswallConfig({ cache: name === 'dnswall-cache', sourceQueriesPerSecond: o.sourceQueriesPerSecond }), {
+        logLevel: 'info',
+        nodeArgs: o.dnswallNodeArgs,
+      });
       return {
         server: listen,
         pid: d.proc.pid,

@@ -36,7 +36,8 @@ export async function serve(opts: ServeOptions, log: Logger): Promise<void> {
   // Under `dnswall hold-sockets` (an IPC channel from the keeper): say we are answering, so the
   // keeper stops the previous daemon only now — no moment without a reader on the sockets.
   process.send?.({ dnswall: 'ready' });
-  log.info({ file: opts.config, configHash: firstHash }, 'configuration loaded');
+  // node's version and flags: the shipped ones (bin/dnswall.ts's first line) or an operator's
+  log.info({ file: opts.config, configHash: firstHash, node: process.version, nodeFlags: process.execArgv }, 'configuration loaded');
   // Under systemd Type=notify: READY=1 now, WATCHDOG=1 pings from the event loop from now on.
   const notifier = new SystemdNotifier(process.env, log);
   notifier.ready('serving');

@@ -2,7 +2,7 @@
 // process: used by `dnswall demo`, the system tests and the benchmark.
 import path from 'node:path';
 import os from 'node:os';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { ChildLines, stopChild } from './child';
 import type { Spawner } from './agent';
@@ -23,11 +23,29 @@ export interface DaemonPeer {
 /** The CLI entry, compiled: dist/bin/dnswall.js. */
 export const DNSWALL_BIN = path.join(__dirname, '..', '..', 'bin', 'dnswall.js');
 
-export async function startDaemon(topo: Spawner & { ns: { node: string } }, yaml: string, opts: { logLevel?: string; extraArgs?: string[] } = {}): Promise<DaemonPeer> {
+/**
+ * The node flags the command ships with: those on its `#!/usr/bin/env -S node …` line, which the
+ * kernel runs when `dnswall` is executed. Spawned as [node, script], the daemon gets them only
+ * from here.
+ */
+export function shippedNodeFlags(script = DNSWALL_BIN): string[] {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env(?: -S)? node((?: \S+)*)\s*$/.exec(first);
+  if (!m) throw new Error(`${script}: first line is not "#!/usr/bin/env [-S] node [flags]": ${JSON.stringify(first)}`);
+  return m[1].split(' ').filter(Boolean);
+}
+
+/** `nodeArgs`: node flags after the shipped ones (a later flag wins), e.g. --cpu-prof. */
+export async function startDaemon(
+  topo: Spawner & { ns: { node: string } },
+  yaml: string,
+  opts: { logLevel?: string; extraArgs?: string[]; nodeArgs?: string[] } = {},
+): Promise<DaemonPeer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dw-daemon-'));
   const configFile = path.join(dir, 'config.yaml');
   writeFileSync(configFile, yaml);
-  const proc = topo.spawn(topo.ns.node, [process.execPath, DNSWALL_BIN, '--log-level', opts.logLevel ?? 'info', 'serve', '-c', configFile, ...(opts.extraArgs ?? [])]);
+  const node = [process.execPath, ...shippedNodeFlags(), ...(opts.nodeArgs ?? [])];
+  const proc = topo.spawn(topo.ns.node, [...node, DNSWALL_BIN, '--log-level', opts.logLevel ?? 'info', 'serve', '-c', configFile, ...(opts.extraArgs ?? [])]);
   const lines = new ChildLines(proc, 'dnswall serve');
   const logs: Record<string, unknown>[] = [];
   lines.on('line', (l: string) => {
