@@ -12,6 +12,7 @@ import type { UpstreamStats } from './stats';
 import { sameQuestion } from './wire';
 import { FLAG, HEADER_SIZE } from '../dns/constants';
 import { literalLookup } from '../util/udp-lookup';
+import { DeadlineQueue } from './deadlines';
 
 /** Tries to find an ID not in flight on a socket before giving up; at the default caps
  *  (20000 in flight over 8 sockets) a random ID is taken with probability < 4%. */
@@ -20,33 +21,65 @@ const ID_TRIES = 32;
  *  it at net.core.rmem_max; the default ~200 KiB holds only a few hundred small datagrams). */
 const RECV_BUFFER_BYTES = 4 << 20;
 
+/** Who waits for a try: exactly one of the two is called, once, never before send() returns. */
+export interface UdpWaiter {
+  onReply(reply: Buffer): void;
+  onError(err: Error): void;
+}
+
 interface Pending {
   server: Endpoint;
   /** our copy of the query as sent (its question is what the reply must carry) */
   wire: Buffer;
   qEnd: number;
-  timer: NodeJS.Timeout;
-  resolve: (reply: Buffer) => void;
-  reject: (err: Error) => void;
+  /** tells this try from a later one that reuses its ID on the socket (the deadline queue names tries by value) */
+  seq: number;
+  waiter: UdpWaiter;
 }
 
 interface Slot {
+  /** index in `all`: how the deadline queue names the socket */
+  index: number;
   socket: dgram.Socket;
   inflight: Map<number, Pending>;
+}
+
+/** new Promise(capture) hands its settle functions over without a closure or object per promise. */
+let capturedResolve: ((reply: Buffer) => void) | undefined;
+let capturedReject: ((err: Error) => void) | undefined;
+const capture = (resolve: (reply: Buffer) => void, reject: (err: Error) => void): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
+
+/** A promise's settle functions as a UdpWaiter (query(): tryAll's awaits, tests). */
+class PromiseWaiter implements UdpWaiter {
+  constructor(
+    readonly onReply: (reply: Buffer) => void,
+    readonly onError: (err: Error) => void,
+  ) {}
 }
 
 export class UdpPool {
   private readonly slots = new Map<Family, Slot[]>();
   private readonly rr = new Map<Family, number>();
+  /** every socket of every family, by Slot.index */
+  private readonly all: Slot[] = [];
+  private readonly deadlines: DeadlineQueue;
+  private seq = 0;
   private closed = false;
 
+  /** `timeoutMs`: how long every try waits for its reply. */
   constructor(
     private readonly families: Family[],
     private readonly size: number,
     private readonly ids: RandomIds,
     private readonly stats: UpstreamStats,
+    readonly timeoutMs: number,
     private readonly log?: Logger,
-  ) {}
+  ) {
+    this.deadlines = new DeadlineQueue(timeoutMs, this.expired);
+  }
 
   async start(): Promise<void> {
     for (const family of this.families) {
@@ -59,7 +92,8 @@ export class UdpPool {
 
   private open(family: Family): Promise<Slot> {
     const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, lookup: literalLookup });
-    const slot: Slot = { socket, inflight: new Map() };
+    const slot: Slot = { index: this.all.length, socket, inflight: new Map() };
+    this.all.push(slot);
     socket.on('message', (msg, rinfo) => this.onMessage(slot, msg, rinfo));
     socket.on('error', (err) => {
       // Unconnected sockets get no ICMP errors on Linux; whatever arrives here is logged, not fatal.
@@ -82,12 +116,23 @@ export class UdpPool {
 
   /**
    * Send `query` (the client's bytes; copied, never changed) to `server` with a fresh random ID
-   * and resolve with the accepted reply (still carrying our ID), or reject after `timeoutMs`.
+   * and resolve with the accepted reply (still carrying our ID), or reject after timeoutMs.
    */
-  query(query: Buffer, qEnd: number, server: Endpoint, timeoutMs: number): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new UpstreamError('CLOSED', 'upstream pool is closed'));
+  query(query: Buffer, qEnd: number, server: Endpoint): Promise<Buffer> {
+    const p = new Promise<Buffer>(capture);
+    this.send(query, qEnd, server, new PromiseWaiter(capturedResolve!, capturedReject!));
+    return p;
+  }
+
+  /**
+   * The same without a promise: `waiter` hears the accepted reply (still carrying our ID) or the
+   * error (CLOSED, NO_ID, SEND_FAILED, TIMEOUT after timeoutMs). Errors found here are reported
+   * on the next tick, so the waiter is never called before send() returns.
+   */
+  send(query: Buffer, qEnd: number, server: Endpoint, waiter: UdpWaiter): void {
+    if (this.closed) return failSoon(waiter, new UpstreamError('CLOSED', 'upstream pool is closed'));
     const slots = this.slots.get(server.family);
-    if (!slots) return Promise.reject(new UpstreamError('CLOSED', `no IPv${server.family} sockets: pool not started`));
+    if (!slots) return failSoon(waiter, new UpstreamError('CLOSED', `no IPv${server.family} sockets: pool not started`));
     const n = this.rr.get(server.family)!;
     this.rr.set(server.family, (n + 1) % slots.length);
     const slot = slots[n];
@@ -99,30 +144,34 @@ export class UdpPool {
         break;
       }
     }
-    if (id < 0) return Promise.reject(new UpstreamError('NO_ID', 'no free query ID on the upstream socket'));
+    if (id < 0) return failSoon(waiter, new UpstreamError('NO_ID', 'no free query ID on the upstream socket'));
 
     const wire = Buffer.allocUnsafe(query.length);
     query.copy(wire);
     wire.writeUInt16BE(id, 0);
-    return new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (slot.inflight.get(id) !== pending) return;
-        slot.inflight.delete(id);
-        this.stats.timeouts++;
-        reject(new UpstreamError('TIMEOUT', `no reply from ${endpointText(server)} over UDP within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const pending: Pending = { server, wire, qEnd, timer, resolve, reject };
-      slot.inflight.set(id, pending);
-      this.stats.sent++;
-      slot.socket.send(wire, server.port, server.host, (err) => {
-        if (!err || slot.inflight.get(id) !== pending) return;
-        slot.inflight.delete(id);
-        clearTimeout(timer);
-        this.stats.sendErrors++;
-        reject(new UpstreamError('SEND_FAILED', `sending to ${endpointText(server)} failed: ${err.message}`));
-      });
+    const seq = ++this.seq;
+    const pending: Pending = { server, wire, qEnd, seq, waiter };
+    slot.inflight.set(id, pending);
+    this.deadlines.push(slot.index, id, seq);
+    this.stats.sent++;
+    // Without a callback node:dgram drops a send error silently: the callback is how a failed send is seen.
+    slot.socket.send(wire, server.port, server.host, (err) => {
+      if (!err || slot.inflight.get(id) !== pending) return;
+      slot.inflight.delete(id);
+      this.stats.sendErrors++;
+      waiter.onError(new UpstreamError('SEND_FAILED', `sending to ${endpointText(server)} failed: ${err.message}`));
     });
   }
+
+  /** A deadline passed: the try named so, if still in flight, has timed out. */
+  private readonly expired = (index: number, id: number, seq: number): void => {
+    const slot = this.all[index];
+    const p = slot.inflight.get(id);
+    if (p === undefined || p.seq !== seq) return; // answered (or failed) in time
+    slot.inflight.delete(id);
+    this.stats.timeouts++;
+    p.waiter.onError(new UpstreamError('TIMEOUT', `no reply from ${endpointText(p.server)} over UDP within ${this.timeoutMs} ms`));
+  };
 
   private onMessage(slot: Slot, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.stats.received++;
@@ -149,9 +198,8 @@ export class UdpPool {
       return;
     }
     slot.inflight.delete(id);
-    clearTimeout(p.timer);
     this.stats.accepted++;
-    p.resolve(msg);
+    p.waiter.onReply(msg);
   }
 
   /** Queries in flight on all sockets (for tests and metrics). */
@@ -165,18 +213,22 @@ export class UdpPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.deadlines.close();
     const closing: Promise<void>[] = [];
+    const waiting: Pending[] = [];
     for (const slots of this.slots.values()) {
       for (const slot of slots) {
-        for (const p of slot.inflight.values()) {
-          clearTimeout(p.timer);
-          p.reject(new UpstreamError('CLOSED', 'upstream pool closed while the query was in flight'));
-        }
+        waiting.push(...slot.inflight.values());
         slot.inflight.clear();
         closing.push(new Promise((resolve) => slot.socket.close(() => resolve())));
       }
     }
     this.slots.clear();
+    for (const p of waiting) p.waiter.onError(new UpstreamError('CLOSED', 'upstream pool closed while the query was in flight'));
     await Promise.all(closing);
   }
+}
+
+function failSoon(waiter: UdpWaiter, err: Error): void {
+  process.nextTick(() => waiter.onError(err));
 }

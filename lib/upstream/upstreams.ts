@@ -7,7 +7,7 @@ import { type Attempt, UpstreamError, endpointText } from './errors';
 import { RandomIds } from './ids';
 import { type UpstreamStats, newStats } from './stats';
 import { TcpClient } from './tcp';
-import { UdpPool } from './udp';
+import { UdpPool, type UdpWaiter } from './udp';
 import { readQuestion } from '../dns/query';
 import { FLAG, HEADER_SIZE, RCODE, RCODE_MASK } from '../dns/constants';
 import type { Metrics } from '../metrics/registry';
@@ -84,7 +84,7 @@ export class Upstreams {
     this.log = opts.log;
     const ids = new RandomIds();
     const families = [...new Set<Family>(this.servers.map((s) => s.family))];
-    this.udp = new UdpPool(families, size, ids, this.stats, this.log);
+    this.udp = new UdpPool(families, size, ids, this.stats, this.timeoutMs, this.log);
     this.tcp = new TcpClient(ids, this.stats);
   }
 
@@ -126,30 +126,39 @@ export class Upstreams {
     this.inFlight++;
     this.stats.exchanges++;
     const t0 = performance.now();
-    const p = opts?.tcp === true ? this.tryAll(wire, qEnd, q, true, t0) : this.first(wire, qEnd, q, t0);
-    p.then(this.settled, this.settled);
+    if (opts?.tcp === true) {
+      const p = this.tryAll(wire, qEnd, q, true, t0);
+      p.then(this.settled, this.settled);
+      return p;
+    }
+    // The common case: the first server over UDP, a reply that is final. One promise and one
+    // object per exchange (FirstTry); anything else goes on in tryAll with the first outcome in hand.
+    const p = new Promise<ExchangeResult>(captureExchange);
+    this.perServer[0].requests++;
+    this.udp.send(wire, qEnd, this.servers[0], new FirstTry(this, wire, qEnd, q, t0, capturedResolve!, capturedReject!));
     return p;
   }
 
-  /**
-   * The common case without an async frame: the first server over UDP, a reply that is final.
-   * Anything else (TC, SERVFAIL/REFUSED with servers left, an error) goes on in tryAll with
-   * this first outcome in hand.
-   */
-  private first(wire: Buffer, qEnd: number, q: QuestionOf, t0: number): Promise<ExchangeResult> {
-    const server = this.servers[0];
-    const ss = this.perServer[0];
-    ss.requests++;
-    return this.udp.query(wire, qEnd, server, this.timeoutMs).then(
-      (reply) => {
-        if ((reply.readUInt16BE(2) & FLAG.TC) !== 0 || this.tryNext(reply, 0)) {
-          return this.tryAll(wire, qEnd, q, false, t0, { reply });
-        }
-        reply.writeUInt16BE(q.id, 0);
-        ss.lastReplyAt = Date.now();
-        return { wire: reply, server, transport: 'udp' as const, ms: performance.now() - t0 };
+  /** FirstTry's outcome: the reply is final, or tryAll takes over with it. */
+  replied(t: FirstTry, reply: Buffer): void {
+    if ((reply.readUInt16BE(2) & FLAG.TC) !== 0 || this.tryNext(reply, 0)) return this.fallBack(t, { reply });
+    reply.writeUInt16BE(t.q.id, 0);
+    this.perServer[0].lastReplyAt = Date.now();
+    this.inFlight--;
+    t.resolve({ wire: reply, server: this.servers[0], transport: 'udp', ms: performance.now() - t.t0 });
+  }
+
+  /** FirstTry failed (timeout, send error, closed): the next servers, in tryAll. */
+  fallBack(t: FirstTry, firstUdp: { reply?: Buffer; err?: Error }): void {
+    this.tryAll(t.wire, t.qEnd, t.q, false, t.t0, firstUdp).then(
+      (r) => {
+        this.inFlight--;
+        t.resolve(r);
       },
-      (err: unknown) => this.tryAll(wire, qEnd, q, false, t0, { err: err instanceof Error ? err : new Error(String(err)) }),
+      (err: unknown) => {
+        this.inFlight--;
+        t.reject(err instanceof Error ? err : new Error(String(err)));
+      },
     );
   }
 
@@ -179,7 +188,7 @@ export class Upstreams {
       let transport: 'udp' | 'tcp' = tcpFirst ? 'tcp' : 'udp';
       try {
         if (given?.err !== undefined) throw given.err;
-        let reply = given?.reply ?? (tcpFirst ? await this.tcp.query(wire, qEnd, server, this.timeoutMs) : await this.udp.query(wire, qEnd, server, this.timeoutMs));
+        let reply = given?.reply ?? (tcpFirst ? await this.tcp.query(wire, qEnd, server, this.timeoutMs) : await this.udp.query(wire, qEnd, server));
         if (!tcpFirst && (reply.readUInt16BE(2) & FLAG.TC) !== 0) {
           this.stats.tcpRetries++;
           transport = 'tcp';
@@ -210,6 +219,35 @@ export class Upstreams {
     throw new UpstreamError(code, `no upstream answered ${q.name || '.'}/${q.qtype}: ${attempts.map((a) => a.message).join('; ')}`, attempts);
   }
 }
+
+/** The first UDP try of an exchange, waiting on the pool: what it needs to finish, no closures. */
+class FirstTry implements UdpWaiter {
+  constructor(
+    private readonly owner: Upstreams,
+    readonly wire: Buffer,
+    readonly qEnd: number,
+    readonly q: QuestionOf,
+    readonly t0: number,
+    readonly resolve: (r: ExchangeResult) => void,
+    readonly reject: (err: Error) => void,
+  ) {}
+
+  onReply(reply: Buffer): void {
+    this.owner.replied(this, reply);
+  }
+
+  onError(err: Error): void {
+    this.owner.fallBack(this, { err });
+  }
+}
+
+/** new Promise(captureExchange) hands its settle functions over without a closure or object per exchange. */
+let capturedResolve: ((r: ExchangeResult) => void) | undefined;
+let capturedReject: ((err: Error) => void) | undefined;
+const captureExchange = (resolve: (r: ExchangeResult) => void, reject: (err: Error) => void): void => {
+  capturedResolve = resolve;
+  capturedReject = reject;
+};
 
 /**
  * The query must be a query (QR=0) with exactly one question equal to `q`; returns the offset past
