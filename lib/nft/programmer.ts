@@ -334,6 +334,13 @@ export class SetProgrammer {
           },
           added: (set, el) => this.learnForeign(set, el),
           ours: (port) => this.ports.has(port),
+          // Our own deletions: the book forgot them before sending (removeIds, evictions), so
+          // they are counted unread. Not while adopting: adoption must hear every deletion.
+          ownDeletion: (port) => {
+            if (this.adoption || !this.ports.has(port)) return false;
+            this.heardDeletions++;
+            return true;
+          },
           generation: (id) => {
             this.genHeard = id;
           },

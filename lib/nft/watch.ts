@@ -54,6 +54,13 @@ export interface WatchHandler {
   added?(set: AllowSet, el: DecodedElement): void;
   /** Is this netlink port id one of the listener's own sockets? (its additions are known already) */
   ours?(portid: number): boolean;
+  /**
+   * An element deletion sent by `portid`: true when it is one of the listener's own, which the
+   * book forgot before sending and which need not be parsed (the listener counts it); the
+   * watch then drops the message by its header. false: parse it and report its keys (deleted).
+   * Absent: every deletion is parsed.
+   */
+  ownDeletion?(portid: number): boolean;
   /** A commit's NEWGEN: the generation id it made current. */
   generation?(id: number): void;
 }
@@ -146,7 +153,23 @@ function allowSetOf(b: Buffer | undefined): AllowSet | undefined {
 }
 
 /** nlmsg_type of an element addition (NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM). */
-const OWN_ADDITION = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+const ELEMENT_ADDITION = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWSETELEM;
+/** nlmsg_type of an element deletion (the kernel sends one message per deleted element). */
+const ELEMENT_DELETION = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_DELSETELEM;
+
+/**
+ * What the watch does with one datagram of notifications. Our own additions and (when the
+ * handler says so) our own deletions are dropped by their netlink header, before any attribute
+ * is read: applyNotification would ignore the additions after parsing them, and the book forgot
+ * the deleted elements before it sent the deletions (one message per element committed or
+ * revoked: most of what the watch hears).
+ */
+export function notificationReader(table: string, handler: WatchHandler): (buf: Buffer) => void {
+  const own = (type: number, pid: number) => (type === ELEMENT_ADDITION && handler.ours?.(pid) === true) || (type === ELEMENT_DELETION && handler.ownDeletion?.(pid) === true);
+  return (buf) => {
+    for (const msg of parseMessages(buf, own)) applyNotification(msg, table, handler);
+  };
+}
 
 /** The real watcher: a NETLINK_NETFILTER socket in the NFNLGRP_NFTABLES group, NETLINK_NO_ENOBUFS. */
 export const netlinkWatch: WatchFactory = (table, handler, log) => openNetlinkWatch(table, handler, log);
@@ -190,12 +213,10 @@ export function openNetlinkWatch(table: string, handler: WatchHandler, log?: Log
       handler.generation?.(id);
     },
   };
-  // Our own additions, by the header alone: applyNotification would ignore them after parsing
-  // their attributes (one message per element committed: most of what the watch hears).
-  const ownAddition = (type: number, pid: number) => type === OWN_ADDITION && handler.ours?.(pid) === true;
+  const read = notificationReader(table, watching);
   sock.on('message', (buf) => {
     datagrams++;
-    for (const msg of parseMessages(buf, ownAddition)) applyNotification(msg, table, watching);
+    read(buf);
   });
   const check = (force?: boolean): boolean => {
     if (closing || dead) return false;

@@ -41,10 +41,23 @@ export class PolicyIndex {
   /** cgroup path → indexes of the policies naming exactly that path. */
   private readonly cgroupPolicies = new Map<string, number[]>();
   private readonly cgroupCache = new Map<string, Selection | null>();
+  /** rule (policy p, rule r) → ruleBase[p] + r: a flat index per rule */
+  private readonly ruleBase: number[] = [];
+  /**
+   * The decisions that carry no port list, made once per selection: its deny, and its allow
+   * per rule that allows every port. A reload decides a million names, most of them one of
+   * these (callers treat a Decision as read-only; decider() shares them across names too).
+   */
+  private readonly portless = new WeakMap<Selection, { deny: Decision; allow: (Decision | undefined)[] }>();
 
   private constructor(policies: Policy[]) {
     this.policyNames = Object.freeze(policies.map((p) => p.name));
     this.rules = policies.map((p) => p.allow.map((r) => ({ pattern: r.pattern, ports: Object.freeze(r.ports.map((x) => ({ ...x }))) })));
+    let rules = 0;
+    for (const r of this.rules) {
+      this.ruleBase.push(rules);
+      rules += r.length;
+    }
     this.trie = new NameTrie();
     const cidrs: CidrEntry[] = [];
     const v4 = new Set<string>();
@@ -185,11 +198,11 @@ export class PolicyIndex {
 
   private decideFor(sel: Selection, name: string): Decision {
     const hits = this.hits;
-    hits.length = 0;
+    if (hits.length !== 0) hits.length = 0; // left empty by the last call (setting length costs a runtime call)
     this.lastVisited = this.trie.match(name, hits);
     let best: Terminal | undefined;
     let allPorts = false;
-    let ports: PortRule[] = [];
+    const ports: PortRule[] = [];
     let seen: Set<string> | undefined;
     for (const t of hits) {
       if (sel.mask[t.policy] !== 1) continue;
@@ -211,9 +224,21 @@ export class PolicyIndex {
     }
     hits.length = 0;
     const policies = sel.names; // frozen, shared by every decision for this selection
-    if (!best) return { verdict: 'deny', policies, allPorts: false, ports: [] };
-    if (allPorts) ports = [];
-    else if (ports.length > 1) ports.sort(byProtoPort);
+    if (!best || allPorts) {
+      let shared = this.portless.get(sel);
+      if (!shared) this.portless.set(sel, (shared = { deny: { verdict: 'deny', policies, allPorts: false, ports: [] }, allow: [] }));
+      if (!best) return shared.deny;
+      const k = this.ruleBase[best.policy] + best.rule;
+      return (shared.allow[k] ??= {
+        verdict: 'allow',
+        policies,
+        policy: this.policyNames[best.policy],
+        pattern: this.rules[best.policy][best.rule].pattern,
+        allPorts: true,
+        ports: [],
+      });
+    }
+    if (ports.length > 1) ports.sort(byProtoPort);
     return {
       verdict: 'allow',
       policies,

@@ -5,13 +5,14 @@
 // notifications carry the same attributes). The real kernel's notifications are read in
 // skip.test.ts (an operator's `nft delete element`); this checks the parser's edges. No kernel needed.
 import t from 'tap';
-import { applyNotification, type WatchHandler } from '../../lib/nft/watch';
+import { applyNotification, notificationReader, type WatchHandler } from '../../lib/nft/watch';
 import { parseMessages, type NlMsg } from '../../lib/nft/netlink/decode';
 import { setElemMsg, encodeElement } from '../../lib/nft/netlink/setelem';
 import { nlmsg, strAttr } from '../../lib/nft/netlink/encode';
 import {
   NFPROTO_INET,
   NFT_MSG_DELSETELEM,
+  NFT_MSG_NEWSETELEM,
   NFT_MSG_DESTROYSETELEM,
   NFT_MSG_DELSET,
   NFT_MSG_DELTABLE,
@@ -89,4 +90,41 @@ t.test('a truncated message never throws; with no key readable it means anything
   t.doesNotThrow(() => applyNotification(cut, 'dnswall', r.h));
   t.same(r.deleted, []);
   t.same(r.lost, ['allow4: a deletion without elements']);
+});
+
+t.test("notificationReader: our own deletions are counted unread, others' are parsed; our additions dropped", async (t) => {
+  const OURS = 4242;
+  const from = (buf: Buffer, pid: number) => {
+    buf.writeUInt32LE(pid, 12); // nlmsg_pid: the sender's port id
+    return buf;
+  };
+  const del = (last: number, pid: number) => from(setElemMsg(NFT_MSG_DELSETELEM, 0, 1, NFPROTO_INET, 'dnswall', 'allow4', [encodeElement({ key: key(last) })]), pid);
+  const add = (last: number, pid: number) => from(setElemMsg(NFT_MSG_NEWSETELEM, 0, 1, NFPROTO_INET, 'dnswall', 'allow4', [encodeElement({ key: key(last) })]), pid);
+  const r = recorder();
+  const added: string[] = [];
+  let own = 0;
+  let counting = true;
+  const h: WatchHandler = {
+    ...r.h,
+    added: (set, el) => added.push(`${set} ${el.key.toString('hex')}`),
+    ours: (pid) => pid === OURS,
+    ownDeletion: (pid) => {
+      if (!counting || pid !== OURS) return false;
+      own++;
+      return true;
+    },
+  };
+  const read = notificationReader('dnswall', h);
+  read(Buffer.concat([del(1, OURS), del(2, 77), add(3, OURS), add(4, 77), del(5, OURS)]));
+  t.equal(own, 2, 'our two deletions counted');
+  t.same(r.deleted, [`allow4 ${key(2).toString('hex')}`], "only the other sender's deletion is parsed and reported");
+  t.same(added, [`allow4 ${key(4).toString('hex')}`], "only the other sender's addition is reported");
+  counting = false; // e.g. while adopting: every deletion is parsed
+  read(del(6, OURS));
+  t.equal(own, 2);
+  t.same(r.deleted.at(-1), `allow4 ${key(6).toString('hex')}`, 'reported when ownDeletion says no');
+  const plain = recorder();
+  notificationReader('dnswall', plain.h)(del(7, OURS));
+  t.same(plain.deleted, [`allow4 ${key(7).toString('hex')}`], 'a handler without ownDeletion hears every deletion');
+  t.same(r.lost, []);
 });

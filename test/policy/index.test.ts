@@ -158,3 +158,29 @@ policies:
   t.equal(cx.decideCgroup('', 'ntp.example.com').verdict, 'unmanaged', 'garbage does not throw');
   t.equal(cx.decideAddress({ address: '10.0.0.1', family: 4 }, 'ntp.example.com').verdict, 'unmanaged', 'IPs are separate');
 });
+
+t.test('decisions without a port list are made once per selection and rule; port decisions are their own', async (t) => {
+  const ix = PolicyIndex.compile([
+    {
+      name: 'a',
+      sources: [{ kind: 'cidr', cidr: '10.0.0.0/8', family: 4, address: '10.0.0.0', prefix: 8 }],
+      allow: [
+        { pattern: '*.example.com', ports: [] },
+        { pattern: 'db.example.net', ports: [{ proto: 'tcp', port: 5432 }] },
+      ],
+      allowCIDRs: [],
+    },
+    { name: 'b', sources: [{ kind: 'cidr', cidr: '10.1.0.0/16', family: 4, address: '10.1.0.0', prefix: 16 }], allow: [{ pattern: '*.example.com', ports: [] }], allowCIDRs: [] },
+  ]);
+  const one = ix.selectAddress('10.0.0.1');
+  const both = ix.selectAddress('10.1.0.1');
+  t.equal(ix.decide(one, 'a.example.com'), ix.decide(one, 'b.example.com'), 'one allow per (selection, rule)');
+  t.equal(ix.decide(one, 'x.example.org'), ix.decide(one, 'y.example.org'), 'one deny per selection');
+  t.not(ix.decide(one, 'a.example.com'), ix.decide(both, 'a.example.com'), 'another selection, another decision');
+  t.same(ix.decide(both, 'a.example.com').policies, ['a', 'b']);
+  t.equal(ix.decide(one, 'x.example.org').verdict, 'deny');
+  const p1 = ix.decide(one, 'db.example.net');
+  const p2 = ix.decide(one, 'db.example.net');
+  t.same(p1, { verdict: 'allow', policies: ['a'], policy: 'a', pattern: 'db.example.net', allPorts: false, ports: [{ proto: 'tcp', port: 5432 }] });
+  t.not(p1.ports, p2.ports, 'a port list is made per decision');
+});
