@@ -2,7 +2,9 @@
 // try. Every try of a pool waits the same timeoutMs, so deadlines arrive in the order the tries
 // were sent: the queue's head is always the next to expire. An entry names its try by value
 // (socket, ID, sequence number) and holds no reference to it, so a try that is answered leaves
-// nothing alive behind; its entry is skipped when it reaches the head.
+// nothing alive behind; its entry is skipped when it reaches the head. The timer keeps the event
+// loop alive while entries wait (answered ones too, up to timeoutMs after the last try): the
+// pool's owner closes it (the daemon does, at stop and after a reload).
 
 const FIRST_CAPACITY = 1024;
 /**

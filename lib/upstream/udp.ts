@@ -154,13 +154,21 @@ export class UdpPool {
     slot.inflight.set(id, pending);
     this.deadlines.push(slot.index, id, seq);
     this.stats.sent++;
-    // Without a callback node:dgram drops a send error silently: the callback is how a failed send is seen.
-    slot.socket.send(wire, server.port, server.host, (err) => {
-      if (!err || slot.inflight.get(id) !== pending) return;
+    const failed = (err: Error) => {
+      if (slot.inflight.get(id) !== pending) return;
       slot.inflight.delete(id);
       this.stats.sendErrors++;
       waiter.onError(new UpstreamError('SEND_FAILED', `sending to ${endpointText(server)} failed: ${err.message}`));
-    });
+    };
+    try {
+      // Without a callback node:dgram drops a send error silently: the callback is how a failed send is seen.
+      slot.socket.send(wire, server.port, server.host, (err) => {
+        if (err) failed(err);
+      });
+    } catch (err) {
+      // dgram throws at once for a socket it no longer runs: still an error for the waiter, on the next tick
+      process.nextTick(failed, err);
+    }
   }
 
   /** A deadline passed: the try named so, if still in flight, has timed out. */
@@ -220,7 +228,15 @@ export class UdpPool {
       for (const slot of slots) {
         waiting.push(...slot.inflight.values());
         slot.inflight.clear();
-        closing.push(new Promise((resolve) => slot.socket.close(() => resolve())));
+        closing.push(
+          new Promise((resolve) => {
+            try {
+              slot.socket.close(() => resolve());
+            } catch {
+              resolve(); // closed already (dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING)
+            }
+          }),
+        );
       }
     }
     this.slots.clear();
