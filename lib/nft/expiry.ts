@@ -190,12 +190,14 @@ export class ExpiryBook {
    * `visit(source, name)` answers for a group — true keeps all of it, false deletes all, a
    * function decides each element (true: keep). Elements without a name are counted as
    * `unnamed` and kept; permanent ones (added by hand) are not dnswall's and not visited.
-   * Returns the ids to delete (the caller removes them; the book is not changed here). Every
-   * group of one source gets the same `source` Buffer.
+   * Returns the slots to delete (the caller removes them: keyAt, forgetSlot; the book is not
+   * changed here), not ids: a reload may revoke 100k of 1M, and an id string per element cost
+   * its making, a hash lookup to forget it and a parse back into a key. Every group of one
+   * source gets the same `source` Buffer.
    */
-  revocations(visit: (source: Buffer, name: string) => boolean | ((set: AllowSet, key: Buffer) => boolean)): { checked: number; unnamed: number; doomed: string[] } {
+  revocations(visit: (source: Buffer, name: string) => boolean | ((set: AllowSet, key: Buffer) => boolean)): { checked: number; unnamed: number; doomed: number[] } {
     const b = this.bounds;
-    const doomed: string[] = [];
+    const doomed: number[] = [];
     let checked = 0;
     let unnamed = 0;
     // One Buffer per source (few sources, many names): visitors may key caches on it.
@@ -207,13 +209,12 @@ export class ExpiryBook {
       b.forEachInGroup(g, (slot) => {
         checked++;
         if (verdict === true) return;
-        const id = this.lives.idOf(slot);
         if (verdict === false) {
-          doomed.push(id);
+          doomed.push(slot);
           return;
         }
-        const { set, key } = parseId(id);
-        if (!verdict(set, key)) doomed.push(id);
+        const { set, key } = this.keyAt(slot);
+        if (!verdict(set, key)) doomed.push(slot);
       });
     });
     b.forEachUnnamed(() => {
@@ -248,6 +249,25 @@ export class ExpiryBook {
       });
     }
     return { checked, doomed };
+  }
+
+  /** The set and key bytes of the live element at `slot` (a copy: the slot may be reused). */
+  keyAt(slot: number): { set: AllowSet; key: Buffer } {
+    const b = Buffer.allocUnsafe(this.lives.lenOf(slot));
+    this.lives.copyInto(slot, b, 0);
+    return { set: ALLOW_SETS[b[0]], key: b.subarray(1) };
+  }
+
+  /** The id of the live element at `slot` ('' when none). */
+  idAt(slot: number): string {
+    return this.lives.idOf(slot);
+  }
+
+  /** forget() by slot (revocations() hands out slots). */
+  forgetSlot(slot: number): void {
+    if (!this.lives.hasSlot(slot)) return;
+    this.bounds.free(slot);
+    this.lives.deleteSlot(slot);
   }
 
   /** Makes room for `elements` more entries and `groups` more (source, name) groups (a restore). */

@@ -396,7 +396,7 @@ export class SetProgrammer {
     this.watcher?.check?.(true);
     if (this.incomplete !== null || !this.sock) return null;
     const { checked, unnamed, doomed } = this.book.revocations(visit);
-    if (doomed.length > 0) await this.removeIds(doomed);
+    if (doomed.length > 0) await this.removeSlots(doomed);
     return { checked, unnamed, revoked: doomed.length };
   }
 
@@ -612,6 +612,22 @@ export class SetProgrammer {
       this.adoption?.removed(id);
       list.push(parseId(id));
     }
+    await this.deleteForgotten(list);
+  }
+
+  /** removeIds() for the book's slots (reload revocation: no id string per element). */
+  private async removeSlots(slots: number[]): Promise<void> {
+    const list: { set: AllowSet; key: Buffer }[] = [];
+    for (const slot of slots) {
+      list.push(this.book.keyAt(slot));
+      if (this.adoption) this.adoption.removed(this.book.idAt(slot));
+      this.book.forgetSlot(slot);
+    }
+    await this.deleteForgotten(list);
+  }
+
+  /** Deletes elements the book has forgotten already (see removeIds). */
+  private async deleteForgotten(list: { set: AllowSet; key: Buffer }[]): Promise<void> {
     try {
       if (!this.watcher) return await deleteKeys(this.socket(), this.table, list);
       // Our own deletions come back as notifications on the watch socket; netlink@0.3.0 aborts
