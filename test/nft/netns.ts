@@ -3,6 +3,7 @@
 // outer process only creates and deletes the namespace. tap is required lazily so the
 // outer process prints no TAP of its own.
 import { spawnSync, spawn, execFileSync } from 'child_process';
+import { statSync } from 'fs';
 import type tapT from 'tap';
 
 export type Tap = typeof tapT;
@@ -22,6 +23,11 @@ export function currentNetns(): string | null {
   return process.env[ENV] || null;
 }
 
+/** The inode of this process's network namespace (/proc/PID/ns/net of another root process may be unreadable). */
+export function netnsInode(): number {
+  return statSync('/proc/self/ns/net').ino;
+}
+
 export function nsName(): string {
   return `dwt-nft-${process.pid}-${++counter}`;
 }
@@ -37,6 +43,14 @@ export function runInNetns(file: string, body: (t: Tap) => Promise<void> | void,
   if (currentNetns()) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- tap is loaded only in the process that runs the tests (the parent only re-executes the file in a namespace)
     const t: Tap = require('tap');
+    // The body changes nftables: refuse unless this process really is in another namespace than
+    // the one that re-executed it (an inherited or stray DWT_NFT_NETNS would otherwise let a
+    // test change the machine's own ruleset).
+    const outer = Number(process.env[ENV + '_OUTER']);
+    if (!outer || netnsInode() === outer) {
+      t.fail(`refusing to run: ${ENV}=${currentNetns()} but this process is not in a namespace of its own (outer ${outer || 'unknown'}, here ${netnsInode()})`);
+      return;
+    }
     Promise.resolve(body(t)).catch((e) => t.fail(String(e && e.stack)));
     return;
   }
@@ -60,7 +74,10 @@ export function runInNetns(file: string, body: (t: Tap) => Promise<void> | void,
     cleanup();
     throw e;
   }
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, file], { stdio: 'inherit', env: { ...process.env, [ENV]: ns, [ENV + '_EXTRA']: extra.join(',') } });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, file], {
+    stdio: 'inherit',
+    env: { ...process.env, [ENV]: ns, [ENV + '_EXTRA']: extra.join(','), [ENV + '_OUTER']: String(netnsInode()) },
+  });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   process.on('SIGINT', forward('SIGINT'));
   process.on('SIGTERM', forward('SIGTERM'));
