@@ -2,7 +2,7 @@
 // The command line: parses arguments and hands over to lib/cli. Nothing else lives here.
 // The node flag on the first line ships with the command (lib/sandbox/daemon-peer.ts reads it, so
 // the tests and the bench run the daemon as it ships): a young generation of two 2 MiB
-// semi-spaces instead of 16 MiB ones. docs/operations.md "Memory" has the measurements.
+// semi-spaces instead of 16 MiB ones. README "Performance" (Memory) has the measurements.
 import { Command, Option } from 'commander';
 import { LOG_LEVELS, createLogger } from '../lib/util/log';
 import { exitCodeFor } from '../lib/cli/exit';

@@ -348,9 +348,7 @@ export class ExpiryBook {
 
   forget(id: string): void {
     const slot = this.lives.get(id);
-    if (slot < 0) return;
-    this.bounds.free(slot);
-    this.lives.deleteSlot(slot);
+    if (slot >= 0) this.forgetSlot(slot);
   }
 
   has(id: string): boolean {

@@ -492,13 +492,12 @@ export class SetProgrammer {
    * notifications are read) instead of a batch. False: send it.
    */
   private trySkip(e: Element, widths: Map<string, number> | null, waiter: Waiter, knownId?: string): boolean {
-    if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return false;
-    let id: string;
-    try {
-      id = knownId ?? elementId(e.set, encodeKey(e));
-    } catch {
-      return false;
-    } // enqueue names the bad field
+    let id = knownId;
+    if (id === undefined) {
+      const key = this.vouchableKey(e);
+      if (key === null) return false; // enqueue names the bad field
+      id = elementId(e.set, key);
+    }
     const needMs = e.timeoutMs - this.slackMs;
     if (!this.book.trustedFor(id, needMs)) return false;
     waiter.unsent++;
@@ -545,17 +544,22 @@ export class SetProgrammer {
   private idsOf(elements: readonly Element[], keys: Buffer[] | null): string[] | null {
     const ids = new Array<string>(elements.length);
     for (let i = 0; i < elements.length; i++) {
-      const e = elements[i];
-      if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return null;
-      try {
-        const key = encodeKey(e);
-        if (keys) keys[i] = key;
-        ids[i] = elementId(e.set, key);
-      } catch {
-        return null;
-      }
+      const key = this.vouchableKey(elements[i]);
+      if (key === null) return null;
+      if (keys) keys[i] = key;
+      ids[i] = elementId(elements[i].set, key);
     }
     return ids;
+  }
+
+  /** The element's key bytes, or null when it is not one the book could vouch for (add() names the bad field). */
+  private vouchableKey(e: Element): Buffer | null {
+    if (!e || !isAllowSet(e.set) || !Number.isFinite(e.timeoutMs)) return null;
+    try {
+      return encodeKey(e);
+    } catch {
+      return null;
+    }
   }
 
   /** holdsAll's test on elements with their ids; counts them as skipped when it vouches. */

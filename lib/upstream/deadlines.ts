@@ -26,15 +26,14 @@ export class DeadlineQueue {
   private count = 0;
   private timer?: NodeJS.Timeout;
   private readonly lateness: number;
-  private armedFor = Infinity;
   private closed = false;
   /** times the timer fired (tests: it wakes per MAX_LATENESS_MS, not per try) */
   wakeups = 0;
 
   /**
-   * `timeoutMs`: every entry's wait (an entry expires up to MAX_LATENESS_MS late); `expired` is called for each entry whose deadline has
-   * passed (answered tries included: the caller checks that the try is still in flight).
-   * `now`: a monotonic clock in ms (tests pass their own).
+   * `timeoutMs`: every entry's wait (an entry expires up to MAX_LATENESS_MS late); `expired` is
+   * called for each entry whose deadline has passed (answered tries included: the caller checks
+   * that the try is still in flight). `now`: a monotonic clock in ms (tests pass their own).
    */
   constructor(
     readonly timeoutMs: number,
@@ -73,7 +72,6 @@ export class DeadlineQueue {
   }
 
   private arm(at: number): void {
-    this.armedFor = at;
     this.timer = setTimeout(this.fire, Math.max(0, Math.ceil(at - this.now())));
   }
 
@@ -113,8 +111,8 @@ export class DeadlineQueue {
     this.head = 0;
   }
 
-  /** For tests: the deadline the timer is armed for (Infinity: none). */
-  get nextDeadline(): number {
-    return this.timer === undefined ? Infinity : this.armedFor;
+  /** For tests: is the timer armed? */
+  get armed(): boolean {
+    return this.timer !== undefined;
   }
 }

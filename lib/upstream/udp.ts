@@ -44,22 +44,6 @@ interface Slot {
   inflight: Map<number, Pending>;
 }
 
-/** new Promise(capture) hands its settle functions over without a closure or object per promise. */
-let capturedResolve: ((reply: Buffer) => void) | undefined;
-let capturedReject: ((err: Error) => void) | undefined;
-const capture = (resolve: (reply: Buffer) => void, reject: (err: Error) => void): void => {
-  capturedResolve = resolve;
-  capturedReject = reject;
-};
-
-/** A promise's settle functions as a UdpWaiter (query(): tryAll's awaits, tests). */
-class PromiseWaiter implements UdpWaiter {
-  constructor(
-    readonly onReply: (reply: Buffer) => void,
-    readonly onError: (err: Error) => void,
-  ) {}
-}
-
 export class UdpPool {
   private readonly slots = new Map<Family, Slot[]>();
   private readonly rr = new Map<Family, number>();
@@ -119,9 +103,8 @@ export class UdpPool {
    * and resolve with the accepted reply (still carrying our ID), or reject after timeoutMs.
    */
   query(query: Buffer, qEnd: number, server: Endpoint): Promise<Buffer> {
-    const p = new Promise<Buffer>(capture);
-    this.send(query, qEnd, server, new PromiseWaiter(capturedResolve!, capturedReject!));
-    return p;
+    // failover's path (tryAll); the common first try calls send() itself (Upstreams' FirstTry)
+    return new Promise((resolve, reject) => this.send(query, qEnd, server, { onReply: resolve, onError: reject }));
   }
 
   /**

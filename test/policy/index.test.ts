@@ -160,18 +160,23 @@ policies:
 });
 
 t.test('decisions without a port list are made once per selection and rule; port decisions are their own', async (t) => {
-  const ix = PolicyIndex.compile([
-    {
-      name: 'a',
-      sources: [{ kind: 'cidr', cidr: '10.0.0.0/8', family: 4, address: '10.0.0.0', prefix: 8 }],
-      allow: [
-        { pattern: '*.example.com', ports: [] },
-        { pattern: 'db.example.net', ports: [{ proto: 'tcp', port: 5432 }] },
-      ],
-      allowCIDRs: [],
-    },
-    { name: 'b', sources: [{ kind: 'cidr', cidr: '10.1.0.0/16', family: 4, address: '10.1.0.0', prefix: 16 }], allow: [{ pattern: '*.example.com', ports: [] }], allowCIDRs: [] },
-  ]);
+  const ix = PolicyIndex.compile(
+    parseConfig(
+      `
+policies:
+  - name: a
+    sources: ["10.0.0.0/8"]
+    allow:
+      - "*.example.com"
+      - name: "db.example.net"
+        ports: ["tcp/5432"]
+  - name: b
+    sources: ["10.1.0.0/16"]
+    allow: ["*.example.com"]
+`,
+      'inline.yaml',
+    ).policies,
+  );
   const one = ix.selectAddress('10.0.0.1');
   const both = ix.selectAddress('10.1.0.1');
   t.equal(ix.decide(one, 'a.example.com'), ix.decide(one, 'b.example.com'), 'one allow per (selection, rule)');

@@ -29,7 +29,7 @@ t.test('entries expire in the order pushed, each after timeoutMs and at most lat
     t.ok(s.late < 6 + 30, `entry ${s.seq} expired at most lateness + scheduling slack late (${s.late.toFixed(1)} ms)`);
   }
   t.equal(q.size, 0);
-  t.equal(q.nextDeadline, Infinity, 'no timer left once empty');
+  t.equal(q.armed, false, 'no timer left once empty');
 });
 
 t.test('the queue grows past its first capacity and keeps the order', async (t) => {
