@@ -32,6 +32,8 @@ export interface Request {
   decidedBy?: PolicyIndex;
   /** set by cache: the key of a miss this query fetches for the cache (stored on the way up) */
   cacheKey?: string;
+  /** set by cache with cacheKey: the question's doorkeeper hash */
+  cacheHash?: number;
   /** Per-stage durations in ns, keyed by plugin name; filled by the chain builder. */
   readonly timings: Record<string, number>;
 }

@@ -70,6 +70,14 @@ export function intake(wire: Buffer, address: string, port: number, transport: T
       maxReplySize,
       received: process.hrtime.bigint(),
       timings: {},
+      // Set by plugins on the way down; present from the start, so every request has one shape
+      // (no hidden-class transition per plugin, one map at every site that reads them).
+      source: undefined,
+      untrack: undefined,
+      decision: undefined,
+      decidedBy: undefined,
+      cacheKey: undefined,
+      cacheHash: undefined,
     },
   };
 }

@@ -3,6 +3,7 @@
 import t from 'tap';
 import pino from 'pino';
 import { CachePlugin } from '../../lib/plugins/cache/cache';
+import { RESET_AFTER } from '../../lib/plugins/cache/doorkeeper';
 import { buildChain } from '../../lib/plugins/chain';
 import type { Request, Response } from '../../lib/plugins/types';
 import type { Decision } from '../../lib/policy/types';
@@ -114,4 +115,34 @@ t.test('a stored reply too big for this client: TC=1, so it retries over TCP', a
   t.equal(udp.wire[2] & 0x02, 0x02, 'TC');
   t.equal(udp.answer, undefined, 'nothing to program for an answer the client did not get');
   t.equal(up.calls.length, 1);
+});
+
+t.test('default admission: a first ask builds no key and marks nothing in flight; a stored question outlives a doorkeeper clear', async (t) => {
+  // room for every fill name a false "seen" stores (doorkeeper.ts), so nothing is evicted
+  const p = new CachePlugin({ maxEntries: 100_000, maxBytes: 1 << 30 });
+  const up = upstream();
+  const h = stack(p, up.handler);
+  const seenBelow: (string | undefined)[] = [];
+  const spy = stack(p, async (req) => {
+    seenBelow.push(req.cacheKey);
+    return up.handler(req);
+  });
+  t.equal((await spy(request('f.example.com', { id: 1 }))).origin, 'upstream');
+  t.same(seenBelow, [undefined], 'first ask: went down without a key');
+  t.same({ misses: p.stats.misses, notAdmitted: p.stats.notAdmitted, inserts: p.stats.inserts }, { misses: 1, notAdmitted: 1, inserts: 0 });
+  t.equal((await spy(request('f.example.com', { id: 2 }))).origin, 'upstream');
+  t.same(seenBelow, [undefined, '1/1/0/f.example.com'], 'second ask: fetched under its key');
+  t.same({ misses: p.stats.misses, inserts: p.stats.inserts }, { misses: 2, inserts: 1 }, 'stored on the second miss');
+  // Clear the doorkeeper: RESET_AFTER first asks of other names go straight down.
+  let n = 0;
+  while (p.stats.notAdmitted < 1 + RESET_AFTER) {
+    await h(request(`fill${n++}.example.com`));
+    if (n > 2 * RESET_AFTER) break;
+  }
+  const firstAsks = p.stats.notAdmitted - 1;
+  t.equal(p.stats.inserts - 1, n - firstAsks, `fill names stored: only those a false "seen" sent the key way (${n - firstAsks} of ${n})`);
+  t.ok(n - firstAsks < n * 0.07, 'under 7 %');
+  const third = await h(request('f.example.com', { id: 3 }));
+  t.equal(third.origin, 'cache', 'still a hit after the clear: stored questions are re-marked');
+  t.equal(third.wire.readUInt16BE(0), 3);
 });

@@ -7,7 +7,7 @@ import { truncatedResponse } from '../../dns/synth';
 import { AnswerCache, cacheKey, type CacheOptions, type CacheStats } from './store';
 import type { Metrics } from '../../metrics/registry';
 import { registerCacheMetrics } from './metrics';
-import { Doorkeeper } from './doorkeeper';
+import { Doorkeeper, questionHash } from './doorkeeper';
 
 interface Waiting {
   done: Promise<void>;
@@ -27,7 +27,8 @@ export class CachePlugin implements Plugin {
 
   constructor(opts: CacheOptions) {
     this.store = new AnswerCache(opts);
-    this.doorkeeper = opts.admission === 'first-miss' ? null : new Doorkeeper();
+    // A clear of the doorkeeper re-marks what is stored: a stored question is always "seen".
+    this.doorkeeper = opts.admission === 'first-miss' ? null : new Doorkeeper((mark) => this.store.forEachHash(mark));
   }
 
   get stats(): CacheStats {
@@ -47,9 +48,10 @@ export class CachePlugin implements Plugin {
     };
 
     /** This query goes on down to fetch `key`: identical ones wait for it (coalescing). */
-    const fetch = (req: Request, key: string): undefined => {
+    const fetch = (req: Request, key: string, hash: number): undefined => {
       inFlight.set(key, null);
       req.cacheKey = key;
+      req.cacheHash = hash;
       return undefined;
     };
 
@@ -67,23 +69,29 @@ export class CachePlugin implements Plugin {
     const down = (req: Request): Response | undefined | Promise<Response | undefined> => {
       // Unmanaged and would-deny (audit) queries are relayed unread: nothing to cache.
       if (req.decision?.verdict !== 'allow') return undefined;
-      const key = cacheKey(req.query);
+      const q = req.query;
+      const hash = doorkeeper ? questionHash(q) : 0;
+      // First ask within the window: neither stored nor fetching (doorkeeper.ts), so no key, no
+      // lookup, nothing marked in flight; its reply is not stored. Counted as a miss.
+      if (doorkeeper && !doorkeeper.seen(hash)) {
+        store.stats.misses++;
+        store.stats.notAdmitted++;
+        return undefined;
+      }
+      const key = cacheKey(q);
       const first = hit(req, key);
       if (first) return first;
       // Coalesce: wait for the identical query already upstream, then serve our own copy.
-      if (inFlight.has(key)) return waitFor(key).then(() => hit(req, key) ?? fetch(req, key));
-      return fetch(req, key);
+      if (inFlight.has(key)) return waitFor(key).then(() => hit(req, key) ?? fetch(req, key, hash));
+      return fetch(req, key, hash);
     };
 
     const up = (req: Request, res: Response): Response => {
       const key = req.cacheKey;
       if (key === undefined) return res;
       // Only what answer has read: allowed queries of managed sources, straight from an upstream.
-      if (res.origin === 'upstream' && res.answer && !res.answer.truncated) {
-        // Asked once so far (recently): remembered, not stored — a name asked once costs no entry.
-        if (!doorkeeper || doorkeeper.admit(key)) store.put(key, res.wire, res.answer);
-        else store.stats.notAdmitted++;
-      }
+      // (A first ask never gets here: down() left it without a key.)
+      if (res.origin === 'upstream' && res.answer && !res.answer.truncated) store.put(key, res.wire, res.answer, req.cacheHash);
       const f = inFlight.get(key);
       if (f !== undefined) {
         inFlight.delete(key);

@@ -22,7 +22,7 @@ export interface CacheStats {
   expired: number;
   /** replies offered to put() and refused (TC, SERVFAIL, no SOA, TTL 0...) */
   uncacheable: number;
-  /** first misses of a key, not stored (doorkeeper.ts: stored on the second) */
+  /** first asks of a question: not looked up, not stored (doorkeeper.ts: stored on the second miss) */
   notAdmitted: number;
 }
 
@@ -48,6 +48,8 @@ export interface CacheHit {
  */
 interface Entry {
   key: string;
+  /** the question's doorkeeper hash (questionHash), re-marked when the doorkeeper clears */
+  hash: number;
   buf: Buffer;
   /** reply bytes: buf[0, wireLen) */
   wireLen: number;
@@ -73,9 +75,13 @@ interface Entry {
  * DO (DNSSEC records) and CD (unvalidated answers).
  */
 export function cacheKey(q: Query): string {
-  const bits = (q.edns ? 1 : 0) | (q.edns?.do ? 2 : 0) | ((q.flags & 0x0010) !== 0 ? 4 : 0);
   // Numbers first and the name last: unambiguous whatever characters the name holds.
-  return `${q.qtype}/${q.qclass}/${bits}/${q.name}`;
+  return `${q.qtype}/${q.qclass}/${keyBits(q)}/${q.name}`;
+}
+
+/** The key's bits: EDNS present (1), DO (2), CD (4). */
+export function keyBits(q: Query): number {
+  return (q.edns ? 1 : 0) | (q.edns?.do ? 2 : 0) | ((q.flags & 0x0010) !== 0 ? 4 : 0);
 }
 
 export class AnswerCache {
@@ -102,9 +108,9 @@ export class AnswerCache {
 
   /**
    * Stores a copy of `reply` (TTLs already capped) with the AnswerInfo read from it. Returns the
-   * kind stored, or why it was not.
+   * kind stored, or why it was not. `hash`: the question's doorkeeper hash (forEachHash).
    */
-  put(key: string, reply: Buffer, answer: AnswerInfo): Scan['kind'] | Uncacheable | 'too-big' {
+  put(key: string, reply: Buffer, answer: AnswerInfo, hash = 0): Scan['kind'] | Uncacheable | 'too-big' {
     const scan = scanReply(reply);
     if (typeof scan === 'string') {
       this.stats.uncacheable++;
@@ -144,6 +150,7 @@ export class AnswerCache {
     }
     const entry: Entry = {
       key,
+      hash,
       buf,
       wireLen: reply.length,
       ttlCount: offs.length,
@@ -164,6 +171,11 @@ export class AnswerCache {
     this.stats.inserts++;
     this.evict();
     return scan.kind;
+  }
+
+  /** Calls `fn` with every stored entry's doorkeeper hash (put's `hash`). */
+  forEachHash(fn: (hash: number) => void): void {
+    for (let e = this.oldest; e !== null; e = e.newer) fn(e.hash);
   }
 
   /**
