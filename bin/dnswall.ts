@@ -1,7 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --heap-growing-percent=30
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=30
 // The command line: parses arguments and hands over to lib/cli. Nothing else lives here.
 // The node flags on the first line ship with the command (lib/sandbox/daemon-peer.ts reads them,
-// so the tests and the bench run the daemon as it ships): a young generation of two 2 MiB
+// so the tests and the bench run the daemon as it ships): a young generation of two 4 MiB
 // semi-spaces instead of 16 MiB ones, and an old generation that grows by 1.3× what is live
 // before its next full GC (V8's own "conservative" factor) instead of up to 4×. README
 // "Performance" (Memory) has the measurements.
