@@ -137,20 +137,19 @@ export class UdpPool {
     slot.inflight.set(id, pending);
     this.deadlines.push(slot.index, id, seq);
     this.stats.sent++;
-    const failed = (err: Error) => {
-      if (slot.inflight.get(id) !== pending) return;
+    // Without a callback node:dgram drops a send error silently: the callback is how a failed
+    // send is seen. One closure per try: it also takes the error dgram throws at once.
+    const sent = (err: Error | null) => {
+      if (!err || slot.inflight.get(id) !== pending) return;
       slot.inflight.delete(id);
       this.stats.sendErrors++;
       waiter.onError(new UpstreamError('SEND_FAILED', `sending to ${endpointText(server)} failed: ${err.message}`));
     };
     try {
-      // Without a callback node:dgram drops a send error silently: the callback is how a failed send is seen.
-      slot.socket.send(wire, server.port, server.host, (err) => {
-        if (err) failed(err);
-      });
+      slot.socket.send(wire, server.port, server.host, sent);
     } catch (err) {
       // dgram throws at once for a socket it no longer runs: still an error for the waiter, on the next tick
-      process.nextTick(failed, err);
+      process.nextTick(sent, err);
     }
   }
 
