@@ -6,7 +6,7 @@
 //   node dist/bench/memory.js [--target dnswall|dnswall-cache] [--hot 5] [--unique 10]
 //                             [--node-args "--heap-growing-percent=30 …"]
 // Run it under the bench lock, like the bench.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createTopology, ADDR } from '../lib/sandbox/topology';
@@ -14,23 +14,12 @@ import { onExitCleanup, removeStaleTopologies } from '../lib/sandbox/cleanup';
 import { startDnsmasq } from '../lib/sandbox/dnsmasq-peer';
 import { writeNameFiles } from './names';
 import { runDnsperf, warmUp } from './dnsperf';
-import { startTarget } from './targets';
+import { startTarget, statusMiB } from './targets';
 import { arg } from './args';
 
-/** kB fields of a /proc file, in MiB. */
-function fields(file: string, names: string[]): Record<string, number> {
-  const text = readFileSync(file, 'utf8');
-  const out: Record<string, number> = {};
-  for (const n of names) {
-    const m = new RegExp(`^${n}:\\s+(\\d+) kB`, 'm').exec(text);
-    if (!m) throw new Error(`${file}: no ${n}`);
-    out[n] = Number(m[1]) / 1024;
-  }
-  return out;
-}
-
 function show(pid: number, phase: string): void {
-  const s = fields(`/proc/${pid}/status`, ['VmRSS', 'VmHWM', 'RssAnon', 'RssFile']);
+  const s = statusMiB(pid, ['VmRSS', 'VmHWM', 'RssAnon', 'RssFile']);
+  for (const [k, v] of Object.entries(s)) if (Number.isNaN(v)) throw new Error(`/proc/${pid}/status: no ${k}`);
   const f = (v: number) => v.toFixed(1).padStart(6);
   process.stdout.write(`${phase.padEnd(22)} VmRSS ${f(s.VmRSS)}  VmHWM ${f(s.VmHWM)}  anon ${f(s.RssAnon)}  file ${f(s.RssFile)} MiB\n`);
 }

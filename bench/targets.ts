@@ -63,12 +63,22 @@ policies:
 `;
 }
 
-/** VmRSS and VmHWM of pid in MiB, from /proc (the pid is the same inside and out of the netns). */
+/**
+ * kB fields of /proc/PID/status, in MiB (NaN for a field the kernel does not show); throws when
+ * the process is gone. The pid is the same inside and out of the netns.
+ */
+export function statusMiB<K extends string>(pid: number, names: readonly K[]): Record<K, number> {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const out = {} as Record<K, number>;
+  for (const k of names) out[k] = Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) / 1024;
+  return out;
+}
+
+/** VmRSS and VmHWM of pid in MiB, from /proc; null when the process is gone. */
 export function rssMiB(pid: number): { rss: number; hwm: number } | null {
   try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+    const m = statusMiB(pid, ['VmRSS', 'VmHWM']);
+    return { rss: m.VmRSS, hwm: m.VmHWM };
   } catch {
     return null;
   }
